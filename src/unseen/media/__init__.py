@@ -1,0 +1,1 @@
+"""Decoding and encoding of photos and videos; knows nothing of faces."""

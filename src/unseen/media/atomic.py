@@ -1,0 +1,37 @@
+"""Write-then-rename, so that no half-written file ever sits where an output belongs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import OutputError
+
+
+@contextlib.contextmanager
+def atomic_output(dst: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``dst``; rename it onto ``dst`` only if the block succeeds.
+
+    On any exception (KeyboardInterrupt included) the temporary file is removed and ``dst`` is
+    left untouched. The temporary name keeps the extension, so encoders can pick the format.
+    """
+    dst = Path(dst)
+    if dst.exists() and not overwrite:
+        raise OutputError(f"{dst}: output exists (use --overwrite to replace it)")
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=f".part{dst.suffix}", dir=dst.parent)
+    except OSError as exc:
+        raise OutputError(f"{dst}: cannot write output: {exc.strerror or exc}") from exc
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
