@@ -1,0 +1,277 @@
+"""Paint planned face regions onto pixels, irreversibly.
+
+Pixels are ``H x W x 3`` uint8 in RGB order (as Pillow and PyAV ``rgb24`` deliver them); colours and
+overlays are RGB(A) to match. Every method works on the crop of one region at a time, so the cost
+grows with the painted area, not with the image size.
+
+Methods, strongest first:
+
+* ``fill``: a solid colour. Nothing of the face survives.
+* ``image``: a picture (RGBA, alpha respected) pasted over the region. Where the picture is opaque
+  nothing survives; where it is transparent the face stays visible, by the user's choice.
+* ``pixelate``: a coarse grid of at most ``pixel_cells`` cells across the region, each cell painted
+  with its mean colour plus random noise, so the cell means cannot be read back exactly.
+* ``blur``: a Gaussian blur with a sigma of at least a fifth of the region size. This is the
+  *weakest* protection: blurred faces can sometimes be matched against candidate photos or partly
+  restored, so the CLI warns when it is chosen.
+
+Shapes: ``box`` paints the whole rectangle; ``ellipse`` the ellipse inscribed in it (the planned box
+is grown enough that the detected face lies inside that ellipse, see :mod:`unseen.plan`). A side of
+the box that touches the image border is painted square out to the border, because the head may
+continue outside the frame and the clipped box no longer says where its ellipse would have been.
+Edges are hard: a pixel is painted in full as soon as any part of it lies in the shape.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .regions import Regions
+
+METHODS = ("fill", "pixelate", "blur", "image")
+SHAPES = ("ellipse", "box")
+
+#: Half-width of the uniform noise added to each pixelate cell, per channel.
+PIXELATE_NOISE = 12
+#: Blur sigma is at least this fraction of the region's larger side (times ``blur_strength``) ...
+BLUR_RELATIVE_SIGMA = 0.2
+#: ... and never below this many pixels.
+BLUR_MIN_SIGMA = 3.0
+#: Above this sigma the blur runs on a downscaled crop (same result, far fewer operations).
+_BLUR_DIRECT_SIGMA = 8.0
+
+_NAMED_COLORS = {
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "gray": (128, 128, 128),
+    "grey": (128, 128, 128),
+}
+
+
+@dataclass(frozen=True)
+class ObscureOptions:
+    """How to paint each region.
+
+    ``method``: one of :data:`METHODS`. ``shape``: one of :data:`SHAPES`. ``color``: RGB for ``fill``.
+    ``pixel_cells``: ``pixelate`` uses at most this many (square) cells across the region's larger
+    side; fewer is coarser and safer. ``blur_strength``: multiplies the blur's sigma floor, which is
+    ``0.2 * max(width, height)`` of the region (and at least 3 px). ``overlay``: for ``image``, an
+    ``H x W x 4`` uint8 RGBA picture (``H x W x 3`` is taken as opaque). ``seed``: seeds the pixelate
+    noise for reproducible output; ``None`` draws fresh randomness from the OS.
+    """
+
+    method: str = "fill"
+    shape: str = "ellipse"
+    color: tuple[int, int, int] = (0, 0, 0)
+    pixel_cells: int = 8
+    blur_strength: float = 1.0
+    overlay: np.ndarray | None = field(default=None, compare=False, repr=False)
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown obscure method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.shape not in SHAPES:
+            raise ValueError(f"unknown shape {self.shape!r}; choose one of {', '.join(SHAPES)}")
+        color = tuple(int(c) for c in self.color)
+        if len(color) != 3 or not all(0 <= c <= 255 for c in color):
+            raise ValueError(f"color must be three integers 0..255, got {self.color!r}")
+        object.__setattr__(self, "color", color)
+        if int(self.pixel_cells) < 1:
+            raise ValueError(f"pixel_cells must be >= 1, got {self.pixel_cells!r}")
+        object.__setattr__(self, "pixel_cells", int(self.pixel_cells))
+        if not (math.isfinite(self.blur_strength) and self.blur_strength > 0):
+            raise ValueError(f"blur_strength must be > 0, got {self.blur_strength!r}")
+        if self.overlay is not None:
+            overlay = np.asarray(self.overlay)
+            if overlay.dtype != np.uint8 or overlay.ndim != 3 or overlay.shape[2] not in (3, 4):
+                raise ValueError("overlay must be an H x W x 4 (RGBA) or H x W x 3 uint8 array")
+            if overlay.shape[0] < 1 or overlay.shape[1] < 1:
+                raise ValueError("overlay must not be empty")
+            if overlay.shape[2] == 3:
+                overlay = np.concatenate([overlay, np.full(overlay.shape[:2] + (1,), 255, np.uint8)], axis=2)
+            object.__setattr__(self, "overlay", np.ascontiguousarray(overlay))
+        elif self.method == "image":
+            raise ValueError("method 'image' needs an overlay picture")
+
+
+def parse_color(text: str) -> tuple[int, int, int]:
+    """Parse ``black``, ``white``, ``gray``/``grey``, ``#RRGGBB`` or ``R,G,B`` into an RGB tuple."""
+    s = text.strip().lower()
+    if s in _NAMED_COLORS:
+        return _NAMED_COLORS[s]
+    if re.fullmatch(r"#[0-9a-f]{6}", s):
+        return (int(s[1:3], 16), int(s[3:5], 16), int(s[5:7], 16))
+    m = re.fullmatch(r"(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})", s)
+    if m:
+        rgb = tuple(int(v) for v in m.groups())
+        if all(v <= 255 for v in rgb):
+            return rgb  # type: ignore[return-value]
+    raise ValueError(f"invalid colour {text!r}: use black, white, gray, #RRGGBB or R,G,B (0..255)")
+
+
+def blur_sigma(width: float, height: float, strength: float = 1.0) -> float:
+    """The Gaussian sigma used to blur a region of this size: the floor the blur method guarantees."""
+    return max(BLUR_MIN_SIGMA, BLUR_RELATIVE_SIGMA * max(width, height) * strength)
+
+
+def obscure(pixels: np.ndarray, regions: Regions, options: ObscureOptions = ObscureOptions()) -> np.ndarray:
+    """Return a copy of ``pixels`` (H x W x 3 uint8 RGB) with every region painted over.
+
+    ``regions`` should already be planned (:func:`unseen.plan.plan_regions`); boxes are clipped to
+    the image here as well, and boxes with no pixel in the image are skipped. Regions are painted in
+    order, so where they overlap a later one paints over (and, for pixelate/blur, reads) the earlier.
+    The input array is never modified. Non-finite boxes raise ``ValueError`` (fail closed).
+    """
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"obscure expects an H x W x 3 uint8 image, got {pixels.dtype} {pixels.shape}")
+    out = pixels.copy()
+    if len(regions) == 0:
+        return out
+    boxes = regions.boxes.astype(np.float64)
+    if not np.isfinite(boxes).all():
+        raise ValueError("obscure: region boxes must be finite")
+    rng = np.random.default_rng(options.seed) if options.method == "pixelate" else None
+    premultiplied = _premultiply(options.overlay) if options.method == "image" else None
+    height, width = out.shape[:2]
+
+    for x1, y1, x2, y2 in boxes:
+        x1, x2 = min(x1, x2), max(x1, x2)
+        y1, y2 = min(y1, y2), max(y1, y2)
+        x1, y1 = max(x1, 0.0), max(y1, 0.0)
+        x2, y2 = min(x2, float(width)), min(y2, float(height))
+        if x2 <= x1 or y2 <= y1:
+            continue
+        # Every pixel that the box touches, even partly.
+        ix1, iy1 = int(math.floor(x1)), int(math.floor(y1))
+        ix2, iy2 = int(math.ceil(x2)), int(math.ceil(y2))
+        mask = _shape_mask(options.shape, (x1, y1, x2, y2), (ix1, iy1, ix2, iy2), (height, width))
+        crop = out[iy1:iy2, ix1:ix2]
+        if options.method == "fill":
+            if mask is None:
+                crop[...] = options.color
+            else:
+                _paste(crop, np.full(crop.shape, options.color, np.uint8), mask)
+        elif options.method == "pixelate":
+            _paste(crop, _pixelate(crop, options.pixel_cells, rng), mask)
+        elif options.method == "blur":
+            sigma = blur_sigma(x2 - x1, y2 - y1, options.blur_strength)
+            _paste(crop, _blur(out, (ix1, iy1, ix2, iy2), sigma), mask)
+        else:
+            _overlay(crop, premultiplied, mask)
+    return out
+
+
+def _shape_mask(
+    shape: str,
+    box: tuple[float, float, float, float],
+    ibox: tuple[int, int, int, int],
+    image_hw: tuple[int, int],
+) -> np.ndarray | None:
+    """Boolean mask over the crop ``ibox`` of the pixels to paint; ``None`` means all of them."""
+    if shape == "box":
+        return None
+    x1, y1, x2, y2 = box
+    ix1, iy1, ix2, iy2 = ibox
+    height, width = image_hw
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    a, b = (x2 - x1) / 2, (y2 - y1) / 2
+    # Distance from the centre to the nearest point of each pixel square [i, i+1), per axis, in
+    # units of the semi-axis: a pixel is painted if any part of it falls inside the ellipse.
+    xs = np.arange(ix1, ix2) + 0.5
+    ys = np.arange(iy1, iy2) + 0.5
+    dx = np.maximum(np.abs(xs - cx) - 0.5, 0.0) / a
+    dy = np.maximum(np.abs(ys - cy) - 0.5, 0.0) / b
+    # A side on the image border may be a clipped head: paint that half square out to the border.
+    if x1 <= 0:
+        dx[xs < cx] = 0.0
+    if x2 >= width:
+        dx[xs > cx] = 0.0
+    if y1 <= 0:
+        dy[ys < cy] = 0.0
+    if y2 >= height:
+        dy[ys > cy] = 0.0
+    dx2 = (dx * dx).astype(np.float32)
+    dy2 = (dy * dy).astype(np.float32)
+    return (dy2[:, None] + dx2[None, :]) <= np.float32(1.0)
+
+
+def _paste(crop: np.ndarray, painted: np.ndarray, mask: np.ndarray | None) -> None:
+    """Copy ``painted`` into the ``crop`` view where ``mask`` is set (everywhere if ``None``)."""
+    if mask is None:
+        crop[...] = painted
+        return
+    # cv2.copyTo writes straight into the strided view, far faster than numpy boolean indexing.
+    result = cv2.copyTo(np.ascontiguousarray(painted), mask.view(np.uint8), crop)
+    if result is not crop:
+        crop[...] = result
+
+
+def _pixelate(crop: np.ndarray, cells: int, rng: np.random.Generator | None) -> np.ndarray:
+    """Square cells, at most ``cells`` across the crop's larger side: cell mean plus uniform noise."""
+    ch, cw = crop.shape[:2]
+    size = max(1, math.ceil(max(ch, cw) / cells))
+    rows = np.arange(0, ch, size)
+    cols = np.arange(0, cw, size)
+    sums = np.add.reduceat(np.add.reduceat(crop, rows, axis=0, dtype=np.uint32), cols, axis=1)
+    counts = np.minimum(size, ch - rows)[:, None] * np.minimum(size, cw - cols)[None, :]
+    means = sums / counts[:, :, None]
+    assert rng is not None
+    noise = rng.integers(-PIXELATE_NOISE, PIXELATE_NOISE + 1, size=means.shape)
+    cell_colors = np.clip(np.rint(means + noise), 0, 255).astype(np.uint8)
+    return np.repeat(np.repeat(cell_colors, size, axis=0), size, axis=1)[:ch, :cw]
+
+
+def _blur(image: np.ndarray, ibox: tuple[int, int, int, int], sigma: float) -> np.ndarray:
+    """Gaussian blur of ``image`` seen through the crop ``ibox``, computed on a padded crop only."""
+    height, width = image.shape[:2]
+    ix1, iy1, ix2, iy2 = ibox
+    pad = int(math.ceil(3 * sigma))
+    px1, py1 = max(ix1 - pad, 0), max(iy1 - pad, 0)
+    px2, py2 = min(ix2 + pad, width), min(iy2 + pad, height)
+    padded = image[py1:py2, px1:px2]
+    ph, pw = padded.shape[:2]
+    if sigma <= _BLUR_DIRECT_SIGMA:
+        blurred = cv2.GaussianBlur(padded, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
+    else:
+        # Shrink, blur, enlarge: the area-average and the interpolation only add smoothing, so the
+        # effective sigma is at least ``sigma``, at a fraction of the cost of a huge kernel.
+        factor = sigma / (_BLUR_DIRECT_SIGMA / 2)
+        small_size = (max(1, round(pw / factor)), max(1, round(ph / factor)))
+        small = cv2.resize(padded, small_size, interpolation=cv2.INTER_AREA)
+        sx, sy = sigma * small_size[0] / pw, sigma * small_size[1] / ph
+        small = cv2.GaussianBlur(small, (0, 0), sigmaX=sx, sigmaY=sy, borderType=cv2.BORDER_REFLECT)
+        blurred = cv2.resize(small, (pw, ph), interpolation=cv2.INTER_LINEAR)
+    return blurred[iy1 - py1 : iy2 - py1, ix1 - px1 : ix2 - px1]
+
+
+def _premultiply(overlay: np.ndarray | None) -> np.ndarray:
+    """Float RGBA with colour premultiplied by alpha, so resizing does not bleed hidden colours."""
+    assert overlay is not None
+    rgba = overlay.astype(np.float32)
+    rgba[:, :, :3] *= rgba[:, :, 3:] / 255.0
+    return rgba
+
+
+def _overlay(crop: np.ndarray, overlay: np.ndarray | None, mask: np.ndarray | None) -> None:
+    """Alpha-composite the premultiplied ``overlay``, resized to the crop, inside ``mask``, in place."""
+    assert overlay is not None
+    ch, cw = crop.shape[:2]
+    shrinking = cw < overlay.shape[1] or ch < overlay.shape[0]
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    rgba = cv2.resize(overlay, (cw, ch), interpolation=interp).reshape(ch, cw, 4)
+    colour = rgba[:, :, :3]
+    alpha = np.clip(rgba[:, :, 3] * np.float32(1 / 255), 0.0, 1.0)
+    if mask is not None:
+        alpha *= mask
+        colour *= mask[:, :, None]
+    composed = crop.astype(np.float32)
+    composed *= (1.0 - alpha)[:, :, None]
+    composed += colour
+    crop[...] = cv2.convertScaleAbs(composed)  # rounds and saturates to uint8
