@@ -1,0 +1,376 @@
+"""Round trips through unseen.media.video on small generated clips: timing, audio, metadata, failures."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from skimage import data
+
+from unseen.errors import AnalysisError, InputError
+from unseen.media.video import Frame, probe, read_frames, write_video
+
+ASTRONAUT = data.astronaut()
+FPS = 25
+
+# Identifying values injected into the source clip; none may reach the output.
+LOCATION = "+48.8577+002.2950/"
+SECRETS = {
+    "creation_time": "2021-05-01T12:34:56.000000Z",
+    "location": LOCATION,
+    "com.apple.quicktime.location.ISO6709": "+48.8577+002.2950+035.000/",
+    "com.apple.quicktime.make": "Apple",
+    "com.apple.quicktime.model": "iPhone 15 Pro",
+    "make": "Apple",
+    "model": "iPhone 15 Pro",
+    "title": "Holiday at the Tower",
+    "comment": "Private comment",
+    "artist": "Jane Doe",
+    "com.apple.quicktime.software": "SecretCam 4.2",  # FFmpeg replaces or drops a plain "encoder" tag
+}
+VIDEO_HANDLER = "CoreMediaSecretVideo"
+AUDIO_HANDLER = "CoreMediaSecretAudio"
+SUBTITLE_TEXT = b"Jane is at the tower"
+CHAPTER_TITLE = "Eiffel chapter"
+FORBIDDEN_BYTES = [
+    b"+48.8577",
+    b"iPhone",
+    b"Holiday at the Tower",
+    b"Private comment",
+    b"Jane",
+    b"SecretCam",
+    b"CoreMediaSecret",
+    b"Eiffel",
+    b"Lavf",
+    b"Lavc",
+]
+
+
+def picture(i: int, width: int, height: int) -> np.ndarray:
+    """A crop of the astronaut that moves with ``i``, so consecutive frames differ."""
+    y = (3 * i) % (ASTRONAUT.shape[0] - height)
+    x = (5 * i) % (ASTRONAUT.shape[1] - width)
+    return np.ascontiguousarray(ASTRONAUT[y : y + height, x : x + width])
+
+
+def make_clip(
+    path: Path,
+    *,
+    frames: int = 50,
+    size: tuple[int, int] = (160, 120),
+    pts: list[int] | None = None,
+    time_base: Fraction = Fraction(1, FPS),
+    audio: bool = True,
+    rotation: int = 0,
+    pix_fmt: str = "yuv420p",
+    identifying: bool = False,
+    faststart: bool = False,
+    colour: tuple[int, int] | None = None,
+) -> Path:
+    """Write a small H.264 clip (AAC sine audio) with PyAV; ``identifying`` adds tags, subtitles, chapters."""
+    width, height = size
+    options = {}
+    movflags = []
+    if path.suffix in (".mp4", ".mov"):
+        movflags += ["+use_metadata_tags"] if identifying else []
+        movflags += ["+faststart"] if faststart else []
+    if movflags:
+        options["movflags"] = "".join(movflags)
+    out = av.open(str(path), "w", container_options=options)
+    video = out.add_stream("libx264", rate=FPS, options={"preset": "ultrafast"})
+    video.width, video.height, video.pix_fmt = width, height, pix_fmt
+    video.codec_context.time_base = time_base
+    if colour:  # (AVColorSpace, AVColorRange), also used as swscale's matrix and range
+        video.codec_context.colorspace, video.codec_context.color_range = colour
+    if rotation:
+        video.set_display_rotation(-rotation)  # FFmpeg's angle is counter-clockwise
+    # bitexact: no "Lavc" version string in the first AAC frame, which a bit-exact copy would carry over
+    sound = (
+        out.add_stream("aac", rate=44100, layout="mono", options={"flags": "+bitexact"}) if audio else None
+    )
+    subtitles = None
+    if identifying:
+        out.metadata.update(SECRETS)
+        video.metadata.update({"handler_name": VIDEO_HANDLER, "encoder": "SecretCam 4.2"})
+        assert sound is not None
+        sound.metadata.update({"handler_name": AUDIO_HANDLER, "language": "eng", "title": SECRETS["title"]})
+        subtitles = out.add_mux_stream("mov_text")
+        subtitles.time_base = Fraction(1, 1000)
+        out.set_chapters(
+            [
+                {
+                    "id": 1,
+                    "start": 0,
+                    "end": 1000,
+                    "time_base": Fraction(1, 1000),
+                    "metadata": {"title": CHAPTER_TITLE},
+                }
+            ]
+        )
+    for i in range(frames):
+        frame = av.VideoFrame.from_ndarray(picture(i, width, height), format="rgb24")
+        if colour:
+            frame = frame.reformat(format=pix_fmt, dst_colorspace=colour[0], dst_color_range=colour[1])
+        frame.pts = pts[i] if pts else i
+        frame.time_base = time_base
+        out.mux(video.encode(frame))
+        if subtitles is not None and i == 0:
+            packet = av.Packet(struct.pack(">H", len(SUBTITLE_TEXT)) + SUBTITLE_TEXT)
+            packet.stream, packet.time_base = subtitles, subtitles.time_base
+            packet.pts = packet.dts = 0
+            packet.duration = 1000
+            out.mux(packet)
+    out.mux(video.encode(None))
+    if sound is not None:
+        seconds = float(((pts[-1] if pts else frames - 1) + 1) * time_base)
+        total = int(seconds * 44100)
+        for start in range(0, total, 1024):
+            t = np.arange(start, min(start + 1024, total)) / 44100
+            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+            chunk = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+            chunk.sample_rate, chunk.pts = 44100, start
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode(None))
+    out.close()
+    return path
+
+
+def transcode(src: Path, dst: Path, **kwargs) -> object:
+    return write_video(src, dst, probe(src), read_frames(src), **kwargs)
+
+
+def video_pts_seconds(path: Path) -> list[Fraction]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [frame.pts * stream.time_base for frame in container.decode(stream)]
+
+
+def stream_seconds(stream: av.stream.Stream) -> float:
+    return float(stream.duration * stream.time_base)
+
+
+def audio_payload(path: Path) -> bytes:
+    with av.open(str(path)) as container:
+        return b"".join(bytes(p) for p in container.demux(container.streams.audio[0]) if p.size)
+
+
+def leftovers(folder: Path, *keep: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p not in keep)
+
+
+@pytest.fixture(scope="module")
+def plain_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("plain") / "plain.mp4")
+
+
+def test_round_trip_keeps_timing_and_audio_and_drops_identifying_data(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "src.mp4", identifying=True)
+    with av.open(str(src)) as container:  # the injection worked, so the checks below mean something
+        assert container.metadata["com.apple.quicktime.model"] == "iPhone 15 Pro"
+        assert container.metadata["location"] == LOCATION
+        assert container.metadata["com.apple.quicktime.software"] == "SecretCam 4.2"
+        assert {s.type for s in container.streams} == {"video", "audio", "subtitle", "data"}
+        assert container.streams.video[0].metadata["handler_name"] == VIDEO_HANDLER
+        assert container.chapters()
+    raw_src = src.read_bytes()
+    assert all(secret in raw_src for secret in FORBIDDEN_BYTES[:-2])
+
+    dst = tmp_path / "out.mp4"
+    result = transcode(src, dst)
+
+    assert result.frames == 50 and result.notices == []
+    assert video_pts_seconds(dst) == video_pts_seconds(src)
+    with av.open(str(src)) as before, av.open(str(dst)) as after:
+        assert after.streams.video[0].frames == 50
+        assert (
+            abs(stream_seconds(after.streams.video[0]) - stream_seconds(before.streams.video[0])) <= 1 / FPS
+        )
+        assert abs(stream_seconds(after.streams.audio[0]) - stream_seconds(before.streams.audio[0])) <= 0.05
+        assert {s.type for s in after.streams} == {"video", "audio"}
+        assert after.chapters() == []
+        assert after.streams.audio[0].metadata.get("language") == "eng"
+        tags = [after.metadata] + [s.metadata for s in after.streams]
+    assert audio_payload(dst) == audio_payload(src)
+    for tag in tags:
+        for key, value in tag.items():
+            text = f"{key}={value}".lower()
+            for word in ("creation_time", "location", "make", "model", "apple", "lav", "title", "comment"):
+                assert word not in text, tag
+            for secret in (*SECRETS.values(), VIDEO_HANDLER, AUDIO_HANDLER):
+                assert secret.lower() not in text, tag
+    raw = dst.read_bytes()
+    for secret in FORBIDDEN_BYTES:
+        assert secret not in raw, secret
+
+    # The pictures themselves come through (crf 18: close, not identical).
+    for before, after in zip(read_frames(src), read_frames(dst), strict=True):
+        assert (before.index, before.pts) == (after.index, after.pts)
+        assert np.abs(before.pixels.astype(int) - after.pixels).mean() < 3
+
+
+def test_drop_audio(plain_clip: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "out.mp4"
+    assert transcode(plain_clip, dst, audio="drop").frames == 50
+    with av.open(str(dst)) as container:
+        assert not container.streams.audio and len(container.streams.video) == 1
+
+
+def test_video_without_audio(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "silent.mp4", frames=20, audio=False)
+    assert probe(src).has_audio is False
+    dst = tmp_path / "out.mp4"
+    assert transcode(src, dst).frames == 20
+    with av.open(str(dst)) as container:
+        assert not container.streams.audio and container.streams.video[0].frames == 20
+
+
+def test_variable_frame_rate_timestamps_survive(tmp_path: Path) -> None:
+    gaps = [40, 40, 120, 40, 80, 40, 200, 40, 40, 80] * 3
+    pts = np.cumsum([0, *gaps]).tolist()
+    src = make_clip(tmp_path / "vfr.mp4", frames=len(pts), pts=pts, time_base=Fraction(1, 1000))
+    info = probe(src)
+    assert [f.pts * info.time_base for f in read_frames(src)] == [Fraction(p, 1000) for p in pts]
+    dst = tmp_path / "out.mp4"
+    transcode(src, dst)
+    assert video_pts_seconds(dst) == [Fraction(p, 1000) for p in pts]
+    with av.open(str(dst)) as container:
+        assert container.streams.video[0].time_base == info.time_base
+        assert abs(stream_seconds(container.streams.video[0]) - info.duration) <= 0.2  # longest gap
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotated_video_is_written_upright_without_rotation_metadata(tmp_path: Path, rotation: int) -> None:
+    src = make_clip(tmp_path / "rotated.mp4", frames=10, size=(160, 96), audio=False, rotation=rotation)
+    info = probe(src)
+    assert info.rotation == rotation
+    assert (info.width, info.height) == ((96, 160) if rotation in (90, 270) else (160, 96))
+    first = next(read_frames(src))
+    # A player turns the stored picture clockwise by `rotation`; np.rot90 turns counter-clockwise.
+    expected = np.rot90(picture(0, 160, 96), k=-rotation // 90)
+    assert first.pixels.shape == expected.shape
+    assert np.abs(first.pixels.astype(int) - expected).mean() < 6
+
+    dst = tmp_path / "out.mp4"
+    transcode(src, dst)
+    out_info = probe(dst)
+    assert (out_info.rotation, out_info.width, out_info.height) == (0, info.width, info.height)
+    with av.open(str(dst)) as container:
+        frame = next(container.decode(video=0))
+        assert (frame.rotation, frame.width, frame.height) == (0, info.width, info.height)
+        assert "rotate" not in container.streams.video[0].metadata
+    assert np.abs(next(read_frames(dst)).pixels.astype(int) - first.pixels).mean() < 3
+
+
+def truncate(path: Path, share: float = 0.6) -> Path:
+    raw = path.read_bytes()
+    path.write_bytes(raw[: int(len(raw) * share)])
+    return path
+
+
+def corrupt(path: Path) -> Path:
+    raw = bytearray(path.read_bytes())
+    start, stop = int(len(raw) * 0.4), int(len(raw) * 0.6)
+    raw[start:stop] = np.random.default_rng(7).integers(0, 256, stop - start, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "faststart"),
+    [
+        ("cut.mp4", truncate, False),  # index (moov) at the end: lost
+        ("cut-faststart.mp4", truncate, True),  # index intact, points past the end
+        ("cut.mkv", truncate, False),  # no full index: decode ends far short of the declared duration
+        ("cut.avi", truncate, False),  # decode ends far short of the declared frame count
+        ("corrupt.mp4", corrupt, True),
+    ],
+)
+def test_damaged_input_fails_closed(tmp_path: Path, name: str, damage, faststart: bool) -> None:
+    bad = damage(make_clip(tmp_path / name, frames=75, faststart=faststart))
+    with pytest.raises(InputError, match=name):
+        for _ in read_frames(bad):
+            pass
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(InputError, match=name):
+        write_video(bad, dst, probe(bad), read_frames(bad))
+    assert leftovers(tmp_path, bad) == []
+
+
+def test_good_files_are_not_mistaken_for_truncated(tmp_path: Path) -> None:
+    for suffix in (".mp4", ".mkv", ".avi", ".mov"):
+        src = make_clip(tmp_path / f"whole{suffix}", frames=30)
+        assert len(list(read_frames(src))) == 30
+    # Frames before 0 go behind an edit list: the container counts 30, the decoder outputs 20.
+    trimmed = make_clip(tmp_path / "edit-list.mp4", frames=30, pts=list(range(-10, 20)), audio=False)
+    assert probe(trimmed).frames == 20
+    assert len(list(read_frames(trimmed))) == 20
+
+
+@pytest.mark.parametrize("failure", [AnalysisError("face stage failed"), KeyboardInterrupt()])
+def test_failing_frame_source_leaves_no_output(
+    plain_clip: Path, tmp_path: Path, failure: BaseException
+) -> None:
+    def face_stage(frames: Iterator[Frame]) -> Iterator[Frame]:
+        for frame in frames:
+            if frame.index == 20:
+                raise failure
+            yield frame
+
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(type(failure)):
+        write_video(plain_clip, dst, probe(plain_clip), face_stage(read_frames(plain_clip)))
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mov", ".webm", ".avi"])
+def test_other_containers(plain_clip: Path, tmp_path: Path, suffix: str) -> None:
+    dst = tmp_path / f"out{suffix}"
+    result = transcode(plain_clip, dst)
+    assert result.frames == 50
+    if suffix == ".webm":  # neither H.264 nor AAC may go in webm
+        assert any("libvpx-vp9" in n for n in result.notices) and any("libopus" in n for n in result.notices)
+    else:
+        assert result.notices == []
+        assert audio_payload(dst) == audio_payload(plain_clip)
+    assert len(list(read_frames(dst))) == 50
+    # Matroska and AVI cannot start before 0, so the muxer shifts the whole timeline (audio with it) by
+    # the AAC priming delay, which AVI rounds up to a whole frame; FFmpeg also reads H.264 in AVI one
+    # frame late. The frame intervals must not change.
+    before, after = video_pts_seconds(plain_clip), video_pts_seconds(dst)
+    assert abs(after[0] - before[0]) <= (2 / FPS if suffix == ".avi" else 0.05)
+    assert [round(t - after[0], 3) for t in after] == [round(t - before[0], 3) for t in before]
+    with av.open(str(dst)) as container:
+        assert len(container.streams.audio) == 1
+        # Matroska must name a muxing application; bitexact makes FFmpeg write a bare "Lavf".
+        assert all(v == "Lavf" for k, v in container.metadata.items() if "lav" in f"{k}={v}".lower())
+
+
+def test_odd_size_and_ten_bit(tmp_path: Path) -> None:
+    odd = make_clip(tmp_path / "odd.mp4", frames=10, size=(161, 121), audio=False, pix_fmt="yuv444p")
+    result = transcode(odd, tmp_path / "odd-out.mp4")
+    assert any("4:4:4" in n for n in result.notices)
+    assert (probe(tmp_path / "odd-out.mp4").width, probe(tmp_path / "odd-out.mp4").height) == (161, 121)
+
+    deep = make_clip(tmp_path / "deep.mp4", frames=10, audio=False, pix_fmt="yuv420p10le")
+    assert probe(deep).bit_depth == 10
+    result = transcode(deep, tmp_path / "deep-out.mp4")
+    out = probe(tmp_path / "deep-out.mp4")
+    assert (out.bit_depth, out.pix_fmt, result.notices) == (10, "yuv420p10le", [])
+
+
+@pytest.mark.parametrize("colour", [(1, 1), (5, 2)], ids=["bt709-limited", "bt601-full"])
+def test_colour_description_is_kept(tmp_path: Path, colour: tuple[int, int]) -> None:
+    src = make_clip(tmp_path / "colour.mp4", frames=5, audio=False, colour=colour)
+    dst = tmp_path / "out.mp4"
+    transcode(src, dst)
+    with av.open(str(dst)) as container:
+        ctx = container.streams.video[0].codec_context
+        assert (ctx.colorspace, ctx.color_range) == colour
+    # Converted back with the matrix the decoder used: no colour shift beyond coding loss.
+    for before, after in zip(read_frames(src), read_frames(dst), strict=True):
+        assert np.abs(before.pixels.astype(int) - after.pixels).mean() < 3
