@@ -41,8 +41,12 @@ class Regions:
         self.source = np.asarray(self.source, dtype="U16").reshape(-1)
         if self.source.size == 1 and n != 1:
             self.source = np.repeat(self.source, n)
-        self.frame = np.broadcast_to(np.asarray(self.frame, np.int32), (n,)).copy() if n else np.zeros(0, np.int32)
-        self.track = np.broadcast_to(np.asarray(self.track, np.int32), (n,)).copy() if n else np.zeros(0, np.int32)
+        self.frame = (
+            np.broadcast_to(np.asarray(self.frame, np.int32), (n,)).copy() if n else np.zeros(0, np.int32)
+        )
+        self.track = (
+            np.broadcast_to(np.asarray(self.track, np.int32), (n,)).copy() if n else np.zeros(0, np.int32)
+        )
         if not (len(self.scores) == len(self.source) == n):
             raise ValueError("Regions arrays must have the same length")
 
@@ -54,7 +58,9 @@ class Regions:
         boxes = _f32(boxes, (-1, 4))
         n = len(boxes)
         scores = np.ones(n, np.float32) if scores is None else scores
-        return cls(boxes, scores, np.full(n, source, "U16"), np.full(n, frame, np.int32), np.full(n, track, np.int32))
+        return cls(
+            boxes, scores, np.full(n, source, "U16"), np.full(n, frame, np.int32), np.full(n, track, np.int32)
+        )
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -100,7 +106,9 @@ class Regions:
                 "frame": int(f),
                 "track": int(t),
             }
-            for b, s, src, f, t in zip(self.boxes, self.scores, self.source, self.frame, self.track, strict=True)
+            for b, s, src, f, t in zip(
+                self.boxes, self.scores, self.source, self.frame, self.track, strict=True
+            )
         ]
 
     @classmethod

