@@ -196,8 +196,9 @@ def run_unseen(input_dir: Path, out_dir: Path, log: Path) -> Run:
     return run
 
 
-def run_deface(files: list[tuple[Path, str]], out_dir: Path, stage_dir: Path, log: Path,
-               extra_args: Iterable[str] = ()) -> Run:
+def run_deface(
+    files: list[tuple[Path, str]], out_dir: Path, stage_dir: Path, log: Path, extra_args: Iterable[str] = ()
+) -> Run:
     """One deface process over all files.
 
     deface's -o names a single output for all inputs, so with several inputs it cannot write
@@ -289,8 +290,12 @@ def print_table(title: str, rows: list[Row], show_deface: bool = True) -> None:
     line = "  ".join("-" * w for w in widths)
     print(f"\n{title}\n{line}")
     for i, cells in enumerate([head, *body]):
-        print("  ".join(str(c).ljust(w) if j == 0 else str(c).rjust(w) for j, (c, w) in
-                        enumerate(zip(cells, widths, strict=True))).rstrip())
+        print(
+            "  ".join(
+                str(c).ljust(w) if j == 0 else str(c).rjust(w)
+                for j, (c, w) in enumerate(zip(cells, widths, strict=True))
+            ).rstrip()
+        )
         if i == 0:
             print(line)
     print(line)
@@ -298,15 +303,25 @@ def print_table(title: str, rows: list[Row], show_deface: bool = True) -> None:
 
 def target_summary(rows: list[Row], prefix: str = "") -> tuple[list[str], list[str]]:
     """(failed, not evaluated) target descriptions."""
-    failed = [f"{prefix}{r.metric}: {r.checked_text} (target {r.target.text})"
-              for r in rows if r.status == "FAIL"]
+    failed = [
+        f"{prefix}{r.metric}: {r.checked_text} (target {r.target.text})" for r in rows if r.status == "FAIL"
+    ]
     unknown = [f"{prefix}{r.metric}" for r in rows if r.status == "n/a"]
     return failed, unknown
 
 
 def rows_json(rows: list[Row]) -> list[dict]:
-    return [dict(metric=r.metric, unseen=r.unseen, deface=r.deface, checked=r.checked,
-                 target=r.target.text if r.target else None, status=r.status or None) for r in rows]
+    return [
+        dict(
+            metric=r.metric,
+            unseen=r.unseen,
+            deface=r.deface,
+            checked=r.checked,
+            target=r.target.text if r.target else None,
+            status=r.status or None,
+        )
+        for r in rows
+    ]
 
 
 def report_runs(runs: Iterable[Run]) -> None:

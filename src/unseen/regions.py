@@ -19,6 +19,14 @@ def _f32(a: Any, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(a, dtype=np.float32).reshape(shape)
 
 
+def _per_region(values: Any, n: int, dtype: Any, default: Any) -> np.ndarray:
+    """One value per region: an array of length n, a scalar repeated, or (if empty) the default."""
+    values = np.asarray(values, dtype=dtype).reshape(-1)
+    if values.size == 0:
+        return np.full(n, default, dtype)
+    return np.broadcast_to(values, (n,)).copy() if values.size == 1 else values
+
+
 @dataclass
 class Regions:
     """Face regions of one image, or of many frames of one video.
@@ -38,15 +46,9 @@ class Regions:
         n = len(self.boxes)
         self.boxes = _f32(self.boxes, (n, 4))
         self.scores = _f32(self.scores, (n,))
-        self.source = np.asarray(self.source, dtype="U16").reshape(-1)
-        if self.source.size == 1 and n != 1:
-            self.source = np.repeat(self.source, n)
-        self.frame = (
-            np.broadcast_to(np.asarray(self.frame, np.int32), (n,)).copy() if n else np.zeros(0, np.int32)
-        )
-        self.track = (
-            np.broadcast_to(np.asarray(self.track, np.int32), (n,)).copy() if n else np.zeros(0, np.int32)
-        )
+        self.source = _per_region(self.source, n, "U16", "")
+        self.frame = _per_region(self.frame, n, np.int32, 0)
+        self.track = _per_region(self.track, n, np.int32, -1)
         if not (len(self.scores) == len(self.source) == n):
             raise ValueError("Regions arrays must have the same length")
 

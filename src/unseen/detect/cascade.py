@@ -5,10 +5,11 @@ CenterFace finds faces of roughly 12 to 300 input pixels. A single pass at nativ
 misses close-ups that fill the frame and faces under ~16 px. So:
 
 * ``coarse`` - the image shrunk to ``coarse_side`` on its long side; kept only for large faces;
-* ``full``   - native scale (or shrunk to ``max_pixels`` for very large photos); all sizes;
-* ``fine``   - 2x upscaled *tiles*, run only where the full pass saw small, weak candidates, and
-  kept only for small faces. Tiles with no candidate are never upscaled, which is what keeps the
-  cascade cheaper than a full 2x pass.
+* ``full``   - native scale (or shrunk to ``max_pixels`` for very large photos), all sizes, run in
+  overlapping tiles so that memory stays flat whatever the image size;
+* ``fine``   - 2x upscaled tiles, run only where the full pass saw small, weak candidates, and kept
+  only for small faces. Tiles with no candidate are never upscaled, which is what keeps the cascade
+  far cheaper than a full 2x pass.
 
 Thresholds are per size band: small faces are accepted at lower confidence because a false
 positive there costs a few pixels, while a missed face costs a person.
@@ -16,7 +17,7 @@ positive there costs a few pixels, while a missed face costs a person.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -27,33 +28,35 @@ from .model import ALIGN, CenterFace, decode
 
 @dataclass(frozen=True)
 class CascadeOptions:
-    """Tuning of the cascade. Sizes are face heights in pixels of the original image."""
+    """Tuning of the cascade. Face heights are in pixels of the original image."""
 
     small: float = 32.0  # faces under this height are "small"
     tiny: float = 16.0  # and under this, "tiny"
     threshold: float = 0.2  # confidence for faces of normal size
     small_threshold: float = 0.1  # ... for small faces
     tiny_threshold: float = 0.05  # ... for tiny faces (fine pass only)
-    candidate_threshold: float = 0.03  # a full-pass blip this strong makes its tile worth a fine pass
+    candidate_threshold: float = 0.03  # a full-pass blip this strong makes its cell worth a fine pass
     coarse_side: int = 640  # long side of the coarse view
-    coarse_min: float = 64.0  # coarse pass keeps faces at least this tall
+    coarse_min: float = 64.0  # the coarse pass keeps faces at least this tall
     max_pixels: int = 4_000_000  # the full pass shrinks larger images to this many pixels
+    full_tile: int = 1024  # full-pass tile side (memory bound), in full-view pixels
+    full_overlap: int = 160  # faces up to this size are whole in some full-pass tile
     fine_scale: float = 2.0
-    tile: int = 192  # fine-pass tile side, in full-pass pixels
+    fine_cell: int = 192  # fine-pass cell side, in full-view pixels
     nms_iou: float = 0.4
 
     def scaled(self, sensitivity: float) -> CascadeOptions:
-        """Thresholds multiplied by ``1 / sensitivity``: >1 finds more (and more false) faces."""
-        k = 1.0 / sensitivity
-        return CascadeOptions(
-            **{
-                **self.__dict__,
-                "threshold": self.threshold * k,
-                "small_threshold": self.small_threshold * k,
-                "tiny_threshold": self.tiny_threshold * k,
-                "candidate_threshold": self.candidate_threshold * k,
-            }
+        """Thresholds divided by ``sensitivity``: above 1 finds more (and more false) faces."""
+        return replace(
+            self,
+            threshold=self.threshold / sensitivity,
+            small_threshold=self.small_threshold / sensitivity,
+            tiny_threshold=self.tiny_threshold / sensitivity,
+            candidate_threshold=self.candidate_threshold / sensitivity,
         )
+
+
+Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in view pixels
 
 
 def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
@@ -64,14 +67,18 @@ def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
-def _rescale(regions: Regions, scale: float, dx: float = 0.0, dy: float = 0.0) -> Regions:
-    boxes = regions.boxes / scale + np.array([dx, dy, dx, dy], np.float32)
-    return Regions(boxes, regions.scores, regions.source, regions.frame, regions.track)
-
-
 def _band(regions: Regions, lo: float, hi: float, threshold: float) -> np.ndarray:
     h = regions.heights
     return (h >= lo) & (h < hi) & (regions.scores >= threshold)
+
+
+def _grid(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """Spans of at most ``tile`` covering ``[0, length)``, neighbours overlapping by ``overlap``."""
+    if length <= tile:
+        return [(0, length)]
+    n = int(np.ceil((length - overlap) / (tile - overlap)))
+    starts = np.linspace(0, length - tile, n).round().astype(int)
+    return [(int(s), int(s) + tile) for s in starts]
 
 
 class Cascade:
@@ -84,51 +91,80 @@ class Cascade:
     def __call__(self, rgb: np.ndarray) -> Regions:
         o = self.options
         h, w = rgb.shape[:2]
-        parts: list[Regions] = []
-
         base = min(1.0, (o.max_pixels / (h * w)) ** 0.5)
-        full_view = _resize(rgb, base)
-        raw = _rescale(
-            self.model.detect(full_view, min(o.candidate_threshold, o.small_threshold), "full"), base
+        view = _resize(rgb, base)
+        vh, vw = view.shape[:2]
+        rects = [
+            (x0, y0, x1, y1)
+            for y0, y1 in _grid(vh, o.full_tile, o.full_overlap)
+            for x0, x1 in _grid(vw, o.full_tile, o.full_overlap)
+        ]
+        raw = self._run(
+            view, rects, 1.0, min(o.candidate_threshold, o.small_threshold), "full", base, batch=1
         )
-        keep = _band(raw, o.small, np.inf, o.threshold) | _band(raw, 0, o.small, o.small_threshold)
-        parts.append(raw[keep])
+        parts = [raw[_band(raw, o.small, np.inf, o.threshold) | _band(raw, 0, o.small, o.small_threshold)]]
 
         coarse = o.coarse_side / max(h, w)
         if coarse < 0.75 * base:
-            big = _rescale(self.model.detect(_resize(rgb, coarse), o.threshold, "coarse"), coarse)
+            small_view = _resize(rgb, coarse)
+            sh, sw = small_view.shape[:2]
+            big = self._run(small_view, [(0, 0, sw, sh)], 1.0, o.threshold, "coarse", coarse, batch=1)
             parts.append(big[big.heights >= o.coarse_min])
 
         candidates = raw[_band(raw, 0, o.small, o.candidate_threshold)]
         if len(candidates):
-            parts.append(self._fine(full_view, _rescale(candidates, 1 / base), base))
+            fine = self._run(
+                view, self._fine_cells(candidates, base, vh, vw), o.fine_scale, o.tiny_threshold, "fine", base
+            )
+            parts.append(
+                fine[
+                    _band(fine, 0, o.tiny, o.tiny_threshold) | _band(fine, o.tiny, o.small, o.small_threshold)
+                ]
+            )
 
         return nms(Regions.concat(parts), o.nms_iou)
 
-    def _fine(self, view: np.ndarray, candidates: Regions, base: float) -> Regions:
-        """Upscale the tiles of ``view`` that hold candidates; keep only small faces found there."""
+    def _fine_cells(self, candidates: Regions, base: float, vh: int, vw: int) -> list[Rect]:
+        """Grid cells (padded by one small face) that hold the centre of a candidate."""
         o = self.options
-        vh, vw = view.shape[:2]
-        t = o.tile
-        centres = (candidates.boxes[:, :2] + candidates.boxes[:, 2:]) / 2
-        cells = {(int(cy // t), int(cx // t)) for cx, cy in centres}
-        pad = int(o.small * base)  # context so faces on a tile edge are whole in some tile
-        side = int(np.ceil((t + 2 * pad) * o.fine_scale / ALIGN) * ALIGN)
-        crops, origins = [], []
-        for r, c in sorted(cells):
-            x0, y0 = max(c * t - pad, 0), max(r * t - pad, 0)
-            crop = view[y0 : min((r + 1) * t + pad, vh), x0 : min((c + 1) * t + pad, vw)]
-            up = _resize(crop, o.fine_scale)
-            canvas = np.zeros((side, side, 3), np.uint8)
-            canvas[: up.shape[0], : up.shape[1]] = up
-            crops.append(canvas)
-            origins.append((x0, y0, up.shape[0], up.shape[1]))
+        c = o.fine_cell
+        centres = (candidates.boxes[:, :2] + candidates.boxes[:, 2:]) / 2 * base
+        pad = int(np.ceil(o.small * base))
+        cells = sorted({(int(cy // c), int(cx // c)) for cx, cy in centres})
+        return [
+            (
+                max(col * c - pad, 0),
+                max(row * c - pad, 0),
+                min((col + 1) * c + pad, vw),
+                min((row + 1) * c + pad, vh),
+            )
+            for row, col in cells
+        ]
+
+    def _run(
+        self,
+        view: np.ndarray,
+        rects: list[Rect],
+        scale: float,
+        threshold: float,
+        source: str,
+        base: float,
+        batch: int = 4,
+    ) -> Regions:
+        """Run the model on ``rects`` of ``view`` scaled by ``scale``; boxes back in original pixels."""
+        crops = [_resize(view[y0:y1, x0:x1], scale) for x0, y0, x1, y1 in rects]
         found = []
-        for start in range(0, len(crops), 8):
-            maps = self.model.run(np.stack(crops[start : start + 8]))
-            for m, (x0, y0, uh, uw) in zip(maps, origins[start : start + 8], strict=True):
-                r = decode(m, o.tiny_threshold, "fine", (uh, uw))
-                found.append(_rescale(r, o.fine_scale * base, x0 / base, y0 / base))
-        fine = Regions.concat(found)
-        keep = _band(fine, 0, o.tiny, o.tiny_threshold) | _band(fine, o.tiny, o.small, o.small_threshold)
-        return fine[keep]
+        for start in range(0, len(crops), batch):
+            group = crops[start : start + batch]
+            side_h = int(np.ceil(max(c.shape[0] for c in group) / ALIGN) * ALIGN)
+            side_w = int(np.ceil(max(c.shape[1] for c in group) / ALIGN) * ALIGN)
+            canvas = np.zeros((len(group), side_h, side_w, 3), np.uint8)
+            for i, crop in enumerate(group):
+                canvas[i, : crop.shape[0], : crop.shape[1]] = crop
+            for crop, maps, (x0, y0, _, _) in zip(
+                group, self.model.run(canvas), rects[start : start + batch], strict=True
+            ):
+                r = decode(maps, threshold, source, crop.shape[:2])
+                shift = np.array([x0, y0, x0, y0], np.float32)
+                found.append(Regions(r.boxes / (scale * base) + shift / base, r.scores, r.source))
+        return Regions.concat(found)

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
+import cv2
 import numpy as np
 
 from ..regions import Regions
@@ -61,6 +62,7 @@ class CenterFace:
         opts.intra_op_num_threads = threads or os.cpu_count() or 1
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.enable_cpu_mem_arena = True
         self._session = ort.InferenceSession(_load_graph(), opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         self._outputs = [o.name for o in self._session.get_outputs()][:3]
@@ -71,25 +73,12 @@ class CenterFace:
         heat, size, offset = self._session.run(self._outputs, {self._input: blob})
         return [RawMaps(heat[i, 0], size[i], offset[i]) for i in range(len(batch))]
 
-    def detect(self, rgb: np.ndarray, threshold: float, source: str = "full") -> Regions:
-        """Detect faces in one RGB image at its own scale (padded, never resized, to a multiple of 32)."""
-        h, w = rgb.shape[:2]
-        padded = pad_to_multiple(rgb)
-        return decode(self.run(padded[None])[0], threshold, source, (h, w))
-
-
-def pad_to_multiple(rgb: np.ndarray, multiple: int = ALIGN) -> np.ndarray:
-    """Zero-pad bottom/right so both sides are multiples of ``multiple`` (keeps geometry exact)."""
-    h, w = rgb.shape[:2]
-    ph, pw = -h % multiple, -w % multiple
-    if not (ph or pw):
-        return rgb
-    return np.pad(rgb, ((0, ph), (0, pw), (0, 0)))
-
 
 def decode(maps: RawMaps, threshold: float, source: str, clip: tuple[int, int]) -> Regions:
-    """Turn heatmap peaks above ``threshold`` into boxes in input pixels, clipped to ``clip`` (h, w)."""
-    ys, xs = np.nonzero(maps.heat > threshold)
+    """Turn heatmap local maxima above ``threshold`` into boxes in input pixels, clipped to ``clip``."""
+    # one candidate per local maximum: neighbouring cells of one face are the same face
+    peaks = maps.heat >= cv2.dilate(maps.heat, np.ones((3, 3), np.uint8))
+    ys, xs = np.nonzero(peaks & (maps.heat > threshold))
     if not len(ys):
         return Regions()
     scores = maps.heat[ys, xs]

@@ -1,0 +1,145 @@
+"""Linking keyframe detections into tracks, and covering every frame in between.
+
+Video is anonymised offline, so a frame is only painted once the detections *after* it are known:
+each face is then covered by interpolation between the keyframes that saw it, across short gaps
+where the detector blinked, and for a few frames before its first and after its last sighting.
+Regions grow with the face's motion, so a face moving faster than the interpolation predicts is
+still inside its patch. Only a bounded window of keyframes is kept, so memory does not grow with
+the length of the video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .regions import Regions, iou_matrix
+
+
+@dataclass(frozen=True)
+class TrackOptions:
+    """How detections are linked and how far coverage reaches beyond them (in frames)."""
+
+    detect_every: int = 4  # detect on every Nth frame; the rest are interpolated
+    extend: int = 8  # cover this many frames before a track's first and after its last sighting
+    max_gap: int = 12  # a face unseen for up to this many frames is joined up across the gap
+    match_iou: float = 0.1  # predicted and detected box must overlap this much to be the same face
+    motion_margin: float = 1.5  # grow by this many times the per-frame motion per frame of distance
+
+
+@dataclass
+class Track:
+    """One face over time: the keyframes it was seen on, with its box and score there."""
+
+    id: int
+    frames: list[int] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def last(self) -> int:
+        return self.frames[-1]
+
+    def velocity(self, at: int) -> np.ndarray:
+        """Per-frame motion of the four box edges near keyframe index ``at`` (zeros if seen once)."""
+        if len(self.frames) < 2:
+            return np.zeros(4, np.float32)
+        j = min(max(at, 1), len(self.frames) - 1)
+        return (self.boxes[j] - self.boxes[j - 1]) / max(self.frames[j] - self.frames[j - 1], 1)
+
+    def predict(self, frame: int) -> np.ndarray:
+        return self.boxes[-1] + self.velocity(len(self.frames) - 1) * (frame - self.last)
+
+
+class Tracker:
+    """Feed keyframe detections in frame order with :meth:`update`; ask :meth:`regions_at` for any
+    frame at least ``lag`` frames behind the newest keyframe."""
+
+    def __init__(self, options: TrackOptions | None = None) -> None:
+        self.options = options or TrackOptions()
+        self.tracks: list[Track] = []
+        self._next_id = 0
+        self.count = 0  # tracks ever started
+
+    @property
+    def lag(self) -> int:
+        """How far behind the newest keyframe a frame must be before its regions are final."""
+        o = self.options
+        return max(o.extend, o.max_gap) + o.detect_every
+
+    def update(self, frame: int, detections: Regions) -> None:
+        """Match one keyframe's detections to live tracks (greedy by overlap with the prediction)."""
+        o = self.options
+        live = [t for t in self.tracks if frame - t.last <= o.max_gap + o.detect_every]
+        unmatched = list(range(len(detections)))
+        if live and len(detections):
+            predicted = np.stack([t.predict(frame) for t in live]).astype(np.float32)
+            overlap = iou_matrix(predicted, detections.boxes)
+            # centre distance relative to size catches small fast faces that no longer overlap
+            pc = (predicted[:, :2] + predicted[:, 2:]) / 2
+            dc = (detections.boxes[:, :2] + detections.boxes[:, 2:]) / 2
+            size = np.maximum(predicted[:, 2:] - predicted[:, :2], 1).max(1)
+            near = np.linalg.norm(pc[:, None] - dc[None], axis=2) < 0.5 * size[:, None]
+            score = np.where(near, np.maximum(overlap, o.match_iou), overlap)
+            used_t, used_d = set(), set()
+            for ti, di in zip(*np.unravel_index(np.argsort(-score, axis=None), score.shape), strict=True):
+                if score[ti, di] < o.match_iou:
+                    break
+                if ti in used_t or di in used_d:
+                    continue
+                used_t.add(ti)
+                used_d.add(di)
+                self._observe(live[ti], frame, detections, di)
+            unmatched = [d for d in unmatched if d not in used_d]
+        for d in unmatched:
+            track = Track(self._next_id)
+            self._next_id += 1
+            self.count += 1
+            self.tracks.append(track)
+            self._observe(track, frame, detections, d)
+
+    @staticmethod
+    def _observe(track: Track, frame: int, detections: Regions, d: int) -> None:
+        track.frames.append(frame)
+        track.boxes.append(detections.boxes[d].copy())
+        track.scores.append(float(detections.scores[d]))
+        track.sources.append(str(detections.source[d]))
+
+    def regions_at(self, frame: int) -> Regions:
+        """Every region covering ``frame``: detected, interpolated or extended, motion-grown."""
+        o = self.options
+        boxes, scores, sources, ids = [], [], [], []
+        for t in self.tracks:
+            fr = t.frames
+            j = int(np.searchsorted(fr, frame))
+            if j < len(fr) and fr[j] == frame:
+                box, dist, src, k = t.boxes[j], 0, t.sources[j], j
+            elif 0 < j < len(fr) and fr[j] - fr[j - 1] <= o.max_gap + o.detect_every:
+                a = (frame - fr[j - 1]) / (fr[j] - fr[j - 1])
+                box = (1 - a) * t.boxes[j - 1] + a * t.boxes[j]
+                dist, src, k = min(frame - fr[j - 1], fr[j] - frame), "interpolated", j
+            elif j == 0 and fr[0] - frame <= o.extend:
+                box, dist, src, k = t.boxes[0], fr[0] - frame, "extended", 1
+            elif j == len(fr) and frame - fr[-1] <= o.extend:
+                box, dist, src, k = t.boxes[-1], frame - fr[-1], "extended", len(fr) - 1
+            else:
+                continue
+            grow = np.abs(t.velocity(k)).max() * o.motion_margin * max(dist, 1)
+            boxes.append(box + np.array([-grow, -grow, grow, grow], np.float32))
+            scores.append(t.scores[min(k, len(fr) - 1)])
+            sources.append(src)
+            ids.append(t.id)
+        if not boxes:
+            return Regions()
+        return Regions(np.stack(boxes), scores, sources, frame, ids)
+
+    def forget_before(self, frame: int) -> None:
+        """Drop tracks that can no longer cover ``frame`` or anything after it (bounded memory)."""
+        horizon = frame - self.options.extend
+        self.tracks = [t for t in self.tracks if t.last >= horizon]
+        for t in self.tracks:  # keep one sighting before the window for interpolation
+            cut = max(int(np.searchsorted(t.frames, horizon)) - 2, 0)
+            if cut:
+                del t.frames[:cut], t.boxes[:cut], t.scores[:cut], t.sources[:cut]
