@@ -421,8 +421,8 @@ def test_video_contract(tmp_path, capsys, monkeypatch):
     src.write_bytes(b"not decoded by this fake")
     calls = []
 
-    def fake(src, dst, options, *, overwrite, audio, codec, crf, progress):
-        calls.append((audio, codec, crf, overwrite))
+    def fake(src, dst, options, *, overwrite, audio, codec, crf, progress, record):
+        calls.append((audio, codec, crf, overwrite, record))
         for done in range(1, 4):
             progress(done, 3)
         Path(dst).write_bytes(b"video")
@@ -456,7 +456,7 @@ def test_video_contract(tmp_path, capsys, monkeypatch):
         tmp_path / "r.json",
     )
     assert code == 0, err
-    assert calls == [("keep", "libx265", 23, False)]
+    assert calls == [("keep", "libx265", 23, False, True)]
     report = json.loads(out)
     assert (report["done"], report["faces"], report["frames"]) == (1, 1, 3)
     assert AUDIO_NOTICE in report["notices"] and f"{src}: subtitles dropped" in report["notices"]
@@ -465,7 +465,7 @@ def test_video_contract(tmp_path, capsys, monkeypatch):
     assert [r["frame"] for r in doc["files"][0]["regions"]] == [0, 1]
 
     code, _, err = run(capsys, src, "--overwrite", "--audio", "drop")
-    assert code == 0 and calls[-1] == ("drop", "libx264", 18, True)
+    assert code == 0 and calls[-1] == ("drop", "libx264", 18, True, False)
     assert "video frames" in err and "voices" not in err
 
     monkeypatch.delattr(api, "anonymise_video_file")

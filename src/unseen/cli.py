@@ -338,6 +338,7 @@ class _Run:
                 codec=self.args.codec,
                 crf=self.args.crf,
                 progress=progress,
+                record=self.args.regions is not None,
             )
 
     def _write_regions(self) -> bool:

@@ -1,0 +1,227 @@
+"""The tracker and the frame pipeline on synthetic detections: no model, no files, fast.
+
+Faces move along known straight lines; keyframe detections are exactly the true boxes, so every frame
+in between has a known true box that the tracker's region must contain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from unseen.errors import AnalysisError
+from unseen.media.video import Frame
+from unseen.regions import Regions
+from unseen.track import Tracker, TrackOptions
+from unseen.video_pipeline import protect_frames
+
+OPTIONS = TrackOptions(detect_every=4, extend=8, max_gap=12)
+
+
+def linear(start: tuple[float, ...], velocity: tuple[float, ...]):
+    """A face box (x1, y1, x2, y2) moving at constant ``velocity`` per frame from ``start`` at frame 0."""
+    s, v = np.array(start, np.float32), np.array(velocity, np.float32)
+    return lambda frame: s + v * frame
+
+
+def seen(*boxes: np.ndarray, frame: int = 0) -> Regions:
+    return Regions(np.array(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9), "full", frame)
+
+
+def contains(outer: np.ndarray, inner: np.ndarray, eps: float = 1e-3) -> bool:
+    return bool(outer[0] <= inner[0] + eps and outer[1] <= inner[1] + eps) and bool(
+        outer[2] >= inner[2] - eps and outer[3] >= inner[3] - eps
+    )
+
+
+def feed(tracker: Tracker, truth, keyframes, upto: int) -> None:
+    """Update on every keyframe up to ``upto``: the true box where listed in ``keyframes``, else nothing."""
+    for f in range(0, upto + 1, tracker.options.detect_every):
+        tracker.update(f, seen(truth(f), frame=f) if f in keyframes else Regions())
+
+
+def test_interpolation_covers_every_frame_between_keyframes() -> None:
+    truth = linear((10, 20, 40, 60), (5, 2, 5.5, 2.5))  # moving and growing
+    tracker = Tracker(OPTIONS)
+    feed(tracker, truth, {0, 4, 8}, 8)
+    ids = set()
+    for f in range(9):
+        regions = tracker.regions_at(f)
+        assert len(regions) == 1, f
+        assert contains(regions.boxes[0], truth(f)), (f, regions.boxes[0], truth(f))
+        assert regions.source[0] == ("full" if f % 4 == 0 else "interpolated"), f
+        assert regions.frame[0] == f
+        ids.add(int(regions.track[0]))
+    assert len(ids) == 1 and ids.pop() >= 0 and tracker.count == 1
+
+
+def test_a_keyframe_the_detector_missed_is_filled_in() -> None:
+    truth = linear((100, 50, 130, 90), (-3, 1, -3, 1))
+    tracker = Tracker(OPTIONS)
+    feed(tracker, truth, {0, 4, 12}, 24)  # frame 8 saw nothing
+    for f in range(5, 12):
+        regions = tracker.regions_at(f)
+        assert len(regions) == 1, f
+        assert regions.source[0] == "interpolated", f
+        assert contains(regions.boxes[0], truth(f)), (f, regions.boxes[0], truth(f))
+    assert tracker.count == 1
+
+
+def test_a_gap_longer_than_max_gap_is_not_joined() -> None:
+    truth = linear((100, 50, 130, 90), (0, 0, 0, 0))
+    tracker = Tracker(OPTIONS)
+    feed(tracker, truth, {0, 40}, 40)  # unseen for 40 frames: a new track, nothing in the middle
+    assert tracker.count == 2
+    assert len(tracker.regions_at(20)) == 0
+    assert len(tracker.regions_at(8)) == 1 and len(tracker.regions_at(9)) == 0
+    assert len(tracker.regions_at(32)) == 1 and len(tracker.regions_at(31)) == 0
+
+
+def test_extension_before_first_and_after_last_sighting() -> None:
+    truth = linear((60, 40, 90, 80), (2, -1, 2, -1))
+    tracker = Tracker(OPTIONS)
+    feed(tracker, truth, {20, 24, 28}, 60)
+    extend = OPTIONS.extend
+    for f in [*range(20 - extend, 20), *range(29, 29 + extend)]:
+        regions = tracker.regions_at(f)
+        assert len(regions) == 1, f
+        assert regions.source[0] == "extended", f
+        # the region grows with the face's motion, so where the face really is stays inside
+        assert contains(regions.boxes[0], truth(f)), (f, regions.boxes[0], truth(f))
+    for f in (0, 20 - extend - 1, 28 + extend + 1, 60):
+        assert len(tracker.regions_at(f)) == 0, f
+    assert [tracker.regions_at(f).source[0] for f in (20, 24, 28)] == ["full"] * 3
+
+
+def test_two_faces_crossing_keep_their_tracks() -> None:
+    a = linear((0, 40, 30, 70), (5, 0, 5, 0))  # left to right
+    b = linear((200, 50, 230, 80), (-5, 0, -5, 0))  # right to left, crossing at frame 20
+    tracker = Tracker(OPTIONS)
+    for f in range(0, 41, 4):
+        tracker.update(f, seen(a(f), b(f), frame=f))
+    first = tracker.regions_at(0)
+    id_a = int(first.track[np.argmin(first.boxes[:, 0])])
+    id_b = int(first.track[np.argmax(first.boxes[:, 0])])
+    assert id_a != id_b
+    for f in range(41):
+        regions = tracker.regions_at(f)
+        for truth, tid in ((a, id_a), (b, id_b)):
+            mine = regions.boxes[regions.track == tid]
+            assert len(mine) == 1 and contains(mine[0], truth(f)), (f, tid, mine, truth(f))
+    assert tracker.count == 2
+
+
+def test_memory_stays_bounded_over_a_long_video() -> None:
+    """10,000 keyframes of a wandering face, with a second face coming and going, driven as the
+    pipeline drives the tracker: only a window of tracks and sightings is ever kept."""
+    every = OPTIONS.detect_every
+    tracker = Tracker(OPTIONS)
+    released = 0
+    most_tracks = most_sightings = 0
+    for k in range(10_000):
+        f = k * every
+        x = 200 + 150 * math.sin(f / 300)
+        faces = [(x, 100, x + 40, 150)]
+        if (f // 200) % 2:  # a second face, on screen half the time
+            faces.append((400, 300, 430, 340))
+        tracker.update(f, seen(*faces, frame=f))
+        while released <= f - tracker.lag:
+            assert len(tracker.regions_at(released)) >= 1, released
+            tracker.forget_before(released + 1)
+            released += 1
+        most_tracks = max(most_tracks, len(tracker.tracks))
+        most_sightings = max(most_sightings, *(len(t.frames) for t in tracker.tracks))
+        for t in tracker.tracks:
+            assert len(t.frames) == len(t.boxes) == len(t.scores) == len(t.sources)
+    assert tracker.count > 50  # the second face really came and went many times
+    assert most_tracks <= 3
+    # the window: lag frames of look-ahead plus `extend` behind, plus a sighting either side
+    assert most_sightings <= (tracker.lag + OPTIONS.extend) // every + 3
+
+
+def test_no_tracks_no_regions() -> None:
+    tracker = Tracker(OPTIONS)
+    regions = tracker.regions_at(5)
+    assert isinstance(regions, Regions) and len(regions) == 0 and regions.boxes.shape == (0, 4)
+    tracker.update(0, Regions())
+    assert len(tracker.regions_at(0)) == 0 and tracker.tracks == []
+
+
+# --- protect_frames with a fake detector ----------------------------------------------------------
+
+BOX = (8.0, 8.0, 24.0, 24.0)
+GREY = 200
+
+
+def synthetic(n: int, log: dict[str, int] | None = None) -> Iterator[Frame]:
+    """``n`` grey 32 x 32 frames with uneven pts; the frame index is written into the corner pixel.
+
+    With ``log``, records how many frames were pulled and, at each pull, how many the consumer had
+    not yet received (the pipeline's buffer, counting the frame just pulled)."""
+    for i in range(n):
+        pixels = np.full((32, 32, 3), GREY, np.uint8)
+        pixels[-1, -1, :2] = divmod(i, 256)
+        if log is not None:
+            log["pulled"] += 1
+            log["held"] = max(log["held"], log["pulled"] - log["received"])
+        yield Frame(i, 1000 + 3 * i + (i % 3), pixels)
+
+
+def index_of(pixels: np.ndarray) -> int:
+    return int(pixels[-1, -1, 0]) * 256 + int(pixels[-1, -1, 1])
+
+
+class FakeDetector:
+    """Finds one face at BOX in every frame it is shown; records which frames it saw."""
+
+    def __init__(self, fail_on_call: int | None = None) -> None:
+        self.calls: list[int] = []
+        self.fail_on_call = fail_on_call
+
+    def __call__(self, pixels: np.ndarray) -> Regions:
+        self.calls.append(index_of(pixels))
+        if len(self.calls) == self.fail_on_call:
+            raise AnalysisError("detector broke")
+        return Regions.from_boxes([BOX], [0.9], source="full")
+
+
+@pytest.mark.parametrize("n", [1, 2, 8, 9, 13, 50])
+def test_protect_frames_keeps_every_frame_in_order_and_detects_on_keyframes_only(n: int) -> None:
+    detect, record = FakeDetector(), []
+    out = list(protect_frames(synthetic(n), detect, track=OPTIONS, record=record))
+    assert [f.index for f in out] == list(range(n))
+    assert [f.pts for f in out] == [f.pts for f in synthetic(n)]
+    keyframes = list(range(0, n, OPTIONS.detect_every))
+    if keyframes[-1] != n - 1:  # the last frame is always analysed too
+        keyframes.append(n - 1)
+    assert detect.calls == keyframes
+    assert len(detect.calls) == math.ceil(n / OPTIONS.detect_every) + ((n - 1) % OPTIONS.detect_every > 0)
+    assert [int(r.frame[0]) for r in record] == list(range(n))
+    for frame in out:  # the face is painted (black fill) in every frame; the rest is untouched
+        assert (frame.pixels[14:18, 14:18] == 0).all(), frame.index
+        assert (frame.pixels[0, 0] == GREY).all() and index_of(frame.pixels) == frame.index
+
+
+def test_protect_frames_buffers_a_bounded_number_of_frames() -> None:
+    log = {"pulled": 0, "received": 0, "held": 0}
+    tracker = Tracker(OPTIONS)
+    for frame in protect_frames(synthetic(300, log), FakeDetector(), tracker=tracker):
+        log["received"] += 1
+        assert frame.index == log["received"] - 1
+    assert log["received"] == 300
+    # it does look ahead (a frame waits for `lag` later frames), but never further than promised
+    assert tracker.lag <= log["held"] <= tracker.lag + OPTIONS.detect_every
+
+
+def test_protect_frames_lets_a_detector_failure_through() -> None:
+    detect = FakeDetector(fail_on_call=8)
+    got: list[int] = []
+    with pytest.raises(AnalysisError, match="detector broke"):
+        for frame in protect_frames(synthetic(60), detect, track=OPTIONS):
+            got.append(frame.index)
+    assert detect.calls == [0, 4, 8, 12, 16, 20, 24, 28]
+    # only frames whose regions were final before the failure came out (`lag` behind keyframe 24)
+    assert got == list(range(24 - Tracker(OPTIONS).lag + 1))
