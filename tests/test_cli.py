@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -139,7 +140,9 @@ def test_single_file_gets_unseen_name_beside_it_and_face_is_filled(tmp_path, cap
     assert result[INSIDE].mean() < 20  # the face is black
     assert np.array_equal(result[FAR], astronaut[FAR])  # elsewhere the photo is untouched
     assert out == ""
-    assert "1 done, 0 skipped, 0 failed, 1 face found" in err
+    # tiny low-confidence patches elsewhere are allowed (recall first); the face must be among them
+    found = re.search(r"1 done, 0 skipped, 0 failed, (\d+) faces? found", err)
+    assert found and int(found.group(1)) >= 1, err
 
 
 def test_jpeg_default_name(tmp_path, capsys, small):

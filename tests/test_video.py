@@ -216,13 +216,6 @@ def test_video_without_audio(tmp_path: Path) -> None:
     assert uncovered(clip, decoded(dst)) == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="tracker limitation: sightings of a face that moved more than about half its size between "
-    "keyframes are not linked (one track per keyframe), so frames in between are covered only by "
-    "unmoved extensions. Measured: 45 px face at 16 px/frame, detect_every 4: 7 tracks, 53-56% of "
-    "the face covered on frames 2, 6, 10, ... (23% at 20 px/frame; fine up to 12 px/frame)",
-)
 def test_fast_face_is_covered_between_keyframes(tmp_path: Path) -> None:
     dash = {"dash": lambda i: Placement(45, 30 + 16 * i, 120, "cameraman")}  # 400 px/s at 25 fps
     clip = scene_clip(tmp_path / "fast.mp4", dash, 25, (640, 240), audio=False)

@@ -140,14 +140,23 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def nms(regions: Regions, iou: float = 0.3) -> Regions:
-    """Greedy non-maximum suppression: keep the best-scoring box of each overlapping group."""
+    """Greedy non-maximum suppression that keeps coverage: the best-scoring box of each overlapping
+    group survives, grown to the union of the boxes it suppresses (they are views of one face, and a
+    false positive costs a patch while a too-small patch costs a face)."""
     if len(regions) < 2:
         return regions
     order = np.argsort(-regions.scores, kind="stable")
-    overlaps = iou_matrix(regions.boxes[order], regions.boxes[order]) > iou
-    keep = np.ones(len(order), bool)
+    boxes = regions.boxes[order]
+    overlaps = iou_matrix(boxes, boxes) > iou
+    alive = np.ones(len(order), bool)
+    merged = boxes.copy()
     for i in range(len(order)):
-        if keep[i]:
-            later = overlaps[i, i + 1 :]
-            keep[i + 1 :] &= ~later
-    return regions[np.sort(order[keep])]
+        if alive[i]:
+            group = np.flatnonzero(overlaps[i, i + 1 :] & alive[i + 1 :]) + i + 1
+            alive[group] = False
+            if len(group):
+                merged[i, :2] = np.minimum(boxes[i, :2], boxes[group, :2].min(0))
+                merged[i, 2:] = np.maximum(boxes[i, 2:], boxes[group, 2:].max(0))
+    kept = regions[order[alive]]
+    kept.boxes = merged[alive]
+    return kept

@@ -26,6 +26,8 @@ class TrackOptions:
     max_gap: int = 12  # a face unseen for up to this many frames is joined up across the gap
     match_iou: float = 0.1  # predicted and detected box must overlap this much to be the same face
     motion_margin: float = 1.5  # grow by this many times the per-frame motion per frame of distance
+    unknown_motion: float = 0.1  # a face seen once may move this share of its size per frame
+    match_distance: float = 1.0  # or their centres be this many face sizes apart (similar sizes)
 
 
 @dataclass
@@ -41,6 +43,13 @@ class Track:
     @property
     def last(self) -> int:
         return self.frames[-1]
+
+    def motion(self, at: int, unknown: float) -> float:
+        """Largest per-frame edge motion near keyframe ``at``; a share of the size if seen once."""
+        if len(self.frames) < 2:
+            box = self.boxes[0]
+            return unknown * float(max(box[2] - box[0], box[3] - box[1]))
+        return float(np.abs(self.velocity(at)).max())
 
     def velocity(self, at: int) -> np.ndarray:
         """Per-frame motion of the four box edges near keyframe index ``at`` (zeros if seen once)."""
@@ -81,7 +90,11 @@ class Tracker:
             pc = (predicted[:, :2] + predicted[:, 2:]) / 2
             dc = (detections.boxes[:, :2] + detections.boxes[:, 2:]) / 2
             size = np.maximum(predicted[:, 2:] - predicted[:, :2], 1).max(1)
-            near = np.linalg.norm(pc[:, None] - dc[None], axis=2) < 0.5 * size[:, None]
+            dsize = np.maximum(detections.boxes[:, 2:] - detections.boxes[:, :2], 1).max(1)
+            ratio = dsize[None, :] / size[:, None]
+            near = (np.linalg.norm(pc[:, None] - dc[None], axis=2) < o.match_distance * size[:, None]) & (
+                (ratio > 0.5) & (ratio < 2.0)
+            )
             score = np.where(near, np.maximum(overlap, o.match_iou), overlap)
             used_t, used_d = set(), set()
             for ti, di in zip(*np.unravel_index(np.argsort(-score, axis=None), score.shape), strict=True):
@@ -126,7 +139,7 @@ class Tracker:
                 box, dist, src, k = t.boxes[-1], frame - fr[-1], "extended", len(fr) - 1
             else:
                 continue
-            grow = np.abs(t.velocity(k)).max() * o.motion_margin * max(dist, 1)
+            grow = t.motion(k, o.unknown_motion) * o.motion_margin * dist
             boxes.append(box + np.array([-grow, -grow, grow, grow], np.float32))
             scores.append(t.scores[min(k, len(fr) - 1)])
             sources.append(src)

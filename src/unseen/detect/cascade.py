@@ -41,8 +41,10 @@ class CascadeOptions:
     max_pixels: int = 4_000_000  # the full pass shrinks larger images to this many pixels
     full_tile: int = 1024  # full-pass tile side (memory bound), in full-view pixels
     full_overlap: int = 160  # faces up to this size are whole in some full-pass tile
+    mirror: bool = True  # also run the full pass on the mirrored image (profiles, odd poses)
+    fine: bool = True  # run the upscaled pass on small-face candidates
     fine_scale: float = 2.0
-    fine_cell: int = 192  # fine-pass cell side, in full-view pixels
+    fine_cell: int = 256  # fine-pass cell side, in full-view pixels
     nms_iou: float = 0.4
 
     def scaled(self, sensitivity: float) -> CascadeOptions:
@@ -99,9 +101,13 @@ class Cascade:
             for y0, y1 in _grid(vh, o.full_tile, o.full_overlap)
             for x0, x1 in _grid(vw, o.full_tile, o.full_overlap)
         ]
-        raw = self._run(
-            view, rects, 1.0, min(o.candidate_threshold, o.small_threshold), "full", base, batch=1
-        )
+        floor = min(o.candidate_threshold, o.small_threshold)
+        raw = self._run(view, rects, 1.0, floor, "full", base, batch=1)
+        if o.mirror:
+            flipped = np.ascontiguousarray(view[:, ::-1])
+            mirrored = self._run(flipped, rects, 1.0, floor, "full", base, batch=1)
+            mirrored.boxes[:, [0, 2]] = vw / base - mirrored.boxes[:, [2, 0]]
+            raw = Regions.concat([raw, mirrored])
         parts = [raw[_band(raw, o.small, np.inf, o.threshold) | _band(raw, 0, o.small, o.small_threshold)]]
 
         coarse = o.coarse_side / max(h, w)
@@ -112,7 +118,7 @@ class Cascade:
             parts.append(big[big.heights >= o.coarse_min])
 
         candidates = raw[_band(raw, 0, o.small, o.candidate_threshold)]
-        if len(candidates):
+        if o.fine and len(candidates):
             fine = self._run(
                 view, self._fine_cells(candidates, base, vh, vw), o.fine_scale, o.tiny_threshold, "fine", base
             )
