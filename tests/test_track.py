@@ -16,7 +16,7 @@ from unseen.errors import AnalysisError
 from unseen.media.video import Frame
 from unseen.regions import Regions
 from unseen.track import Tracker, TrackOptions
-from unseen.video_pipeline import protect_frames
+from unseen.video_pipeline import detect_keyframes, protect_frames
 
 OPTIONS = TrackOptions(detect_every=4, extend=8, max_gap=12)
 
@@ -188,10 +188,15 @@ class FakeDetector:
         return Regions.from_boxes([BOX], [0.9], source="full")
 
 
+def two_passes(n: int, detect: FakeDetector, record: list[Regions] | None = None, log=None) -> list[Frame]:
+    keyframes = detect_keyframes(synthetic(n), detect, OPTIONS.detect_every)
+    return list(protect_frames(synthetic(n, log), keyframes, Tracker(OPTIONS), record=record))
+
+
 @pytest.mark.parametrize("n", [1, 2, 8, 9, 13, 50])
 def test_protect_frames_keeps_every_frame_in_order_and_detects_on_keyframes_only(n: int) -> None:
     detect, record = FakeDetector(), []
-    out = list(protect_frames(synthetic(n), detect, track=OPTIONS, record=record))
+    out = two_passes(n, detect, record)
     assert [f.index for f in out] == list(range(n))
     assert [f.pts for f in out] == [f.pts for f in synthetic(n)]
     keyframes = list(range(0, n, OPTIONS.detect_every))
@@ -205,23 +210,19 @@ def test_protect_frames_keeps_every_frame_in_order_and_detects_on_keyframes_only
         assert (frame.pixels[0, 0] == GREY).all() and index_of(frame.pixels) == frame.index
 
 
-def test_protect_frames_buffers_a_bounded_number_of_frames() -> None:
+def test_protect_frames_holds_no_frame_back() -> None:
     log = {"pulled": 0, "received": 0, "held": 0}
-    tracker = Tracker(OPTIONS)
-    for frame in protect_frames(synthetic(300, log), FakeDetector(), tracker=tracker):
+    keyframes = detect_keyframes(synthetic(300), FakeDetector(), OPTIONS.detect_every)
+    for frame in protect_frames(synthetic(300, log), keyframes, Tracker(OPTIONS)):
         log["received"] += 1
         assert frame.index == log["received"] - 1
     assert log["received"] == 300
-    # it does look ahead (a frame waits for `lag` later frames), but never further than promised
-    assert tracker.lag <= log["held"] <= tracker.lag + OPTIONS.detect_every
+    # the look-ahead is over detections only: each frame goes out before the next is decoded
+    assert log["held"] == 1
 
 
-def test_protect_frames_lets_a_detector_failure_through() -> None:
+def test_detect_keyframes_lets_a_detector_failure_through() -> None:
     detect = FakeDetector(fail_on_call=8)
-    got: list[int] = []
     with pytest.raises(AnalysisError, match="detector broke"):
-        for frame in protect_frames(synthetic(60), detect, track=OPTIONS):
-            got.append(frame.index)
+        detect_keyframes(synthetic(60), detect, OPTIONS.detect_every)
     assert detect.calls == [0, 4, 8, 12, 16, 20, 24, 28]
-    # only frames whose regions were final before the failure came out (`lag` behind keyframe 24)
-    assert got == list(range(24 - Tracker(OPTIONS).lag + 1))

@@ -25,7 +25,7 @@ from .obscure import ObscureOptions, obscure
 from .plan import PlanOptions, plan_regions
 from .regions import Regions
 from .track import Tracker, TrackOptions
-from .video_pipeline import protect_frames
+from .video_pipeline import detect_keyframes, protect_frames
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,11 @@ class FileReport:
 def detector(sensitivity: float = 1.0, video: bool = False, **tuning: Any) -> Cascade:
     """The face detector for a given sensitivity, built once per process.
 
-    Video skips the mirrored full pass: neighbouring frames already give the detector many looks
-    at each face, and the time is better spent on detecting more often.
+    Video skips the mirrored and the upscaled passes: neighbouring frames already give the detector
+    many looks at each face, and the time is better spent on detecting often enough to follow them.
     """
-    return Cascade(shared_model(), CascadeOptions(**{"mirror": not video, **tuning}).scaled(sensitivity))
+    defaults = {"mirror": not video, "fine": not video}
+    return Cascade(shared_model(), CascadeOptions(**{**defaults, **tuning}).scaled(sensitivity))
 
 
 def detect(image: np.ndarray, sensitivity: float = 1.0, video: bool = False) -> Regions:
@@ -135,6 +136,7 @@ def anonymise_video_file(
     info = probe(src)
     recorded: list[Regions] | None = [] if record else None
     tracker = Tracker(options.track)
+    total = 2 * info.frames if info.frames else None  # two passes over the frames
 
     def analysed(image: np.ndarray) -> Regions:
         try:
@@ -142,18 +144,33 @@ def anonymise_video_file(
         except AnalysisError as exc:
             raise AnalysisError(f"{src}: {exc}") from exc
 
-    def counted(frames: Iterator[Frame]) -> Iterator[Frame]:
+    def counted(frames: Iterator[Frame], offset: int, limit: float = float("inf")) -> Iterator[Frame]:
         for frame in frames:
+            if frame.index >= limit:  # the file grew between the passes: never write unanalysed frames
+                raise AnalysisError(f"{src}: frame {frame.index} was not there when the video was analysed")
             yield frame
             if progress:
-                progress(frame.index + 1, info.frames)
+                progress(offset + frame.index + 1, total)
 
+    keyframes = detect_keyframes(counted(read_frames(src), 0), analysed, options.track.detect_every)
+    analysed_frames = keyframes[-1][0] + 1 if keyframes else 0
+    shared_model().release_memory()  # detection is done: its memory is the encoder's now
     protected = protect_frames(
-        read_frames(src), analysed, plan=options.plan, paint=options.obscure, record=recorded, tracker=tracker
+        read_frames(src), keyframes, tracker, plan=options.plan, paint=options.obscure, record=recorded
     )
     written = write_video(
-        src, dst, info, counted(protected), codec=codec, crf=crf, audio=audio, overwrite=overwrite
+        src,
+        dst,
+        info,
+        counted(protected, analysed_frames),
+        codec=codec,
+        crf=crf,
+        audio=audio,
+        overwrite=overwrite,
     )
+    if written.frames != analysed_frames:  # the file changed between the passes: never trust it
+        dst.unlink(missing_ok=True)
+        raise AnalysisError(f"{src}: decoded {analysed_frames} frames, then {written.frames}; output removed")
     regions = Regions.concat(recorded) if recorded else Regions()
     return FileReport(
         src,

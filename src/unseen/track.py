@@ -21,9 +21,9 @@ from .regions import Regions, iou_matrix
 class TrackOptions:
     """How detections are linked and how far coverage reaches beyond them (in frames)."""
 
-    detect_every: int = 4  # detect on every Nth frame; the rest are interpolated
-    extend: int = 8  # cover this many frames before a track's first and after its last sighting
-    max_gap: int = 12  # a face unseen for up to this many frames is joined up across the gap
+    detect_every: int = 8  # detect on every Nth frame; the rest are interpolated
+    extend: int = 10  # cover this many frames before a track's first and after its last sighting
+    max_gap: int = 16  # a face unseen for up to this many frames is joined up across the gap
     match_iou: float = 0.1  # predicted and detected box must overlap this much to be the same face
     motion_margin: float = 1.5  # grow by this many times the per-frame motion per frame of distance
     unknown_motion: float = 0.1  # a face seen once may move this share of its size per frame

@@ -1,13 +1,16 @@
-"""The video stage: detect on keyframes, track, and paint every frame once its regions are final.
+"""The video stage, in two passes over the file, so that no decoded frame is ever held back.
 
-Frames stream through a bounded buffer: a frame leaves (painted) only when the tracker has seen
-``lag`` frames beyond it, so faces that appear a moment later, or that the detector missed on one
-keyframe, are still covered. The buffer never holds more than ``lag + detect_every`` frames.
+1. :func:`detect_keyframes` decodes the video and runs the detector on every ``detect_every``-th
+   frame and on the last one. It keeps only the detections (a few numbers per face), so a decode
+   error also surfaces here, before anything is encoded.
+2. :func:`protect_frames` decodes the video again and paints each frame as it comes. The tracker is
+   fed the detections ``lag`` frames ahead of the frame being painted, so it knows the sightings
+   after each frame (faces that appear a moment later, or that the detector missed on a keyframe)
+   without a buffer of frames. Memory does not depend on the length of the video or on the lag.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -16,47 +19,52 @@ from .media.video import Frame
 from .obscure import ObscureOptions, obscure
 from .plan import PlanOptions, plan_regions
 from .regions import Regions
-from .track import Tracker, TrackOptions
+from .track import Tracker
+
+Keyframe = tuple[int, Regions]  # frame index, detections on it
+
+
+def detect_keyframes(
+    frames: Iterable[Frame], detect: Callable[[np.ndarray], Regions], every: int
+) -> list[Keyframe]:
+    """Pass 1: detections on every ``every``-th frame and on the last frame, in frame order.
+
+    Any exception from decoding or ``detect`` propagates: the caller then writes nothing.
+    """
+    found: list[Keyframe] = []
+    last: Frame | None = None
+    for frame in frames:
+        if frame.index % every == 0:
+            found.append((frame.index, detect(frame.pixels)))
+        last = frame
+    if last is not None and last.index % every:
+        found.append((last.index, detect(last.pixels)))
+    return found
 
 
 def protect_frames(
     frames: Iterable[Frame],
-    detect: Callable[[np.ndarray], Regions],
+    keyframes: Iterable[Keyframe],
+    tracker: Tracker,
     *,
-    track: TrackOptions | None = None,
     plan: PlanOptions | None = None,
     paint: ObscureOptions | None = None,
     record: list[Regions] | None = None,
-    tracker: Tracker | None = None,
 ) -> Iterator[Frame]:
-    """Yield ``frames`` in order with every face obscured. ``detect`` runs on keyframes only.
+    """Pass 2: yield ``frames`` in order with every tracked face obscured.
 
-    Regions of each frame are appended to ``record`` when given (for the regions file). Any
-    exception from ``detect`` propagates, so the caller's writer discards the output: no frame is
-    ever written without analysis.
+    Regions of each frame are appended to ``record`` when given (for the regions file).
     """
-    tracker = tracker or Tracker(track)
     plan, paint = plan or PlanOptions(), paint or ObscureOptions()
-    every = tracker.options.detect_every
-    buffer: deque[Frame] = deque()
-    newest = -1
-
-    def release(upto: float) -> Iterator[Frame]:
-        while buffer and buffer[0].index <= upto:
-            frame = buffer.popleft()
-            regions = tracker.regions_at(frame.index)
-            if record is not None:
-                record.append(regions)
-            planned = plan_regions(regions, frame.pixels.shape[:2], plan)
-            yield Frame(frame.index, frame.pts, obscure(frame.pixels, planned, paint))
-            tracker.forget_before(frame.index + 1)
-
+    pending = iter(keyframes)
+    upcoming = next(pending, None)
     for frame in frames:
-        buffer.append(frame)
-        if frame.index % every == 0:
-            tracker.update(frame.index, detect(frame.pixels))
-            newest = frame.index
-            yield from release(newest - tracker.lag)
-    if buffer and buffer[-1].index != newest:  # the last frame is always seen by the detector
-        tracker.update(buffer[-1].index, detect(buffer[-1].pixels))
-    yield from release(float("inf"))
+        while upcoming is not None and upcoming[0] <= frame.index + tracker.lag:
+            tracker.update(*upcoming)
+            upcoming = next(pending, None)
+        regions = tracker.regions_at(frame.index)
+        if record is not None:
+            record.append(regions)
+        planned = plan_regions(regions, frame.pixels.shape[:2], plan)
+        yield Frame(frame.index, frame.pts, obscure(frame.pixels, planned, paint))
+        tracker.forget_before(frame.index + 1)

@@ -62,10 +62,17 @@ class CenterFace:
         opts.intra_op_num_threads = threads or os.cpu_count() or 1
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.enable_cpu_mem_arena = True
         self._session = ort.InferenceSession(_load_graph(), opts, providers=["CPUExecutionProvider"])
+        # The memory arena keeps runs fast; release_memory() hands it back between stages.
+        self._shrink = ort.RunOptions()
+        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         self._input = self._session.get_inputs()[0].name
         self._outputs = [o.name for o in self._session.get_outputs()][:3]
+
+    def release_memory(self) -> None:
+        """Give the activation memory of earlier runs back, e.g. before encoding a video."""
+        blob = np.zeros((1, 3, ALIGN, ALIGN), np.float32)
+        self._session.run(self._outputs, {self._input: blob}, self._shrink)
 
     def run(self, batch: np.ndarray) -> list[RawMaps]:
         """Run on an (N, H, W, 3) uint8 RGB batch whose H and W are multiples of 32."""
