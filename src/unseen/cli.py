@@ -388,7 +388,9 @@ class _Run:
             f"{faces} face{'s' if faces != 1 else ''} found",
         ]
         if any(o.kind == "video" for o in self.outcomes):
-            parts.append(f"{frames} video frames")
+            video_seconds = sum(o.report.seconds for o in self.outcomes if o.kind == "video" and o.report)
+            rate = f" at {frames / video_seconds:.1f} fps" if video_seconds else ""
+            parts.append(f"{frames} video frames{rate} (faces in videos are counted as tracks)")
         parts.append(f"{seconds:.1f} s")
         _say(f"{PROG}: {', '.join(parts)}")
         for notice in notices:
