@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .detect.cascade import Cascade, CascadeOptions
-from .detect.model import shared_model
+from .detect.model import shared_model, trim_heap
 from .errors import AnalysisError
 from .media.image import read_photo, write_photo
 from .media.video import Frame, probe, read_frames, write_video
@@ -155,22 +155,12 @@ def anonymise_video_file(
     keyframes = detect_keyframes(counted(read_frames(src), 0), analysed, options.track.detect_every)
     analysed_frames = keyframes[-1][0] + 1 if keyframes else 0
     shared_model().release_memory()  # detection is done: its memory is the encoder's now
+    frames = counted(read_frames(src), analysed_frames, limit=analysed_frames)
     protected = protect_frames(
-        read_frames(src), keyframes, tracker, plan=options.plan, paint=options.obscure, record=recorded
+        frames, keyframes, tracker, plan=options.plan, paint=options.obscure, record=recorded
     )
-    written = write_video(
-        src,
-        dst,
-        info,
-        counted(protected, analysed_frames),
-        codec=codec,
-        crf=crf,
-        audio=audio,
-        overwrite=overwrite,
-    )
-    if written.frames != analysed_frames:  # the file changed between the passes: never trust it
-        dst.unlink(missing_ok=True)
-        raise AnalysisError(f"{src}: decoded {analysed_frames} frames, then {written.frames}; output removed")
+    written = write_video(src, dst, info, protected, codec=codec, crf=crf, audio=audio, overwrite=overwrite)
+    trim_heap()  # the encoder's buffers are gone: do not carry them into the next file
     regions = Regions.concat(recorded) if recorded else Regions()
     return FileReport(
         src,

@@ -7,6 +7,9 @@ size dynamic. That alone makes inference about twice as fast. Nothing is downloa
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import importlib.resources
 import os
 from dataclasses import dataclass
@@ -70,9 +73,10 @@ class CenterFace:
         self._outputs = [o.name for o in self._session.get_outputs()][:3]
 
     def release_memory(self) -> None:
-        """Give the activation memory of earlier runs back, e.g. before encoding a video."""
+        """Give the activation memory of earlier runs back to the system, e.g. before encoding a video."""
         blob = np.zeros((1, 3, ALIGN, ALIGN), np.float32)
         self._session.run(self._outputs, {self._input: blob}, self._shrink)
+        trim_heap()
 
     def run(self, batch: np.ndarray) -> list[RawMaps]:
         """Run on an (N, H, W, 3) uint8 RGB batch whose H and W are multiples of 32."""
@@ -111,3 +115,13 @@ def decode(maps: RawMaps, threshold: float, source: str, clip: tuple[int, int]) 
 def shared_model() -> CenterFace:
     """A process-wide model: loading takes a moment, so every call reuses one session."""
     return CenterFace()
+
+
+def trim_heap() -> None:
+    """Ask glibc to return freed heap pages to the system (a no-op elsewhere).
+
+    Decoders, encoders and onnxruntime free large buffers from many threads; without this, the
+    freed pages stay mapped and one video's peak adds to the next one's.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
