@@ -159,7 +159,7 @@ class Cascade:
         threshold: float,
         source: str,
         base: float,
-        batch: int = 4,
+        batch: int = 2,
     ) -> Regions:
         """Run the model on ``rects`` of ``view`` scaled by ``scale``; boxes back in original pixels."""
         crops = [_resize(view[y0:y1, x0:x1], scale) for x0, y0, x1, y1 in rects]
