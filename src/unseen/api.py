@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -63,14 +62,13 @@ class FileReport:
 
 
 @cache
-def detector(sensitivity: float = 1.0, video: bool = False, **tuning: Any) -> Cascade:
+def detector(sensitivity: float = 1.0, video: bool = False) -> Cascade:
     """The face detector for a given sensitivity, built once per process.
 
     Video skips the mirrored and the upscaled passes: neighbouring frames already give the detector
     many looks at each face, and the time is better spent on detecting often enough to follow them.
     """
-    defaults = {"mirror": not video, "fine": not video}
-    return Cascade(shared_model(), CascadeOptions(**{**defaults, **tuning}).scaled(sensitivity))
+    return Cascade(shared_model(), CascadeOptions(mirror=not video, fine=not video).scaled(sensitivity))
 
 
 def detect(image: np.ndarray, sensitivity: float = 1.0, video: bool = False) -> Regions:

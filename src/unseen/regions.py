@@ -95,9 +95,6 @@ class Regions:
     def heights(self) -> np.ndarray:
         return self.boxes[:, 3] - self.boxes[:, 1]
 
-    def at_frame(self, frame: int) -> Regions:
-        return self[self.frame == frame]
-
     def to_records(self) -> list[dict[str, Any]]:
         """JSON-ready list of regions (the ``regions`` array of the regions file)."""
         return [
