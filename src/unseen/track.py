@@ -128,20 +128,22 @@ class Tracker:
             fr = t.frames
             j = int(np.searchsorted(fr, frame))
             if j < len(fr) and fr[j] == frame:
-                box, dist, src, k = t.boxes[j], 0, t.sources[j], j
+                box, dist, src, k, near = t.boxes[j], 0, t.sources[j], j, j
             elif 0 < j < len(fr) and fr[j] - fr[j - 1] <= o.max_gap + o.detect_every:
                 a = (frame - fr[j - 1]) / (fr[j] - fr[j - 1])
                 box = (1 - a) * t.boxes[j - 1] + a * t.boxes[j]
                 dist, src, k = min(frame - fr[j - 1], fr[j] - frame), "interpolated", j
+                near = j if a >= 0.5 else j - 1
             elif j == 0 and fr[0] - frame <= o.extend:
-                box, dist, src, k = t.boxes[0], fr[0] - frame, "extended", 1
+                box, dist, src, k, near = t.boxes[0], fr[0] - frame, "extended", 1, 0
             elif j == len(fr) and frame - fr[-1] <= o.extend:
-                box, dist, src, k = t.boxes[-1], frame - fr[-1], "extended", len(fr) - 1
+                box, dist, src, k, near = t.boxes[-1], frame - fr[-1], "extended", len(fr) - 1, len(fr) - 1
             else:
                 continue
+            # k: where the motion is measured; near: the sighting whose confidence the region carries
             grow = t.motion(k, o.unknown_motion) * o.motion_margin * dist
             boxes.append(box + np.array([-grow, -grow, grow, grow], np.float32))
-            scores.append(t.scores[min(k, len(fr) - 1)])
+            scores.append(t.scores[near])
             sources.append(src)
             ids.append(t.id)
         if not boxes:
