@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .detect.cascade import Cascade, CascadeOptions
+from .detect.cascade import PHOTO_CASCADE, VIDEO_CASCADE, Cascade
 from .detect.model import shared_model, trim_heap
 from .errors import AnalysisError
 from .media.image import read_photo, write_photo
@@ -63,12 +63,8 @@ class FileReport:
 
 @cache
 def detector(sensitivity: float = 1.0, video: bool = False) -> Cascade:
-    """The face detector for a given sensitivity, built once per process.
-
-    Video skips the mirrored and the upscaled passes: neighbouring frames already give the detector
-    many looks at each face, and the time is better spent on detecting often enough to follow them.
-    """
-    return Cascade(shared_model(), CascadeOptions(mirror=not video, fine=not video).scaled(sensitivity))
+    """The face detector for a given sensitivity, built once per process (see ``VIDEO_CASCADE``)."""
+    return Cascade(shared_model(), (VIDEO_CASCADE if video else PHOTO_CASCADE).scaled(sensitivity))
 
 
 def detect(image: np.ndarray, sensitivity: float = 1.0, video: bool = False) -> Regions:

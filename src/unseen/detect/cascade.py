@@ -1,15 +1,18 @@
-"""The multi-scale cascade: one network, three views of the image, each trusted for the face sizes it
+"""The multi-scale cascade: one network, four views of the image, each trusted for the face sizes it
 sees well.
 
 CenterFace finds faces of roughly 12 to 300 input pixels. A single pass at native scale therefore
-misses close-ups that fill the frame and faces under ~16 px. So:
+misses close-ups that fill the frame and faces under ~16 px, and it misses some turned or
+half-hidden faces that it finds in the mirror image. So:
 
-* ``coarse`` - the image shrunk to ``coarse_side`` on its long side; kept only for large faces;
 * ``full``   - native scale (or shrunk to ``max_pixels`` for very large photos), all sizes, run in
-  overlapping tiles so that memory stays flat whatever the image size;
-* ``fine``   - 2x upscaled tiles, run only where the full pass saw small, weak candidates, and kept
-  only for small faces. Tiles with no candidate are never upscaled, which is what keeps the cascade
-  far cheaper than a full 2x pass.
+  overlapping strips so that memory stays flat whatever the image size;
+* ``full`` (mirrored) - the same at half size, flipped left to right, kept for faces of 24 px and up:
+  a second look at turned faces for a quarter of the cost;
+* ``coarse`` - the image shrunk to ``coarse_side`` on its long side; kept only for large faces;
+* ``fine``   - 2x upscaled windows around the full pass's small, weak candidates, kept only for
+  small faces. Windows that touch are merged, so a crowd is looked at once; the rest of the image is
+  never upscaled, which keeps the cascade far cheaper than a full 2x pass.
 
 Thresholds are per size band: small faces are accepted at lower confidence because a false
 positive there costs a few pixels, while a missed face costs a person.
@@ -35,16 +38,18 @@ class CascadeOptions:
     threshold: float = 0.2  # confidence for faces of normal size
     small_threshold: float = 0.1  # ... for small faces
     tiny_threshold: float = 0.05  # ... for tiny faces (fine pass only)
-    candidate_threshold: float = 0.03  # a full-pass blip this strong makes its cell worth a fine pass
-    coarse_side: int = 640  # long side of the coarse view
-    coarse_min: float = 64.0  # the coarse pass keeps faces at least this tall
+    candidate_threshold: float = 0.03  # a full-pass blip this strong is worth a fine look
+    coarse_side: int = 384  # long side of the coarse view
+    coarse_min: float = 96.0  # the coarse pass keeps faces at least this tall
     max_pixels: int = 4_000_000  # the full pass shrinks larger images to this many pixels
     full_pixels: int = 600_000  # the full pass runs in strips of at most this many pixels (memory)
     full_overlap: int = 160  # faces up to this size are whole in some strip
-    mirror: bool = True  # also run the full pass on the mirrored image (profiles, odd poses)
+    mirror: bool = True  # also look at the mirrored image (profiles, odd poses) ...
+    mirror_scale: float = 0.5  # ... at this fraction of the full view's size
+    mirror_min: float = 24.0  # ... and keep the faces at least this tall
     fine: bool = True  # run the upscaled pass on small-face candidates
     fine_scale: float = 2.0
-    fine_cell: int = 256  # fine-pass cell side, in full-view pixels
+    fine_context: float = 16.0  # the fine pass looks this far around each candidate's centre
     nms_iou: float = 0.4
 
     def scaled(self, sensitivity: float) -> CascadeOptions:
@@ -56,6 +61,14 @@ class CascadeOptions:
             tiny_threshold=self.tiny_threshold / sensitivity,
             candidate_threshold=self.candidate_threshold / sensitivity,
         )
+
+
+PHOTO_CASCADE = CascadeOptions()
+# Video skips the mirrored and the upscaled passes: neighbouring frames already give the detector many
+# looks at each face, and the time is better spent on detecting often enough to follow them. Its
+# coarse view is finer than a photo's: a hard face that only one scale finds is then found frame
+# after frame (measured: larger faces exposed in some frames with the photo's coarser view).
+VIDEO_CASCADE = CascadeOptions(mirror=False, fine=False, coarse_side=640, coarse_min=64.0)
 
 
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in view pixels
@@ -106,25 +119,32 @@ class Cascade:
         vh, vw = view.shape[:2]
         rects = _strips(vh, vw, o.full_pixels, o.full_overlap)
         floor = min(o.candidate_threshold, o.small_threshold)
-        raw = self._run(view, rects, 1.0, floor, "full", base, batch=1)
+        raw = self._run(view, rects, 1.0, floor, "full", base)
         if o.mirror:
-            flipped = np.ascontiguousarray(view[:, ::-1])
-            mirrored = self._run(flipped, rects, 1.0, floor, "full", base, batch=1)
+            flipped = _resize(np.ascontiguousarray(view[:, ::-1]), o.mirror_scale)
+            fh, fw = flipped.shape[:2]
+            mrects = _strips(fh, fw, o.full_pixels, o.full_overlap)
+            mirrored = self._run(flipped, mrects, 1.0, floor, "full", base * o.mirror_scale)
             mirrored.boxes[:, [0, 2]] = vw / base - mirrored.boxes[:, [2, 0]]
-            raw = Regions.concat([raw, mirrored])
+            raw = Regions.concat([raw, mirrored[mirrored.heights >= o.mirror_min]])
         parts = [raw[_band(raw, o.small, np.inf, o.threshold) | _band(raw, 0, o.small, o.small_threshold)]]
 
         coarse = o.coarse_side / max(h, w)
         if coarse < 0.75 * base:
             small_view = _resize(rgb, coarse)
             sh, sw = small_view.shape[:2]
-            big = self._run(small_view, [(0, 0, sw, sh)], 1.0, o.threshold, "coarse", coarse, batch=1)
+            big = self._run(small_view, [(0, 0, sw, sh)], 1.0, o.threshold, "coarse", coarse)
             parts.append(big[big.heights >= o.coarse_min])
 
         candidates = raw[_band(raw, 0, o.small, o.candidate_threshold)]
         if o.fine and len(candidates):
             fine = self._run(
-                view, self._fine_cells(candidates, base, vh, vw), o.fine_scale, o.tiny_threshold, "fine", base
+                view,
+                self._fine_windows(candidates, base, vh, vw),
+                o.fine_scale,
+                o.tiny_threshold,
+                "fine",
+                base,
             )
             parts.append(
                 fine[
@@ -134,47 +154,39 @@ class Cascade:
 
         return nms(Regions.concat(parts), o.nms_iou)
 
-    def _fine_cells(self, candidates: Regions, base: float, vh: int, vw: int) -> list[Rect]:
-        """Grid cells (padded by one small face) that hold the centre of a candidate."""
+    def _fine_windows(self, candidates: Regions, base: float, vh: int, vw: int) -> list[Rect]:
+        """Windows around the candidates, merged where they touch and split where they grow large."""
         o = self.options
-        c = o.fine_cell
+        g = 8  # windows snap to this grid of view pixels
+        half = o.fine_context * base
         centres = (candidates.boxes[:, :2] + candidates.boxes[:, 2:]) / 2 * base
-        pad = int(np.ceil(o.small * base))
-        cells = sorted({(int(cy // c), int(cx // c)) for cx, cy in centres})
-        return [
-            (
-                max(col * c - pad, 0),
-                max(row * c - pad, 0),
-                min((col + 1) * c + pad, vw),
-                min((row + 1) * c + pad, vh),
-            )
-            for row, col in cells
-        ]
+        grid = np.zeros((-(-vh // g), -(-vw // g)), np.uint8)
+        for cx, cy in centres:
+            grid[
+                max(int((cy - half) // g), 0) : int(np.ceil((cy + half) / g)),
+                max(int((cx - half) // g), 0) : int(np.ceil((cx + half) / g)),
+            ] = 1
+        _, _, stats, _ = cv2.connectedComponentsWithStats(grid, connectivity=8)
+        windows = []
+        for x, y, w, h, _ in stats[1:]:
+            x0, y0 = x * g, y * g
+            x1, y1 = min((x + w) * g, vw), min((y + h) * g, vh)
+            limit = int(o.full_pixels / o.fine_scale**2)
+            for sx0, sy0, sx1, sy1 in _strips(y1 - y0, x1 - x0, limit, int(2 * half)):
+                windows.append((x0 + sx0, y0 + sy0, x0 + sx1, y0 + sy1))
+        return windows
 
     def _run(
-        self,
-        view: np.ndarray,
-        rects: list[Rect],
-        scale: float,
-        threshold: float,
-        source: str,
-        base: float,
-        batch: int = 2,
+        self, view: np.ndarray, rects: list[Rect], scale: float, threshold: float, source: str, base: float
     ) -> Regions:
         """Run the model on ``rects`` of ``view`` scaled by ``scale``; boxes back in original pixels."""
-        crops = [_resize(view[y0:y1, x0:x1], scale) for x0, y0, x1, y1 in rects]
         found = []
-        for start in range(0, len(crops), batch):
-            group = crops[start : start + batch]
-            side_h = int(np.ceil(max(c.shape[0] for c in group) / ALIGN) * ALIGN)
-            side_w = int(np.ceil(max(c.shape[1] for c in group) / ALIGN) * ALIGN)
-            canvas = np.zeros((len(group), side_h, side_w, 3), np.uint8)
-            for i, crop in enumerate(group):
-                canvas[i, : crop.shape[0], : crop.shape[1]] = crop
-            for crop, maps, (x0, y0, _, _) in zip(
-                group, self.model.run(canvas), rects[start : start + batch], strict=True
-            ):
-                r = decode(maps, threshold, source, crop.shape[:2])
-                shift = np.array([x0, y0, x0, y0], np.float32)
-                found.append(Regions(r.boxes / (scale * base) + shift / base, r.scores, r.source))
+        for x0, y0, x1, y1 in rects:
+            crop = _resize(view[y0:y1, x0:x1], scale)
+            ch, cw = crop.shape[:2]
+            canvas = np.zeros((1, -(-ch // ALIGN) * ALIGN, -(-cw // ALIGN) * ALIGN, 3), np.uint8)
+            canvas[0, :ch, :cw] = crop
+            r = decode(self.model.run(canvas)[0], threshold, source, (ch, cw))
+            shift = np.array([x0, y0, x0, y0], np.float32)
+            found.append(Regions(r.boxes / (scale * base) + shift / base, r.scores, r.source))
         return Regions.concat(found)
