@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from .detect.cascade import PHOTO_CASCADE, VIDEO_CASCADE, Cascade
-from .detect.model import shared_model, trim_heap
+from .detect.model import shared_model
 from .errors import AnalysisError
+from .heap import trim_heap
 from .media.image import read_photo, write_photo
 from .media.video import Frame, probe, read_frames, write_video
 from .obscure import ObscureOptions, obscure

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from . import api
 from .batch import Job, find_inputs, kind_of, output_path, path_key
 from .errors import OutputError, UnseenError
+from .heap import limit_heap_growth
 from .obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from .plan import PlanOptions
 from .regions_file import tool_version, write_regions_file
@@ -238,6 +239,8 @@ class _Run:
     def run(self) -> int:
         start = time.perf_counter()
         planned = self._plan(self._discover())
+        if any(job.kind == "video" for job, _ in planned):
+            limit_heap_growth()  # lower peaks over long videos and batches
         with tqdm(
             total=len(planned), unit="file", disable=self.bars_off, file=sys.stderr, dynamic_ncols=True
         ) as bar:

@@ -255,8 +255,11 @@ class _Writer:
         options = {"crf": str(crf), "flags": "+bitexact"}
         if codec in ("libx264", "libx265"):
             options["preset"] = preset
-        if codec == "libx264":  # one frame thread per core and a short look-ahead: ~60 MB less at 1080p
-            options["x264-params"] = f"threads={os.cpu_count() or 1}:rc-lookahead=5"
+        if codec == "libx264":
+            # One frame thread per core and short look-aheads: frames held inside x264 are most of
+            # the encoder's memory (measured at 1080p: ~60 MB less for rc-lookahead=5, ~40 MB less
+            # for sync-lookahead=1 than for its default of bframes + 1, at the same speed).
+            options["x264-params"] = f"threads={os.cpu_count() or 1}:rc-lookahead=5:sync-lookahead=1"
         elif codec == "libvpx-vp9":  # constant quality, and fast enough to keep up with the face stage
             options.update({"b": "0", "deadline": "good", "cpu-used": "5", "row-mt": "1"})
         if self.avi:  # AVI stores no presentation times, so frames must not be reordered (no B-frames)
