@@ -226,3 +226,20 @@ def test_detect_keyframes_lets_a_detector_failure_through() -> None:
     with pytest.raises(AnalysisError, match="detector broke"):
         detect_keyframes(synthetic(60), detect, OPTIONS.detect_every)
     assert detect.calls == [0, 4, 8, 12, 16, 20, 24, 28]
+
+
+def test_face_leaving_the_picture_is_followed_out_of_it() -> None:
+    """The detector loses a face cut by the edge: one last seen there is covered until it has left."""
+    options = TrackOptions(detect_every=4, extend=8, max_gap=12, edge_extend=40)
+    truth = linear((300, 380, 340, 428), (0, 3, 0, 3))  # moving down; the frame is 480 tall
+    tracker = Tracker(options, frame_size=(480, 640))
+    feed(tracker, truth, {0, 4, 8, 12, 16}, 60)  # last seen at frame 16 (bottom at 476)
+    for f in range(17, 40):  # still at least partly inside the picture (top < 480)
+        (box,) = tracker.regions_at(f).boxes
+        visible = np.minimum(truth(f), [640, 480, 640, 480])
+        assert contains(box, visible), (f, box, truth(f))
+    assert len(tracker.regions_at(16 + 41)) == 0  # no longer than edge_extend
+
+    inside = Tracker(options, frame_size=(480, 640))  # the same face lost in mid-picture
+    feed(inside, linear((300, 80, 340, 128), (0, 3, 0, 3)), {0, 4, 8, 12, 16}, 60)
+    assert len(inside.regions_at(16 + 8)) == 1 and len(inside.regions_at(16 + 9)) == 0

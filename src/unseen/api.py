@@ -130,7 +130,7 @@ def anonymise_video_file(
     src, dst = Path(src), Path(dst)
     info = probe(src)
     recorded: list[Regions] | None = [] if record else None
-    tracker = Tracker(options.track)
+    tracker = Tracker(options.track, frame_size=(info.height, info.width))
     total = 2 * info.frames if info.frames else None  # two passes over the frames
 
     def analysed(image: np.ndarray) -> Regions:

@@ -4,8 +4,10 @@ Video is anonymised offline, so a frame is only painted once the detections *aft
 each face is then covered by interpolation between the keyframes that saw it, across short gaps
 where the detector blinked, and for a few frames before its first and after its last sighting.
 Regions grow with the face's motion, so a face moving faster than the interpolation predicts is
-still inside its patch. Only a bounded window of keyframes is kept, so memory does not grow with
-the length of the video.
+still inside its patch. A face that leaves (or enters) the picture is cut by the frame's edge, and
+the detector loses a cut face well before it is gone, so a moving face last seen at the edge is
+followed for longer, until its growing patch has left the picture with it. Only a bounded window
+of keyframes is kept, so memory does not grow with the length of the video.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ class TrackOptions:
 
     detect_every: int = 8  # detect on every Nth frame; the rest are interpolated
     extend: int = 10  # cover this many frames before a track's first and after its last sighting
+    edge_extend: int = 30  # ... or this many, for a moving face last (or first) seen at the frame's edge
+    edge_margin: float = 0.5  # "at the edge": closer to it than this share of the face's size
     max_gap: int = 16  # a face unseen for up to this many frames is joined up across the gap
     match_iou: float = 0.1  # predicted and detected box must overlap this much to be the same face
     motion_margin: float = 1.5  # grow by this many times the per-frame motion per frame of distance
@@ -66,8 +70,12 @@ class Tracker:
     """Feed keyframe detections in frame order with :meth:`update`; ask :meth:`regions_at` for any
     frame at least ``lag`` frames behind the newest keyframe."""
 
-    def __init__(self, options: TrackOptions | None = None) -> None:
+    def __init__(
+        self, options: TrackOptions | None = None, frame_size: tuple[int, int] | None = None
+    ) -> None:
+        """``frame_size`` is (height, width); without it no face counts as at the edge."""
         self.options = options or TrackOptions()
+        self.frame_size = frame_size
         self.tracks: list[Track] = []
         self._next_id = 0
         self.count = 0  # tracks ever started
@@ -76,7 +84,23 @@ class Tracker:
     def lag(self) -> int:
         """How far behind the newest keyframe a frame must be before its regions are final."""
         o = self.options
-        return max(o.extend, o.max_gap) + o.detect_every
+        return max(self._reach, o.max_gap) + o.detect_every
+
+    @property
+    def _reach(self) -> int:
+        """The longest extension any track can get."""
+        o = self.options
+        return max(o.extend, o.edge_extend) if self.frame_size else o.extend
+
+    def _extension(self, track: Track, box: np.ndarray) -> int:
+        """How many frames to cover beyond a track's first or last sighting, seen at ``box``."""
+        o = self.options
+        if self.frame_size is None or len(track.frames) < 2:  # no motion measured: keep it short
+            return o.extend
+        height, width = self.frame_size
+        m = o.edge_margin * float(max(box[2] - box[0], box[3] - box[1]))
+        at_edge = box[0] < m or box[1] < m or box[2] > width - m or box[3] > height - m
+        return max(o.extend, o.edge_extend) if at_edge else o.extend
 
     def update(self, frame: int, detections: Regions) -> None:
         """Match one keyframe's detections to live tracks (greedy by overlap with the prediction)."""
@@ -134,9 +158,9 @@ class Tracker:
                 box = (1 - a) * t.boxes[j - 1] + a * t.boxes[j]
                 dist, src, k = min(frame - fr[j - 1], fr[j] - frame), "interpolated", j
                 near = j if a >= 0.5 else j - 1
-            elif j == 0 and fr[0] - frame <= o.extend:
+            elif j == 0 and fr[0] - frame <= self._extension(t, t.boxes[0]):
                 box, dist, src, k, near = t.boxes[0], fr[0] - frame, "extended", 1, 0
-            elif j == len(fr) and frame - fr[-1] <= o.extend:
+            elif j == len(fr) and frame - fr[-1] <= self._extension(t, t.boxes[-1]):
                 box, dist, src, k, near = t.boxes[-1], frame - fr[-1], "extended", len(fr) - 1, len(fr) - 1
             else:
                 continue
@@ -152,7 +176,7 @@ class Tracker:
 
     def forget_before(self, frame: int) -> None:
         """Drop tracks that can no longer cover ``frame`` or anything after it (bounded memory)."""
-        horizon = frame - self.options.extend
+        horizon = frame - self._reach
         self.tracks = [t for t in self.tracks if t.last >= horizon]
         for t in self.tracks:  # keep one sighting before the window for interpolation
             cut = max(int(np.searchsorted(t.frames, horizon)) - 2, 0)
