@@ -413,3 +413,15 @@ def test_parse_color_valid(text: str, rgb: tuple[int, int, int]) -> None:
 def test_parse_color_invalid(text: str) -> None:
     with pytest.raises(ValueError):
         parse_color(text)
+
+
+@pytest.mark.parametrize("method", ["fill", "pixelate", "blur"])
+def test_inplace_paints_the_given_array_exactly_as_the_copy(astronaut: np.ndarray, method: str) -> None:
+    head = plan_regions(Regions.from_boxes([[182, 60, 270, 178]]), astronaut.shape[:2])
+    options = ObscureOptions(method=method, seed=7)  # the same pixelation noise both times
+    expected = obscure(astronaut, head, options)
+    frame = astronaut.copy()
+    out = obscure(frame, head, options, inplace=True)
+    assert out is frame
+    np.testing.assert_array_equal(out, expected)
+    assert not np.array_equal(out, astronaut)

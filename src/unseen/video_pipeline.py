@@ -66,5 +66,5 @@ def protect_frames(
         if record is not None:
             record.append(regions)
         planned = plan_regions(regions, frame.pixels.shape[:2], plan)
-        yield Frame(frame.index, frame.pts, obscure(frame.pixels, planned, paint))
+        yield Frame(frame.index, frame.pts, obscure(frame.pixels, planned, paint, inplace=True))
         tracker.forget_before(frame.index + 1)
