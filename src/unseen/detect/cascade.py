@@ -167,11 +167,11 @@ class Cascade:
                 max(int((cx - half) // g), 0) : int(np.ceil((cx + half) / g)),
             ] = 1
         _, _, stats, _ = cv2.connectedComponentsWithStats(grid, connectivity=8)
+        limit = int(o.full_pixels / o.fine_scale**2)  # upscaled, a window is no larger than a strip
         windows = []
         for x, y, w, h, _ in stats[1:]:
             x0, y0 = x * g, y * g
             x1, y1 = min((x + w) * g, vw), min((y + h) * g, vh)
-            limit = int(o.full_pixels / o.fine_scale**2)
             for sx0, sy0, sx1, sy1 in _strips(y1 - y0, x1 - x0, limit, int(2 * half)):
                 windows.append((x0 + sx0, y0 + sy0, x0 + sx1, y0 + sy1))
         return windows
