@@ -129,6 +129,16 @@ def test_rotated_video_is_written_upright_without_rotation_metadata(tmp_path: Pa
     assert np.abs(next(read_frames(dst)).pixels.astype(int) - first.pixels).mean() < 3
 
 
+def test_frames_converted_late_keep_their_own_picture(plain_clip: Path) -> None:
+    # Frames convert to RGB on first use; one converted after the decoder has moved on must still
+    # show its own picture, not a later one that reused its buffer.
+    frames = list(read_frames(plain_clip))
+    for frame in (frames[-1], frames[0], frames[len(frames) // 2]):
+        assert np.abs(frame.pixels.astype(int) - picture(frame.index, 160, 120)).mean() < 6
+    with pytest.raises(ValueError):
+        Frame(0, None)
+
+
 def corrupt(path: Path) -> Path:
     raw = bytearray(path.read_bytes())
     start, stop = int(len(raw) * 0.4), int(len(raw) * 0.6)
