@@ -20,7 +20,7 @@ import av
 import numpy as np
 from av.container import InputContainer, OutputContainer
 from av.stream import Disposition
-from av.video.reformatter import ColorRange
+from av.video.reformatter import ColorRange, VideoReformatter
 from av.video.stream import VideoStream
 
 from ..errors import InputError, OutputError
@@ -145,6 +145,7 @@ def read_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
     turns = -(info.rotation // 90)  # np.rot90 turns counter-clockwise for positive k
     index = 0
     first_pts = last_pts = None
+    to_rgb = VideoReformatter()  # one converter for all frames: it keeps its set-up between them
     try:
         with av.open(str(path)) as container:
             stream = _video_stream(container, path)
@@ -155,17 +156,20 @@ def read_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
                 if decoded.pts is not None:
                     first_pts = decoded.pts if first_pts is None else first_pts
                     last_pts = decoded.pts
-                yield Frame(index, decoded.pts, load=partial(_upright_rgb, path, index, decoded, turns))
+                load = partial(_upright_rgb, path, index, decoded, turns, to_rgb)
+                yield Frame(index, decoded.pts, load=load)
                 index += 1
     except (av.FFmpegError, OSError) as exc:
         raise InputError(f"{path}: cannot decode frame {index}: {exc}") from exc
     _check_complete(path, info, index, first_pts, last_pts)
 
 
-def _upright_rgb(path: Path, index: int, decoded: av.VideoFrame, turns: int) -> np.ndarray:
+def _upright_rgb(
+    path: Path, index: int, decoded: av.VideoFrame, turns: int, to_rgb: VideoReformatter
+) -> np.ndarray:
     """The decoded picture as upright RGB (a view of a fresh FFmpeg frame when no turn is needed)."""
     try:
-        pixels = decoded.to_ndarray(format="rgb24")
+        pixels = to_rgb.reformat(decoded, format="rgb24").to_ndarray()
     except av.FFmpegError as exc:
         raise InputError(f"{path}: cannot convert frame {index} to RGB: {exc}") from exc
     return np.ascontiguousarray(np.rot90(pixels, k=turns)) if turns else pixels
@@ -301,6 +305,7 @@ class _Writer:
         ctx = stream.codec_context
         colorspace, color_range = ctx.colorspace, ctx.color_range or ColorRange.MPEG
         shape = (info.height, info.width, 3)
+        to_yuv = VideoReformatter()  # one converter for all frames: it keeps its set-up between them
         count = 0
         last_pts: int | None = None
         origin: int | None = None  # first pts, for AVI
@@ -317,8 +322,11 @@ class _Writer:
                 if pts is None or (last_pts is not None and pts <= last_pts):
                     pts = 0 if last_pts is None else last_pts + self.step
                     repaired = True
-                picture = _wrap(frame.pixels).reformat(
-                    format=stream.pix_fmt, dst_colorspace=colorspace, dst_color_range=color_range
+                picture = to_yuv.reformat(
+                    _wrap(frame.pixels),
+                    format=stream.pix_fmt,
+                    dst_colorspace=colorspace,
+                    dst_color_range=color_range,
                 )
                 picture.pts, picture.time_base = pts, self.time_base
                 self._mux_video(stream.encode(picture))
