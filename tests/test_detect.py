@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 import pytest
 from scenes import (
+    Placement,
     Scene,
     background,
     border_faces,
@@ -20,11 +21,16 @@ from scenes import (
     compose_crowd,
     covered_fraction,
     painted_fraction,
+    render,
 )
 from skimage import data
 
+from unseen import api
 from unseen.api import Result, anonymise, detect
+from unseen.detect.cascade import _strips
 from unseen.detect.model import _load_graph, shared_model
+from unseen.obscure import ObscureOptions, obscure
+from unseen.plan import plan_regions
 
 BLACK = (0, 0, 0)
 COVERED = 0.7  # share of a face box that must be painted for the face to count as covered
@@ -126,6 +132,27 @@ def test_faces_cut_by_the_border_are_covered(outside: float) -> None:
     result = anonymise(scene.image)
     coverage = [covered_fraction(scene.image, result.image, box, color=BLACK) for box in scene.boxes]
     assert min(coverage) >= COVERED, f"left, right, top, bottom face coverage: {coverage}"
+
+
+@pytest.mark.parametrize("video", [False, True], ids=["photo", "video"])
+def test_faces_on_the_seams_between_strips_are_covered(video: bool) -> None:
+    # A 1080p frame is detected in overlapping strips, so a face on a seam is cut in one strip or
+    # both; whether found whole in the overlap, in the coarse view or in parts, it must be covered
+    # where it is.
+    options = api.detector(video=video).options
+    strips = _strips(1080, 1920, options.full_pixels, options.full_overlap)
+    assert len(strips) > 1
+    seams = sorted({x for s in strips for x in (s[0], s[2])} - {0, 1920})
+    base = background((1080, 1920), seed=3, kind="coffee")
+    for seam in seams:
+        sizes = (40, 90, 150)
+        scene = render(base, [Placement(h, seam, 120 + 320 * i) for i, h in enumerate(sizes)])
+        assert len(scene.boxes) == len(sizes)
+        found = detect(scene.image, video=video)
+        painted = obscure(scene.image, plan_regions(found, scene.image.shape), ObscureOptions(color=BLACK))
+        coverage = [covered_fraction(scene.image, painted, box, color=BLACK) for box in scene.boxes]
+        by_size = dict(zip(sizes, coverage, strict=True))
+        assert min(coverage) >= COVERED, f"seam at x={seam}: coverage by face height {by_size}"
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:

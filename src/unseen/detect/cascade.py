@@ -68,7 +68,7 @@ PHOTO_CASCADE = CascadeOptions()
 # looks at each face, and the time is better spent on detecting often enough to follow them. Its
 # coarse view is finer than a photo's: a hard face that only one scale finds is then found frame
 # after frame (measured: larger faces exposed in some frames with the photo's coarser view).
-VIDEO_CASCADE = CascadeOptions(mirror=False, fine=False, coarse_side=640, coarse_min=64.0)
+VIDEO_CASCADE = CascadeOptions(mirror=False, fine=False, coarse_side=640, coarse_min=64.0, full_overlap=96)
 
 
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in view pixels
