@@ -484,6 +484,18 @@ def test_existing_output_needs_overwrite(tmp_path, photo):
     np.testing.assert_array_equal(decoded(out), photo.pixels)
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_output_gets_the_ordinary_file_mode(tmp_path, photo, umask):
+    # The temporary file is created private; the finished output must be an ordinary file that the
+    # user's umask governs (e.g. readable by a web server that publishes it).
+    previous = os.umask(umask)
+    try:
+        write_photo(photo, photo.pixels, tmp_path / "out.png")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_parent_that_is_a_file_gives_output_error(tmp_path, photo):
     (tmp_path / "not-a-dir").write_bytes(b"")
     out = tmp_path / "not-a-dir" / "out.png"

@@ -30,8 +30,20 @@ def atomic_output(dst: str | os.PathLike[str], overwrite: bool = False) -> Itera
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _new_file_mode())  # mkstemp makes it private (0o600); an output is a normal file
         os.replace(tmp, dst)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _new_file_mode() -> int:
+    """The mode an ordinary new file gets here: 0o666 less the umask.
+
+    The umask can only be read by setting it; it is set to 0o077 for that instant, so a file another
+    thread creates meanwhile comes out more private, never less.
+    """
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return 0o666 & ~mask
