@@ -442,6 +442,7 @@ def test_video_contract(tmp_path, capsys, monkeypatch):
             frames=3,
             tracks=1,
             notices=["subtitles dropped"],
+            audio=audio == "keep",
         )
 
     monkeypatch.setattr(api, "anonymise_video_file", fake, raising=False)

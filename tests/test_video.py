@@ -184,6 +184,7 @@ def test_cli_writes_the_video_and_a_regions_file(main_clip: Clip, tmp_path: Path
     code = main([str(main_clip.path), "-o", str(out), "--regions", str(regions)])
     _, err = capsys.readouterr()
     assert code == 0, err
+    assert "voices" in err  # the clip's audio is kept, and the summary says what that means
     dst = out / main_clip.path.name
     assert leftovers(out) == [dst.name]
     assert uncovered(main_clip, decoded(dst)) == []
@@ -204,12 +205,15 @@ def test_cli_audio_drop(small_clip: Clip, tmp_path: Path, capsys) -> None:
     assert uncovered(small_clip, decoded(dst)) == []
 
 
-def test_video_without_audio(tmp_path: Path) -> None:
+def test_video_without_audio(tmp_path: Path, capsys) -> None:
     walk = {"walk": lambda i: Placement(45, 260 - 8 * i, 120, "astronaut")}
     clip = scene_clip(tmp_path / "silent.mp4", walk, 25, (320, 240), audio=False)
     dst = tmp_path / "out" / "silent.mp4"
     report = anonymise_video_file(clip.path, dst)
-    assert report.frames == clip.frames
+    assert report.frames == clip.frames and not report.audio
+    # With nothing to hear, the summary does not warn about voices.
+    assert main([str(clip.path), "-o", str(tmp_path / "cli")]) == 0
+    assert "voices" not in capsys.readouterr().err
     with av.open(str(dst)) as container:
         assert [s.type for s in container.streams] == ["video"]
     assert video_pts_seconds(dst) == video_pts_seconds(clip.path)

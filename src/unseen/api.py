@@ -60,6 +60,7 @@ class FileReport:
     frames: int = 1
     tracks: int = 0
     notices: list[str] = field(default_factory=list)
+    audio: bool = False  # a video output that carries the source's audio (voices can identify people)
 
 
 @cache
@@ -168,4 +169,5 @@ def anonymise_video_file(
         frames=written.frames,
         tracks=tracker.count,
         notices=list(written.notices),
+        audio=written.audio,
     )

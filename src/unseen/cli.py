@@ -360,7 +360,7 @@ class _Run:
         notices: list[str] = []
         for o in self.outcomes:
             notices += [f"{o.src}: {n}" for n in o.notices]
-        if self.args.audio == "keep" and any(o.kind == "video" and o.status == "done" for o in self.outcomes):
+        if any(o.report is not None and o.report.audio for o in self.outcomes):
             notices.append(AUDIO_NOTICE)
         return list(dict.fromkeys(notices))
 

@@ -92,6 +92,7 @@ class VideoWriteResult:
     """What was written, and what could not be kept as it was (for the report to the user)."""
 
     frames: int
+    audio: bool = False  # the output carries the source's audio track
     notices: list[str] = field(default_factory=list)
 
 
@@ -216,7 +217,8 @@ def write_video(
             source.close()
             raise OutputError(f"{dst}: cannot write video: {exc}") from exc
         try:
-            written = _Writer(src, dst, source, out, info, notices, codec, crf, preset, audio).run(frames)
+            writer = _Writer(src, dst, source, out, info, notices, codec, crf, preset, audio)
+            written, has_audio = writer.run(frames), writer.audio is not None
         except BaseException:
             # Close without letting a second error from the half-written file hide the first one;
             # atomic_output then removes the temporary file.
@@ -228,7 +230,7 @@ def write_video(
             out.close()
         except (av.FFmpegError, OSError) as exc:
             raise OutputError(f"{dst}: cannot finish video: {exc}") from exc
-    return VideoWriteResult(frames=written, notices=notices)
+    return VideoWriteResult(frames=written, audio=has_audio, notices=notices)
 
 
 class _Writer:
