@@ -315,9 +315,6 @@ class _Run:
         return Outcome(job.src, dst, job.kind, "done", report, None, report.seconds, notices)
 
     def _video(self, job: Job, dst: Path, files_bar: tqdm) -> api.FileReport:
-        anonymise_video_file = getattr(api, "anonymise_video_file", None)
-        if anonymise_video_file is None:
-            raise UnseenError(f"{job.src}: videos are not supported by this version of unseen")
         with tqdm(
             unit="frame",
             leave=False,
@@ -332,7 +329,7 @@ class _Run:
                     frames_bar.total = total
                 frames_bar.update(done - frames_bar.n)
 
-            return anonymise_video_file(
+            return api.anonymise_video_file(
                 job.src,
                 dst,
                 self.options,
