@@ -17,7 +17,7 @@ import numpy as np
 
 from .detect.cascade import PHOTO_CASCADE, VIDEO_CASCADE, Cascade
 from .detect.model import shared_model
-from .errors import AnalysisError
+from .errors import AnalysisError, shown
 from .heap import trim_heap
 from .media.image import read_photo, write_photo
 from .media.video import Frame, probe, read_frames, write_video
@@ -103,7 +103,7 @@ def anonymise_file(
     try:
         result = anonymise(photo.pixels, options)
     except AnalysisError as exc:
-        raise AnalysisError(f"{src}: {exc}") from exc
+        raise AnalysisError(f"{shown(src)}: {exc}") from exc
     write_photo(photo, result.image, dst, overwrite=overwrite)
     h, w = photo.pixels.shape[:2]
     return FileReport(src, dst, "image", w, h, result.regions, time.perf_counter() - start)
@@ -138,12 +138,14 @@ def anonymise_video_file(
         try:
             return detect(image, options.sensitivity, video=True)
         except AnalysisError as exc:
-            raise AnalysisError(f"{src}: {exc}") from exc
+            raise AnalysisError(f"{shown(src)}: {exc}") from exc
 
     def counted(frames: Iterator[Frame], offset: int, limit: float = float("inf")) -> Iterator[Frame]:
         for frame in frames:
             if frame.index >= limit:  # the file grew between the passes: never write unanalysed frames
-                raise AnalysisError(f"{src}: frame {frame.index} was not there when the video was analysed")
+                raise AnalysisError(
+                    f"{shown(src)}: frame {frame.index} was not there when the video was analysed"
+                )
             yield frame
             if progress:
                 progress(offset + frame.index + 1, total)

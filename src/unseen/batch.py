@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, shown
 from .media.image import IMAGE_EXTENSIONS
 from .media.video import VIDEO_EXTENSIONS
 
@@ -76,7 +76,7 @@ def find_inputs(paths: Iterable[Path], exclude: Iterable[Path] = ()) -> list[Job
         elif path.exists() or path.is_symlink():
             add(Job(path, None, kind_of(path)))
         else:
-            raise InputError(f"{path}: no such file or folder")
+            raise InputError(f"{shown(path)}: no such file or folder")
     return jobs
 
 
@@ -85,7 +85,9 @@ def _walk(folder: Path, excluded: set[str]) -> list[Path]:
     found: list[Path] = []
 
     def onerror(exc: OSError) -> None:
-        raise InputError(f"{exc.filename or folder}: cannot read folder: {exc.strerror or exc}") from exc
+        raise InputError(
+            f"{shown(exc.filename or folder)}: cannot read folder: {exc.strerror or exc}"
+        ) from exc
 
     for dirpath, dirnames, filenames in os.walk(folder, onerror=onerror):
         here = Path(dirpath)
@@ -116,7 +118,8 @@ def output_path(job: Job, out_dir: Path | None) -> Path:
         dst = Path(out_dir) / src.name
     if _same_file(src, dst):
         raise OutputError(
-            f"{src}: output {dst} would overwrite the input; choose an output folder (-o) elsewhere"
+            f"{shown(src)}: output {shown(dst)} would overwrite the input; "
+            "choose an output folder (-o) elsewhere"
         )
     return dst
 

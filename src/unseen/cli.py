@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from . import api
 from .batch import Job, find_inputs, kind_of, output_path, path_key
-from .errors import OutputError, UnseenError
+from .errors import OutputError, UnseenError, one_line, shown
 from .heap import limit_heap_growth
 from .obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from .plan import PlanOptions
@@ -203,7 +203,7 @@ def _read_overlay(path: Path, fail: Any) -> np.ndarray:
         with Image.open(path) as im:
             return np.array(im.convert("RGBA"))
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
-        fail(f"--image {path}: cannot read picture: {exc}")
+        fail(f"--image {shown(path)}: cannot read picture: {exc}")
 
 
 def _say(message: str) -> None:
@@ -216,13 +216,13 @@ def _message(src: Path, exc: BaseException) -> str:
     if isinstance(exc, OSError) and not isinstance(exc, UnseenError):
         text = exc.strerror or str(exc)
         if exc.filename and str(exc.filename) != str(src):
-            text = f"{exc.filename}: {text}"
+            text = f"{shown(exc.filename)}: {text}"
     elif isinstance(exc, UnseenError):
         text = str(exc)
     else:
         text = f"unexpected error: {type(exc).__name__}: {exc}"
-    text = " ".join(text.split()) or type(exc).__name__
-    return text if str(src) in text else f"{src}: {text}"
+    text = one_line(text.strip()) or type(exc).__name__
+    return text if text.startswith(shown(src)) else f"{shown(src)}: {text}"
 
 
 class _Run:
@@ -269,7 +269,7 @@ class _Run:
                 self.outcomes.append(self._fail(path, None, kind_of(path), _message(path, exc)))
                 continue
             if not found and not self.quiet:
-                _say(f"{PROG}: note: no photos or videos found in {path}")
+                _say(f"{PROG}: note: no photos or videos found in {shown(path)}")
             for job in found:
                 key = path_key(job.src)
                 if key not in seen:
@@ -288,9 +288,14 @@ class _Run:
                 dst = output_path(job, self.out_dir)
                 key = path_key(dst)
                 if key in inputs:
-                    raise OutputError(f"{job.src}: output {dst} would overwrite the input {inputs[key]}")
+                    raise OutputError(
+                        f"{shown(job.src)}: output {shown(dst)} would overwrite "
+                        f"the input {shown(inputs[key])}"
+                    )
                 if key in claimed:
-                    raise OutputError(f"{job.src}: output {dst} is also the output of {claimed[key]}")
+                    raise OutputError(
+                        f"{shown(job.src)}: output {shown(dst)} is also the output of {shown(claimed[key])}"
+                    )
                 claimed[key] = job.src
             except UnseenError as exc:
                 self.outcomes.append(self._fail(job.src, dst, job.kind, _message(job.src, exc)))
@@ -302,7 +307,10 @@ class _Run:
         start = time.perf_counter()
         if dst.exists() and not self.args.overwrite:
             if not self.quiet:
-                _say(f"{PROG}: skipped {job.src}: output {dst} exists (use --overwrite to replace it)")
+                _say(
+                    f"{PROG}: skipped {shown(job.src)}: output {shown(dst)} exists "
+                    "(use --overwrite to replace it)"
+                )
             return Outcome(job.src, dst, job.kind, "skipped")
         try:
             if job.kind == "video":

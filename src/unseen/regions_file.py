@@ -49,7 +49,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, shown
 from .media.atomic import atomic_output
 from .regions import SCHEMA, Regions
 
@@ -119,7 +119,7 @@ def write_regions_file(path: str | os.PathLike[str], reports: Iterable[FileRepor
         with atomic_output(path, overwrite=True) as tmp:
             tmp.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write regions file: {exc.strerror or exc}") from exc
+        raise OutputError(f"{shown(path)}: cannot write regions file: {exc.strerror or exc}") from exc
 
 
 def read_regions_file(path: str | os.PathLike[str]) -> dict[str, Regions]:
@@ -132,15 +132,15 @@ def read_regions_file(path: str | os.PathLike[str]) -> dict[str, Regions]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise InputError(f"{path}: cannot read regions file: {exc.strerror or exc}") from exc
+        raise InputError(f"{shown(path)}: cannot read regions file: {exc.strerror or exc}") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a regions file (invalid JSON: {exc})") from exc
+        raise InputError(f"{shown(path)}: not a regions file (invalid JSON: {exc})") from exc
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         found = doc.get("schema") if isinstance(doc, dict) else None
-        raise InputError(f"{path}: not a regions file (schema {found!r}, expected {SCHEMA!r})")
+        raise InputError(f"{shown(path)}: not a regions file (schema {found!r}, expected {SCHEMA!r})")
     files = doc.get("files")
     if not isinstance(files, list):
-        raise InputError(f"{path}: not a regions file ('files' must be a list)")
+        raise InputError(f"{shown(path)}: not a regions file ('files' must be a list)")
     result: dict[str, Regions] = {}
     for i, entry in enumerate(files):
         try:
@@ -152,5 +152,5 @@ def read_regions_file(path: str | os.PathLike[str]) -> dict[str, Regions]:
                     raise ValueError("a box must have four numbers")
             result[str(entry["input"])] = Regions.from_records(records)
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{path}: file entry {i} is malformed: {exc}") from exc
+            raise InputError(f"{shown(path)}: file entry {i} is malformed: {exc}") from exc
     return result

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import OutputError
+from ..errors import OutputError, shown
 
 
 @contextlib.contextmanager
@@ -20,12 +20,12 @@ def atomic_output(dst: str | os.PathLike[str], overwrite: bool = False) -> Itera
     """
     dst = Path(dst)
     if dst.exists() and not overwrite:
-        raise OutputError(f"{dst}: output exists (use --overwrite to replace it)")
+        raise OutputError(f"{shown(dst)}: output exists (use --overwrite to replace it)")
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=f".part{dst.suffix}", dir=dst.parent)
     except OSError as exc:
-        raise OutputError(f"{dst}: cannot write output: {exc.strerror or exc}") from exc
+        raise OutputError(f"{shown(dst)}: cannot write output: {exc.strerror or exc}") from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import InputError, OutputError
+from ..errors import InputError, OutputError, shown
 from .atomic import atomic_output
 
 try:
@@ -92,14 +92,14 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
     """
     path = Path(path)
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
-        raise InputError(f"{path}: unsupported file type {path.suffix or '(no extension)'!r}")
+        raise InputError(f"{shown(path)}: unsupported file type {path.suffix or '(no extension)'!r}")
     try:
         with open(path, "rb") as fh:
             if os.fstat(fh.fileno()).st_size == 0:
-                raise InputError(f"{path}: empty file")
+                raise InputError(f"{shown(path)}: empty file")
             return _decode(path, fh)
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        raise InputError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from exc
 
 
 def _decode(path: Path, fh: BinaryIO) -> Photo:
@@ -111,17 +111,18 @@ def _decode(path: Path, fh: BinaryIO) -> Photo:
     except Image.DecompressionBombError as exc:
         limit = 2 * MAX_PIXELS  # Pillow refuses these itself, before we could read the dimensions
         raise InputError(
-            f"{path}: image too large (over {limit:,} pixels); refusing a possible decompression bomb"
+            f"{shown(path)}: image too large (over {limit:,} pixels); refusing a possible decompression bomb"
         ) from exc
     except UnidentifiedImageError as exc:
-        raise InputError(f"{path}: not a supported image (unrecognised or corrupt data)") from exc
+        raise InputError(f"{shown(path)}: not a supported image (unrecognised or corrupt data)") from exc
     except _DECODE_ERRORS as exc:
-        raise InputError(f"{path}: corrupt image: {exc}") from exc
+        raise InputError(f"{shown(path)}: corrupt image: {exc}") from exc
     with im:
         width, height = im.size
         if width * height > MAX_PIXELS:
             raise InputError(
-                f"{path}: image too large ({width} x {height} pixels); refusing a possible decompression bomb"
+                f"{shown(path)}: image too large ({width} x {height} pixels); "
+                "refusing a possible decompression bomb"
             )
         try:
             im.load()  # full decode now: a truncated file must fail here, not yield grey pixels
@@ -132,7 +133,7 @@ def _decode(path: Path, fh: BinaryIO) -> Photo:
             upright = ImageOps.exif_transpose(im)
             pixels, alpha = _rgb_and_alpha(upright)
         except _DECODE_ERRORS as exc:
-            raise InputError(f"{path}: corrupt or truncated image: {exc}") from exc
+            raise InputError(f"{shown(path)}: corrupt or truncated image: {exc}") from exc
     return Photo(
         pixels=pixels,
         alpha=alpha,
@@ -179,4 +180,4 @@ def write_photo(
         with atomic_output(dst, overwrite) as tmp:
             image.save(tmp, format=photo.format, **options)
     except OSError as exc:
-        raise OutputError(f"{dst}: cannot write output: {exc.strerror or exc}") from exc
+        raise OutputError(f"{shown(dst)}: cannot write output: {exc.strerror or exc}") from exc

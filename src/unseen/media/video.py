@@ -23,7 +23,7 @@ from av.stream import Disposition
 from av.video.reformatter import ColorRange, VideoReformatter
 from av.video.stream import VideoStream
 
-from ..errors import InputError, OutputError
+from ..errors import InputError, OutputError, shown
 from .atomic import atomic_output
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"})
@@ -110,10 +110,10 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
             _check_index(path, stream)
             first = next(container.decode(stream), None)
             if first is None:
-                raise InputError(f"{path}: no decodable video frame")
+                raise InputError(f"{shown(path)}: no decodable video frame")
             rotation = round(-first.rotation) % 360
             if rotation % 90:
-                raise InputError(f"{path}: unsupported rotation of {rotation} degrees")
+                raise InputError(f"{shown(path)}: unsupported rotation of {rotation} degrees")
             width, height = first.width, first.height
             if rotation in (90, 270):
                 width, height = height, width
@@ -131,7 +131,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
                 bit_depth=max(c.bits for c in first.format.components),
             )
     except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"{path}: cannot read video: {exc}") from exc
+        raise InputError(f"{shown(path)}: cannot read video: {exc}") from exc
 
 
 def read_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
@@ -153,7 +153,7 @@ def read_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
             stream.thread_type = "AUTO"
             for decoded in container.decode(stream):
                 if decoded.is_corrupt:
-                    raise InputError(f"{path}: frame {index} is corrupt")
+                    raise InputError(f"{shown(path)}: frame {index} is corrupt")
                 if decoded.pts is not None:
                     first_pts = decoded.pts if first_pts is None else first_pts
                     last_pts = decoded.pts
@@ -161,7 +161,7 @@ def read_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
                 yield Frame(index, decoded.pts, load=load)
                 index += 1
     except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"{path}: cannot decode frame {index}: {exc}") from exc
+        raise InputError(f"{shown(path)}: cannot decode frame {index}: {exc}") from exc
     _check_complete(path, info, index, first_pts, last_pts)
 
 
@@ -172,7 +172,7 @@ def _upright_rgb(
     try:
         pixels = to_rgb.reformat(decoded, format="rgb24").to_ndarray()
     except av.FFmpegError as exc:
-        raise InputError(f"{path}: cannot convert frame {index} to RGB: {exc}") from exc
+        raise InputError(f"{shown(path)}: cannot convert frame {index} to RGB: {exc}") from exc
     return np.ascontiguousarray(np.rot90(pixels, k=turns)) if turns else pixels
 
 
@@ -204,18 +204,20 @@ def write_video(
     src, dst = Path(src), Path(dst)
     muxer = _MUXERS.get(dst.suffix.lower())
     if muxer is None:
-        raise OutputError(f"{dst}: unsupported video extension (use one of {', '.join(sorted(_MUXERS))})")
+        raise OutputError(
+            f"{shown(dst)}: unsupported video extension (use one of {', '.join(sorted(_MUXERS))})"
+        )
     notices: list[str] = []
     with atomic_output(dst, overwrite) as tmp:
         try:
             source = av.open(str(src))
         except (av.FFmpegError, OSError) as exc:
-            raise InputError(f"{src}: cannot read video: {exc}") from exc
+            raise InputError(f"{shown(src)}: cannot read video: {exc}") from exc
         try:
             out = av.open(str(tmp), "w", format=muxer, container_options=_container_options(muxer))
         except (av.FFmpegError, OSError) as exc:
             source.close()
-            raise OutputError(f"{dst}: cannot write video: {exc}") from exc
+            raise OutputError(f"{shown(dst)}: cannot write video: {exc}") from exc
         try:
             writer = _Writer(src, dst, source, out, info, notices, codec, crf, preset, audio)
             written, has_audio = writer.run(frames), writer.audio is not None
@@ -229,7 +231,7 @@ def write_video(
         try:
             out.close()
         except (av.FFmpegError, OSError) as exc:
-            raise OutputError(f"{dst}: cannot finish video: {exc}") from exc
+            raise OutputError(f"{shown(dst)}: cannot finish video: {exc}") from exc
     return VideoWriteResult(frames=written, audio=has_audio, notices=notices)
 
 
@@ -257,7 +259,7 @@ class _Writer:
                 _AudioTrack(src, source, out, notices) if audio == "keep" and source.streams.audio else None
             )
         except av.FFmpegError as exc:
-            raise OutputError(f"{dst}: cannot set up the encoder: {exc}") from exc
+            raise OutputError(f"{shown(dst)}: cannot set up the encoder: {exc}") from exc
         # One nominal frame interval, for frames that arrive without a usable timestamp.
         self.step = max(1, round(1 / (info.fps * self.time_base)))
 
@@ -335,12 +337,12 @@ class _Writer:
                 last_pts = pts
                 count += 1
             if count == 0:
-                raise InputError(f"{self.src}: no video frames to write")
+                raise InputError(f"{shown(self.src)}: no video frames to write")
             self._mux_video(stream.encode(None))
             if self.audio:
                 self.audio.mux_until(None)
         except av.FFmpegError as exc:
-            raise OutputError(f"{self.dst}: cannot encode frame {count}: {exc}") from exc
+            raise OutputError(f"{shown(self.dst)}: cannot encode frame {count}: {exc}") from exc
         if repaired:
             self.notices.append("some frames had missing or out-of-order timestamps; they were renumbered")
         return count
@@ -408,14 +410,14 @@ class _AudioTrack:
                 if packet.size or self.transcode:  # the empty packet at the end flushes a decoder
                     return packet
         except av.FFmpegError as exc:
-            raise InputError(f"{self.src}: cannot read the audio track: {exc}") from exc
+            raise InputError(f"{shown(self.src)}: cannot read the audio track: {exc}") from exc
         return None
 
     def _decode(self, packet: av.Packet) -> list[av.AudioFrame]:
         try:
             return self.in_stream.decode(packet)
         except av.FFmpegError as exc:
-            raise InputError(f"{self.src}: cannot decode the audio track: {exc}") from exc
+            raise InputError(f"{shown(self.src)}: cannot decode the audio track: {exc}") from exc
 
 
 def _wrap(pixels: np.ndarray) -> av.VideoFrame:
@@ -430,14 +432,14 @@ def _video_stream(container: InputContainer, path: Path) -> VideoStream:
     for stream in container.streams.video:
         if not stream.disposition & Disposition.attached_pic:
             return stream
-    raise InputError(f"{path}: no video stream")
+    raise InputError(f"{shown(path)}: no video stream")
 
 
 def _check_index(path: Path, stream: VideoStream) -> None:
     """Refuse a file whose sample index (mp4/mov keep a complete one) points past its end: it was cut off."""
     entries = stream.index_entries
     if len(entries) and max(e.pos + e.size for e in entries) > path.stat().st_size:
-        raise InputError(f"{path}: file is truncated (its index points past the end)")
+        raise InputError(f"{shown(path)}: file is truncated (its index points past the end)")
 
 
 def _check_complete(path: Path, info: VideoInfo, decoded: int, first: int | None, last: int | None) -> None:
@@ -451,11 +453,11 @@ def _check_complete(path: Path, info: VideoInfo, decoded: int, first: int | None
     declared = max(info.duration or 0.0, (info.frames or 0) / info.fps)
     if first is None or last is None:
         if decoded < _COMPLETE_SHARE * (info.frames or 0):
-            raise InputError(f"{path}: truncated: {decoded} of {info.frames} frames decoded")
+            raise InputError(f"{shown(path)}: truncated: {decoded} of {info.frames} frames decoded")
         return
     covered = float((last - first) * info.time_base) + 1 / info.fps
     if covered < _COMPLETE_SHARE * declared:
-        raise InputError(f"{path}: truncated: {covered:.2f} of {declared:.2f} s decoded")
+        raise InputError(f"{shown(path)}: truncated: {covered:.2f} of {declared:.2f} s decoded")
 
 
 def _declared_frames(stream: VideoStream) -> int | None:
