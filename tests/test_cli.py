@@ -20,7 +20,7 @@ from PIL import Image
 from skimage import data
 
 from unseen import api
-from unseen.batch import Job, find_inputs, output_path
+from unseen.batch import EARLIER_OUTPUT, HIDDEN, OTHER_TYPE, SYMLINKED_FOLDER, Job, find_inputs, output_path
 from unseen.cli import AUDIO_NOTICE, BLUR_WARNING, main
 from unseen.errors import InputError, OutputError
 from unseen.regions import SCHEMA, Regions
@@ -75,7 +75,7 @@ def run(capsys, *args: object) -> tuple[int, str, str]:
 # --- discovery and output naming (no detection) -------------------------------------------------
 
 
-def test_find_inputs_walks_sorted_skipping_hidden_outputs_and_other_types(tmp_path):
+def test_find_inputs_walks_sorted_and_lists_what_it_leaves_out(tmp_path):
     root = tmp_path / "in"
     for name in [
         "b.JPG",
@@ -91,23 +91,36 @@ def test_find_inputs_walks_sorted_skipping_hidden_outputs_and_other_types(tmp_pa
     ]:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(b"")
-    jobs = find_inputs([root], exclude=[root / "out"])
-    assert [j.src.relative_to(root).as_posix() for j in jobs] == [
+    (tmp_path / "elsewhere").mkdir()
+    (root / "linked").symlink_to(tmp_path / "elsewhere")
+    found = find_inputs([root], exclude=[root / "out"])
+    assert [j.src.relative_to(root).as_posix() for j in found.jobs] == [
         "a.png",
         "b.JPG",
         "clip.mp4",
         "m/d.webp",
         "z/c.jpeg",
     ]
-    assert all(j.root == root for j in jobs)
-    assert [j.kind for j in jobs] == ["image", "image", "video", "image", "image"]
+    assert all(j.root == root for j in found.jobs)
+    assert [j.kind for j in found.jobs] == ["image", "image", "video", "image", "image"]
+    left_out = {p.relative_to(root).as_posix(): reason for p, reason in found.left_out}
+    assert left_out == {
+        ".git": HIDDEN,
+        "linked": SYMLINKED_FOLDER,
+        ".hidden.jpg": HIDDEN,
+        "notes.txt": OTHER_TYPE,
+        "x.unseen.jpg": EARLIER_OUTPUT,
+    }
+    assert found.failed == []
     # A file named directly is taken whatever its type (so it is reported, not ignored), and only once.
-    direct = find_inputs([root / "notes.txt", root / "a.png", root])
+    direct = find_inputs([root / "notes.txt", root / "a.png", root]).jobs
     assert direct[0] == Job(root / "notes.txt", None, "image")
     assert direct[1] == Job(root / "a.png", None, "image")
     assert sum(j.src.name == "a.png" for j in direct) == 1
-    with pytest.raises(InputError, match="missing.jpg"):
-        find_inputs([tmp_path / "missing.jpg"])
+    missing = find_inputs([tmp_path / "missing.jpg"])
+    assert missing.jobs == [] and missing.failed == [
+        (tmp_path / "missing.jpg", f"{tmp_path / 'missing.jpg'}: no such file or folder")
+    ]
 
 
 def test_output_path_mapping(tmp_path):
@@ -188,22 +201,56 @@ def test_output_folder_for_a_single_file_and_refusal_to_overwrite_input(tmp_path
     assert sha256(src) == before
 
 
-def test_existing_output_is_skipped_unless_overwrite(tmp_path, capsys, small):
+def test_only_unseens_own_finished_output_is_skipped(tmp_path, capsys, small):
     src = save(small, tmp_path / "p.jpg")
     dst = tmp_path / "p.unseen.jpg"
-    dst.write_bytes(b"earlier output")
+    dst.write_bytes(b"someone else's file")
     code, out, err = run(capsys, src, "--json")
-    assert code == 0, err
-    assert dst.read_bytes() == b"earlier output"
-    assert "skipped" in err and str(dst) in err
+    assert code == 1
+    assert dst.read_bytes() == b"someone else's file"
+    assert error_lines(err) == [
+        f"unseen: error: {dst}: output exists but is not unseen's finished output of {src} "
+        "(use --overwrite to replace it)"
+    ]
     report = json.loads(out)
-    assert (report["done"], report["skipped"], report["failed"]) == (0, 1, 0)
-    assert report["files"][0]["status"] == "skipped"
+    assert (report["done"], report["skipped"], report["failed"]) == (0, 0, 1)
 
     code, _, err = run(capsys, src, "--overwrite")
     assert code == 0, err
-    assert dst.read_bytes() != b"earlier output"
     assert pixels(dst).shape == small.shape
+    written = dst.read_bytes()
+    code, out, err = run(capsys, src, "--json")  # the finished output is recognised: skipped
+    assert code == 0, err
+    assert f"skipped {src}: already done (output {dst})" in err
+    assert json.loads(out)["skipped"] == 1 and dst.read_bytes() == written
+
+    dst.write_bytes(src.read_bytes())  # the output replaced by the original: no longer ours
+    code, _, err = run(capsys, src)
+    assert code == 1 and "is not unseen's finished output" in err
+    assert dst.read_bytes() == src.read_bytes()
+
+
+def test_originals_copied_into_the_output_folder_are_not_reported_done(tmp_path, capsys, small):
+    """`cp -r photos public; unseen photos -o public` must not publish the originals with exit 0."""
+    photos = tmp_path / "photos"
+    for name in ("a.jpg", "b.jpg"):
+        save(small, photos / name, exif=_gps_exif())
+    public = tmp_path / "public"
+    public.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (public / name).write_bytes((photos / name).read_bytes())
+    code, out, err = run(capsys, photos, "-o", public, "-q", "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert (report["done"], report["skipped"], report["failed"]) == (0, 0, 2)
+    assert len(error_lines(err)) == 2
+
+
+def _gps_exif() -> bytes:
+    exif = Image.Exif()
+    exif[0x8825] = {2: (51.0, 30.0, 0.0), 1: "N"}  # GPSInfo: latitude
+    exif[0xA431] = "SERIAL-12345"  # BodySerialNumber
+    return exif.tobytes()
 
 
 def test_bad_files_fail_one_line_each_and_the_batch_goes_on(tmp_path, capsys, small):

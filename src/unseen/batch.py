@@ -2,9 +2,10 @@
 
 A file named directly is always taken, whatever its extension, so that an unsupported file is
 reported as an error instead of being skipped in silence. A folder is walked recursively, in sorted
-(deterministic) order, taking photos and videos by extension and leaving out hidden files and
-folders (names starting with ``.``, which includes our own half-written ``.part`` files) and our own
-outputs (``NAME.unseen.EXT``).
+(deterministic) order, taking photos and videos by extension. Nothing is left out in silence: what
+a walk does not take (hidden files and folders, symlinked folders, our own earlier outputs, other
+types) is listed with the reason, and an entry that looks like media but is not a readable regular
+file (a FIFO, a broken symlink, a symlink loop) is a failed input, so the batch goes on without it.
 
 Outputs go beside their input as ``NAME.unseen.EXT``, or, with an output folder, into that folder
 under the same name, keeping the layout below a folder that was named on the command line.
@@ -12,13 +13,16 @@ under the same name, keeping the layout below a folder that was named on the com
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .errors import InputError, OutputError, shown
+from .errors import OutputError, shown
+from .media.atomic import is_part_name
 from .media.image import IMAGE_EXTENSIONS
 from .media.video import VIDEO_EXTENSIONS
 
@@ -41,6 +45,26 @@ class Job:
     kind: Kind
 
 
+@dataclass
+class Discovery:
+    """What a set of command-line paths expands to.
+
+    ``jobs``: the files to process. ``failed``: (path, one-line message) for inputs that cannot be
+    read at all. ``left_out``: (path, reason) for what a folder walk did not take.
+    """
+
+    jobs: list[Job] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    left_out: list[tuple[Path, str]] = field(default_factory=list)
+
+
+# Reasons a walk leaves something out (the CLI counts them per reason).
+HIDDEN = "hidden files and folders (name them to include them)"
+SYMLINKED_FOLDER = "symlinked folders (name them to include them)"
+EARLIER_OUTPUT = "earlier outputs (*.unseen.*)"
+OTHER_TYPE = "files that are not photos or videos"
+
+
 def kind_of(path: Path) -> Kind:
     """``"video"`` for a video extension, otherwise ``"image"`` (the photo reader names bad types)."""
     return "video" if path.suffix.lower() in VIDEO_EXTENSIONS else "image"
@@ -51,55 +75,92 @@ def is_output_name(name: str) -> bool:
     return f"{OUTPUT_TAG}." in name.lower()
 
 
-def find_inputs(paths: Iterable[Path], exclude: Iterable[Path] = ()) -> list[Job]:
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an input file (a one-line message), or None if it can.
+
+    Only regular files are read: opening a FIFO would block forever, a device would read endlessly.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{shown(path)}: symlink loop"
+        if path.is_symlink():
+            return f"{shown(path)}: broken symlink (points to {shown(os.readlink(path))})"
+        if exc.errno == errno.ENOENT:
+            return f"{shown(path)}: no such file or folder"
+        return f"{shown(path)}: cannot read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    what = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"{shown(path)}: not a regular file ({what})"
+
+
+def find_inputs(paths: Iterable[Path], exclude: Iterable[Path] = ()) -> Discovery:
     """Expand files and folders into jobs, in the order given, each folder's files sorted.
 
-    Raises InputError naming the first path that does not exist. Folders listed in ``exclude``
-    (e.g. an output folder inside the input folder) are not walked. A file reached twice (named
-    twice, or named and also inside a named folder) is taken once, at its first place.
+    Folders listed in ``exclude`` (e.g. an output folder inside the input folder) are not walked.
+    A file reached twice (named twice, or named and also inside a named folder) is taken once, at
+    its first place.
     """
     excluded = {path_key(p) for p in exclude}
-    jobs: list[Job] = []
+    found = Discovery()
     seen: set[str] = set()
 
     def add(job: Job) -> None:
         key = path_key(job.src)
         if key not in seen:
             seen.add(key)
-            jobs.append(job)
+            found.jobs.append(job)
 
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            for src in _walk(path, excluded):
+            for src in _walk(path, excluded, found):
                 add(Job(src, path, kind_of(src)))
-        elif path.exists() or path.is_symlink():
-            add(Job(path, None, kind_of(path)))
+        elif (problem := not_a_file(path)) is not None:
+            found.failed.append((path, problem))
         else:
-            raise InputError(f"{shown(path)}: no such file or folder")
-    return jobs
+            add(Job(path, None, kind_of(path)))
+    return found
 
 
-def _walk(folder: Path, excluded: set[str]) -> list[Path]:
+def _walk(folder: Path, excluded: set[str], found: Discovery) -> list[Path]:
     """Media files below ``folder``, sorted by name at every level, files before subfolders."""
-    found: list[Path] = []
+    media: list[Path] = []
 
     def onerror(exc: OSError) -> None:
-        raise InputError(
-            f"{shown(exc.filename or folder)}: cannot read folder: {exc.strerror or exc}"
-        ) from exc
+        where = Path(exc.filename) if exc.filename else folder
+        found.failed.append((where, f"{shown(where)}: cannot read folder: {exc.strerror or exc}"))
 
     for dirpath, dirnames, filenames in os.walk(folder, onerror=onerror):
         here = Path(dirpath)
-        dirnames[:] = sorted(
-            d for d in dirnames if not d.startswith(".") and path_key(here / d) not in excluded
-        )
-        for name in sorted(filenames):
-            if name.startswith(".") or is_output_name(name):
+        kept = []
+        for d in sorted(dirnames):
+            if path_key(here / d) in excluded:
                 continue
-            if Path(name).suffix.lower() in MEDIA_EXTENSIONS:
-                found.append(here / name)
-    return found
+            if d.startswith("."):
+                found.left_out.append((here / d, HIDDEN))
+            elif (here / d).is_symlink():
+                found.left_out.append((here / d, SYMLINKED_FOLDER))
+            else:
+                kept.append(d)
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            path = here / name
+            if is_part_name(name):
+                continue  # our own temporary files: removed before outputs are written
+            if name.startswith("."):
+                found.left_out.append((path, HIDDEN))
+            elif is_output_name(name):
+                found.left_out.append((path, EARLIER_OUTPUT))
+            elif path.suffix.lower() not in MEDIA_EXTENSIONS:
+                found.left_out.append((path, OTHER_TYPE))
+            elif (problem := not_a_file(path)) is not None:
+                found.failed.append((path, problem))
+            else:
+                media.append(path)
+    return media
 
 
 def output_path(job: Job, out_dir: Path | None) -> Path:
@@ -135,4 +196,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def path_key(path: Path) -> str:
     """A path's identity for comparisons: absolute, symlinks resolved where they exist."""
-    return os.path.normcase(str(Path(path).resolve()))
+    try:
+        return os.path.normcase(str(Path(path).resolve()))
+    except (OSError, RuntimeError):  # a symlink loop cannot be resolved: it is its own identity
+        return os.path.normcase(os.path.abspath(path))

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -24,9 +24,11 @@ from . import api
 from .batch import Job, find_inputs, kind_of, output_path, path_key
 from .errors import OutputError, UnseenError, one_line, shown
 from .heap import limit_heap_growth
+from .media.atomic import remove_stale_parts
 from .obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from .plan import PlanOptions
-from .regions_file import tool_version, write_regions_file
+from .process import Outcome, Settings, describe, process
+from .regions_file import tool_version, write_regions_entries
 
 PROG = "unseen"
 
@@ -35,45 +37,7 @@ BLUR_WARNING = (
     "blurred faces, and blur can be partly undone; prefer --method fill (the default) or pixelate"
 )
 AUDIO_NOTICE = "voices in the kept audio can identify people; --audio drop removes the audio track"
-
-
-@dataclass
-class Outcome:
-    """What happened to one input: done (with its report), skipped or failed (with the message)."""
-
-    src: Path
-    dst: Path | None
-    kind: str
-    status: str  # "done", "skipped" or "failed"
-    report: api.FileReport | None = None
-    error: str | None = None
-    seconds: float = 0.0
-    notices: list[str] = field(default_factory=list)
-
-    @property
-    def faces(self) -> int:
-        """Faces found: detections in a photo, face tracks in a video."""
-        if self.report is None:
-            return 0
-        return int(self.report.tracks) if self.report.kind == "video" else len(self.report.regions)
-
-    @property
-    def frames(self) -> int:
-        return int(self.report.frames) if self.report is not None else 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "input": str(self.src),
-            "output": str(self.dst) if self.dst is not None else None,
-            "kind": self.kind,
-            "status": self.status,
-            "faces": self.faces,
-            "regions": len(self.report.regions) if self.report is not None else 0,
-            "frames": self.frames,
-            "seconds": round(self.seconds, 3),
-            "error": self.error,
-            "notices": list(self.notices),
-        }
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Outputs go beside each input as NAME.unseen.EXT, or into -o DIR keeping the layout below "
-            "each named folder. Existing outputs are skipped unless --overwrite. Exit status: 0 all "
-            "done or skipped, 1 some input failed, 2 usage error, 130 interrupted."
+            "each named folder. Outputs unseen already finished are skipped; any other file in the way "
+            "is an error unless --overwrite. Exit status: 0 all done or skipped, 1 some input failed, "
+            "2 usage error, 130 interrupted (SIGTERM and SIGHUP too)."
         ),
     )
     parser.add_argument(
@@ -129,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--regions", type=Path, metavar="FILE.json", help="write every face found to this JSON file"
     )
+    report.add_argument(
+        "--regions-in-output",
+        action="store_true",
+        help="allow the regions file inside the output folder (it maps where every face was)",
+    )
     report.add_argument("-q", "--quiet", action="store_true", help="no progress bar, notes or summary")
     report.add_argument("--json", action="store_true", help="print the run's report as JSON on stdout")
 
@@ -151,11 +121,15 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if args.method == "blur":
         _say(f"{PROG}: {BLUR_WARNING}")
+    previous = {s: signal.signal(s, _on_signal) for s in _STOP_SIGNALS}
     try:
         return _Run(args, options).run()
     except KeyboardInterrupt:
         _say(f"{PROG}: interrupted; files in progress were not written")
         return 130
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> api.Options:
@@ -177,7 +151,18 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> api.O
     if args.output is not None and args.output.exists() and not args.output.is_dir():
         fail(f"-o {args.output}: exists and is not a folder")
     if args.regions is not None and args.regions.is_dir():
-        fail(f"--regions {args.regions}: is a folder; give a file name such as regions.json")
+        fail(f"--regions {shown(args.regions)}: is a folder; give a file name such as regions.json")
+    if (
+        args.regions is not None
+        and args.output is not None
+        and not args.regions_in_output
+        and _regions_inside_output(args.regions, args.output)
+    ):
+        fail(
+            f"--regions {shown(args.regions)} is inside the output folder {shown(args.output)}: it maps "
+            "where every face was and would be published with the outputs; write it elsewhere "
+            "(or pass --regions-in-output)"
+        )
     overlay = None
     if args.method == "image":
         if args.image is None:
@@ -211,18 +196,15 @@ def _say(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def _message(src: Path, exc: BaseException) -> str:
-    """A one-line description of ``exc`` that names ``src``."""
-    if isinstance(exc, OSError) and not isinstance(exc, UnseenError):
-        text = exc.strerror or str(exc)
-        if exc.filename and str(exc.filename) != str(src):
-            text = f"{shown(exc.filename)}: {text}"
-    elif isinstance(exc, UnseenError):
-        text = str(exc)
-    else:
-        text = f"unexpected error: {type(exc).__name__}: {exc}"
-    text = one_line(text.strip()) or type(exc).__name__
-    return text if text.startswith(shown(src)) else f"{shown(src)}: {text}"
+def _on_signal(signum: int, frame: Any) -> None:
+    """SIGTERM and SIGHUP stop a run the way Ctrl-C does: the file in progress is not written."""
+    raise KeyboardInterrupt
+
+
+def _regions_inside_output(regions: Path, out_dir: Path) -> bool:
+    """Whether the regions file would land in the folder of outputs (and be published with them)."""
+    folder = Path(path_key(out_dir))
+    return folder == Path(path_key(regions.parent)) or folder in Path(path_key(regions.parent)).parents
 
 
 class _Run:
@@ -230,47 +212,68 @@ class _Run:
 
     def __init__(self, args: argparse.Namespace, options: api.Options) -> None:
         self.args = args
-        self.options = options
+        self.settings = Settings(
+            options=options,
+            overwrite=args.overwrite,
+            audio=args.audio,
+            codec=args.codec,
+            crf=args.crf,
+            keep_regions=args.regions is not None,
+        )
         self.out_dir: Path | None = args.output
         self.quiet: bool = args.quiet
         self.bars_off: bool | None = True if (args.quiet or args.json) else None  # None: only on a TTY
         self.outcomes: list[Outcome] = []
+        self.left_out: list[tuple[Path, str]] = []
+        self.pending = 0  # files not started when the run was interrupted
 
     def run(self) -> int:
         start = time.perf_counter()
         planned = self._plan(self._discover())
         if any(job.kind == "video" for job, _ in planned):
             limit_heap_growth()  # lower peaks over long videos and batches
+        for folder in dict.fromkeys(dst.parent for _, dst in planned):
+            remove_stale_parts(folder)  # temporary files of a run that was killed
+        interrupted = False
         with tqdm(
             total=len(planned), unit="file", disable=self.bars_off, file=sys.stderr, dynamic_ncols=True
         ) as bar:
-            for job, dst in planned:
-                bar.set_postfix_str(job.src.name, refresh=False)
-                self.outcomes.append(self._process(job, dst, bar))
+            for i, (job, dst) in enumerate(planned):
+                bar.set_postfix_str(shown(job.src.name), refresh=False)
+                try:
+                    outcome = self._process(job, dst, bar)
+                except KeyboardInterrupt:
+                    self.outcomes.append(Outcome(job.src, dst, job.kind, "interrupted"))
+                    self.pending = len(planned) - i - 1
+                    interrupted = True
+                    break
+                self.outcomes.append(outcome)
                 bar.update()
         regions_ok = self._write_regions()
         self._report(time.perf_counter() - start)
+        if interrupted:
+            _say(f"{PROG}: interrupted; the file in progress was not written, {self.pending} not started")
+            return 130
         failed = any(o.status == "failed" for o in self.outcomes) or not regions_ok
         return 1 if failed else 0
 
-    def _fail(self, src: Path, dst: Path | None, kind: str, message: str, seconds: float = 0.0) -> Outcome:
+    def _fail(self, src: Path, dst: Path | None, kind: str, message: str) -> Outcome:
         _say(f"{PROG}: error: {message}")
-        return Outcome(src, dst, kind, "failed", error=message, seconds=seconds)
+        return Outcome(src, dst, kind, "failed", error=message)
 
     def _discover(self) -> list[Job]:
-        """All jobs, each file once, in command-line order; a missing path is a failed input."""
+        """All jobs, each file once, in command-line order; unreadable paths are failed inputs."""
         jobs: list[Job] = []
         seen: set[str] = set()
         exclude = [self.out_dir] if self.out_dir is not None else []
         for path in self.args.paths:
-            try:
-                found = find_inputs([path], exclude=exclude)
-            except UnseenError as exc:
-                self.outcomes.append(self._fail(path, None, kind_of(path), _message(path, exc)))
-                continue
-            if not found and not self.quiet:
+            found = find_inputs([path], exclude=exclude)
+            for src, message in found.failed:
+                self.outcomes.append(self._fail(src, None, kind_of(src), message))
+            self.left_out += found.left_out
+            if not found.jobs and not found.failed and path.is_dir() and not self.quiet:
                 _say(f"{PROG}: note: no photos or videos found in {shown(path)}")
-            for job in found:
+            for job in found.jobs:
                 key = path_key(job.src)
                 if key not in seen:
                     seen.add(key)
@@ -298,65 +301,55 @@ class _Run:
                     )
                 claimed[key] = job.src
             except UnseenError as exc:
-                self.outcomes.append(self._fail(job.src, dst, job.kind, _message(job.src, exc)))
+                self.outcomes.append(self._fail(job.src, dst, job.kind, describe(job.src, exc)))
                 continue
             planned.append((job, dst))
         return planned
 
-    def _process(self, job: Job, dst: Path, bar: tqdm) -> Outcome:
-        start = time.perf_counter()
-        if dst.exists() and not self.args.overwrite:
-            if not self.quiet:
-                _say(
-                    f"{PROG}: skipped {shown(job.src)}: output {shown(dst)} exists "
-                    "(use --overwrite to replace it)"
-                )
-            return Outcome(job.src, dst, job.kind, "skipped")
-        try:
-            if job.kind == "video":
-                report = self._video(job, dst, bar)
-            else:
-                report = api.anonymise_file(job.src, dst, self.options, overwrite=self.args.overwrite)
-        except Exception as exc:  # UnseenError, OSError or a bug: report it and go on with the batch
-            return self._fail(job.src, dst, job.kind, _message(job.src, exc), time.perf_counter() - start)
-        notices = [str(n) for n in (report.notices or [])]
-        return Outcome(job.src, dst, job.kind, "done", report, None, report.seconds, notices)
+    def _process(self, job: Job, dst: Path, files_bar: tqdm) -> Outcome:
+        if job.kind == "video":
+            with tqdm(
+                unit="frame",
+                leave=False,
+                position=files_bar.pos + 1,
+                disable=self.bars_off,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            ) as frames_bar:
 
-    def _video(self, job: Job, dst: Path, files_bar: tqdm) -> api.FileReport:
-        with tqdm(
-            unit="frame",
-            leave=False,
-            position=files_bar.pos + 1,
-            disable=self.bars_off,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        ) as frames_bar:
+                def progress(done: int, total: int | None) -> None:
+                    if total is not None and frames_bar.total != total:
+                        frames_bar.total = total
+                    frames_bar.update(done - frames_bar.n)
 
-            def progress(done: int, total: int | None) -> None:
-                if total is not None and frames_bar.total != total:
-                    frames_bar.total = total
-                frames_bar.update(done - frames_bar.n)
-
-            return api.anonymise_video_file(
-                job.src,
-                dst,
-                self.options,
-                overwrite=self.args.overwrite,
-                audio=self.args.audio,
-                codec=self.args.codec,
-                crf=self.args.crf,
-                progress=progress,
-                record=self.args.regions is not None,
-            )
+                outcome = process(job, dst, self.settings, progress)
+        else:
+            outcome = process(job, dst, self.settings)
+        if outcome.status == "failed":
+            _say(f"{PROG}: error: {outcome.error}")
+        elif outcome.status == "skipped" and not self.quiet:
+            _say(f"{PROG}: skipped {shown(job.src)}: already done (output {shown(dst)})")
+        return outcome
 
     def _write_regions(self) -> bool:
+        """The regions file for every file done now or by an earlier run; says which are missing."""
         if self.args.regions is None:
             return True
-        reports = [o.report for o in self.outcomes if o.status == "done" and o.report is not None]
+        entries, missing = [], []
+        for o in self.outcomes:
+            if o.status in ("done", "skipped") and o.entry is not None:
+                entries.append(o.entry)
+            elif o.status == "skipped":
+                missing.append(o.src)
+        if missing:
+            _say(
+                f"{PROG}: warning: the regions file lacks {len(missing)} file(s) done by an earlier run "
+                f"that kept no regions (use --overwrite to redo them), e.g. {shown(missing[0])}"
+            )
         try:
-            write_regions_file(self.args.regions, reports)
+            write_regions_entries(self.args.regions, entries)
         except UnseenError as exc:
-            _say(f"{PROG}: error: {_message(self.args.regions, exc)}")
+            _say(f"{PROG}: error: {describe(self.args.regions, exc)}")
             return False
         return True
 
@@ -364,20 +357,30 @@ class _Run:
         """Things the user should know about the outputs, each once."""
         notices: list[str] = []
         for o in self.outcomes:
-            notices += [f"{o.src}: {n}" for n in o.notices]
+            notices += [f"{shown(o.src)}: {one_line(n)}" for n in o.notices]
+        reasons: dict[str, list[Path]] = {}
+        for path, reason in self.left_out:
+            reasons.setdefault(reason, []).append(path)
+        for reason, paths in reasons.items():
+            notices.append(f"left out {len(paths)} {reason}, e.g. {shown(paths[0])}")
         if any(o.report is not None and o.report.audio for o in self.outcomes):
             notices.append(AUDIO_NOTICE)
         return list(dict.fromkeys(notices))
 
     def _report(self, seconds: float) -> None:
-        count = {s: sum(o.status == s for o in self.outcomes) for s in ("done", "skipped", "failed")}
+        statuses = ("done", "skipped", "failed")
+        count = {s: sum(o.status == s for o in self.outcomes) for s in statuses}
         faces = sum(o.faces for o in self.outcomes)
-        frames = sum(o.frames for o in self.outcomes if o.kind == "video")
+        videos = [o for o in self.outcomes if o.kind == "video" and o.status in ("done", "skipped")]
+        frames = sum(o.frames for o in videos)
         notices = self._notices()
+        interrupted = any(o.status == "interrupted" for o in self.outcomes)
         if self.args.json:
             doc = {
                 "tool": tool_version(),
                 **count,
+                "interrupted": interrupted,
+                "not_started": self.pending,
                 "faces": faces,
                 "frames": frames,
                 "seconds": round(seconds, 3),
@@ -395,8 +398,9 @@ class _Run:
             f"{count['failed']} failed",
             f"{faces} face{'s' if faces != 1 else ''} found",
         ]
-        if any(o.kind == "video" for o in self.outcomes):
-            video_seconds = sum(o.report.seconds for o in self.outcomes if o.kind == "video" and o.report)
+        done_videos = [o for o in videos if o.report is not None]
+        if done_videos:
+            video_seconds = sum(o.report.seconds for o in done_videos if o.report)
             rate = f" at {frames / video_seconds:.1f} fps" if video_seconds else ""
             parts.append(f"{frames} video frames{rate} (faces in videos are counted as tracks)")
         parts.append(f"{seconds:.1f} s")

@@ -114,7 +114,13 @@ def dumps_regions(doc: dict[str, Any]) -> str:
 
 def write_regions_file(path: str | os.PathLike[str], reports: Iterable[FileReport]) -> None:
     """Write the regions file atomically, replacing any earlier one; OSError becomes OutputError."""
-    text = dumps_regions(regions_document(reports))
+    write_regions_entries(path, regions_document(reports)["files"])
+
+
+def write_regions_entries(path: str | os.PathLike[str], entries: list[dict[str, Any]]) -> None:
+    """Write the regions file from per-file entries (as :func:`regions_document` makes them), e.g.
+    entries kept in the records of an earlier run beside those of this one."""
+    text = dumps_regions({**regions_document([]), "files": entries})
     try:
         with atomic_output(path, overwrite=True) as tmp:
             tmp.write_text(text, encoding="utf-8")

@@ -1,41 +1,179 @@
-"""Write-then-rename, so that no half-written file ever sits where an output belongs."""
+"""Write-then-publish, so that no half-written file ever sits where an output belongs.
+
+An output is written to a hidden temporary file beside it, flushed to disk, then published in one
+step. Without ``overwrite`` the publishing step itself refuses an existing file (no window between
+an "exists?" check and a rename in which another writer's file could be replaced). While it is
+being written, the temporary file is locked; a writer that was killed (SIGKILL, a power cut) leaves
+an unlocked one behind, which :func:`remove_stale_parts` (run by the CLI on every output folder
+before it writes there) removes.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import errno
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 from ..errors import OutputError, shown
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locks, so stale temporary files cannot be told from live ones
+    fcntl = None  # type: ignore[assignment]
+
+PART_TAG = ".unseen-part"
+"""In the name of every temporary output: ``.NAME.EXT.<random>.unseen-part.EXT``."""
+
+_RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
+
+
+def is_part_name(name: str) -> bool:
+    """Whether ``name`` is one of our temporary outputs (finished or not)."""
+    return name.startswith(".") and PART_TAG in name
+
 
 @contextlib.contextmanager
 def atomic_output(dst: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside ``dst``; rename it onto ``dst`` only if the block succeeds.
+    """Yield a temporary path beside ``dst``; publish it as ``dst`` only if the block succeeds.
 
     On any exception (KeyboardInterrupt included) the temporary file is removed and ``dst`` is
-    left untouched. The temporary name keeps the extension, so encoders can pick the format.
+    left untouched. Without ``overwrite`` an existing ``dst`` is never replaced, even one that
+    appeared while the block ran: OutputError. The temporary name keeps the extension, so encoders
+    can pick the format.
     """
     dst = Path(dst)
-    if dst.exists() and not overwrite:
+    if not overwrite and (dst.exists() or dst.is_symlink()):
         raise OutputError(f"{shown(dst)}: output exists (use --overwrite to replace it)")
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=f".part{dst.suffix}", dir=dst.parent)
+        tmp, fd = _create_locked(dst)
     except OSError as exc:
         raise OutputError(f"{shown(dst)}: cannot write output: {exc.strerror or exc}") from exc
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, _new_file_mode())  # mkstemp makes it private (0o600); an output is a normal file
-        os.replace(tmp, dst)
+        os.fsync(fd)  # the data is on disk before the name points at it (power cut: no empty output)
+        os.chmod(tmp, _new_file_mode())  # a temporary file is private (0o600); an output is not
+        _publish(tmp, dst, overwrite)
+        _sync_folder(dst.parent)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _create_locked(dst: Path) -> tuple[Path, int]:
+    """Create a new temporary file beside ``dst`` and hold a lock on it while it exists."""
+    while True:
+        tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}{PART_TAG}{dst.suffix}")
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        if fcntl is None:
+            return tmp, fd
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):
+            if os.stat(tmp).st_ino == os.fstat(fd).st_ino:  # not removed by a sweep before we locked it
+                return tmp, fd
+        os.close(fd)
+
+
+def remove_stale_parts(folder: str | os.PathLike[str]) -> int:
+    """Remove temporary outputs in ``folder`` that no live writer holds; return how many.
+
+    Only regular files with our temporary-file name are touched, and only when their lock can be
+    taken, i.e. the process that wrote them is gone.
+    """
+    if fcntl is None:
+        return 0
+    removed = 0
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if is_part_name(entry.name) and entry.is_file(follow_symlinks=False):
+                removed += _remove_if_unlocked(Path(entry.path))
+    return removed
+
+
+def _remove_if_unlocked(path: Path) -> int:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return 0
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # a live writer holds it
+        os.close(fd)
+        return 0
+    try:
+        path.unlink()
+        return 1
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
+
+
+def _publish(tmp: Path, dst: Path, overwrite: bool) -> None:
+    """Give ``tmp`` the name ``dst`` in one step; without ``overwrite``, never replacing a file."""
+    if overwrite:
+        os.replace(tmp, dst)
+        return
+    if _rename_noreplace(tmp, dst):
+        return
+    try:  # a hard link fails on an existing name, like a no-replace rename
+        os.link(tmp, dst)
+    except FileExistsError:
+        raise _exists(dst) from None
+    except OSError:  # no hard links here (FAT, some network shares): the last, checked resort
+        if dst.exists() or dst.is_symlink():
+            raise _exists(dst) from None
+        os.rename(tmp, dst)
+        return
+    tmp.unlink()
+
+
+def _exists(dst: Path) -> OutputError:
+    return OutputError(f"{shown(dst)}: output appeared while it was being written; not replaced")
+
+
+@cache
+def _renameat2():  # type: ignore[no-untyped-def]
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.renameat2
+    return None
+
+
+def _rename_noreplace(tmp: Path, dst: Path) -> bool:
+    """Linux's atomic rename that fails on an existing target; False where it is not available."""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(tmp), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code == errno.EEXIST:
+        raise _exists(dst)
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM):  # file system cannot do it
+        return False
+    raise OSError(code, os.strerror(code), str(dst))
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush the folder entry, so the new name survives a power cut (POSIX; a no-op elsewhere)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _new_file_mode() -> int:

@@ -1,0 +1,136 @@
+"""One input file, start to finish: the function every runner calls (the CLI's serial loop today).
+
+It decides whether the file is already done (its output exists and a record says unseen wrote it
+from this input), anonymises it otherwise, keeps the record, and returns an :class:`Outcome`. It
+never prints and never raises for a bad file: a failure is an outcome with a one-line message
+naming the file, so a batch goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import api
+from .batch import Job
+from .errors import UnseenError, one_line, shown
+from .records import Records
+from .regions_file import regions_document, tool_version
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that shapes the processing of each file of a run, besides the file itself."""
+
+    options: api.Options = field(default_factory=api.Options)
+    overwrite: bool = False
+    audio: str = "keep"
+    codec: str = "libx264"
+    crf: int = 18
+    keep_regions: bool = False  # keep per-frame regions for a regions file (costs memory on long videos)
+    state: Path | None = None  # where records are kept (None: the default state folder)
+
+
+@dataclass
+class Outcome:
+    """What happened to one input: done (with its report), skipped (already done) or failed."""
+
+    src: Path
+    dst: Path | None
+    kind: str
+    status: str  # "done", "skipped", "failed" or "interrupted"
+    report: api.FileReport | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    notices: list[str] = field(default_factory=list)
+    entry: dict[str, Any] | None = None  # the file's regions-file entry, if regions were kept
+    summary: dict[str, Any] = field(default_factory=dict)  # faces, frames ... of an earlier run, if skipped
+
+    @property
+    def faces(self) -> int:
+        """Faces found: detections in a photo, face tracks in a video."""
+        if self.report is None:
+            return int(self.summary.get("faces", 0))
+        return int(self.report.tracks) if self.report.kind == "video" else len(self.report.regions)
+
+    @property
+    def frames(self) -> int:
+        if self.report is None:
+            return int(self.summary.get("frames", 0))
+        return int(self.report.frames)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "input": str(self.src),
+            "output": str(self.dst) if self.dst is not None else None,
+            "kind": self.kind,
+            "status": self.status,
+            "faces": self.faces,
+            "regions": len(self.report.regions) if self.report is not None else 0,
+            "frames": self.frames,
+            "seconds": round(self.seconds, 3),
+            "error": self.error,
+            "notices": list(self.notices),
+        }
+
+
+Progress = Callable[[int, int | None], None]
+
+
+def process(job: Job, dst: Path, settings: Settings, progress: Progress | None = None) -> Outcome:
+    """Anonymise ``job`` into ``dst`` unless it is already done; never raises for a bad file."""
+    records = Records(settings.state)
+    if not settings.overwrite and (dst.exists() or dst.is_symlink()):
+        record = records.finished(job.src, dst)
+        if record is None:
+            message = (
+                f"{shown(dst)}: output exists but is not unseen's finished output of {shown(job.src)} "
+                "(use --overwrite to replace it)"
+            )
+            return Outcome(job.src, dst, job.kind, "failed", error=message)
+        return Outcome(job.src, dst, job.kind, "skipped", entry=record.entry, summary=record.summary)
+    try:
+        report = _anonymise(job, dst, settings, progress)
+    except Exception as exc:  # UnseenError, OSError or a bug: report it and go on with the batch
+        return Outcome(job.src, dst, job.kind, "failed", error=describe(job.src, exc))
+    outcome = Outcome(job.src, dst, job.kind, "done", report, None, report.seconds, list(report.notices))
+    if settings.keep_regions:
+        outcome.entry = regions_document([report])["files"][0]
+    summary = {"faces": outcome.faces, "frames": outcome.frames, "notices": outcome.notices}
+    try:
+        records.write(job.src, dst, tool_version(), outcome.entry, summary)
+    except UnseenError as exc:
+        outcome.notices.append(f"{exc}; a later run will not recognise this output as done")
+    return outcome
+
+
+def _anonymise(job: Job, dst: Path, settings: Settings, progress: Progress | None) -> api.FileReport:
+    if job.kind == "video":
+        return api.anonymise_video_file(
+            job.src,
+            dst,
+            settings.options,
+            overwrite=settings.overwrite,
+            audio=settings.audio,
+            codec=settings.codec,
+            crf=settings.crf,
+            progress=progress,
+            record=settings.keep_regions,
+        )
+    return api.anonymise_file(job.src, dst, settings.options, overwrite=settings.overwrite)
+
+
+def describe(src: Path, exc: BaseException) -> str:
+    """A one-line description of ``exc`` that names ``src`` (once, escaped)."""
+    if isinstance(exc, OSError) and not isinstance(exc, UnseenError):
+        text = exc.strerror or str(exc)
+        if exc.filename and str(exc.filename) != str(src):
+            text = f"{shown(exc.filename)}: {text}"
+    elif isinstance(exc, UnseenError):
+        text = str(exc)
+    else:
+        text = f"unexpected error: {type(exc).__name__}: {exc}"
+    text = one_line(text.strip()) or type(exc).__name__
+    return text if text.startswith(shown(src)) else f"{shown(src)}: {text}"

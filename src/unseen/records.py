@@ -1,0 +1,159 @@
+"""Per-output records: what unseen wrote, so that a later run can tell its own finished outputs.
+
+An existing file where an output belongs is skipped only when a record says unseen wrote exactly
+that file from exactly this input. Anything else in the way (the original copied there, an older
+output of another file) is not ours and must not be reported as done.
+
+Records live in a state folder outside every output tree, never beside the outputs: a record can
+name input files and, when the run kept regions, where each face was, and an output folder is
+meant to be published. The folder is ``$UNSEEN_STATE_DIR``, else ``$XDG_STATE_HOME/unseen``, else
+``~/.local/state/unseen``; one JSON file per output, named by a hash of the output's absolute path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import OutputError, shown
+from .media.atomic import atomic_output
+
+SCHEMA = "unseen.record/1"
+STATE_ENV = "UNSEEN_STATE_DIR"
+
+
+def state_dir() -> Path:
+    """The folder that holds the records (see the module docstring)."""
+    if os.environ.get(STATE_ENV):
+        return Path(os.environ[STATE_ENV])
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "unseen"
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks (memory does not grow with the file)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What identifies a file's contents: its hash, plus size, mtime and inode for a cheap check."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileState:
+        st = os.stat(path)
+        return cls(sha256_file(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def matches(self, path: Path) -> bool:
+        """Whether ``path`` still has these contents (hashed again unless size, mtime and inode agree)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        if st.st_size != self.size:
+            return False
+        if (st.st_mtime_ns, st.st_ino) == (self.mtime_ns, self.inode):
+            return True
+        try:
+            return sha256_file(path) == self.sha256
+        except OSError:
+            return False
+
+
+@dataclass(frozen=True)
+class Record:
+    """One finished output: its input, both files' states, and the run's entry for it.
+
+    ``entry`` is the file's entry of the regions file (with its regions) when the run kept regions,
+    else None; ``summary`` the run's report line for it (faces, frames, notices).
+    """
+
+    input: str
+    output: str
+    input_state: FileState
+    output_state: FileState
+    tool: str
+    entry: dict[str, Any] | None
+    summary: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "tool": self.tool,
+            "input": self.input,
+            "output": self.output,
+            "input_state": vars(self.input_state),
+            "output_state": vars(self.output_state),
+            "entry": self.entry,
+            "summary": self.summary,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Record:
+        if doc.get("schema") != SCHEMA:
+            raise ValueError(f"not a record (schema {doc.get('schema')!r})")
+        return cls(
+            input=str(doc["input"]),
+            output=str(doc["output"]),
+            input_state=FileState(**doc["input_state"]),
+            output_state=FileState(**doc["output_state"]),
+            tool=str(doc["tool"]),
+            entry=doc.get("entry"),
+            summary=dict(doc.get("summary") or {}),
+        )
+
+
+class Records:
+    """The records in one state folder."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = Path(folder) if folder is not None else state_dir()
+
+    def path_for(self, output: Path) -> Path:
+        key = hashlib.sha256(os.fsencode(os.path.abspath(output))).hexdigest()[:40]
+        return self.folder / "records" / key[:2] / f"{key}.json"
+
+    def finished(self, src: Path, dst: Path) -> Record | None:
+        """The record of ``dst`` if unseen wrote exactly the file there, from exactly ``src``."""
+        try:
+            record = Record.from_json(json.loads(self.path_for(dst).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        same_paths = record.output == os.path.abspath(dst) and record.input == os.path.abspath(src)
+        if same_paths and record.output_state.matches(dst) and record.input_state.matches(src):
+            return record
+        return None
+
+    def write(
+        self, src: Path, dst: Path, tool: str, entry: dict[str, Any] | None, summary: dict[str, Any]
+    ) -> Record:
+        """Record that ``dst`` was just written from ``src``; OutputError if the record cannot be kept."""
+        try:
+            record = Record(
+                input=os.path.abspath(src),
+                output=os.path.abspath(dst),
+                input_state=FileState.of(src),
+                output_state=FileState.of(dst),
+                tool=tool,
+                entry=entry,
+                summary=summary,
+            )
+            path = self.path_for(dst)
+            with atomic_output(path, overwrite=True) as tmp:
+                tmp.write_text(json.dumps(record.to_json(), ensure_ascii=False), encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"{shown(dst)}: cannot keep the record of this output: {exc}") from exc
+        return record
