@@ -164,7 +164,9 @@ def test_ctrl_c_mid_batch_keeps_the_report_and_regions_of_finished_files(tmp_pat
     args = [*map(str, photos), str(video), "-o", str(out), "--regions", str(regions), "--json"]
     proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (out.exists() and parts(out)) and time.monotonic() < deadline and proc.poll() is None:
+    while time.monotonic() < deadline and proc.poll() is None:  # until the video is being written
+        if out.exists() and any(p.name.startswith(".z.mp4.") for p in parts(out)):
+            break
         time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     stdout, err = proc.communicate(timeout=60)
