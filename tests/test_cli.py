@@ -7,6 +7,7 @@ Photos are built from ``skimage.data.astronaut()``, which shows one real face at
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -18,10 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
+from tqdm import tqdm
 
 from unseen import api
 from unseen.batch import EARLIER_OUTPUT, HIDDEN, OTHER_TYPE, SYMLINKED_FOLDER, Job, find_inputs, output_path
-from unseen.cli import AUDIO_NOTICE, BLUR_WARNING, main
+from unseen.cli import AUDIO_NOTICE, BLUR_WARNING, VideoBar, main
 from unseen.errors import InputError, OutputError
 from unseen.regions import SCHEMA, Regions
 from unseen.regions_file import read_regions_file, regions_document, write_regions_file
@@ -533,3 +535,19 @@ def test_python_dash_m_entry_point(tmp_path, small):
     assert (tmp_path / "a.unseen.jpg").is_file()
     version = subprocess.run([sys.executable, "-m", "unseen", "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("unseen ")
+
+
+def test_video_progress_counts_each_pass_once():
+    """The API reports both passes as one count to 2 x frames; the bar shows each pass out of the frames."""
+    stream = io.StringIO()
+    with tqdm(file=stream, disable=False) as bar:
+        progress = VideoBar(bar)
+        seen = []
+        for done in range(1, 201):  # 100 frames: pass 1 reports 1..100, pass 2 101..200
+            progress(done, 200)
+            seen.append((bar.desc, bar.n, bar.total))
+    assert seen[0] == ("analysing", 1, 100)
+    assert seen[99] == ("analysing", 100, 100)
+    assert seen[100] == ("writing", 1, 100)
+    assert seen[-1] == ("writing", 100, 100)
+    assert all(total == 100 for _, _, total in seen)

@@ -207,6 +207,27 @@ def _regions_inside_output(regions: Path, out_dir: Path) -> bool:
     return folder == Path(path_key(regions.parent)) or folder in Path(path_key(regions.parent)).parents
 
 
+class VideoBar:
+    """The frames bar of one video: "analysing", then "writing", each pass counting the frames once
+    with its own rate and ETA (the API counts both passes as one run of twice the frames)."""
+
+    def __init__(self, bar: tqdm) -> None:
+        self.bar = bar
+        self.writing = False
+        bar.set_description_str("analysing", refresh=False)
+
+    def __call__(self, done: int, total: int | None) -> None:
+        frames = total // 2 if total else None
+        if frames is not None and not self.writing and done > frames:
+            self.writing = True
+            self.bar.reset(total=frames)
+            self.bar.set_description_str("writing", refresh=False)
+        elif frames is not None and self.bar.total != frames:
+            self.bar.total = frames
+        count = done - frames if self.writing and frames is not None else done
+        self.bar.update(count - self.bar.n)
+
+
 class _Run:
     """One invocation over all inputs."""
 
@@ -316,13 +337,7 @@ class _Run:
                 file=sys.stderr,
                 dynamic_ncols=True,
             ) as frames_bar:
-
-                def progress(done: int, total: int | None) -> None:
-                    if total is not None and frames_bar.total != total:
-                        frames_bar.total = total
-                    frames_bar.update(done - frames_bar.n)
-
-                outcome = process(job, dst, self.settings, progress)
+                outcome = process(job, dst, self.settings, VideoBar(frames_bar))
         else:
             outcome = process(job, dst, self.settings)
         if outcome.status == "failed":
