@@ -551,3 +551,12 @@ def test_video_progress_counts_each_pass_once():
     assert seen[100] == ("writing", 1, 100)
     assert seen[-1] == ("writing", 100, 100)
     assert all(total == 100 for _, _, total in seen)
+
+
+def test_summary_mentions_video_frames_only_when_a_video_was_done(tmp_path, capsys, small):
+    src = save(small, tmp_path / "p.jpg")
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    code, _, err = run(capsys, src, tmp_path / "broken.mp4")
+    assert code == 1
+    summary = [line for line in err.splitlines() if " done, " in line]
+    assert len(summary) == 1 and "video frames" not in summary[0]
