@@ -16,6 +16,7 @@ from PIL import Image, ImageCms, PngImagePlugin, TiffImagePlugin
 from skimage import data
 
 from unseen.errors import InputError, OutputError
+from unseen.media import icc
 from unseen.media.atomic import atomic_output
 from unseen.media.image import IMAGE_EXTENSIONS, MAX_PIXELS, Photo, read_photo, write_photo
 
@@ -315,18 +316,156 @@ ICC_FORMATS = [
 
 
 @pytest.mark.parametrize(("ext", "fmt"), ICC_FORMATS)
-def test_icc_profile_is_kept(tmp_path, astronaut, ext, fmt):
+def test_icc_profile_is_kept_as_scrubbed(tmp_path, astronaut, ext, fmt):
     src = tmp_path / f"in.{ext}"
     Image.fromarray(astronaut).save(src, format=fmt, icc_profile=SRGB)
     photo = read_photo(src)
-    assert photo.icc_profile == SRGB
+    assert photo.icc_profile == icc.scrub(SRGB)
+    assert photo.notices == []
 
     out = tmp_path / f"out.{ext}"
     write_photo(photo, photo.pixels, out)
     with Image.open(out) as im:
-        assert im.info.get("icc_profile") == SRGB
+        assert im.info.get("icc_profile") == icc.scrub(SRGB)
     if fmt == "WEBP":
         assert not {b"EXIF", b"XMP "} & set(riff_chunks(out.read_bytes()))
+
+
+# An ICC profile as a calibration tool or a camera writes one: its colour tags plus text, a date and
+# device fields that name a person and a machine (built here from Pillow's sRGB profile).
+SERIAL = "SN-0123456789"
+CALIBRATED = "calibrated 2021-06-01 12:34:56"
+HEADER_DATE = struct.pack(">6H", 2021, 6, 1, 12, 34, 56)
+HEADER_PLANTS = {4: b"Jane", 40: b"MSFT", 48: b"JQPh", 52: b"5DM4", 56: b"SN012345", 80: b"JQPc"}
+PROFILE_ID = b"Jane's profileID"
+
+
+def icc_tags(profile: bytes) -> dict[bytes, bytes]:
+    count = struct.unpack(">I", profile[128:132])[0]
+    entries = [struct.unpack(">4sII", profile[132 + 12 * i : 144 + 12 * i]) for i in range(count)]
+    return {sig: profile[offset : offset + size] for sig, offset, size in entries}
+
+
+def icc_profile(header: bytes, tags: dict[bytes, bytes]) -> bytes:
+    body, table, start = b"", b"", 132 + 12 * len(tags)
+    for sig, element in tags.items():
+        table += struct.pack(">4sII", sig, start + len(body), len(element))
+        body += element + bytes(-len(element) % 4)
+    out = header[4:] + struct.pack(">I", len(tags)) + table + body
+    return struct.pack(">I", 4 + len(out)) + out
+
+
+def mluc(text: str) -> bytes:
+    encoded = text.encode("utf-16-be")
+    return b"mluc" + bytes(4) + struct.pack(">II2s2sII", 1, 12, b"en", b"GB", len(encoded), 28) + encoded
+
+
+def text_description(text: str) -> bytes:  # the v2 type
+    raw = text.encode() + b"\0"
+    return b"desc" + bytes(4) + struct.pack(">I", len(raw)) + raw + bytes(78)
+
+
+def identifying_profile(version: int) -> bytes:
+    """sRGB's colour with red and blue primaries swapped (so its colours differ from plain sRGB)."""
+    header = bytearray(SRGB[:128])
+    header[8] = version
+    header[24:36] = HEADER_DATE
+    header[84:100] = PROFILE_ID
+    for offset, value in HEADER_PLANTS.items():
+        header[offset : offset + len(value)] = value
+    tags = icc_tags(SRGB)
+    tags[b"rXYZ"], tags[b"bXYZ"] = tags[b"bXYZ"], tags[b"rXYZ"]
+    text = mluc if version == 4 else text_description
+    tags[b"desc"] = text(f"{SECRET}'s monitor")
+    tags[b"cprt"] = mluc(f"(c) {SECRET}") if version == 4 else b"text" + bytes(4) + f"(c) {SECRET}\0".encode()
+    tags[b"dmnd"] = text(f"Canon {SERIAL}")
+    tags[b"dmdd"] = text(f"{CALIBRATED} by {SECRET}")
+    tags[b"vcgt"] = b"vcgt" + bytes(4) + SERIAL.encode()
+    tags[b"Jane"] = b"text" + bytes(4) + f"{SECRET} {SERIAL}\0".encode()  # a private tag
+    return icc_profile(bytes(header), tags)
+
+
+def to_srgb(profile: bytes, pixels: np.ndarray) -> np.ndarray:
+    """What a colour-managed viewer shows for ``pixels`` tagged with ``profile``."""
+    transform = ImageCms.buildTransform(
+        ImageCms.ImageCmsProfile(io.BytesIO(profile)), SRGB_PROFILE, "RGB", "RGB"
+    )
+    return np.array(ImageCms.applyTransform(Image.fromarray(pixels), transform))
+
+
+SRGB_PROFILE = ImageCms.ImageCmsProfile(io.BytesIO(SRGB))
+
+
+@pytest.mark.parametrize("version", [2, 4])
+@pytest.mark.parametrize(("ext", "fmt"), ICC_FORMATS)
+def test_icc_profile_keeps_its_colour_and_loses_names_dates_and_devices(
+    tmp_path, astronaut, ext, fmt, version
+):
+    original = identifying_profile(version)
+    pixels = np.ascontiguousarray(astronaut[::8, ::8])
+    src = tmp_path / f"in.{ext}"
+    Image.fromarray(pixels).save(src, format=fmt, icc_profile=original)
+    assert SECRET.encode() in src.read_bytes() or fmt in ("PNG", "HEIF")  # PNG and HEIF compress it
+
+    photo = read_photo(src)
+    out = tmp_path / f"out.{ext}"
+    write_photo(photo, photo.pixels, out)
+
+    raw = out.read_bytes()
+    planted = [HEADER_DATE, PROFILE_ID, HEADER_PLANTS[56], b"vcgt", b"dmnd", b"dmdd"]
+    for text in (SECRET, SERIAL, CALIBRATED, "Canon"):
+        planted += [text.encode(), text.encode("utf-16-be")]
+    with Image.open(out) as im:
+        scrubbed = im.info["icc_profile"]
+    for leaked in planted:
+        assert leaked not in raw and leaked not in scrubbed, leaked
+    assert set(icc_tags(scrubbed)) == {b"desc", b"cprt", b"wtpt", b"chad", b"rXYZ", b"gXYZ", b"bXYZ"} | {
+        b"rTRC",
+        b"gTRC",
+        b"bTRC",
+        b"chrm",
+    }
+    header = scrubbed[:128]
+    assert header[8] == version and header[12:24] == b"mntrRGB XYZ " and header[36:40] == b"acsp"
+    for start, end in ((4, 8), (24, 36), (40, 64), (80, 128)):
+        assert header[start:end] == bytes(end - start), (start, end)
+    description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(scrubbed)))
+    assert description.strip() == icc.DESCRIPTION
+
+    # A colour-managed viewer shows the same colours; and they are not plain sRGB's.
+    np.testing.assert_array_equal(to_srgb(scrubbed, pixels), to_srgb(original, pixels))
+    assert mean_abs_diff(to_srgb(scrubbed, pixels), pixels) > 10
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda p: p[:300], "size"),
+        (lambda p: p[:128] + struct.pack(">I", 1000) + p[132:], "tag table"),
+        (lambda p: p[:140] + struct.pack(">I", 9999) + p[144:], "outside"),
+        (lambda p: p[:36] + b"xxxx" + p[40:], "not an ICC profile"),
+    ],
+    ids=["truncated", "tag-count", "tag-offset", "signature"],
+)
+def test_unreadable_icc_profile_is_dropped_with_a_notice(tmp_path, astronaut, damage, reason):
+    src = tmp_path / "in.jpg"
+    Image.fromarray(astronaut[::8, ::8].copy()).save(src, icc_profile=damage(SRGB))
+    photo = read_photo(src)
+    assert photo.icc_profile is None
+    assert len(photo.notices) == 1 and "colour profile" in photo.notices[0] and reason in photo.notices[0]
+    write_photo(photo, photo.pixels, tmp_path / "out.jpg")
+    with Image.open(tmp_path / "out.jpg") as im:
+        assert "icc_profile" not in im.info
+
+
+def test_icc_scrub_is_stable_and_keeps_shared_curves_shared():
+    once = icc.scrub(identifying_profile(4))
+    assert icc.scrub(once) == once
+    count = struct.unpack(">I", once[128:132])[0]
+    entries = [struct.unpack(">4sI", once[132 + 12 * i : 140 + 12 * i]) for i in range(count)]
+    offsets = dict(entries)
+    assert offsets[b"rTRC"] == offsets[b"gTRC"] == offsets[b"bTRC"]
+    assert len(once) % 4 == 0 and struct.unpack(">I", once[:4])[0] == len(once)
 
 
 def test_non_rgb_icc_profile_is_dropped(tmp_path, astronaut):

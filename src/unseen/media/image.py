@@ -2,7 +2,10 @@
 
 Knows nothing of faces. Everything a photo file can carry besides its pixels (EXIF with GPS and
 camera serials, XMP, IPTC, comments, text chunks, embedded thumbnails, secondary MPO/HEIF images)
-may identify a person or place, so the writer builds a fresh image and keeps only the colour profile.
+may identify a person or place, so the writer builds a fresh image and keeps only the colour profile,
+and that only as rebuilt by :mod:`unseen.media.icc` (colour tags kept, text, dates and devices dropped).
+What the reader had to leave behind (further frames, a damaged profile, unreadable EXIF) it says in
+``Photo.notices``; Pillow's own warnings never reach the user.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import os
 import struct
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError, OutputError, shown
+from . import icc
 from .atomic import atomic_output
 
 try:
@@ -79,7 +83,9 @@ class Photo:
     format: str
     """Pillow format name of the source ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "HEIF"); MPO reads as JPEG."""
     icc_profile: bytes | None
-    """RGB colour profile of the source, kept because it changes how colours look, not who is seen."""
+    """RGB colour profile of the source as ``icc.scrub`` rebuilds it: its colour, none of its text."""
+    notices: list[str] = field(default_factory=list)
+    """What the reader left out or could not apply, one line each, for the user (e.g. dropped frames)."""
 
 
 def read_photo(path: str | os.PathLike[str]) -> Photo:
@@ -129,17 +135,24 @@ def _decode(path: Path, fh: BinaryIO) -> Photo:
             # Pillow's JPEG opener reports MPO (a JPEG followed by more images: stereo pairs, depth
             # maps); only the first image is decoded, and it is written back as a plain JPEG.
             fmt = "JPEG" if im.format == "MPO" else im.format
-            icc = im.info.get("icc_profile")
+            icc_profile = im.info.get("icc_profile")
             upright = ImageOps.exif_transpose(im)
             pixels, alpha = _rgb_and_alpha(upright)
         except _DECODE_ERRORS as exc:
             raise InputError(f"{shown(path)}: corrupt or truncated image: {exc}") from exc
-    return Photo(
-        pixels=pixels,
-        alpha=alpha,
-        format=fmt,
-        icc_profile=icc if icc and icc[16:20] == _ICC_RGB else None,
-    )
+    notices: list[str] = []
+    return Photo(pixels, alpha, fmt, _colour_profile(icc_profile, notices), notices)
+
+
+def _colour_profile(profile: bytes | None, notices: list[str]) -> bytes | None:
+    """The profile to write: scrubbed, or None (with a notice if an RGB profile had to be dropped)."""
+    if not profile or profile[16:20] != _ICC_RGB:  # a grey or CMYK profile does not fit RGB output
+        return None
+    try:
+        return icc.scrub(profile)
+    except icc.ProfileError as exc:
+        notices.append(f"colour profile unreadable ({exc}); dropped, so colours may look different")
+        return None
 
 
 def _rgb_and_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
