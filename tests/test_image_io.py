@@ -6,6 +6,8 @@ import hashlib
 import io
 import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -15,10 +17,20 @@ import pytest
 from PIL import Image, ImageCms, PngImagePlugin, TiffImagePlugin
 from skimage import data
 
+from unseen.api import Options, anonymise, anonymise_file
 from unseen.errors import InputError, OutputError
 from unseen.media import icc
 from unseen.media.atomic import atomic_output
-from unseen.media.image import IMAGE_EXTENSIONS, MAX_PIXELS, Photo, read_photo, write_photo
+from unseen.media.image import (
+    EXTRA_EXTENSIONS,
+    IMAGE_EXTENSIONS,
+    MAX_PIXELS,
+    Photo,
+    frame_count,
+    read_photo,
+    write_photo,
+)
+from unseen.obscure import ObscureOptions
 
 HEIF = ".heic" in IMAGE_EXTENSIONS
 SECRET = "Jane Q. Photographer"  # planted in every metadata field; must never reach an output
@@ -150,13 +162,178 @@ def test_mpo_keeps_only_the_first_image_as_plain_jpeg(tmp_path, astronaut):
     assert raw.count(b"\xff\xd8") == 1 and raw.endswith(b"\xff\xd9")
 
 
-def test_multi_page_tiff_yields_first_page(tmp_path):
+def test_multi_page_tiff_yields_first_page_and_says_so(tmp_path):
     src = tmp_path / "in.tif"
     red, blue = Image.new("RGB", (32, 16), (255, 0, 0)), Image.new("RGB", (32, 16), (0, 0, 255))
-    red.save(src, save_all=True, append_images=[blue])
+    red.save(src, save_all=True, append_images=[blue, red])
     photo = read_photo(src)
     assert photo.pixels.shape == (16, 32, 3)
     assert (photo.pixels == (255, 0, 0)).all()
+    assert photo.notices == ["multi-page TIFF: only the first of 3 pages was kept"]
+    assert frame_count(src) == 3
+
+
+def _frames(astronaut: np.ndarray, count: int) -> list[Image.Image]:
+    small = np.ascontiguousarray(astronaut[::8, ::8])
+    return [Image.fromarray(np.roll(small, 5 * i, axis=1)) for i in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("ext", "fmt", "kind"),
+    [
+        ("webp", "WEBP", "animated WebP"),
+        ("png", "PNG", "animated PNG"),
+        ("gif", "GIF", "animated GIF"),
+        pytest.param("heic", "HEIF", "HEIF", marks=pytest.mark.skipif(not HEIF, reason="no pillow-heif")),
+    ],
+)
+def test_animation_keeps_the_first_frame_and_says_how_many_were_dropped(tmp_path, astronaut, ext, fmt, kind):
+    frames = _frames(astronaut, 12)
+    src = tmp_path / f"in.{ext}"
+    frames[0].save(src, format=fmt, save_all=True, append_images=frames[1:], duration=100)
+    assert frame_count(src) == 12
+
+    photo = read_photo(src)
+    first, second = (mean_abs_diff(photo.pixels, np.array(f)) for f in frames[:2])
+    assert first < 8 and first < second / 3
+    assert len(photo.notices) == 1 and photo.notices[0].startswith(kind), photo.notices
+    assert "of 12 " in photo.notices[0] and "kept" in photo.notices[0]
+    write_photo(photo, photo.pixels, tmp_path / f"out.{ext}")
+    assert frame_count(tmp_path / f"out.{ext}") == 1
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png", "gif", "tif", "webp"])
+def test_a_still_photo_has_one_frame_and_no_notice(tmp_path, astronaut, ext):
+    src = tmp_path / f"in.{ext}"
+    _frames(astronaut, 1)[0].save(src)
+    assert frame_count(src) == 1
+    assert read_photo(src).notices == []
+
+
+def test_frame_count_refuses_what_read_photo_refuses(tmp_path):
+    (tmp_path / "notes.gif").write_bytes(b"GIF89a, or not\n" * 20)
+    (tmp_path / "notes.txt").write_bytes(b"hello")
+    for name in ("notes.gif", "notes.txt", "missing.gif"):
+        with pytest.raises(InputError) as info:
+            frame_count(tmp_path / name)
+        assert str(info.value).startswith(str(tmp_path / name))
+
+
+def test_anonymise_file_reports_the_dropped_frames(tmp_path, astronaut):
+    frames = _frames(astronaut, 4)
+    src = tmp_path / "in.webp"
+    frames[0].save(src, save_all=True, append_images=frames[1:])
+    report = anonymise_file(src, tmp_path / "out.webp")
+    assert report.notices == ["animated WebP: only the first of 4 frames was kept"]
+
+
+def test_jfif_is_a_jpeg(tmp_path, astronaut):
+    src = tmp_path / "in.jfif"
+    Image.fromarray(astronaut).save(src, format="JPEG", quality=90)
+    photo = read_photo(src)
+    assert photo.format == "JPEG" and mean_abs_diff(photo.pixels, astronaut) < 3
+    write_photo(photo, photo.pixels, tmp_path / "out.jfif")
+    with Image.open(tmp_path / "out.jfif") as im:
+        assert im.format == "JPEG"
+
+
+# --- GIF: a palette of 256 colours -------------------------------------------------------------
+
+
+def _gif(astronaut: np.ndarray, path: Path) -> np.ndarray:
+    """Save the astronaut as a 256-colour GIF; return the pixels a viewer shows."""
+    Image.fromarray(astronaut).quantize(256).save(path)
+    return decoded(path)
+
+
+def _colours(pixels: np.ndarray) -> int:
+    return len(np.unique(pixels.reshape(-1, 3), axis=0))
+
+
+def test_still_gif_round_trips_exactly(tmp_path, astronaut):
+    shown_pixels = _gif(astronaut, tmp_path / "in.gif")
+    photo = read_photo(tmp_path / "in.gif")
+    assert photo.format == "GIF" and photo.alpha is None
+    np.testing.assert_array_equal(photo.pixels, shown_pixels)
+    write_photo(photo, photo.pixels, tmp_path / "out.gif")
+    with Image.open(tmp_path / "out.gif") as im:
+        assert im.format == "GIF" and im.mode == "P"
+    np.testing.assert_array_equal(decoded(tmp_path / "out.gif"), shown_pixels)
+
+
+@pytest.mark.parametrize("colour", [(255, 0, 255), (0, 0, 0), (37, 201, 90)])
+def test_gif_face_stays_covered_by_the_exact_fill_colour(tmp_path, astronaut, colour):
+    shown_pixels = _gif(astronaut, tmp_path / "in.gif")
+    photo = read_photo(tmp_path / "in.gif")
+    result = anonymise(photo.pixels, Options(obscure=ObscureOptions(color=colour)))
+    assert len(result.regions) >= 1
+    painted = (result.image != photo.pixels).any(axis=-1)
+    assert painted.sum() > 2000  # the astronaut's head
+    write_photo(photo, result.image, tmp_path / "out.gif")
+
+    written = decoded(tmp_path / "out.gif")
+    assert (written[painted] == colour).all()  # every painted pixel is still exactly the fill
+    unpainted = ~painted
+    assert _colours(result.image) > 256 or colour == (0, 0, 0)  # the quantiser had to choose
+    assert mean_abs_diff(written[unpainted], shown_pixels[unpainted]) < 3
+
+
+@pytest.mark.parametrize("where", [(350, 450), (150, 200), (300, 100)])
+def test_gif_keeps_a_small_flat_area_exact_among_many_colours(tmp_path, astronaut, where):
+    # A fill colour that is also in the photo (a near-black, a skin tone) and covers a small area: a
+    # plain median cut (Pillow's own GIF conversion) moves (1, 0, 1), the first of these, to another
+    # entry's colour.
+    colour = tuple(int(v) for v in astronaut[where])
+    painted = astronaut.copy()
+    painted[100:140, 150:190] = colour
+    assert _colours(painted) > 100_000
+    write_photo(Photo(astronaut, None, "GIF", None), painted, tmp_path / "out.gif")
+    written = decoded(tmp_path / "out.gif")
+    assert _colours(written) <= 256
+    assert (written[100:140, 150:190] == colour).all()
+    assert mean_abs_diff(written, painted) < 4
+
+
+def test_transparent_gif_keeps_its_transparency(tmp_path, astronaut):
+    palette = Image.fromarray(astronaut).quantize(200)
+    index = np.array(palette)
+    index[:, :100] = 255
+    im = Image.fromarray(index)
+    im.putpalette(palette.getpalette()[: 3 * 200] + [0] * (3 * 56))
+    im.save(tmp_path / "in.gif", transparency=255)
+    photo = read_photo(tmp_path / "in.gif")
+    assert (
+        photo.alpha is not None and (photo.alpha[:, :100] == 0).all() and (photo.alpha[:, 100:] == 255).all()
+    )
+    write_photo(photo, photo.pixels, tmp_path / "out.gif")
+    with Image.open(tmp_path / "out.gif") as out:
+        rgba = np.array(out.convert("RGBA"))
+    np.testing.assert_array_equal(rgba[..., 3], photo.alpha)
+    np.testing.assert_array_equal(rgba[:, 100:, :3], photo.pixels[:, 100:])
+
+
+# --- HEIC without the extra --------------------------------------------------------------------
+
+
+def test_heic_without_the_extra_names_the_install_command(tmp_path):
+    (tmp_path / "x.HEIC").write_bytes(b"\0\0\0\x18ftypheic" + bytes(64))
+    script = (
+        "import sys; sys.modules['pillow_heif'] = None\n"
+        "from unseen.errors import InputError\n"
+        "from unseen.media.image import EXTRA_EXTENSIONS, IMAGE_EXTENSIONS, read_photo\n"
+        "print(sorted(EXTRA_EXTENSIONS.items()), '.heic' in IMAGE_EXTENSIONS)\n"
+        "try:\n    read_photo(sys.argv[1])\nexcept InputError as exc:\n    print(exc)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "x.HEIC")], capture_output=True, text=True, check=True
+    )
+    hint = "pip install 'unseen[heif]'"
+    assert run.stdout.splitlines() == [
+        f"[('.heic', {hint!r}), ('.heif', {hint!r})] False",
+        f"{tmp_path / 'x.HEIC'}: .heic photos need {hint}",
+    ]
+    assert run.stderr == ""
+    assert EXTRA_EXTENSIONS == ({} if HEIF else {".heic": hint, ".heif": hint})
 
 
 @pytest.mark.parametrize(
@@ -561,8 +738,7 @@ def _bad_inputs(tmp_path: Path, astronaut: np.ndarray) -> dict[str, Path]:
         "truncated.jpg": raw[: len(raw) // 2],
         "noise.jpg": np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes(),
         "notes.png": b"this is a text file, not a picture\n" * 20,
-        "picture.gif": None,
-        "animation.png": None,  # a GIF behind a .png name: not a format we can write back
+        "picture.png": None,  # a PCX behind a .png name: not a format we can write back
         "bomb.png": png_with_header(30000, 30000),
         "almost-bomb.png": png_with_header(15000, 15000),
     }
@@ -570,7 +746,7 @@ def _bad_inputs(tmp_path: Path, astronaut: np.ndarray) -> dict[str, Path]:
     for name, content in files.items():
         path = tmp_path / name
         if content is None:
-            Image.fromarray(astronaut).save(path, format="GIF")
+            Image.fromarray(astronaut).save(path, format="PCX")
         else:
             path.write_bytes(content)
         paths[name] = path
