@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import piexif
 import pytest
+import tifffile
 from PIL import Image, ImageCms, PngImagePlugin, TiffImagePlugin
 from skimage import data
 
-from unseen.api import Options, anonymise, anonymise_file
+from unseen.api import Options, anonymise, anonymise_file, detect
 from unseen.errors import InputError, OutputError
 from unseen.media import icc
 from unseen.media.atomic import atomic_output
@@ -356,6 +357,55 @@ def test_any_mode_becomes_8bit_rgb(tmp_path, astronaut, make):
     assert photo.alpha is None
     if im.mode == "I;16":  # scaled, not clipped to white
         np.testing.assert_array_equal(photo.pixels[..., 0], astronaut[..., 1])
+
+
+def _grey(astronaut: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(astronaut).convert("L"), np.float64)
+
+
+DEEP = {
+    "int32-wide": (lambda g: (g * 1000).astype(np.int32), "integer pixels scaled from 0..255000"),
+    "int32-signed": (
+        lambda g: (g * 100 - 12000).astype(np.int32),
+        "integer pixels scaled from -12000..13500",
+    ),
+    "int16-signed": (
+        lambda g: (g * 100 - 12000).astype(np.int16),
+        "integer pixels scaled from -12000..13500",
+    ),
+    "float-unit": (lambda g: (g / 255).astype(np.float32), "floating-point pixels scaled from 0..1"),
+    "float-wide": (
+        lambda g: (g * 40 - 3000).astype(np.float32),
+        "floating-point pixels scaled from -3000..7200",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(DEEP))
+def test_deep_greyscale_tiff_is_scaled_not_clipped_and_its_face_is_found(tmp_path, astronaut, kind):
+    make, notice = DEEP[kind]
+    grey = _grey(astronaut)
+    values = make(grey)
+    if kind == "float-wide":
+        values[:4, :4] = np.nan  # a few undefined samples must not blank the photo
+    src = tmp_path / "in.tif"
+    tifffile.imwrite(src, values)
+    photo = read_photo(src)
+    assert photo.notices == [notice + " to 8 bits"]
+    shown_grey = photo.pixels[..., 0].astype(np.float64)
+    assert shown_grey.std() > 40  # not flat: neither all white nor all black
+    assert np.corrcoef(shown_grey[4:, 4:].ravel(), grey[4:, 4:].ravel())[0, 1] > 0.999
+    faces = detect(photo.pixels)
+    assert any(x1 < 220 < x2 and y1 < 80 < y2 for x1, y1, x2, y2 in faces.boxes), faces.boxes
+
+    write_photo(photo, photo.pixels, tmp_path / "out.tif")
+    assert decoded(tmp_path / "out.tif")[..., 0].std() > 40
+
+
+def test_16_bit_rgb_tiff_keeps_its_colours(tmp_path, astronaut):
+    # Pillow reads 16-bit RGB as 8-bit RGB itself (the high byte): guard that it stays so.
+    tifffile.imwrite(tmp_path / "in.tif", astronaut.astype(np.uint16) * 257, photometric="rgb")
+    np.testing.assert_array_equal(read_photo(tmp_path / "in.tif").pixels, astronaut)
 
 
 # --- metadata stripping ------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
     corrupt or truncated files, and images over MAX_PIXELS (checked from the header, before any
     pixel is decoded). Multi-frame files (animated GIF, PNG and WebP, multi-page TIFF, MPO, HEIF
     with several images) yield their first (HEIF: primary) frame only, and a notice that says so.
-    16-bit greyscale is scaled to 8 bits; other bit depths are converted by Pillow.
+    Deeper greyscale is scaled to 8 bits (see ``_eight_bit``); other bit depths are converted by Pillow.
     """
     path = Path(path)
     notices: list[str] = []
@@ -129,7 +129,7 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
             # maps); only the first image is decoded, and it is written back as a plain JPEG.
             fmt = "JPEG" if im.format == "MPO" else im.format
             icc_profile = im.info.get("icc_profile")
-            upright = ImageOps.exif_transpose(im)
+            upright, scaled = _eight_bit(ImageOps.exif_transpose(im))
             pixels, alpha = _rgb_and_alpha(upright)
             frames = getattr(im, "n_frames", 1)
         except _DECODE_ERRORS as exc:
@@ -137,6 +137,8 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
         if frames > 1:
             kind, which, unit = _SEVERAL.get(im.format, (im.format, "first", "frames"))
             notices.append(f"{kind}: only the {which} of {frames} {unit} was kept")
+    if scaled:
+        notices.append(scaled)
     return Photo(pixels, alpha, fmt, _colour_profile(icc_profile, notices), notices)
 
 
@@ -204,11 +206,33 @@ def _colour_profile(profile: bytes | None, notices: list[str]) -> bytes | None:
         return None
 
 
+def _eight_bit(im: Image.Image) -> tuple[Image.Image, str | None]:
+    """Deep greyscale (16- or 32-bit integers, floats) as 8-bit "L", and a notice if a range was chosen.
+
+    Pillow's own conversion clips such values to 0..255, which turns the photo white or black. Unsigned
+    16-bit values fill their declared range, as viewers show them. Signed, 32-bit and float values
+    declare no range a photo uses, so they are stretched over their own (floats within 0..1 keep 0..1).
+    """
+    if not im.mode.startswith("I") and im.mode != "F":
+        return im, None
+    values = np.asarray(im)
+    if values.dtype.kind == "u" and values.dtype.itemsize == 2:
+        return Image.fromarray((values >> 8).astype(np.uint8)), None
+    values = values.astype(np.float32)
+    finite = np.isfinite(values)
+    lo, hi = (float(values[finite].min()), float(values[finite].max())) if finite.any() else (0.0, 0.0)
+    if im.mode == "F" and 0 <= lo and hi <= 1:
+        lo, hi = 0.0, 1.0
+    elif im.mode != "F" and 0 <= lo and hi <= 255:
+        return im, None  # 8-bit values in a wider type: Pillow's conversion is right
+    gain = 255 / (hi - lo) if hi > lo else 0.0
+    scaled = np.where(finite, np.rint((values - lo) * gain), 0).clip(0, 255).astype(np.uint8)
+    kind = "floating-point" if im.mode == "F" else "integer"
+    return Image.fromarray(scaled), f"{kind} pixels scaled from {lo:g}..{hi:g} to 8 bits"
+
+
 def _rgb_and_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """Reduce any Pillow mode to 8-bit RGB plus alpha where the source carries transparency."""
-    if im.mode.startswith("I;16"):
-        # Pillow clips 16-bit values to 255 when converting, which would turn the photo white.
-        im = Image.fromarray((np.asarray(im) >> 8).astype(np.uint8))
+    """Reduce any 8-bit Pillow mode to RGB plus alpha where the source carries transparency."""
     if im.has_transparency_data:
         rgba = np.array(im.convert("RGBA"))
         return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
