@@ -8,6 +8,7 @@ import os
 import struct
 import subprocess
 import sys
+import warnings
 import zlib
 from pathlib import Path
 
@@ -732,6 +733,52 @@ def test_exif_orientation_is_applied_and_not_written(tmp_path, astronaut, orient
     with Image.open(out) as im:
         assert not im.getexif()
     assert mean_abs_diff(decoded(out), upright) < 3
+
+
+def _damaged_exif_jpeg(path: Path, pixels: np.ndarray, entry: int) -> None:
+    """A JPEG with EXIF orientation 6 whose IFD0 entry number ``entry`` points far past the block's end."""
+    exif = bytearray(
+        piexif.dump(
+            {
+                "0th": {
+                    piexif.ImageIFD.Make: b"Canon",
+                    piexif.ImageIFD.Orientation: 6,
+                    piexif.ImageIFD.Artist: SECRET.encode(),
+                }
+            }
+        )
+    )
+    ifd0 = 6 + 8  # after "Exif\0\0" and the TIFF header: entry count, then 12-byte entries
+    assert struct.unpack(">H", exif[ifd0 + 2 + 12 * entry : ifd0 + 4 + 12 * entry])[0] in (271, 315)
+    value = ifd0 + 2 + 12 * entry + 8
+    exif[value : value + 4] = struct.pack(">I", 0xFFF0)
+    Image.fromarray(pixels).save(path, quality=90, exif=bytes(exif))
+
+
+@pytest.mark.parametrize(("entry", "notice"), [(0, ["EXIF unreadable; orientation not applied"]), (2, [])])
+def test_damaged_exif_gives_no_warning_only_a_notice_when_orientation_is_lost(
+    tmp_path, astronaut, entry, notice
+):
+    tall = np.ascontiguousarray(astronaut[:, :300])
+    src = tmp_path / "in.jpg"
+    _damaged_exif_jpeg(src, tall, entry)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        photo = read_photo(src)
+        frame_count(src)
+        write_photo(photo, photo.pixels, tmp_path / "out.jpg")
+    assert [str(w.message) for w in caught] == []
+    assert photo.notices == notice
+    assert photo.pixels.shape == ((512, 300, 3) if notice else (300, 512, 3))  # turned when it was readable
+
+
+def test_damaged_exif_prints_nothing_on_stderr(tmp_path, astronaut):
+    src = tmp_path / "in.jpg"
+    _damaged_exif_jpeg(src, np.ascontiguousarray(astronaut[::4, ::4]), 0)
+    script = "import sys\nfrom unseen.media.image import read_photo\nprint(read_photo(sys.argv[1]).notices)\n"
+    run = subprocess.run([sys.executable, "-c", script, str(src)], capture_output=True, text=True, check=True)
+    assert run.stderr == ""
+    assert run.stdout == "['EXIF unreadable; orientation not applied']\n"
 
 
 # --- alpha -------------------------------------------------------------------------------------

@@ -91,6 +91,8 @@ _DECODE_ERRORS = (
     MemoryError,
 )
 
+_ORIENTATION = 0x0112  # the EXIF tag
+
 # ICC header bytes 16..20 name the profile's colour space; only an RGB profile fits RGB output.
 _ICC_RGB = b"RGB "
 
@@ -122,7 +124,7 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
     """
     path = Path(path)
     notices: list[str] = []
-    with _opened(path) as im:
+    with _opened(path) as (im, caught):
         try:
             im.load()  # full decode now: a truncated file must fail here, not yield grey pixels
             # Pillow's JPEG opener reports MPO (a JPEG followed by more images: stereo pairs, depth
@@ -132,8 +134,13 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
             upright, scaled = _eight_bit(ImageOps.exif_transpose(im))
             pixels, alpha = _rgb_and_alpha(upright)
             frames = getattr(im, "n_frames", 1)
+            orientation = im.getexif().get(_ORIENTATION)
         except _DECODE_ERRORS as exc:
             raise InputError(f"{shown(path)}: corrupt or truncated image: {exc}") from exc
+        # Pillow warns (and reads on, or gives up on the rest) when EXIF is damaged: the orientation
+        # may be lost with it, and the user should know why a photo comes out turned.
+        if caught and "exif" in im.info and orientation is None:
+            notices.append("EXIF unreadable; orientation not applied")
         if frames > 1:
             kind, which, unit = _SEVERAL.get(im.format, (im.format, "first", "frames"))
             notices.append(f"{kind}: only the {which} of {frames} {unit} was kept")
@@ -148,7 +155,7 @@ def frame_count(path: str | os.PathLike[str]) -> int:
     skipped over, not decompressed). Raises InputError as ``read_photo`` would.
     """
     path = Path(path)
-    with _opened(path) as im:
+    with _opened(path) as (im, _):
         try:
             return int(getattr(im, "n_frames", 1))
         except _DECODE_ERRORS as exc:
@@ -156,8 +163,9 @@ def frame_count(path: str | os.PathLike[str]) -> int:
 
 
 @contextlib.contextmanager
-def _opened(path: Path) -> Iterator[Image.Image]:
-    """``path`` opened by Pillow (header read, no pixels yet) if its suffix, size and format are ours."""
+def _opened(path: Path) -> Iterator[tuple[Image.Image, list[warnings.WarningMessage]]]:
+    """``path`` opened by Pillow (header read, no pixels yet) if its suffix, size and format are ours,
+    with the warnings Pillow gives while it is open: caught, never shown (they name library files)."""
     suffix = path.suffix.lower()
     if suffix in EXTRA_EXTENSIONS:
         raise InputError(f"{shown(path)}: {suffix} photos need {EXTRA_EXTENSIONS[suffix]}")
@@ -167,14 +175,14 @@ def _opened(path: Path) -> Iterator[Image.Image]:
         fh = open(path, "rb")
     except OSError as exc:
         raise InputError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from exc
-    with fh:
+    with fh, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         if os.fstat(fh.fileno()).st_size == 0:
             raise InputError(f"{shown(path)}: empty file")
         try:
-            with warnings.catch_warnings():
-                # Pillow warns between MAX_PIXELS and twice that; we refuse those just below instead.
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im = Image.open(fh, formats=tuple(_SAVE_OPTIONS))
+            im = Image.open(fh, formats=tuple(_SAVE_OPTIONS))
+            # Pillow warns between MAX_PIXELS and twice that; we refuse those just below instead.
+            caught[:] = [w for w in caught if not issubclass(w.category, Image.DecompressionBombWarning)]
         except Image.DecompressionBombError as exc:
             limit = 2 * MAX_PIXELS  # Pillow refuses these itself, before we could read the dimensions
             raise InputError(
@@ -192,7 +200,7 @@ def _opened(path: Path) -> Iterator[Image.Image]:
                     f"{shown(path)}: image too large ({width} x {height} pixels); "
                     "refusing a possible decompression bomb"
                 )
-            yield im
+            yield im, caught
 
 
 def _colour_profile(profile: bytes | None, notices: list[str]) -> bytes | None:
@@ -269,7 +277,8 @@ def write_photo(
     if photo.icc_profile:
         options["icc_profile"] = photo.icc_profile
     try:
-        with atomic_output(dst, overwrite) as tmp:
+        with atomic_output(dst, overwrite) as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's warnings name library files; they are not for users
             image.save(tmp, format=photo.format, **options)
     except OSError as exc:
         raise OutputError(f"{shown(dst)}: cannot write output: {exc.strerror or exc}") from exc
