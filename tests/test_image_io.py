@@ -866,6 +866,23 @@ def test_bad_inputs_raise_input_error_naming_the_file(tmp_path, astronaut):
     assert "15000 x 15000" in str(pytest.raises(InputError, read_photo, tmp_path / "almost-bomb.png").value)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_named_like_a_photo_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "x.jpg"
+    os.mkfifo(fifo)
+    script = (
+        "import sys\nfrom unseen.errors import InputError\n"
+        "from unseen.media.image import frame_count, read_photo\n"
+        "for read in (read_photo, frame_count):\n"
+        "    try:\n        read(sys.argv[1])\n    except InputError as exc:\n        print(exc)\n"
+    )
+    # In a child with a deadline: on the old code the open waits for a writer that never comes.
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(fifo)], capture_output=True, text=True, timeout=30
+    )
+    assert run.stdout.splitlines() == [f"{fifo}: not a regular file"] * 2, run.stderr
+
+
 def test_truncated_jpeg_is_refused_not_padded(tmp_path, astronaut):
     src = tmp_path / "cut.jpg"
     Image.fromarray(astronaut).save(src)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -171,14 +172,9 @@ def _opened(path: Path) -> Iterator[tuple[Image.Image, list[warnings.WarningMess
         raise InputError(f"{shown(path)}: {suffix} photos need {EXTRA_EXTENSIONS[suffix]}")
     if suffix not in IMAGE_EXTENSIONS:
         raise InputError(f"{shown(path)}: unsupported file type {path.suffix or '(no extension)'!r}")
-    try:
-        fh = open(path, "rb")
-    except OSError as exc:
-        raise InputError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from exc
+    fh = _open_regular(path)
     with fh, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if os.fstat(fh.fileno()).st_size == 0:
-            raise InputError(f"{shown(path)}: empty file")
         try:
             im = Image.open(fh, formats=tuple(_SAVE_OPTIONS))
             # Pillow warns between MAX_PIXELS and twice that; we refuse those just below instead.
@@ -201,6 +197,20 @@ def _opened(path: Path) -> Iterator[tuple[Image.Image, list[warnings.WarningMess
                     "refusing a possible decompression bomb"
                 )
             yield im, caught
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """``path`` open for reading if it is a non-empty regular file. Opened without blocking, so that a
+    FIFO (or a device) named like a photo is refused at once instead of waiting for a writer forever."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from exc
+    info = os.fstat(fd)
+    if stat.S_ISREG(info.st_mode) and info.st_size > 0:
+        return os.fdopen(fd, "rb")
+    os.close(fd)
+    raise InputError(f"{shown(path)}: {'empty file' if stat.S_ISREG(info.st_mode) else 'not a regular file'}")
 
 
 def _colour_profile(profile: bytes | None, notices: list[str]) -> bytes | None:
