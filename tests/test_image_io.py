@@ -665,6 +665,32 @@ def test_icc_profile_keeps_its_colour_and_loses_names_dates_and_devices(
     assert mean_abs_diff(to_srgb(scrubbed, pixels), pixels) > 10
 
 
+def lut16_profile(hidden: bytes) -> bytes:
+    """sRGB's tags plus an A2B0 lookup table (linear, red and blue swapped) with ``hidden`` after its data."""
+    tags = icc_tags(SRGB)
+    columns = [np.array(struct.unpack(">3i", tags[sig][8:20])) / 65536 for sig in (b"rXYZ", b"gXYZ", b"bXYZ")]
+    identity = struct.pack(">9i", 65536, 0, 0, 0, 65536, 0, 0, 0, 65536)
+    grid = b""
+    for r, g, b in np.ndindex(2, 2, 2):  # the first input varies slowest
+        xyz = b * columns[0] + g * columns[1] + r * columns[2]
+        grid += struct.pack(">3H", *np.clip(np.rint(xyz * 32768), 0, 65535).astype(int))
+    table = struct.pack(">2H", 0, 65535) * 3
+    tags[b"A2B0"] = b"mft2" + bytes(4) + bytes([3, 3, 2, 0]) + identity + struct.pack(">HH", 2, 2)
+    tags[b"A2B0"] += table + grid + table + hidden
+    return icc_profile(SRGB[:128], tags)
+
+
+def test_lookup_table_profile_keeps_its_table_and_not_what_hides_behind_it(tmp_path, astronaut):
+    original = lut16_profile(f"{SECRET} {SERIAL}".encode())
+    pixels = np.ascontiguousarray(astronaut[::8, ::8])
+    Image.fromarray(pixels).save(tmp_path / "in.png", icc_profile=original)
+    photo = read_photo(tmp_path / "in.png")
+    assert SECRET.encode() not in photo.icc_profile and SERIAL.encode() not in photo.icc_profile
+    assert b"A2B0" in photo.icc_profile
+    np.testing.assert_array_equal(to_srgb(photo.icc_profile, pixels), to_srgb(original, pixels))
+    assert mean_abs_diff(to_srgb(photo.icc_profile, pixels), to_srgb(SRGB, pixels)) > 10  # the table counts
+
+
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
