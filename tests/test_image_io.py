@@ -696,7 +696,7 @@ def test_lookup_table_profile_keeps_its_table_and_not_what_hides_behind_it(tmp_p
     [
         (lambda p: p[:300], "size"),
         (lambda p: p[:128] + struct.pack(">I", 1000) + p[132:], "tag table"),
-        (lambda p: p[:140] + struct.pack(">I", 9999) + p[144:], "outside"),
+        (lambda p: p[:160] + struct.pack(">I", 9999) + p[164:], "outside"),  # wtpt's offset
         (lambda p: p[:36] + b"xxxx" + p[40:], "not an ICC profile"),
     ],
     ids=["truncated", "tag-count", "tag-offset", "signature"],
@@ -710,6 +710,11 @@ def test_unreadable_icc_profile_is_dropped_with_a_notice(tmp_path, astronaut, da
     write_photo(photo, photo.pixels, tmp_path / "out.jpg")
     with Image.open(tmp_path / "out.jpg") as im:
         assert "icc_profile" not in im.info
+
+
+def test_a_broken_text_tag_does_not_cost_the_colour():
+    broken = SRGB[:136] + struct.pack(">II", 99999, 99999) + SRGB[144:]  # desc points far outside
+    assert icc.scrub(broken) == icc.scrub(SRGB)
 
 
 def test_icc_scrub_is_stable_and_keeps_shared_curves_shared():

@@ -93,16 +93,15 @@ def _colour_tags(profile: bytes) -> dict[bytes, bytes]:
     if table_end > len(profile):
         raise ProfileError(f"tag table of {count} entries does not fit")
     tags: dict[bytes, bytes] = {}
-    seen: set[bytes] = set()
     for i in range(count):
         sig, offset, length = struct.unpack_from(">4sII", profile, _HEADER_SIZE + 4 + 12 * i)
+        if sig not in _KEPT:  # like a viewer, never look at what is not needed (nor judge it)
+            continue
         if offset < table_end or offset + length > len(profile) or length < 8:
             raise ProfileError(f"tag {sig!r} lies outside the profile")
-        if sig in seen:
+        if sig in tags:
             raise ProfileError(f"tag {sig!r} appears twice")
-        seen.add(sig)
-        if sig in _KEPT:
-            tags[sig] = _element(sig, profile[offset : offset + length])
+        tags[sig] = _element(sig, profile[offset : offset + length])
     return tags
 
 
