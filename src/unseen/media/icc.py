@@ -45,8 +45,8 @@ _KEPT: dict[bytes, tuple[bytes, ...]] = {
     **{f"{a}2{b}{i}".encode(): (b"mpet",) for a, b in ("DB", "BD") for i in range(4)},
 }
 
-# An RGB profile without one of these sets converts no colour at all.
-_TRANSFORMS = ({b"A2B0"}, {b"rXYZ", b"gXYZ", b"bXYZ", b"rTRC", b"gTRC", b"bTRC"})
+# A profile without one of these sets (a table; RGB's matrix and curves; grey's curve) converts no colour.
+_TRANSFORMS = ({b"A2B0"}, {b"rXYZ", b"gXYZ", b"bXYZ", b"rTRC", b"gTRC", b"bTRC"}, {b"kTRC"})
 
 DESCRIPTION = "RGB colour profile"
 """What every scrubbed profile calls itself."""
