@@ -267,8 +267,8 @@ def test_bad_files_fail_one_line_each_and_the_batch_goes_on(tmp_path, capsys, sm
     }
     for name, raw in bad.items():
         (tmp_path / name).write_bytes(raw)
-    Image.fromarray(small).save(tmp_path / "anim.gif")
-    bad_names = [*bad, "anim.gif"]
+    Image.fromarray(small).save(tmp_path / "picture.pcx")  # a format we cannot write back
+    bad_names = [*bad, "picture.pcx"]
     args = [good1, *(tmp_path / n for n in bad_names), tmp_path / "sub", tmp_path / "missing.jpg"]
     code, out, err = run(capsys, *args, "--json")
     assert code == 1

@@ -6,18 +6,33 @@ import hashlib
 import io
 import os
 import struct
+import subprocess
+import sys
+import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
 import piexif
 import pytest
+import tifffile
 from PIL import Image, ImageCms, PngImagePlugin, TiffImagePlugin
 from skimage import data
 
+from unseen.api import Options, anonymise, anonymise_file, detect
 from unseen.errors import InputError, OutputError
+from unseen.media import icc
 from unseen.media.atomic import atomic_output
-from unseen.media.image import IMAGE_EXTENSIONS, MAX_PIXELS, Photo, read_photo, write_photo
+from unseen.media.image import (
+    EXTRA_EXTENSIONS,
+    IMAGE_EXTENSIONS,
+    MAX_PIXELS,
+    Photo,
+    frame_count,
+    read_photo,
+    write_photo,
+)
+from unseen.obscure import ObscureOptions
 
 HEIF = ".heic" in IMAGE_EXTENSIONS
 SECRET = "Jane Q. Photographer"  # planted in every metadata field; must never reach an output
@@ -149,13 +164,178 @@ def test_mpo_keeps_only_the_first_image_as_plain_jpeg(tmp_path, astronaut):
     assert raw.count(b"\xff\xd8") == 1 and raw.endswith(b"\xff\xd9")
 
 
-def test_multi_page_tiff_yields_first_page(tmp_path):
+def test_multi_page_tiff_yields_first_page_and_says_so(tmp_path):
     src = tmp_path / "in.tif"
     red, blue = Image.new("RGB", (32, 16), (255, 0, 0)), Image.new("RGB", (32, 16), (0, 0, 255))
-    red.save(src, save_all=True, append_images=[blue])
+    red.save(src, save_all=True, append_images=[blue, red])
     photo = read_photo(src)
     assert photo.pixels.shape == (16, 32, 3)
     assert (photo.pixels == (255, 0, 0)).all()
+    assert photo.notices == ["multi-page TIFF: only the first of 3 pages was kept"]
+    assert frame_count(src) == 3
+
+
+def _frames(astronaut: np.ndarray, count: int) -> list[Image.Image]:
+    small = np.ascontiguousarray(astronaut[::8, ::8])
+    return [Image.fromarray(np.roll(small, 5 * i, axis=1)) for i in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("ext", "fmt", "kind"),
+    [
+        ("webp", "WEBP", "animated WebP"),
+        ("png", "PNG", "animated PNG"),
+        ("gif", "GIF", "animated GIF"),
+        pytest.param("heic", "HEIF", "HEIF", marks=pytest.mark.skipif(not HEIF, reason="no pillow-heif")),
+    ],
+)
+def test_animation_keeps_the_first_frame_and_says_how_many_were_dropped(tmp_path, astronaut, ext, fmt, kind):
+    frames = _frames(astronaut, 12)
+    src = tmp_path / f"in.{ext}"
+    frames[0].save(src, format=fmt, save_all=True, append_images=frames[1:], duration=100)
+    assert frame_count(src) == 12
+
+    photo = read_photo(src)
+    first, second = (mean_abs_diff(photo.pixels, np.array(f)) for f in frames[:2])
+    assert first < 8 and first < second / 3
+    assert len(photo.notices) == 1 and photo.notices[0].startswith(kind), photo.notices
+    assert "of 12 " in photo.notices[0] and "kept" in photo.notices[0]
+    write_photo(photo, photo.pixels, tmp_path / f"out.{ext}")
+    assert frame_count(tmp_path / f"out.{ext}") == 1
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png", "gif", "tif", "webp"])
+def test_a_still_photo_has_one_frame_and_no_notice(tmp_path, astronaut, ext):
+    src = tmp_path / f"in.{ext}"
+    _frames(astronaut, 1)[0].save(src)
+    assert frame_count(src) == 1
+    assert read_photo(src).notices == []
+
+
+def test_frame_count_refuses_what_read_photo_refuses(tmp_path):
+    (tmp_path / "notes.gif").write_bytes(b"GIF89a, or not\n" * 20)
+    (tmp_path / "notes.txt").write_bytes(b"hello")
+    for name in ("notes.gif", "notes.txt", "missing.gif"):
+        with pytest.raises(InputError) as info:
+            frame_count(tmp_path / name)
+        assert str(info.value).startswith(str(tmp_path / name))
+
+
+def test_anonymise_file_reports_the_dropped_frames(tmp_path, astronaut):
+    frames = _frames(astronaut, 4)
+    src = tmp_path / "in.webp"
+    frames[0].save(src, save_all=True, append_images=frames[1:])
+    report = anonymise_file(src, tmp_path / "out.webp")
+    assert report.notices == ["animated WebP: only the first of 4 frames was kept"]
+
+
+def test_jfif_is_a_jpeg(tmp_path, astronaut):
+    src = tmp_path / "in.jfif"
+    Image.fromarray(astronaut).save(src, format="JPEG", quality=90)
+    photo = read_photo(src)
+    assert photo.format == "JPEG" and mean_abs_diff(photo.pixels, astronaut) < 3
+    write_photo(photo, photo.pixels, tmp_path / "out.jfif")
+    with Image.open(tmp_path / "out.jfif") as im:
+        assert im.format == "JPEG"
+
+
+# --- GIF: a palette of 256 colours -------------------------------------------------------------
+
+
+def _gif(astronaut: np.ndarray, path: Path) -> np.ndarray:
+    """Save the astronaut as a 256-colour GIF; return the pixels a viewer shows."""
+    Image.fromarray(astronaut).quantize(256).save(path)
+    return decoded(path)
+
+
+def _colours(pixels: np.ndarray) -> int:
+    return len(np.unique(pixels.reshape(-1, 3), axis=0))
+
+
+def test_still_gif_round_trips_exactly(tmp_path, astronaut):
+    shown_pixels = _gif(astronaut, tmp_path / "in.gif")
+    photo = read_photo(tmp_path / "in.gif")
+    assert photo.format == "GIF" and photo.alpha is None
+    np.testing.assert_array_equal(photo.pixels, shown_pixels)
+    write_photo(photo, photo.pixels, tmp_path / "out.gif")
+    with Image.open(tmp_path / "out.gif") as im:
+        assert im.format == "GIF" and im.mode == "P"
+    np.testing.assert_array_equal(decoded(tmp_path / "out.gif"), shown_pixels)
+
+
+@pytest.mark.parametrize("colour", [(255, 0, 255), (0, 0, 0), (37, 201, 90)])
+def test_gif_face_stays_covered_by_the_exact_fill_colour(tmp_path, astronaut, colour):
+    shown_pixels = _gif(astronaut, tmp_path / "in.gif")
+    photo = read_photo(tmp_path / "in.gif")
+    result = anonymise(photo.pixels, Options(obscure=ObscureOptions(color=colour)))
+    assert len(result.regions) >= 1
+    painted = (result.image != photo.pixels).any(axis=-1)
+    assert painted.sum() > 2000  # the astronaut's head
+    write_photo(photo, result.image, tmp_path / "out.gif")
+
+    written = decoded(tmp_path / "out.gif")
+    assert (written[painted] == colour).all()  # every painted pixel is still exactly the fill
+    unpainted = ~painted
+    assert _colours(result.image) > 256 or colour == (0, 0, 0)  # the quantiser had to choose
+    assert mean_abs_diff(written[unpainted], shown_pixels[unpainted]) < 3
+
+
+@pytest.mark.parametrize("where", [(350, 450), (150, 200), (300, 100)])
+def test_gif_keeps_a_small_flat_area_exact_among_many_colours(tmp_path, astronaut, where):
+    # A fill colour that is also in the photo (a near-black, a skin tone) and covers a small area: a
+    # plain median cut (Pillow's own GIF conversion) moves (1, 0, 1), the first of these, to another
+    # entry's colour.
+    colour = tuple(int(v) for v in astronaut[where])
+    painted = astronaut.copy()
+    painted[100:140, 150:190] = colour
+    assert _colours(painted) > 100_000
+    write_photo(Photo(astronaut, None, "GIF", None), painted, tmp_path / "out.gif")
+    written = decoded(tmp_path / "out.gif")
+    assert _colours(written) <= 256
+    assert (written[100:140, 150:190] == colour).all()
+    assert mean_abs_diff(written, painted) < 4
+
+
+def test_transparent_gif_keeps_its_transparency(tmp_path, astronaut):
+    palette = Image.fromarray(astronaut).quantize(200)
+    index = np.array(palette)
+    index[:, :100] = 255
+    im = Image.fromarray(index)
+    im.putpalette(palette.getpalette()[: 3 * 200] + [0] * (3 * 56))
+    im.save(tmp_path / "in.gif", transparency=255)
+    photo = read_photo(tmp_path / "in.gif")
+    assert (
+        photo.alpha is not None and (photo.alpha[:, :100] == 0).all() and (photo.alpha[:, 100:] == 255).all()
+    )
+    write_photo(photo, photo.pixels, tmp_path / "out.gif")
+    with Image.open(tmp_path / "out.gif") as out:
+        rgba = np.array(out.convert("RGBA"))
+    np.testing.assert_array_equal(rgba[..., 3], photo.alpha)
+    np.testing.assert_array_equal(rgba[:, 100:, :3], photo.pixels[:, 100:])
+
+
+# --- HEIC without the extra --------------------------------------------------------------------
+
+
+def test_heic_without_the_extra_names_the_install_command(tmp_path):
+    (tmp_path / "x.HEIC").write_bytes(b"\0\0\0\x18ftypheic" + bytes(64))
+    script = (
+        "import sys; sys.modules['pillow_heif'] = None\n"
+        "from unseen.errors import InputError\n"
+        "from unseen.media.image import EXTRA_EXTENSIONS, IMAGE_EXTENSIONS, read_photo\n"
+        "print(sorted(EXTRA_EXTENSIONS.items()), '.heic' in IMAGE_EXTENSIONS)\n"
+        "try:\n    read_photo(sys.argv[1])\nexcept InputError as exc:\n    print(exc)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "x.HEIC")], capture_output=True, text=True, check=True
+    )
+    hint = "pip install 'unseen[heif]'"
+    assert run.stdout.splitlines() == [
+        f"[('.heic', {hint!r}), ('.heif', {hint!r})] False",
+        f"{tmp_path / 'x.HEIC'}: .heic photos need {hint}",
+    ]
+    assert run.stderr == ""
+    assert EXTRA_EXTENSIONS == ({} if HEIF else {".heic": hint, ".heif": hint})
 
 
 @pytest.mark.parametrize(
@@ -178,6 +358,55 @@ def test_any_mode_becomes_8bit_rgb(tmp_path, astronaut, make):
     assert photo.alpha is None
     if im.mode == "I;16":  # scaled, not clipped to white
         np.testing.assert_array_equal(photo.pixels[..., 0], astronaut[..., 1])
+
+
+def _grey(astronaut: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(astronaut).convert("L"), np.float64)
+
+
+DEEP = {
+    "int32-wide": (lambda g: (g * 1000).astype(np.int32), "integer pixels scaled from 0..255000"),
+    "int32-signed": (
+        lambda g: (g * 100 - 12000).astype(np.int32),
+        "integer pixels scaled from -12000..13500",
+    ),
+    "int16-signed": (
+        lambda g: (g * 100 - 12000).astype(np.int16),
+        "integer pixels scaled from -12000..13500",
+    ),
+    "float-unit": (lambda g: (g / 255).astype(np.float32), "floating-point pixels scaled from 0..1"),
+    "float-wide": (
+        lambda g: (g * 40 - 3000).astype(np.float32),
+        "floating-point pixels scaled from -3000..7200",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(DEEP))
+def test_deep_greyscale_tiff_is_scaled_not_clipped_and_its_face_is_found(tmp_path, astronaut, kind):
+    make, notice = DEEP[kind]
+    grey = _grey(astronaut)
+    values = make(grey)
+    if kind == "float-wide":
+        values[:4, :4] = np.nan  # a few undefined samples must not blank the photo
+    src = tmp_path / "in.tif"
+    tifffile.imwrite(src, values)
+    photo = read_photo(src)
+    assert photo.notices == [notice + " to 8 bits"]
+    shown_grey = photo.pixels[..., 0].astype(np.float64)
+    assert shown_grey.std() > 40  # not flat: neither all white nor all black
+    assert np.corrcoef(shown_grey[4:, 4:].ravel(), grey[4:, 4:].ravel())[0, 1] > 0.999
+    faces = detect(photo.pixels)
+    assert any(x1 < 220 < x2 and y1 < 80 < y2 for x1, y1, x2, y2 in faces.boxes), faces.boxes
+
+    write_photo(photo, photo.pixels, tmp_path / "out.tif")
+    assert decoded(tmp_path / "out.tif")[..., 0].std() > 40
+
+
+def test_16_bit_rgb_tiff_keeps_its_colours(tmp_path, astronaut):
+    # Pillow reads 16-bit RGB as 8-bit RGB itself (the high byte): guard that it stays so.
+    tifffile.imwrite(tmp_path / "in.tif", astronaut.astype(np.uint16) * 257, photometric="rgb")
+    np.testing.assert_array_equal(read_photo(tmp_path / "in.tif").pixels, astronaut)
 
 
 # --- metadata stripping ------------------------------------------------------------------------
@@ -315,18 +544,187 @@ ICC_FORMATS = [
 
 
 @pytest.mark.parametrize(("ext", "fmt"), ICC_FORMATS)
-def test_icc_profile_is_kept(tmp_path, astronaut, ext, fmt):
+def test_icc_profile_is_kept_as_scrubbed(tmp_path, astronaut, ext, fmt):
     src = tmp_path / f"in.{ext}"
     Image.fromarray(astronaut).save(src, format=fmt, icc_profile=SRGB)
     photo = read_photo(src)
-    assert photo.icc_profile == SRGB
+    assert photo.icc_profile == icc.scrub(SRGB)
+    assert photo.notices == []
 
     out = tmp_path / f"out.{ext}"
     write_photo(photo, photo.pixels, out)
     with Image.open(out) as im:
-        assert im.info.get("icc_profile") == SRGB
+        assert im.info.get("icc_profile") == icc.scrub(SRGB)
     if fmt == "WEBP":
         assert not {b"EXIF", b"XMP "} & set(riff_chunks(out.read_bytes()))
+
+
+# An ICC profile as a calibration tool or a camera writes one: its colour tags plus text, a date and
+# device fields that name a person and a machine (built here from Pillow's sRGB profile).
+SERIAL = "SN-0123456789"
+CALIBRATED = "calibrated 2021-06-01 12:34:56"
+HEADER_DATE = struct.pack(">6H", 2021, 6, 1, 12, 34, 56)
+HEADER_PLANTS = {4: b"Jane", 40: b"MSFT", 48: b"JQPh", 52: b"5DM4", 56: b"SN012345", 80: b"JQPc"}
+PROFILE_ID = b"Jane's profileID"
+
+
+def icc_tags(profile: bytes) -> dict[bytes, bytes]:
+    count = struct.unpack(">I", profile[128:132])[0]
+    entries = [struct.unpack(">4sII", profile[132 + 12 * i : 144 + 12 * i]) for i in range(count)]
+    return {sig: profile[offset : offset + size] for sig, offset, size in entries}
+
+
+def icc_profile(header: bytes, tags: dict[bytes, bytes]) -> bytes:
+    body, table, start = b"", b"", 132 + 12 * len(tags)
+    for sig, element in tags.items():
+        table += struct.pack(">4sII", sig, start + len(body), len(element))
+        body += element + bytes(-len(element) % 4)
+    out = header[4:] + struct.pack(">I", len(tags)) + table + body
+    return struct.pack(">I", 4 + len(out)) + out
+
+
+def mluc(text: str) -> bytes:
+    encoded = text.encode("utf-16-be")
+    return b"mluc" + bytes(4) + struct.pack(">II2s2sII", 1, 12, b"en", b"GB", len(encoded), 28) + encoded
+
+
+def text_description(text: str) -> bytes:  # the v2 type
+    raw = text.encode() + b"\0"
+    return b"desc" + bytes(4) + struct.pack(">I", len(raw)) + raw + bytes(78)
+
+
+def identifying_profile(version: int) -> bytes:
+    """sRGB's colour with red and blue primaries swapped (so its colours differ from plain sRGB)."""
+    header = bytearray(SRGB[:128])
+    header[8] = version
+    header[24:36] = HEADER_DATE
+    header[84:100] = PROFILE_ID
+    for offset, value in HEADER_PLANTS.items():
+        header[offset : offset + len(value)] = value
+    tags = icc_tags(SRGB)
+    tags[b"rXYZ"], tags[b"bXYZ"] = tags[b"bXYZ"], tags[b"rXYZ"]
+    text = mluc if version == 4 else text_description
+    tags[b"desc"] = text(f"{SECRET}'s monitor")
+    tags[b"cprt"] = mluc(f"(c) {SECRET}") if version == 4 else b"text" + bytes(4) + f"(c) {SECRET}\0".encode()
+    tags[b"dmnd"] = text(f"Canon {SERIAL}")
+    tags[b"dmdd"] = text(f"{CALIBRATED} by {SECRET}")
+    tags[b"vcgt"] = b"vcgt" + bytes(4) + SERIAL.encode()
+    tags[b"Jane"] = b"text" + bytes(4) + f"{SECRET} {SERIAL}\0".encode()  # a private tag
+    return icc_profile(bytes(header), tags)
+
+
+def to_srgb(profile: bytes, pixels: np.ndarray) -> np.ndarray:
+    """What a colour-managed viewer shows for ``pixels`` tagged with ``profile``."""
+    transform = ImageCms.buildTransform(
+        ImageCms.ImageCmsProfile(io.BytesIO(profile)), SRGB_PROFILE, "RGB", "RGB"
+    )
+    return np.array(ImageCms.applyTransform(Image.fromarray(pixels), transform))
+
+
+SRGB_PROFILE = ImageCms.ImageCmsProfile(io.BytesIO(SRGB))
+
+
+@pytest.mark.parametrize("version", [2, 4])
+@pytest.mark.parametrize(("ext", "fmt"), ICC_FORMATS)
+def test_icc_profile_keeps_its_colour_and_loses_names_dates_and_devices(
+    tmp_path, astronaut, ext, fmt, version
+):
+    original = identifying_profile(version)
+    pixels = np.ascontiguousarray(astronaut[::8, ::8])
+    src = tmp_path / f"in.{ext}"
+    Image.fromarray(pixels).save(src, format=fmt, icc_profile=original)
+    assert SECRET.encode() in src.read_bytes() or fmt in ("PNG", "HEIF")  # PNG and HEIF compress it
+
+    photo = read_photo(src)
+    out = tmp_path / f"out.{ext}"
+    write_photo(photo, photo.pixels, out)
+
+    raw = out.read_bytes()
+    planted = [HEADER_DATE, PROFILE_ID, HEADER_PLANTS[56], b"vcgt", b"dmnd", b"dmdd"]
+    for text in (SECRET, SERIAL, CALIBRATED, "Canon"):
+        planted += [text.encode(), text.encode("utf-16-be")]
+    with Image.open(out) as im:
+        scrubbed = im.info["icc_profile"]
+    for leaked in planted:
+        assert leaked not in raw and leaked not in scrubbed, leaked
+    assert set(icc_tags(scrubbed)) == {b"desc", b"cprt", b"wtpt", b"chad", b"rXYZ", b"gXYZ", b"bXYZ"} | {
+        b"rTRC",
+        b"gTRC",
+        b"bTRC",
+        b"chrm",
+    }
+    header = scrubbed[:128]
+    assert header[8] == version and header[12:24] == b"mntrRGB XYZ " and header[36:40] == b"acsp"
+    for start, end in ((4, 8), (24, 36), (40, 64), (80, 128)):
+        assert header[start:end] == bytes(end - start), (start, end)
+    description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(scrubbed)))
+    assert description.strip() == icc.DESCRIPTION
+
+    # A colour-managed viewer shows the same colours; and they are not plain sRGB's.
+    np.testing.assert_array_equal(to_srgb(scrubbed, pixels), to_srgb(original, pixels))
+    assert mean_abs_diff(to_srgb(scrubbed, pixels), pixels) > 10
+
+
+def lut16_profile(hidden: bytes) -> bytes:
+    """sRGB's tags plus an A2B0 lookup table (linear, red and blue swapped) with ``hidden`` after its data."""
+    tags = icc_tags(SRGB)
+    columns = [np.array(struct.unpack(">3i", tags[sig][8:20])) / 65536 for sig in (b"rXYZ", b"gXYZ", b"bXYZ")]
+    identity = struct.pack(">9i", 65536, 0, 0, 0, 65536, 0, 0, 0, 65536)
+    grid = b""
+    for r, g, b in np.ndindex(2, 2, 2):  # the first input varies slowest
+        xyz = b * columns[0] + g * columns[1] + r * columns[2]
+        grid += struct.pack(">3H", *np.clip(np.rint(xyz * 32768), 0, 65535).astype(int))
+    table = struct.pack(">2H", 0, 65535) * 3
+    tags[b"A2B0"] = b"mft2" + bytes(4) + bytes([3, 3, 2, 0]) + identity + struct.pack(">HH", 2, 2)
+    tags[b"A2B0"] += table + grid + table + hidden
+    return icc_profile(SRGB[:128], tags)
+
+
+def test_lookup_table_profile_keeps_its_table_and_not_what_hides_behind_it(tmp_path, astronaut):
+    original = lut16_profile(f"{SECRET} {SERIAL}".encode())
+    pixels = np.ascontiguousarray(astronaut[::8, ::8])
+    Image.fromarray(pixels).save(tmp_path / "in.png", icc_profile=original)
+    photo = read_photo(tmp_path / "in.png")
+    assert SECRET.encode() not in photo.icc_profile and SERIAL.encode() not in photo.icc_profile
+    assert b"A2B0" in photo.icc_profile
+    np.testing.assert_array_equal(to_srgb(photo.icc_profile, pixels), to_srgb(original, pixels))
+    assert mean_abs_diff(to_srgb(photo.icc_profile, pixels), to_srgb(SRGB, pixels)) > 10  # the table counts
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda p: p[:300], "size"),
+        (lambda p: p[:128] + struct.pack(">I", 1000) + p[132:], "tag table"),
+        (lambda p: p[:160] + struct.pack(">I", 9999) + p[164:], "outside"),  # wtpt's offset
+        (lambda p: p[:36] + b"xxxx" + p[40:], "not an ICC profile"),
+    ],
+    ids=["truncated", "tag-count", "tag-offset", "signature"],
+)
+def test_unreadable_icc_profile_is_dropped_with_a_notice(tmp_path, astronaut, damage, reason):
+    src = tmp_path / "in.jpg"
+    Image.fromarray(astronaut[::8, ::8].copy()).save(src, icc_profile=damage(SRGB))
+    photo = read_photo(src)
+    assert photo.icc_profile is None
+    assert len(photo.notices) == 1 and "colour profile" in photo.notices[0] and reason in photo.notices[0]
+    write_photo(photo, photo.pixels, tmp_path / "out.jpg")
+    with Image.open(tmp_path / "out.jpg") as im:
+        assert "icc_profile" not in im.info
+
+
+def test_a_broken_text_tag_does_not_cost_the_colour():
+    broken = SRGB[:136] + struct.pack(">II", 99999, 99999) + SRGB[144:]  # desc points far outside
+    assert icc.scrub(broken) == icc.scrub(SRGB)
+
+
+def test_icc_scrub_is_stable_and_keeps_shared_curves_shared():
+    once = icc.scrub(identifying_profile(4))
+    assert icc.scrub(once) == once
+    count = struct.unpack(">I", once[128:132])[0]
+    entries = [struct.unpack(">4sI", once[132 + 12 * i : 140 + 12 * i]) for i in range(count)]
+    offsets = dict(entries)
+    assert offsets[b"rTRC"] == offsets[b"gTRC"] == offsets[b"bTRC"]
+    assert len(once) % 4 == 0 and struct.unpack(">I", once[:4])[0] == len(once)
 
 
 def test_non_rgb_icc_profile_is_dropped(tmp_path, astronaut):
@@ -366,6 +764,52 @@ def test_exif_orientation_is_applied_and_not_written(tmp_path, astronaut, orient
     with Image.open(out) as im:
         assert not im.getexif()
     assert mean_abs_diff(decoded(out), upright) < 3
+
+
+def _damaged_exif_jpeg(path: Path, pixels: np.ndarray, entry: int) -> None:
+    """A JPEG with EXIF orientation 6 whose IFD0 entry number ``entry`` points far past the block's end."""
+    exif = bytearray(
+        piexif.dump(
+            {
+                "0th": {
+                    piexif.ImageIFD.Make: b"Canon",
+                    piexif.ImageIFD.Orientation: 6,
+                    piexif.ImageIFD.Artist: SECRET.encode(),
+                }
+            }
+        )
+    )
+    ifd0 = 6 + 8  # after "Exif\0\0" and the TIFF header: entry count, then 12-byte entries
+    assert struct.unpack(">H", exif[ifd0 + 2 + 12 * entry : ifd0 + 4 + 12 * entry])[0] in (271, 315)
+    value = ifd0 + 2 + 12 * entry + 8
+    exif[value : value + 4] = struct.pack(">I", 0xFFF0)
+    Image.fromarray(pixels).save(path, quality=90, exif=bytes(exif))
+
+
+@pytest.mark.parametrize(("entry", "notice"), [(0, ["EXIF unreadable; orientation not applied"]), (2, [])])
+def test_damaged_exif_gives_no_warning_only_a_notice_when_orientation_is_lost(
+    tmp_path, astronaut, entry, notice
+):
+    tall = np.ascontiguousarray(astronaut[:, :300])
+    src = tmp_path / "in.jpg"
+    _damaged_exif_jpeg(src, tall, entry)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        photo = read_photo(src)
+        frame_count(src)
+        write_photo(photo, photo.pixels, tmp_path / "out.jpg")
+    assert [str(w.message) for w in caught] == []
+    assert photo.notices == notice
+    assert photo.pixels.shape == ((512, 300, 3) if notice else (300, 512, 3))  # turned when it was readable
+
+
+def test_damaged_exif_prints_nothing_on_stderr(tmp_path, astronaut):
+    src = tmp_path / "in.jpg"
+    _damaged_exif_jpeg(src, np.ascontiguousarray(astronaut[::4, ::4]), 0)
+    script = "import sys\nfrom unseen.media.image import read_photo\nprint(read_photo(sys.argv[1]).notices)\n"
+    run = subprocess.run([sys.executable, "-c", script, str(src)], capture_output=True, text=True, check=True)
+    assert run.stderr == ""
+    assert run.stdout == "['EXIF unreadable; orientation not applied']\n"
 
 
 # --- alpha -------------------------------------------------------------------------------------
@@ -422,8 +866,7 @@ def _bad_inputs(tmp_path: Path, astronaut: np.ndarray) -> dict[str, Path]:
         "truncated.jpg": raw[: len(raw) // 2],
         "noise.jpg": np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes(),
         "notes.png": b"this is a text file, not a picture\n" * 20,
-        "picture.gif": None,
-        "animation.png": None,  # a GIF behind a .png name: not a format we can write back
+        "picture.png": None,  # a PCX behind a .png name: not a format we can write back
         "bomb.png": png_with_header(30000, 30000),
         "almost-bomb.png": png_with_header(15000, 15000),
     }
@@ -431,7 +874,7 @@ def _bad_inputs(tmp_path: Path, astronaut: np.ndarray) -> dict[str, Path]:
     for name, content in files.items():
         path = tmp_path / name
         if content is None:
-            Image.fromarray(astronaut).save(path, format="GIF")
+            Image.fromarray(astronaut).save(path, format="PCX")
         else:
             path.write_bytes(content)
         paths[name] = path
@@ -452,6 +895,23 @@ def test_bad_inputs_raise_input_error_naming_the_file(tmp_path, astronaut):
         if "bomb" in name:
             assert "too large" in message
     assert "15000 x 15000" in str(pytest.raises(InputError, read_photo, tmp_path / "almost-bomb.png").value)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_named_like_a_photo_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "x.jpg"
+    os.mkfifo(fifo)
+    script = (
+        "import sys\nfrom unseen.errors import InputError\n"
+        "from unseen.media.image import frame_count, read_photo\n"
+        "for read in (read_photo, frame_count):\n"
+        "    try:\n        read(sys.argv[1])\n    except InputError as exc:\n        print(exc)\n"
+    )
+    # In a child with a deadline: on the old code the open waits for a writer that never comes.
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(fifo)], capture_output=True, text=True, timeout=30
+    )
+    assert run.stdout.splitlines() == [f"{fifo}: not a regular file"] * 2, run.stderr
 
 
 def test_truncated_jpeg_is_refused_not_padded(tmp_path, astronaut):

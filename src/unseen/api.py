@@ -96,7 +96,10 @@ def anonymise_file(
     options: Options | None = None,
     overwrite: bool = False,
 ) -> FileReport:
-    """Anonymise one photo file into ``dst`` (same format, no metadata, atomic write)."""
+    """Anonymise one photo file into ``dst`` (same format, no metadata, atomic write).
+
+    What the reader left out (further frames, a damaged colour profile) is in the report's ``notices``.
+    """
     start = time.perf_counter()
     src, dst = Path(src), Path(dst)
     photo = read_photo(src)
@@ -106,7 +109,8 @@ def anonymise_file(
         raise AnalysisError(f"{shown(src)}: {exc}") from exc
     write_photo(photo, result.image, dst, overwrite=overwrite)
     h, w = photo.pixels.shape[:2]
-    return FileReport(src, dst, "image", w, h, result.regions, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return FileReport(src, dst, "image", w, h, result.regions, seconds, notices=list(photo.notices))
 
 
 def anonymise_video_file(

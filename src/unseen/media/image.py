@@ -2,15 +2,21 @@
 
 Knows nothing of faces. Everything a photo file can carry besides its pixels (EXIF with GPS and
 camera serials, XMP, IPTC, comments, text chunks, embedded thumbnails, secondary MPO/HEIF images)
-may identify a person or place, so the writer builds a fresh image and keeps only the colour profile.
+may identify a person or place, so the writer builds a fresh image and keeps only the colour profile,
+and that only as rebuilt by :mod:`unseen.media.icc` (colour tags kept, text, dates and devices dropped).
+What the reader had to leave behind (further frames, a damaged profile, unreadable EXIF) it says in
+``Photo.notices``; Pillow's own warnings never reach the user.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import struct
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -18,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError, OutputError, shown
+from . import icc
 from .atomic import atomic_output
 
 try:
@@ -42,14 +49,35 @@ _SAVE_OPTIONS: dict[str, dict[str, Any]] = {
     "WEBP": {"quality": 95},
     "TIFF": {"compression": "tiff_adobe_deflate"},
     "BMP": {},
+    "GIF": {},  # the writer hands it a palette image (see _palette_image)
 }
-_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
+_EXTENSIONS = {".jpg", ".jpeg", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
 if pillow_heif is not None and "HEIF" in Image.SAVE:  # reading is useless if we cannot write back
     _SAVE_OPTIONS["HEIF"] = {"quality": 95}
     _EXTENSIONS |= {".heic", ".heif"}
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(_EXTENSIONS)
 """Lower-case file suffixes that ``read_photo`` accepts."""
+
+_HEIF_HINT = "pip install 'unseen[heif]'"
+EXTRA_EXTENSIONS: dict[str, str] = {
+    ext: _HEIF_HINT for ext in (".heic", ".heif") if ext not in IMAGE_EXTENSIONS
+}
+"""Photo suffixes this installation cannot read, each with the command that installs what it needs."""
+
+# How a file with more than one frame is called, and what its frames are, for the notice that only
+# the first was kept.
+_SEVERAL = {
+    "GIF": ("animated GIF", "first", "frames"),
+    "PNG": ("animated PNG", "first", "frames"),
+    "WEBP": ("animated WebP", "first", "frames"),
+    "TIFF": ("multi-page TIFF", "first", "pages"),
+    "MPO": ("MPO (a JPEG with more images after it)", "first", "images"),
+    "HEIF": ("HEIF with several images", "primary", "images"),
+}
+
+GIF_EXACT_COLOURS = 64
+"""Palette entries a GIF output with more than 256 colours gives to its most frequent exact colours."""
 
 
 # Exceptions Pillow's decoders are known to raise on malformed input (see Pillow's fuzzing tests).
@@ -64,6 +92,8 @@ _DECODE_ERRORS = (
     MemoryError,
 )
 
+_ORIENTATION = 0x0112  # the EXIF tag
+
 # ICC header bytes 16..20 name the profile's colour space; only an RGB profile fits RGB output.
 _ICC_RGB = b"RGB "
 
@@ -77,9 +107,11 @@ class Photo:
     alpha: np.ndarray | None
     """H x W uint8 alpha if the source had transparency, else None."""
     format: str
-    """Pillow format name of the source ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "HEIF"); MPO reads as JPEG."""
+    """Pillow format name of the source ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF"); MPO is JPEG."""
     icc_profile: bytes | None
-    """RGB colour profile of the source, kept because it changes how colours look, not who is seen."""
+    """RGB colour profile of the source as ``icc.scrub`` rebuilds it: its colour, none of its text."""
+    notices: list[str] = field(default_factory=list)
+    """What the reader left out or could not apply, one line each, for the user (e.g. dropped frames)."""
 
 
 def read_photo(path: str | os.PathLike[str]) -> Photo:
@@ -87,66 +119,138 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
 
     Refuses, with an InputError naming the file: unsupported suffixes or formats, unreadable, empty,
     corrupt or truncated files, and images over MAX_PIXELS (checked from the header, before any
-    pixel is decoded). Multi-frame files (animated WebP, multi-page TIFF, MPO) yield their first
-    frame only. 16-bit greyscale is scaled to 8 bits; other bit depths are converted by Pillow.
+    pixel is decoded). Multi-frame files (animated GIF, PNG and WebP, multi-page TIFF, MPO, HEIF
+    with several images) yield their first (HEIF: primary) frame only, and a notice that says so.
+    Deeper greyscale is scaled to 8 bits (see ``_eight_bit``); other bit depths are converted by Pillow.
     """
     path = Path(path)
-    if path.suffix.lower() not in IMAGE_EXTENSIONS:
-        raise InputError(f"{shown(path)}: unsupported file type {path.suffix or '(no extension)'!r}")
-    try:
-        with open(path, "rb") as fh:
-            if os.fstat(fh.fileno()).st_size == 0:
-                raise InputError(f"{shown(path)}: empty file")
-            return _decode(path, fh)
-    except OSError as exc:
-        raise InputError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from exc
-
-
-def _decode(path: Path, fh: BinaryIO) -> Photo:
-    try:
-        with warnings.catch_warnings():
-            # Pillow warns between MAX_PIXELS and twice that; we refuse those just below instead.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(fh, formats=tuple(_SAVE_OPTIONS))
-    except Image.DecompressionBombError as exc:
-        limit = 2 * MAX_PIXELS  # Pillow refuses these itself, before we could read the dimensions
-        raise InputError(
-            f"{shown(path)}: image too large (over {limit:,} pixels); refusing a possible decompression bomb"
-        ) from exc
-    except UnidentifiedImageError as exc:
-        raise InputError(f"{shown(path)}: not a supported image (unrecognised or corrupt data)") from exc
-    except _DECODE_ERRORS as exc:
-        raise InputError(f"{shown(path)}: corrupt image: {exc}") from exc
-    with im:
-        width, height = im.size
-        if width * height > MAX_PIXELS:
-            raise InputError(
-                f"{shown(path)}: image too large ({width} x {height} pixels); "
-                "refusing a possible decompression bomb"
-            )
+    notices: list[str] = []
+    with _opened(path) as (im, caught):
         try:
             im.load()  # full decode now: a truncated file must fail here, not yield grey pixels
             # Pillow's JPEG opener reports MPO (a JPEG followed by more images: stereo pairs, depth
             # maps); only the first image is decoded, and it is written back as a plain JPEG.
             fmt = "JPEG" if im.format == "MPO" else im.format
-            icc = im.info.get("icc_profile")
-            upright = ImageOps.exif_transpose(im)
+            icc_profile = im.info.get("icc_profile")
+            upright, scaled = _eight_bit(ImageOps.exif_transpose(im))
             pixels, alpha = _rgb_and_alpha(upright)
+            frames = getattr(im, "n_frames", 1)
+            orientation = im.getexif().get(_ORIENTATION)
         except _DECODE_ERRORS as exc:
             raise InputError(f"{shown(path)}: corrupt or truncated image: {exc}") from exc
-    return Photo(
-        pixels=pixels,
-        alpha=alpha,
-        format=fmt,
-        icc_profile=icc if icc and icc[16:20] == _ICC_RGB else None,
-    )
+        # Pillow warns (and reads on, or gives up on the rest) when EXIF is damaged: the orientation
+        # may be lost with it, and the user should know why a photo comes out turned.
+        if caught and "exif" in im.info and orientation is None:
+            notices.append("EXIF unreadable; orientation not applied")
+        if frames > 1:
+            kind, which, unit = _SEVERAL.get(im.format, (im.format, "first", "frames"))
+            notices.append(f"{kind}: only the {which} of {frames} {unit} was kept")
+    if scaled:
+        notices.append(scaled)
+    return Photo(pixels, alpha, fmt, _colour_profile(icc_profile, notices), notices)
+
+
+def frame_count(path: str | os.PathLike[str]) -> int:
+    """How many frames (pages, images) the photo file at ``path`` holds, e.g. to send an animated GIF
+    to the video pipeline. Cheap: read from the headers, no pixel is decoded (a GIF's frames are
+    skipped over, not decompressed). Raises InputError as ``read_photo`` would.
+    """
+    path = Path(path)
+    with _opened(path) as (im, _):
+        try:
+            return int(getattr(im, "n_frames", 1))
+        except _DECODE_ERRORS as exc:
+            raise InputError(f"{shown(path)}: corrupt image: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[tuple[Image.Image, list[warnings.WarningMessage]]]:
+    """``path`` opened by Pillow (header read, no pixels yet) if its suffix, size and format are ours,
+    with the warnings Pillow gives while it is open: caught, never shown (they name library files)."""
+    suffix = path.suffix.lower()
+    if suffix in EXTRA_EXTENSIONS:
+        raise InputError(f"{shown(path)}: {suffix} photos need {EXTRA_EXTENSIONS[suffix]}")
+    if suffix not in IMAGE_EXTENSIONS:
+        raise InputError(f"{shown(path)}: unsupported file type {path.suffix or '(no extension)'!r}")
+    fh = _open_regular(path)
+    with fh, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            im = Image.open(fh, formats=tuple(_SAVE_OPTIONS))
+            # Pillow warns between MAX_PIXELS and twice that; we refuse those just below instead.
+            caught[:] = [w for w in caught if not issubclass(w.category, Image.DecompressionBombWarning)]
+        except Image.DecompressionBombError as exc:
+            limit = 2 * MAX_PIXELS  # Pillow refuses these itself, before we could read the dimensions
+            raise InputError(
+                f"{shown(path)}: image too large (over {limit:,} pixels); "
+                "refusing a possible decompression bomb"
+            ) from exc
+        except UnidentifiedImageError as exc:
+            raise InputError(f"{shown(path)}: not a supported image (unrecognised or corrupt data)") from exc
+        except _DECODE_ERRORS as exc:
+            raise InputError(f"{shown(path)}: corrupt image: {exc}") from exc
+        with im:
+            width, height = im.size
+            if width * height > MAX_PIXELS:
+                raise InputError(
+                    f"{shown(path)}: image too large ({width} x {height} pixels); "
+                    "refusing a possible decompression bomb"
+                )
+            yield im, caught
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """``path`` open for reading if it is a non-empty regular file. Opened without blocking, so that a
+    FIFO (or a device) named like a photo is refused at once instead of waiting for a writer forever."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from exc
+    info = os.fstat(fd)
+    if stat.S_ISREG(info.st_mode) and info.st_size > 0:
+        return os.fdopen(fd, "rb")
+    os.close(fd)
+    raise InputError(f"{shown(path)}: {'empty file' if stat.S_ISREG(info.st_mode) else 'not a regular file'}")
+
+
+def _colour_profile(profile: bytes | None, notices: list[str]) -> bytes | None:
+    """The profile to write: scrubbed, or None (with a notice if an RGB profile had to be dropped)."""
+    if not profile or profile[16:20] != _ICC_RGB:  # a grey or CMYK profile does not fit RGB output
+        return None
+    try:
+        return icc.scrub(profile)
+    except icc.ProfileError as exc:
+        notices.append(f"colour profile unreadable ({exc}); dropped, so colours may look different")
+        return None
+
+
+def _eight_bit(im: Image.Image) -> tuple[Image.Image, str | None]:
+    """Deep greyscale (16- or 32-bit integers, floats) as 8-bit "L", and a notice if a range was chosen.
+
+    Pillow's own conversion clips such values to 0..255, which turns the photo white or black. Unsigned
+    16-bit values fill their declared range, as viewers show them. Signed, 32-bit and float values
+    declare no range a photo uses, so they are stretched over their own (floats within 0..1 keep 0..1).
+    """
+    if not im.mode.startswith("I") and im.mode != "F":
+        return im, None
+    values = np.asarray(im)
+    if values.dtype.kind == "u" and values.dtype.itemsize == 2:
+        return Image.fromarray((values >> 8).astype(np.uint8)), None
+    values = values.astype(np.float32)
+    finite = np.isfinite(values)
+    lo, hi = (float(values[finite].min()), float(values[finite].max())) if finite.any() else (0.0, 0.0)
+    if im.mode == "F" and 0 <= lo and hi <= 1:
+        lo, hi = 0.0, 1.0
+    elif im.mode != "F" and 0 <= lo and hi <= 255:
+        return im, None  # 8-bit values in a wider type: Pillow's conversion is right
+    gain = 255 / (hi - lo) if hi > lo else 0.0
+    scaled = np.where(finite, np.rint((values - lo) * gain), 0).clip(0, 255).astype(np.uint8)
+    kind = "floating-point" if im.mode == "F" else "integer"
+    return Image.fromarray(scaled), f"{kind} pixels scaled from {lo:g}..{hi:g} to 8 bits"
 
 
 def _rgb_and_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """Reduce any Pillow mode to 8-bit RGB plus alpha where the source carries transparency."""
-    if im.mode.startswith("I;16"):
-        # Pillow clips 16-bit values to 255 when converting, which would turn the photo white.
-        im = Image.fromarray((np.asarray(im) >> 8).astype(np.uint8))
+    """Reduce any 8-bit Pillow mode to RGB plus alpha where the source carries transparency."""
     if im.has_transparency_data:
         rgba = np.array(im.convert("RGBA"))
         return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
@@ -168,16 +272,61 @@ def write_photo(
         raise ValueError(f"pixels must be an H x W x 3 uint8 array, not {pixels.dtype} {pixels.shape}")
     if photo.format not in _SAVE_OPTIONS:
         raise ValueError(f"cannot write format {photo.format!r}")
-    image = Image.fromarray(np.ascontiguousarray(pixels))
-    if photo.alpha is not None:
-        if photo.alpha.shape != pixels.shape[:2]:
-            raise ValueError(f"alpha shape {photo.alpha.shape} does not match pixels {pixels.shape[:2]}")
-        image.putalpha(Image.fromarray(np.ascontiguousarray(photo.alpha, dtype=np.uint8)))
+    if photo.alpha is not None and photo.alpha.shape != pixels.shape[:2]:
+        raise ValueError(f"alpha shape {photo.alpha.shape} does not match pixels {pixels.shape[:2]}")
+    alpha = None if photo.alpha is None else np.ascontiguousarray(photo.alpha, dtype=np.uint8)
     options = dict(_SAVE_OPTIONS[photo.format])
+    if photo.format == "GIF":
+        image, transparency = _palette_image(pixels, alpha)
+        if transparency is not None:
+            options["transparency"] = transparency
+    else:
+        image = Image.fromarray(np.ascontiguousarray(pixels))
+        if alpha is not None:
+            image.putalpha(Image.fromarray(alpha))
     if photo.icc_profile:
         options["icc_profile"] = photo.icc_profile
     try:
-        with atomic_output(dst, overwrite) as tmp:
+        with atomic_output(dst, overwrite) as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's warnings name library files; they are not for users
             image.save(tmp, format=photo.format, **options)
     except OSError as exc:
         raise OutputError(f"{shown(dst)}: cannot write output: {exc.strerror or exc}") from exc
+
+
+def _palette_image(pixels: np.ndarray, alpha: np.ndarray | None) -> tuple[Image.Image, int | None]:
+    """``pixels`` as a GIF's palette image, plus the transparent index (where ``alpha`` is below half).
+
+    A GIF holds 256 colours. An image with no more keeps every pixel exact. Otherwise the
+    GIF_EXACT_COLOURS most frequent colours keep theirs (a face painted with a fill is one colour over
+    many pixels) and the rest are quantised by median cut without dithering, so equal colours always
+    share one entry: a painted area stays flat, never speckled with what was under it.
+    """
+    h, w = pixels.shape[:2]
+    flat = pixels.reshape(-1, 3)
+    keys = (flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2]
+    clear = None if alpha is None else alpha.reshape(-1) < 128
+    transparent = clear is not None and bool(clear.any())
+    slots = 255 if transparent else 256  # the last entry is the transparent one
+    colours, counts = np.unique(keys if clear is None else keys[~clear], return_counts=True)
+    exact = colours if len(colours) else np.zeros(1, np.uint32)  # all transparent: any one colour
+    if len(colours) > slots:
+        exact = np.sort(colours[np.argsort(counts, kind="stable")[::-1][:GIF_EXACT_COLOURS]])
+    position = np.searchsorted(exact, keys).clip(max=len(exact) - 1)
+    is_exact = exact[position] == keys
+    index = np.zeros(len(keys), np.uint8)
+    rest_palette = np.zeros((0, 3), np.uint8)
+    if len(colours) > slots:
+        rest = Image.fromarray(np.ascontiguousarray(flat[~is_exact][None]))
+        quantised = rest.quantize(slots - len(exact), method=Image.Quantize.MEDIANCUT)
+        rest_palette = np.array(quantised.getpalette()[: 3 * (slots - len(exact))], np.uint8).reshape(-1, 3)
+        index[~is_exact] = np.asarray(quantised).reshape(-1)
+    index[is_exact] = len(rest_palette) + position[is_exact]
+    exact_rgb = np.stack([(exact >> 16) & 255, (exact >> 8) & 255, exact & 255], axis=1).astype(np.uint8)
+    palette = np.zeros((256, 3), np.uint8)
+    palette[: len(rest_palette) + len(exact)] = np.concatenate([rest_palette, exact_rgb])
+    if transparent:
+        index[clear] = 255
+    image = Image.frombytes("P", (w, h), index.tobytes())
+    image.putpalette(palette.tobytes())
+    return image, 255 if transparent else None
