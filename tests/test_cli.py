@@ -560,3 +560,13 @@ def test_summary_mentions_video_frames_only_when_a_video_was_done(tmp_path, caps
     assert code == 1
     summary = [line for line in err.splitlines() if " done, " in line]
     assert len(summary) == 1 and "video frames" not in summary[0]
+
+
+def test_a_walk_names_photos_that_need_an_extra(tmp_path, capsys, small, monkeypatch):
+    monkeypatch.setattr("unseen.batch.EXTRA_EXTENSIONS", {".heic": "pip install 'unseen[heif]'"})
+    save(small, tmp_path / "in" / "a.jpg")
+    for name in ("b.HEIC", "c.heic"):
+        (tmp_path / "in" / name).write_bytes(b"heic bytes")
+    code, _, err = run(capsys, tmp_path / "in", "-o", tmp_path / "out")
+    assert code == 0, err
+    assert "note: left out 2 .heic photos (they need pip install 'unseen[heif]'), e.g." in err

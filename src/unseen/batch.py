@@ -23,7 +23,7 @@ from typing import Literal
 
 from .errors import OutputError, shown
 from .media.atomic import is_part_name
-from .media.image import IMAGE_EXTENSIONS
+from .media.image import EXTRA_EXTENSIONS, IMAGE_EXTENSIONS
 from .media.video import VIDEO_EXTENSIONS
 
 MEDIA_EXTENSIONS: frozenset[str] = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
@@ -154,6 +154,8 @@ def _walk(folder: Path, excluded: set[str], found: Discovery) -> list[Path]:
                 found.left_out.append((path, HIDDEN))
             elif is_output_name(name):
                 found.left_out.append((path, EARLIER_OUTPUT))
+            elif (suffix := path.suffix.lower()) in EXTRA_EXTENSIONS:
+                found.left_out.append((path, f"{suffix} photos (they need {EXTRA_EXTENSIONS[suffix]})"))
             elif path.suffix.lower() not in MEDIA_EXTENSIONS:
                 found.left_out.append((path, OTHER_TYPE))
             elif (problem := not_a_file(path)) is not None:
