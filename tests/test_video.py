@@ -10,16 +10,21 @@ fill in every frame.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+import test_offline
 from clips import FPS, identifying_data, leftovers, make_clip, stream_seconds, truncate, video_pts_seconds
 from scenes import Placement, background, covered_fraction, render
 
@@ -281,6 +286,66 @@ def test_detector_failure_mid_video_leaves_no_output(small_clip: Clip, tmp_path:
     assert str(small_clip.path) in str(failure.value)
     assert len(calls) == 3
     assert leftovers(tmp_path) == []
+
+
+# --- no network -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[int, list[str]]]:
+    """A TCP server on 127.0.0.1: its port, and the peers of every connection it receives."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    peers: list[str] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, peer = server.accept()
+            except TimeoutError:
+                continue
+            peers.append(str(peer))
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], peers
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_names_that_look_like_urls_open_no_connection(tmp_path: Path, listener) -> None:
+    """FFmpeg reads such names as URLs: before the fix, tcp: and http: ones made it connect here."""
+    port, peers = listener
+    url = f"127.0.0.1:{port}"
+    clip = make_clip(tmp_path / "clip.mp4", frames=5)
+    named = [f"tcp:{url}.mp4", f"http:{url}.mp4", f"concat:tcp:{url}|clip.mp4"]
+    for name in named:
+        shutil.copy(clip, tmp_path / name)
+    folder = tmp_path / "names"  # playlists and such inside files that claim to be videos
+    folder.mkdir()
+    shutil.copy(clip, folder / f"http:{url}.mkv")
+    (folder / "playlist.mp4").write_text(f"#EXTM3U\n#EXTINF:2.0,\nhttp://{url}/a.ts\n#EXT-X-ENDLIST\n")
+    (folder / "list.mp4").write_text(f"ffconcat version 1.0\nfile 'tcp://{url}'\nfile 'http://{url}/a.mp4'\n")
+    attempts = tmp_path / "attempts.json"
+    proc = subprocess.run(  # relative names, and an output folder whose name is a URL too
+        [sys.executable, "-c", test_offline.GUARD, *named, "names", "-o", f"http:{url}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "UNSEEN_TEST_ATTEMPTS": str(attempts)},
+        timeout=120,
+    )
+    assert peers == [] and json.loads(attempts.read_text()) == []
+    written = sorted(p.name for p in (tmp_path / f"http:{url}").iterdir())
+    assert written == sorted([*named, f"http:{url}.mkv"]), proc.stderr
+    errors = sorted(line for line in proc.stderr.splitlines() if "error" in line)
+    assert errors == [
+        "unseen: error: names/list.mp4: not a video in a format unseen reads (MP4/MOV, Matroska/WebM, AVI)",
+        "unseen: error: names/playlist.mp4: cannot read video: Invalid data found when processing input",
+    ]
 
 
 # --- memory ---------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -241,3 +243,32 @@ def test_colour_description_is_kept(tmp_path: Path, colour: tuple[int, int]) -> 
     # Converted back with the matrix the decoder used: no colour shift beyond coding loss.
     for before, after in zip(read_frames(src), read_frames(dst), strict=True):
         assert np.abs(before.pixels.astype(int) - after.pixels).mean() < 3
+
+
+def test_only_regular_files_are_opened(tmp_path: Path) -> None:
+    """A FIFO named like a video would block the open forever; a folder or an empty file is no video."""
+    fifo = tmp_path / "x.mp4"
+    os.mkfifo(fifo)
+    (tmp_path / "folder.mp4").mkdir()
+    (tmp_path / "empty.mp4").touch()
+    outcome: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _capture(outcome, probe, fifo), daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():  # unblock the stuck open, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("probe blocked on a FIFO")
+    assert [str(e) for e in outcome] == [f"{fifo}: not a regular file"]
+    with pytest.raises(InputError) as failure:
+        next(read_frames(tmp_path / "folder.mp4"))
+    assert str(failure.value) == f"{tmp_path / 'folder.mp4'}: not a regular file"
+    with pytest.raises(InputError) as failure:
+        probe(tmp_path / "empty.mp4")
+    assert str(failure.value) == f"{tmp_path / 'empty.mp4'}: empty file"
+
+
+def _capture(outcome: list[BaseException], call, *args) -> None:
+    try:
+        call(*args)
+    except BaseException as exc:  # handed to the test thread
+        outcome.append(exc)

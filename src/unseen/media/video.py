@@ -25,6 +25,7 @@ from av.video.stream import VideoStream
 
 from ..errors import InputError, OutputError, shown
 from .atomic import atomic_output
+from .local_av import open_input, open_output, reason
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"})
 
@@ -105,7 +106,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """
     path = Path(path)
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             stream = _video_stream(container, path)
             _check_index(path, stream)
             first = next(container.decode(stream), None)
@@ -131,7 +132,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
                 bit_depth=max(c.bits for c in first.format.components),
             )
     except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"{shown(path)}: cannot read video: {exc}") from exc
+        raise InputError(f"{shown(path)}: cannot read video: {reason(exc)}") from exc
 
 
 def read_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
@@ -148,7 +149,7 @@ def read_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
     first_pts = last_pts = None
     to_rgb = VideoReformatter()  # one converter for all frames: it keeps its set-up between them
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             stream = _video_stream(container, path)
             stream.thread_type = "AUTO"
             for decoded in container.decode(stream):
@@ -161,7 +162,7 @@ def read_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
                 yield Frame(index, decoded.pts, load=load)
                 index += 1
     except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"{shown(path)}: cannot decode frame {index}: {exc}") from exc
+        raise InputError(f"{shown(path)}: cannot decode frame {index}: {reason(exc)}") from exc
     _check_complete(path, info, index, first_pts, last_pts)
 
 
@@ -172,7 +173,7 @@ def _upright_rgb(
     try:
         pixels = to_rgb.reformat(decoded, format="rgb24").to_ndarray()
     except av.FFmpegError as exc:
-        raise InputError(f"{shown(path)}: cannot convert frame {index} to RGB: {exc}") from exc
+        raise InputError(f"{shown(path)}: cannot convert frame {index} to RGB: {reason(exc)}") from exc
     return np.ascontiguousarray(np.rot90(pixels, k=turns)) if turns else pixels
 
 
@@ -209,15 +210,12 @@ def write_video(
         )
     notices: list[str] = []
     with atomic_output(dst, overwrite) as tmp:
+        source = open_input(src)
         try:
-            source = av.open(str(src))
-        except (av.FFmpegError, OSError) as exc:
-            raise InputError(f"{shown(src)}: cannot read video: {exc}") from exc
-        try:
-            out = av.open(str(tmp), "w", format=muxer, container_options=_container_options(muxer))
+            out = open_output(tmp, muxer, _container_options(muxer))
         except (av.FFmpegError, OSError) as exc:
             source.close()
-            raise OutputError(f"{shown(dst)}: cannot write video: {exc}") from exc
+            raise OutputError(f"{shown(dst)}: cannot write video: {reason(exc)}") from exc
         try:
             writer = _Writer(src, dst, source, out, info, notices, codec, crf, preset, audio)
             written, has_audio = writer.run(frames), writer.audio is not None
@@ -231,7 +229,7 @@ def write_video(
         try:
             out.close()
         except (av.FFmpegError, OSError) as exc:
-            raise OutputError(f"{shown(dst)}: cannot finish video: {exc}") from exc
+            raise OutputError(f"{shown(dst)}: cannot finish video: {reason(exc)}") from exc
     return VideoWriteResult(frames=written, audio=has_audio, notices=notices)
 
 
@@ -259,7 +257,7 @@ class _Writer:
                 _AudioTrack(src, source, out, notices) if audio == "keep" and source.streams.audio else None
             )
         except av.FFmpegError as exc:
-            raise OutputError(f"{shown(dst)}: cannot set up the encoder: {exc}") from exc
+            raise OutputError(f"{shown(dst)}: cannot set up the encoder: {reason(exc)}") from exc
         # One nominal frame interval, for frames that arrive without a usable timestamp.
         self.step = max(1, round(1 / (info.fps * self.time_base)))
 
@@ -342,7 +340,7 @@ class _Writer:
             if self.audio:
                 self.audio.mux_until(None)
         except av.FFmpegError as exc:
-            raise OutputError(f"{shown(self.dst)}: cannot encode frame {count}: {exc}") from exc
+            raise OutputError(f"{shown(self.dst)}: cannot encode frame {count}: {reason(exc)}") from exc
         if repaired:
             self.notices.append("some frames had missing or out-of-order timestamps; they were renumbered")
         return count
@@ -410,14 +408,14 @@ class _AudioTrack:
                 if packet.size or self.transcode:  # the empty packet at the end flushes a decoder
                     return packet
         except av.FFmpegError as exc:
-            raise InputError(f"{shown(self.src)}: cannot read the audio track: {exc}") from exc
+            raise InputError(f"{shown(self.src)}: cannot read the audio track: {reason(exc)}") from exc
         return None
 
     def _decode(self, packet: av.Packet) -> list[av.AudioFrame]:
         try:
             return self.in_stream.decode(packet)
         except av.FFmpegError as exc:
-            raise InputError(f"{shown(self.src)}: cannot decode the audio track: {exc}") from exc
+            raise InputError(f"{shown(self.src)}: cannot decode the audio track: {reason(exc)}") from exc
 
 
 def _wrap(pixels: np.ndarray) -> av.VideoFrame:
