@@ -25,14 +25,24 @@ import av
 import numpy as np
 import pytest
 import test_offline
-from clips import FPS, identifying_data, leftovers, make_clip, stream_seconds, truncate, video_pts_seconds
+from clips import (
+    FPS,
+    damage_first_frame,
+    identifying_data,
+    leftovers,
+    make_clip,
+    stream_seconds,
+    truncate,
+    video_pts_seconds,
+)
 from scenes import Placement, background, covered_fraction, render
 
 import unseen.api
 from unseen.api import anonymise_video_file
 from unseen.cli import main
-from unseen.errors import AnalysisError
+from unseen.errors import AnalysisError, InputError, OutputError
 from unseen.media.video import probe
+from unseen.regions import Regions
 
 MIN_HEIGHT = 20  # faces at least this tall (visible part of the face box) must be covered
 MIN_COVERED = 0.7  # share of the face box under the fill
@@ -346,6 +356,42 @@ def test_names_that_look_like_urls_open_no_connection(tmp_path: Path, listener) 
         "unseen: error: names/list.mp4: not a video in a format unseen reads (MP4/MOV, Matroska/WebM, AVI)",
         "unseen: error: names/playlist.mp4: cannot read video: Invalid data found when processing input",
     ]
+
+
+def test_output_problems_are_found_before_the_video_is_analysed(
+    small_clip: Clip, tmp_path: Path, monkeypatch
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(unseen.api, "detect", lambda *args, **kwargs: calls.append(1) or Regions())
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputError) as failure:
+        anonymise_video_file(small_clip.path, blocker / "out.mp4")
+    assert str(failure.value) == f"{blocker / 'out.mp4'}: cannot write output: Not a directory"
+    with pytest.raises(OutputError) as failure:  # the mjpeg encoder wants full-range pictures
+        anonymise_video_file(small_clip.path, tmp_path / "out.mp4", codec="mjpeg")
+    assert str(failure.value) == f"{tmp_path / 'out.mp4'}: cannot set up the mjpeg encoder: Invalid argument"
+    assert calls == []
+    assert leftovers(tmp_path, blocker) == []
+
+
+def test_concealed_frames_are_refused_or_painted_on_request(tmp_path: Path) -> None:
+    walk = {"walk": lambda i: Placement(45, 60 + 8 * i, 50, "cameraman")}
+    clip = scene_clip(tmp_path / "damaged.mkv", walk, 25, (320, 240), audio=False)
+    # Damage below the face: damage the decoder smears over a face can hide it from the detector,
+    # which is why concealed frames are refused unless the caller accepts them.
+    damage_first_frame(clip.path, at=0.8)
+    dst = tmp_path / "out" / "damaged.mkv"
+    with pytest.raises(InputError, match="frame 0 is damaged"):
+        anonymise_video_file(clip.path, dst)
+    assert not dst.exists()
+    report = anonymise_video_file(clip.path, dst, accept_concealed=True)
+    assert report.frames == clip.frames
+    assert report.notices == [
+        "1 damaged frame(s) analysed and written as the decoder concealed the damage; "
+        "concealment can hide faces from the detector: check the output"
+    ]
+    assert uncovered(clip, decoded(dst)) == []
 
 
 # --- memory ---------------------------------------------------------------------------------------
