@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import av
 from av.codec.codec import UnknownCodecError
@@ -22,9 +21,7 @@ from av.video.stream import VideoStream
 
 from ..errors import OutputError, shown
 from .local_av import open_output, reason
-
-if TYPE_CHECKING:
-    from .video import VideoInfo
+from .video_info import VideoInfo
 
 # Output extension -> FFmpeg muxer. The output keeps the input's container whenever the caller keeps
 # the extension; the muxer is chosen by name so that the ".part" temporary name does not matter.
@@ -117,8 +114,6 @@ def check_encoder(codec: str, suffix: str) -> None:
         muxer = muxer_for(Path(f"check{suffix}"))
     except OutputError:
         raise ValueError(f"unsupported video extension {suffix!r}") from None
-    from .video import VideoInfo  # the module that reads videos imports this one
-
     sample = VideoInfo(64, 64, 0, 1, 25.0, 0.04, Fraction(1, 25), False, "yuv420p", "h264", 8)
     try:
         _try_setup(muxer, sample, codec, 23, "veryfast")

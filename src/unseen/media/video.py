@@ -30,9 +30,10 @@ from av.video.stream import VideoStream
 from ..errors import InputError, OutputError, shown
 from .atomic import atomic_output
 from .encoder import MOV_FAMILY, add_video_stream, check_encoder_setup, encode_time_base, muxer_for
-from .hdr import HdrMetadata, hdr_metadata
+from .hdr import hdr_metadata
 from .local_av import open_input, open_output, reason
 from .orientation import Orientation, orientation
+from .video_info import VideoInfo
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"})
 
@@ -46,30 +47,6 @@ CONCEALED_ADVICE = (
 # for a truncated file. The slack absorbs rounding in container bookkeeping; a cut-off file falls far
 # below it.
 _COMPLETE_SHARE = 0.9
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What the writer needs to reproduce the video, and what progress reporting needs."""
-
-    width: int  # of the upright frames (after rotation)
-    height: int
-    rotation: int  # clockwise degrees a player turns the stored picture: 0, 90, 180 or 270
-    frames: int | None  # frame count, if the container states one
-    fps: float  # average rate; for progress and ETA only, timing comes from each frame's pts
-    duration: float | None  # seconds
-    time_base: Fraction  # of the video stream; Frame.pts is counted in it
-    has_audio: bool
-    pix_fmt: str
-    codec: str
-    bit_depth: int  # bits per sample of the decoded picture, e.g. 8 or 10
-    mirror: bool = False  # after turning, a player mirrors the picture left to right (selfie cameras)
-    sar: Fraction = Fraction(1)  # sample (pixel) aspect ratio of the upright frames; not 1: anamorphic
-    colorspace: int = 2  # FFmpeg's colour description (AVColorSpace ...); 2 is "unspecified"
-    color_range: int = 0
-    color_primaries: int = 2
-    color_trc: int = 2
-    hdr: HdrMetadata | None = None  # HDR10 mastering display and content light level
 
 
 class Frame:
