@@ -340,6 +340,10 @@ def test_ten_bit_hevc_hdr_stays_hevc_that_apple_players_take(tmp_path: Path, cap
         for before, after in zip(read_frames(src), read_frames(dst), strict=True):
             assert (before.index, before.pts) == (after.index, after.pts)
             assert np.abs(before.pixels.astype(int) - after.pixels).mean() < 3
+    # Asked for H.264 instead: High 10, and a notice that the HDR metadata could not go with it.
+    assert transcode(src, tmp_path / "x264.mp4", codec="libx264").notices == [
+        "HDR mastering metadata not written (libx264 does not take it; libx265 does)"
+    ]
 
 
 def test_eight_bit_sources_stay_h264(tmp_path: Path) -> None:

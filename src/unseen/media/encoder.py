@@ -94,6 +94,8 @@ def add_video_stream(
     name = stream.codec_context.codec.name
     if name == "libx265" and muxer in MOV_FAMILY:
         stream.codec_tag = "hvc1"  # parameter sets in the header only; what Apple's players require
+    elif info.hdr and name != "libx265":
+        notices.append(f"HDR mastering metadata not written ({name} does not take it; libx265 does)")
     stream.options = _options(name, crf, preset, info, avi=muxer == "avi")
     return stream
 
