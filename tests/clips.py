@@ -1,6 +1,7 @@
 """Small generated video clips for the video tests, and checks on what comes out of them.
 
-:func:`make_clip` writes an H.264 clip with PyAV: AAC sine audio, optionally a display rotation and
+:func:`make_clip` writes an H.264 clip with PyAV (or HEVC, e.g. a phone's 10-bit HDR): AAC sine audio
+(one track or several), optionally a display rotation and mirror, a sample aspect ratio, and
 identifying data (container/stream tags, a subtitle stream, a chapter) that no output may keep. The
 pictures are a moving crop of the astronaut unless ``pictures`` gives them (e.g. rendered scenes).
 :func:`identifying_data` lists whatever identifying data an output still carries.
@@ -38,6 +39,7 @@ SECRETS = {
 VIDEO_HANDLER = "CoreMediaSecretVideo"
 AUDIO_HANDLER = "CoreMediaSecretAudio"
 SUBTITLE_TEXT = b"Jane is at the tower"
+LANGUAGES = ("eng", "fra", "deu")  # of the audio tracks, when there are several
 CHAPTER_TITLE = "Eiffel chapter"
 FORBIDDEN_BYTES = [
     b"+48.8577",
@@ -74,11 +76,20 @@ def make_clip(
     faststart: bool = False,
     colour: tuple[int, int] | None = None,
     pictures: Callable[[int], np.ndarray] | None = None,
+    codec: str = "libx264",
+    codec_options: dict[str, str] | None = None,
+    primaries_trc: tuple[int, int] | None = None,
+    sar: Fraction | None = None,
+    mirror: bool = False,
+    audio_tracks: int = 1,
 ) -> Path:
     """Write a small H.264 clip (AAC sine audio) with PyAV; ``identifying`` adds tags, subtitles, chapters.
 
     ``pictures(i)`` gives frame ``i`` as stored (``size[1]`` x ``size[0]`` x 3 uint8 RGB; a player
-    turns it by ``rotation``); by default a moving crop of the astronaut.
+    turns it clockwise by ``rotation``, then mirrors it if ``mirror``); by default a moving crop of
+    the astronaut. ``primaries_trc`` (AVColorPrimaries, AVColorTransferCharacteristic) tags colour;
+    with ``audio_tracks`` > 1, track k is a 440 (k + 1) Hz tone in language LANGUAGES[k] and carries
+    identifying tags.
     """
     width, height = size
     options = {}
@@ -89,17 +100,26 @@ def make_clip(
     if movflags:
         options["movflags"] = "".join(movflags)
     out = av.open(str(path), "w", container_options=options)
-    video = out.add_stream("libx264", rate=FPS, options={"preset": "ultrafast"})
+    video = out.add_stream(codec, rate=FPS, options={"preset": "ultrafast", **(codec_options or {})})
     video.width, video.height, video.pix_fmt = width, height, pix_fmt
     video.codec_context.time_base = time_base
     if colour:  # (AVColorSpace, AVColorRange), also used as swscale's matrix and range
         video.codec_context.colorspace, video.codec_context.color_range = colour
-    if rotation:
-        video.set_display_rotation(-rotation)  # FFmpeg's angle is counter-clockwise
+    if primaries_trc:
+        video.codec_context.color_primaries, video.codec_context.color_trc = primaries_trc
+    if sar:
+        video.codec_context.sample_aspect_ratio = sar
+    if rotation or mirror:
+        video.set_display_rotation(-rotation, hflip=mirror)  # FFmpeg's angle is counter-clockwise
     # bitexact: no "Lavc" version string in the first AAC frame, which a bit-exact copy would carry over
-    sound = (
-        out.add_stream("aac", rate=44100, layout="mono", options={"flags": "+bitexact"}) if audio else None
-    )
+    sounds = [
+        out.add_stream("aac", rate=44100, layout="mono", options={"flags": "+bitexact"})
+        for _ in range(audio_tracks if audio else 0)
+    ]
+    sound = sounds[0] if sounds else None
+    if len(sounds) > 1:
+        for language, track in zip(LANGUAGES, sounds, strict=False):
+            track.metadata.update({"handler_name": AUDIO_HANDLER, "language": language, "title": "Jane"})
     subtitles = None
     if identifying:
         out.metadata.update(SECRETS)
@@ -134,16 +154,17 @@ def make_clip(
             packet.duration = 1000
             out.mux(packet)
     out.mux(video.encode(None))
-    if sound is not None:
-        seconds = float(((pts[-1] if pts else frames - 1) + 1) * time_base)
-        total = int(seconds * 44100)
-        for start in range(0, total, 1024):
-            t = np.arange(start, min(start + 1024, total)) / 44100
-            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+    seconds = float(((pts[-1] if pts else frames - 1) + 1) * time_base)
+    total = int(seconds * 44100)
+    for start in range(0, total, 1024):
+        t = np.arange(start, min(start + 1024, total)) / 44100
+        for k, track in enumerate(sounds):
+            samples = (0.3 * np.sin(2 * np.pi * 440 * (k + 1) * t)).astype(np.float32)[None, :]
             chunk = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
             chunk.sample_rate, chunk.pts = 44100, start
-            out.mux(sound.encode(chunk))
-        out.mux(sound.encode(None))
+            out.mux(track.encode(chunk))
+    for track in sounds:
+        out.mux(track.encode(None))
     out.close()
     return path
 
@@ -165,6 +186,18 @@ def leftovers(folder: Path, *keep: Path) -> list[str]:
 def truncate(path: Path, share: float = 0.6) -> Path:
     raw = path.read_bytes()
     path.write_bytes(raw[: int(len(raw) * share)])
+    return path
+
+
+def damage_first_frame(path: Path, at: float = 0.5) -> Path:
+    """Overwrite 16 bytes of the first (key) frame, ``at`` its length: FFmpeg decodes it, concealing
+    the damage (in a 320 x 240 clip from make_clip; more damage makes the decoder give up)."""
+    with av.open(str(path)) as container:
+        packet = next(p for p in container.demux(video=0) if p.size)
+        start = packet.pos + int(packet.size * at)
+    raw = bytearray(path.read_bytes())
+    raw[start : start + 16] = np.random.default_rng(1).integers(0, 256, 16, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(raw))
     return path
 
 

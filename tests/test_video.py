@@ -10,24 +10,39 @@ fill in every frame.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from clips import FPS, identifying_data, leftovers, make_clip, stream_seconds, truncate, video_pts_seconds
+import test_offline
+from clips import (
+    FPS,
+    damage_first_frame,
+    identifying_data,
+    leftovers,
+    make_clip,
+    stream_seconds,
+    truncate,
+    video_pts_seconds,
+)
 from scenes import Placement, background, covered_fraction, render
 
 import unseen.api
 from unseen.api import anonymise_video_file
 from unseen.cli import main
-from unseen.errors import AnalysisError
+from unseen.errors import AnalysisError, InputError, OutputError
 from unseen.media.video import probe
+from unseen.regions import Regions
 
 MIN_HEIGHT = 20  # faces at least this tall (visible part of the face box) must be covered
 MIN_COVERED = 0.7  # share of the face box under the fill
@@ -281,6 +296,102 @@ def test_detector_failure_mid_video_leaves_no_output(small_clip: Clip, tmp_path:
     assert str(small_clip.path) in str(failure.value)
     assert len(calls) == 3
     assert leftovers(tmp_path) == []
+
+
+# --- no network -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[int, list[str]]]:
+    """A TCP server on 127.0.0.1: its port, and the peers of every connection it receives."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    peers: list[str] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, peer = server.accept()
+            except TimeoutError:
+                continue
+            peers.append(str(peer))
+            conn.close()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], peers
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_names_that_look_like_urls_open_no_connection(tmp_path: Path, listener) -> None:
+    """FFmpeg reads such names as URLs: before the fix, tcp: and http: ones made it connect here."""
+    port, peers = listener
+    url = f"127.0.0.1:{port}"
+    clip = make_clip(tmp_path / "clip.mp4", frames=5)
+    named = [f"tcp:{url}.mp4", f"http:{url}.mp4", f"concat:tcp:{url}|clip.mp4"]
+    for name in named:
+        shutil.copy(clip, tmp_path / name)
+    folder = tmp_path / "names"  # playlists and such inside files that claim to be videos
+    folder.mkdir()
+    shutil.copy(clip, folder / f"http:{url}.mkv")
+    (folder / "playlist.mp4").write_text(f"#EXTM3U\n#EXTINF:2.0,\nhttp://{url}/a.ts\n#EXT-X-ENDLIST\n")
+    (folder / "list.mp4").write_text(f"ffconcat version 1.0\nfile 'tcp://{url}'\nfile 'http://{url}/a.mp4'\n")
+    attempts = tmp_path / "attempts.json"
+    proc = subprocess.run(  # relative names, and an output folder whose name is a URL too
+        [sys.executable, "-c", test_offline.GUARD, *named, "names", "-o", f"http:{url}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "UNSEEN_TEST_ATTEMPTS": str(attempts)},
+        timeout=120,
+    )
+    assert peers == [] and json.loads(attempts.read_text()) == []
+    written = sorted(p.name for p in (tmp_path / f"http:{url}").iterdir())
+    assert written == sorted([*named, f"http:{url}.mkv"]), proc.stderr
+    errors = sorted(line for line in proc.stderr.splitlines() if "error" in line)
+    assert errors == [
+        "unseen: error: names/list.mp4: not a video in a format unseen reads (MP4/MOV, Matroska/WebM, AVI)",
+        "unseen: error: names/playlist.mp4: cannot read video: Invalid data found when processing input",
+    ]
+
+
+def test_output_problems_are_found_before_the_video_is_analysed(
+    small_clip: Clip, tmp_path: Path, monkeypatch
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(unseen.api, "detect", lambda *args, **kwargs: calls.append(1) or Regions())
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputError) as failure:
+        anonymise_video_file(small_clip.path, blocker / "out.mp4")
+    assert str(failure.value) == f"{blocker / 'out.mp4'}: cannot write output: Not a directory"
+    with pytest.raises(OutputError) as failure:  # the mjpeg encoder wants full-range pictures
+        anonymise_video_file(small_clip.path, tmp_path / "out.mp4", codec="mjpeg")
+    assert str(failure.value) == f"{tmp_path / 'out.mp4'}: cannot set up the mjpeg encoder: Invalid argument"
+    assert calls == []
+    assert leftovers(tmp_path, blocker) == []
+
+
+def test_concealed_frames_are_refused_or_painted_on_request(tmp_path: Path) -> None:
+    walk = {"walk": lambda i: Placement(45, 60 + 8 * i, 50, "cameraman")}
+    clip = scene_clip(tmp_path / "damaged.mkv", walk, 25, (320, 240), audio=False)
+    # Damage below the face: damage the decoder smears over a face can hide it from the detector,
+    # which is why concealed frames are refused unless the caller accepts them.
+    damage_first_frame(clip.path, at=0.8)
+    dst = tmp_path / "out" / "damaged.mkv"
+    with pytest.raises(InputError, match="frame 0 is damaged"):
+        anonymise_video_file(clip.path, dst)
+    assert not dst.exists()
+    report = anonymise_video_file(clip.path, dst, accept_concealed=True)
+    assert report.frames == clip.frames
+    assert report.notices == [
+        "1 damaged frame(s) analysed and written as the decoder concealed the damage; "
+        "concealment can hide faces from the detector: check the output"
+    ]
+    assert uncovered(clip, decoded(dst)) == []
 
 
 # --- memory ---------------------------------------------------------------------------------------

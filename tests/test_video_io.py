@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -9,11 +11,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from av.sidedata.sidedata import Type
 from clips import (
     FORBIDDEN_BYTES,
     FPS,
     LOCATION,
     VIDEO_HANDLER,
+    damage_first_frame,
     identifying_data,
     leftovers,
     make_clip,
@@ -24,6 +28,8 @@ from clips import (
 )
 
 from unseen.errors import AnalysisError, InputError
+from unseen.media.encoder import check_encoder
+from unseen.media.hdr import hdr_metadata
 from unseen.media.video import Frame, probe, read_frames, write_video
 
 
@@ -31,9 +37,21 @@ def transcode(src: Path, dst: Path, **kwargs) -> object:
     return write_video(src, dst, probe(src), read_frames(src), **kwargs)
 
 
-def audio_payload(path: Path) -> bytes:
+def audio_payload(path: Path, track: int = 0) -> bytes:
     with av.open(str(path)) as container:
-        return b"".join(bytes(p) for p in container.demux(container.streams.audio[0]) if p.size)
+        return b"".join(bytes(p) for p in container.demux(container.streams.audio[track]) if p.size)
+
+
+def audio_span(path: Path, track: int) -> tuple[float, float]:
+    """Seconds from the first video frame to the start and to the end of an audio track."""
+    with av.open(str(path)) as container:
+        start = video_pts_seconds(path)[0]
+        packets = [p for p in container.demux(container.streams.audio[track]) if p.size]
+        first, last = packets[0], packets[-1]
+        return (
+            float(first.pts * first.time_base - start),
+            float((last.pts + last.duration) * last.time_base - start),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +74,8 @@ def test_round_trip_keeps_timing_and_audio_and_drops_identifying_data(tmp_path: 
     dst = tmp_path / "out.mp4"
     result = transcode(src, dst)
 
-    assert result.frames == 50 and result.notices == []
+    assert result.frames == 50
+    assert result.notices == ["not kept: 1 subtitle track, 1 data track, chapters"]
     assert video_pts_seconds(dst) == video_pts_seconds(src)
     with av.open(str(src)) as before, av.open(str(dst)) as after:
         assert after.streams.video[0].frames == 50
@@ -241,3 +260,205 @@ def test_colour_description_is_kept(tmp_path: Path, colour: tuple[int, int]) -> 
     # Converted back with the matrix the decoder used: no colour shift beyond coding loss.
     for before, after in zip(read_frames(src), read_frames(dst), strict=True):
         assert np.abs(before.pixels.astype(int) - after.pixels).mean() < 3
+
+
+def test_only_regular_files_are_opened(tmp_path: Path) -> None:
+    """A FIFO named like a video would block the open forever; a folder or an empty file is no video."""
+    fifo = tmp_path / "x.mp4"
+    os.mkfifo(fifo)
+    (tmp_path / "folder.mp4").mkdir()
+    (tmp_path / "empty.mp4").touch()
+    outcome: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _capture(outcome, probe, fifo), daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():  # unblock the stuck open, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("probe blocked on a FIFO")
+    assert [str(e) for e in outcome] == [f"{fifo}: not a regular file"]
+    with pytest.raises(InputError) as failure:
+        next(read_frames(tmp_path / "folder.mp4"))
+    assert str(failure.value) == f"{tmp_path / 'folder.mp4'}: not a regular file"
+    with pytest.raises(InputError) as failure:
+        probe(tmp_path / "empty.mp4")
+    assert str(failure.value) == f"{tmp_path / 'empty.mp4'}: empty file"
+
+
+def _capture(outcome: list[BaseException], call, *args) -> None:
+    try:
+        call(*args)
+    except BaseException as exc:  # handed to the test thread
+        outcome.append(exc)
+
+
+# --- outputs that play where the source played ----------------------------------------------------
+
+# An iPhone's HDR video: 10-bit HEVC, BT.2020 primaries and matrix, PQ transfer, HDR10 metadata.
+BT2020, PQ, LIMITED = 9, 16, 1
+HDR_PARAMS = (
+    "log-level=none:hdr10=1:max-cll=1000,400"
+    ":master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)"
+)
+
+
+def first_frame(path: Path) -> av.VideoFrame:
+    with av.open(str(path)) as container:
+        return next(container.decode(video=0))
+
+
+def test_ten_bit_hevc_hdr_stays_hevc_that_apple_players_take(tmp_path: Path, capfd) -> None:
+    src = make_clip(
+        tmp_path / "iphone.mov",
+        frames=10,
+        audio=False,
+        codec="libx265",
+        codec_options={"x265-params": HDR_PARAMS},
+        pix_fmt="yuv420p10le",
+        colour=(BT2020, LIMITED),
+        primaries_trc=(BT2020, PQ),
+    )
+    info = probe(src)
+    assert (info.codec, info.bit_depth, info.color_primaries, info.color_trc) == ("hevc", 10, BT2020, PQ)
+    capfd.readouterr()
+    for suffix in (".mov", ".mp4"):
+        dst = tmp_path / f"out{suffix}"
+        assert transcode(src, dst).notices == []
+        assert "x265" not in capfd.readouterr().err  # x265 logs to stderr itself unless told not to
+        with av.open(str(dst)) as container:
+            stream = container.streams.video[0]
+            ctx = stream.codec_context
+            assert (ctx.name, stream.profile, stream.codec_tag) == ("hevc", "Main 10", "hvc1")
+            assert (ctx.colorspace, ctx.color_range, ctx.color_primaries, ctx.color_trc) == (
+                BT2020,
+                LIMITED,
+                BT2020,
+                PQ,
+            )
+        assert b"x265" not in dst.read_bytes()  # no encoder version and settings in the stream
+        assert hdr_metadata(first_frame(dst)) == hdr_metadata(first_frame(src)) == info.hdr
+        assert info.hdr is not None and info.hdr.max_cll == "1000,400"
+        for before, after in zip(read_frames(src), read_frames(dst), strict=True):
+            assert (before.index, before.pts) == (after.index, after.pts)
+            assert np.abs(before.pixels.astype(int) - after.pixels).mean() < 3
+    # Asked for H.264 instead: High 10, and a notice that the HDR metadata could not go with it.
+    assert transcode(src, tmp_path / "x264.mp4", codec="libx264").notices == [
+        "HDR mastering metadata not written (libx264 does not take it; libx265 does)"
+    ]
+
+
+def test_eight_bit_sources_stay_h264(tmp_path: Path) -> None:
+    src = make_clip(
+        tmp_path / "hevc8.mp4",
+        frames=5,
+        audio=False,
+        codec="libx265",
+        codec_options={"x265-params": "log-level=none"},
+    )
+    assert probe(src).codec == "hevc"
+    transcode(src, tmp_path / "out.mp4")
+    out = probe(tmp_path / "out.mp4")
+    assert (out.codec, out.bit_depth) == ("h264", 8)
+
+
+def test_anamorphic_video_keeps_its_shape(tmp_path: Path) -> None:
+    for rotation in (0, 90):
+        src = make_clip(
+            tmp_path / f"wide{rotation}.mp4", frames=5, audio=False, sar=Fraction(4, 3), rotation=rotation
+        )
+        info = probe(src)
+        assert info.sar == (Fraction(4, 3) if rotation == 0 else Fraction(3, 4))
+        dst = tmp_path / f"out{rotation}.mp4"
+        transcode(src, dst)
+        with av.open(str(dst)) as container:
+            stream = container.streams.video[0]
+            shown = Fraction(stream.width) * stream.sample_aspect_ratio / stream.height
+        # stored 160 x 120 at 4:3 pixels shows as 16:9; turned, as 9:16
+        assert shown == (Fraction(16, 9) if rotation == 0 else Fraction(9, 16))
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_mirrored_video_comes_out_as_a_player_shows_it(tmp_path: Path, rotation: int) -> None:
+    src = make_clip(
+        tmp_path / "selfie.mp4", frames=5, size=(160, 96), audio=False, rotation=rotation, mirror=True
+    )
+    # PyAV's set_display_rotation: turn counter-clockwise by its angle (-rotation here), then mirror.
+    expected = np.fliplr(np.rot90(picture(0, 160, 96), k=-rotation // 90))
+    first = next(read_frames(src))
+    assert first.pixels.shape == expected.shape
+    assert np.abs(first.pixels.astype(int) - expected).mean() < 6
+    dst = tmp_path / "out.mp4"
+    transcode(src, dst)
+    with av.open(str(dst)) as container:
+        frame = next(container.decode(video=0))
+        assert frame.side_data.get(Type.DISPLAYMATRIX) is None
+        assert np.abs(frame.to_ndarray(format="rgb24").astype(int) - expected).mean() < 6
+
+
+def test_every_audio_track_is_kept_in_sync(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "two.mp4", audio_tracks=2, identifying=True)
+    with av.open(str(src)) as container:
+        assert [s.metadata.get("language") for s in container.streams.audio] == ["eng", "fra"]
+    for suffix in (".mp4", ".mkv"):
+        dst = tmp_path / f"out{suffix}"
+        transcode(src, dst)
+        with av.open(str(dst)) as container:
+            assert [s.metadata.get("language") for s in container.streams.audio] == ["eng", "fra"]
+        assert [audio_payload(dst, k) for k in (0, 1)] == [audio_payload(src, k) for k in (0, 1)]
+        for k in (0, 1):  # each track starts and ends where it did, relative to the video
+            assert np.allclose(audio_span(dst, k), audio_span(src, k), atol=0.03)
+        # (Matroska must name a muxing application: a bare "Lavf", see test_other_containers)
+        assert [found for found in identifying_data(dst) if "Lavf" not in found] == []
+        assert video_pts_seconds(dst)[-1] - video_pts_seconds(dst)[0] == Fraction(49, FPS)
+
+
+# --- messages -------------------------------------------------------------------------------------
+
+
+def test_messages_name_the_file_once_without_error_numbers(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    cut = truncate(make_clip(tmp_path / "cut.mp4", frames=75))  # its index (at the end) is gone
+    for path in (junk, cut):
+        with pytest.raises(InputError) as failure:
+            probe(path)
+        assert str(failure.value) == f"{path}: cannot read video: Invalid data found when processing input"
+    with pytest.raises(InputError) as failure:
+        probe(tmp_path / "gone.mp4")
+    assert str(failure.value) == f"{tmp_path / 'gone.mp4'}: No such file or directory"
+
+
+def test_check_encoder_refuses_what_cannot_encode_the_video(tmp_path: Path) -> None:
+    check_encoder("libx264", ".mp4")
+    check_encoder("libx265", ".mkv")
+    check_encoder("libx264", ".webm")  # written with the container's own VP9 instead, with a notice
+    with pytest.raises(ValueError, match=r"^unknown video encoder 'libx26' \(e\.g\. libx264, libx265"):
+        check_encoder("libx26", ".mp4")
+    with pytest.raises(ValueError) as failure:
+        check_encoder("aac", ".mp4")
+    assert str(failure.value) == "'aac' is not a video encoder"
+    with pytest.raises(ValueError) as failure:  # it wants full-range pictures
+        check_encoder("mjpeg", ".mp4")
+    assert str(failure.value) == "video encoder 'mjpeg' cannot be set up: Invalid argument"
+    with pytest.raises(ValueError) as failure:
+        check_encoder("libx264", ".gif")
+    assert str(failure.value) == "unsupported video extension '.gif'"
+    assert leftovers(tmp_path) == []
+
+
+# --- concealed damage -----------------------------------------------------------------------------
+
+
+def test_concealed_frame_fails_closed_unless_accepted(tmp_path: Path) -> None:
+    clip = damage_first_frame(make_clip(tmp_path / "damaged.mkv", frames=30, size=(320, 240), audio=False))
+    with av.open(str(clip)) as container:  # FFmpeg decodes every frame and flags the first as corrupt
+        container.streams.video[0].thread_type = "AUTO"
+        assert [frame.is_corrupt for frame in container.decode(video=0)] == [True] + [False] * 29
+    with pytest.raises(InputError) as failure:
+        list(read_frames(clip))
+    assert str(failure.value) == (
+        f"{clip}: frame 0 is damaged (the decoder concealed it); re-encode the video first, e.g. "
+        "ffmpeg -i in.mp4 -c:v libx264 -crf 18 fixed.mp4, or accept concealed frames (--accept-concealed)"
+    )
+    frames = list(read_frames(clip, accept_concealed=True))
+    assert [frame.concealed for frame in frames] == [True] + [False] * 29
+    assert frames[0].pixels.shape == (240, 320, 3)

@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from .detect.model import shared_model
 from .errors import AnalysisError, shown
 from .heap import trim_heap
 from .media.image import read_photo, write_photo
-from .media.video import Frame, probe, read_frames, write_video
+from .media.video import Frame, check_video_output, probe, read_frames, write_video
 from .obscure import ObscureOptions, obscure
 from .plan import PlanOptions, plan_regions
 from .regions import Regions
@@ -120,20 +120,28 @@ def anonymise_video_file(
     *,
     overwrite: bool = False,
     audio: str = "keep",
-    codec: str = "libx264",
+    codec: str | None = None,
     crf: int = 18,
     progress: Callable[[int, int | None], None] | None = None,
     record: bool = True,
+    accept_concealed: bool = False,
 ) -> FileReport:
     """Anonymise one video into ``dst``: every face in every frame, same timing, no metadata.
 
-    Fails closed: if any frame cannot be decoded or analysed, no output is left at ``dst``.
-    ``record=False`` keeps no per-frame regions (for very long videos when no regions file is wanted).
+    Fails closed: if any frame cannot be decoded or analysed, no output is left at ``dst``; an output
+    that cannot be written (folder, encoder) fails before the video is analysed. ``codec`` None: the
+    encoder whose output plays where the source played. ``accept_concealed`` analyses and paints
+    frames in which the decoder concealed damage like any other (a notice counts them) instead of
+    refusing the video. ``record=False`` keeps no per-frame regions (for very long videos when no
+    regions file is wanted).
     """
     options = options or Options()
     start = time.perf_counter()
     src, dst = Path(src), Path(dst)
     info = probe(src)
+    check_video_output(dst, info, codec=codec, crf=crf, overwrite=overwrite)
+    read = partial(read_frames, src, accept_concealed=accept_concealed)
+    concealed: list[int] = []  # frames the decoder concealed damage in, noted in the first pass
     recorded: list[Regions] | None = [] if record else None
     tracker = Tracker(options.track, frame_size=(info.height, info.width))
     total = 2 * info.frames if info.frames else None  # two passes over the frames
@@ -154,16 +162,28 @@ def anonymise_video_file(
             if progress:
                 progress(offset + frame.index + 1, total)
 
-    keyframes = detect_keyframes(counted(read_frames(src), 0), analysed, options.track.detect_every)
+    def noted(frames: Iterator[Frame]) -> Iterator[Frame]:
+        for frame in frames:
+            if frame.concealed:
+                concealed.append(frame.index)
+            yield frame
+
+    keyframes = detect_keyframes(counted(noted(read()), 0), analysed, options.track.detect_every)
     analysed_frames = keyframes[-1][0] + 1 if keyframes else 0
     shared_model().release_memory()  # detection is done: its memory is the encoder's now
-    frames = counted(read_frames(src), analysed_frames, limit=analysed_frames)
+    frames = counted(read(), analysed_frames, limit=analysed_frames)
     protected = protect_frames(
         frames, keyframes, tracker, plan=options.plan, paint=options.obscure, record=recorded
     )
     written = write_video(src, dst, info, protected, codec=codec, crf=crf, audio=audio, overwrite=overwrite)
     trim_heap()  # the encoder's buffers are gone: do not carry them into the next file
     regions = Regions.concat(recorded) if recorded else Regions()
+    notices = list(written.notices)
+    if concealed:
+        notices.append(
+            f"{len(concealed)} damaged frame(s) analysed and written as the decoder concealed the damage; "
+            "concealment can hide faces from the detector: check the output"
+        )
     return FileReport(
         src,
         dst,
@@ -174,6 +194,6 @@ def anonymise_video_file(
         time.perf_counter() - start,
         frames=written.frames,
         tracks=tracker.count,
-        notices=list(written.notices),
+        notices=notices,
         audio=written.audio,
     )

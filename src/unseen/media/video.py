@@ -1,15 +1,18 @@
 """Video decoding and encoding: upright RGB frames in, the same frames (processed) out, faithfully.
 
-This stage knows nothing of faces. It keeps what makes a video play the same way (size, frame count,
-every frame's timestamp, the audio bit for bit) and drops what identifies the camera or the place
-(container and stream tags, chapters, subtitles, data streams, rotation metadata). Both directions
-stream frame by frame, so memory does not grow with the length of the video.
+This stage knows nothing of faces. It keeps what makes a video play the same way (size, shape,
+frame count, every frame's timestamp, every audio track bit for bit) and drops what identifies the
+camera or the place (container and stream tags, chapters, subtitles, data streams, attachments,
+rotation metadata), saying what it dropped. Both directions stream frame by frame, so memory does
+not grow with the length of the video.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.audio.stream import AudioStream
 from av.container import InputContainer, OutputContainer
 from av.stream import Disposition
 from av.video.reformatter import ColorRange, VideoReformatter
@@ -25,35 +29,24 @@ from av.video.stream import VideoStream
 
 from ..errors import InputError, OutputError, shown
 from .atomic import atomic_output
+from .encoder import MOV_FAMILY, add_video_stream, check_encoder_setup, encode_time_base, muxer_for
+from .hdr import hdr_metadata
+from .local_av import open_input, open_output, reason
+from .orientation import Orientation, orientation
+from .video_info import VideoInfo
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"})
 
-# Output extension -> FFmpeg muxer. The output keeps the input's container whenever the caller keeps
-# the extension; the muxer is chosen by name so that the ".part" temporary name does not matter.
-_MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
-_MOV_FAMILY = frozenset({"mp4", "mov"})
+# What to do about a frame in which the decoder concealed damage (one line, after "frame N").
+CONCEALED_ADVICE = (
+    "is damaged (the decoder concealed it); re-encode the video first, e.g. "
+    "ffmpeg -i in.mp4 -c:v libx264 -crf 18 fixed.mp4, or accept concealed frames (--accept-concealed)"
+)
 
 # A decode whose timestamps stop short of this share of the length the container declares is taken
 # for a truncated file. The slack absorbs rounding in container bookkeeping; a cut-off file falls far
 # below it.
 _COMPLETE_SHARE = 0.9
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What the writer needs to reproduce the video, and what progress reporting needs."""
-
-    width: int  # of the upright frames (after rotation)
-    height: int
-    rotation: int  # clockwise degrees a player turns the stored picture: 0, 90, 180 or 270
-    frames: int | None  # frame count, if the container states one
-    fps: float  # average rate; for progress and ETA only, timing comes from each frame's pts
-    duration: float | None  # seconds
-    time_base: Fraction  # of the video stream; Frame.pts is counted in it
-    has_audio: bool
-    pix_fmt: str
-    codec: str
-    bit_depth: int  # bits per sample of the decoded picture, e.g. 8 or 10
 
 
 class Frame:
@@ -62,10 +55,10 @@ class Frame:
     ``index`` counts from 0 in decode order, ``pts`` is in VideoInfo.time_base units and ``pixels``
     is H x W x 3 uint8 RGB, upright. A frame from :func:`read_frames` converts its pixels on first
     use: the detection pass looks at one frame in eight, and converting the others to RGB would cost
-    about 4 ms each at 1080p.
+    about 4 ms each at 1080p. ``concealed``: the decoder hid damage in this frame (see read_frames).
     """
 
-    __slots__ = ("_load", "_pixels", "index", "pts")
+    __slots__ = ("_load", "_pixels", "concealed", "index", "pts")
 
     def __init__(
         self,
@@ -74,10 +67,12 @@ class Frame:
         pixels: np.ndarray | None = None,
         *,
         load: Callable[[], np.ndarray] | None = None,
+        concealed: bool = False,
     ) -> None:
         if (pixels is None) == (load is None):
             raise ValueError("a Frame needs either pixels or a way to load them")
         self.index, self.pts, self._pixels, self._load = index, pts, pixels, load
+        self.concealed = concealed
 
     @property
     def pixels(self) -> np.ndarray:
@@ -92,35 +87,38 @@ class VideoWriteResult:
     """What was written, and what could not be kept as it was (for the report to the user)."""
 
     frames: int
-    audio: bool = False  # the output carries the source's audio track
+    audio: bool = False  # the output carries the source's audio (every track of it)
     notices: list[str] = field(default_factory=list)
 
 
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """Describe the main video stream; raise InputError if the file cannot be read as a video.
 
-    The first frame is decoded, because the rotation, the real picture size and the bit depth are
-    only certain from a decoded frame, and because a file whose first frame does not decode is
-    better refused before any work is done.
+    The first frame is decoded, because the orientation, the real picture size, the bit depth and
+    HDR metadata are only certain from a decoded frame, and because a file whose first frame does not
+    decode is better refused before any work is done.
     """
     path = Path(path)
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             stream = _video_stream(container, path)
             _check_index(path, stream)
             first = next(container.decode(stream), None)
             if first is None:
                 raise InputError(f"{shown(path)}: no decodable video frame")
-            rotation = round(-first.rotation) % 360
-            if rotation % 90:
+            shown_as = orientation(first)
+            if shown_as is None:
+                rotation = round(-first.rotation) % 360
                 raise InputError(f"{shown(path)}: unsupported rotation of {rotation} degrees")
             width, height = first.width, first.height
-            if rotation in (90, 270):
-                width, height = height, width
+            sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio or Fraction(1)
+            if shown_as.swaps_axes:
+                width, height, sar = height, width, 1 / sar
+            ctx = stream.codec_context
             return VideoInfo(
                 width=width,
                 height=height,
-                rotation=rotation,
+                rotation=shown_as.turn,
                 frames=_declared_frames(stream),
                 fps=_average_fps(stream),
                 duration=_declared_duration(container, stream),
@@ -129,51 +127,88 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
                 pix_fmt=first.format.name,
                 codec=stream.codec_context.codec.canonical_name,
                 bit_depth=max(c.bits for c in first.format.components),
+                mirror=shown_as.mirror,
+                sar=sar,
+                colorspace=ctx.colorspace,
+                color_range=ctx.color_range,
+                color_primaries=ctx.color_primaries,
+                color_trc=ctx.color_trc,
+                hdr=hdr_metadata(first),
             )
     except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"{shown(path)}: cannot read video: {exc}") from exc
+        raise InputError(f"{shown(path)}: cannot read video: {reason(exc)}") from exc
 
 
-def read_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
-    """Yield the video's frames upright, one at a time, in decode order.
+def read_frames(path: str | os.PathLike[str], *, accept_concealed: bool = False) -> Iterator[Frame]:
+    """Yield the video's frames as a player shows them (turned, mirrored), one at a time, in decode order.
 
     Any decoding problem raises InputError naming the frame: a broken frame is never skipped, since
-    whatever comes after it must not go out half-processed (fail closed). A file that ends well
-    before the length its container declares is reported as truncated.
+    whatever comes after it must not go out half-processed (fail closed). A frame in which FFmpeg
+    concealed damage (painted over it from neighbouring pictures) is refused too, unless
+    ``accept_concealed``: it is then yielded with ``concealed`` set, to be analysed and painted like any
+    other. A file that ends well before the length its container declares is reported as truncated.
     """
     path = Path(path)
     info = probe(path)
-    turns = -(info.rotation // 90)  # np.rot90 turns counter-clockwise for positive k
+    shown_as = Orientation(info.rotation, info.mirror)
     index = 0
     first_pts = last_pts = None
     to_rgb = VideoReformatter()  # one converter for all frames: it keeps its set-up between them
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             stream = _video_stream(container, path)
             stream.thread_type = "AUTO"
             for decoded in container.decode(stream):
-                if decoded.is_corrupt:
-                    raise InputError(f"{shown(path)}: frame {index} is corrupt")
+                if decoded.is_corrupt and not accept_concealed:
+                    raise InputError(f"{shown(path)}: frame {index} {CONCEALED_ADVICE}")
                 if decoded.pts is not None:
                     first_pts = decoded.pts if first_pts is None else first_pts
                     last_pts = decoded.pts
-                load = partial(_upright_rgb, path, index, decoded, turns, to_rgb)
-                yield Frame(index, decoded.pts, load=load)
+                load = partial(_upright_rgb, path, index, decoded, shown_as, to_rgb)
+                yield Frame(index, decoded.pts, load=load, concealed=decoded.is_corrupt)
                 index += 1
     except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"{shown(path)}: cannot decode frame {index}: {exc}") from exc
+        raise InputError(f"{shown(path)}: cannot decode frame {index}: {reason(exc)}") from exc
     _check_complete(path, info, index, first_pts, last_pts)
 
 
 def _upright_rgb(
-    path: Path, index: int, decoded: av.VideoFrame, turns: int, to_rgb: VideoReformatter
+    path: Path, index: int, decoded: av.VideoFrame, shown_as: Orientation, to_rgb: VideoReformatter
 ) -> np.ndarray:
-    """The decoded picture as upright RGB (a view of a fresh FFmpeg frame when no turn is needed)."""
+    """The decoded picture as upright RGB (a view of a fresh FFmpeg frame when it is stored upright)."""
     try:
         pixels = to_rgb.reformat(decoded, format="rgb24").to_ndarray()
     except av.FFmpegError as exc:
-        raise InputError(f"{shown(path)}: cannot convert frame {index} to RGB: {exc}") from exc
-    return np.ascontiguousarray(np.rot90(pixels, k=turns)) if turns else pixels
+        raise InputError(f"{shown(path)}: cannot convert frame {index} to RGB: {reason(exc)}") from exc
+    return shown_as.apply(pixels)
+
+
+def check_video_output(
+    dst: str | os.PathLike[str],
+    info: VideoInfo,
+    *,
+    codec: str | None = None,
+    crf: int = 18,
+    preset: str = "veryfast",
+    overwrite: bool = False,
+) -> None:
+    """Raise OutputError now if :func:`write_video` could not write ``info``'s video to ``dst``.
+
+    For callers that do lengthy work before writing: the extension, an existing output, the folder
+    (created if missing, and written to) and the whole encoder set-up are checked; nothing is left behind.
+    """
+    dst = Path(dst)
+    muxer_for(dst)
+    if dst.exists() and not overwrite:
+        raise OutputError(f"{shown(dst)}: output exists (use --overwrite to replace it)")
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=dst.parent).close()
+    except FileExistsError as exc:  # the folder's name is taken by a file
+        raise OutputError(f"{shown(dst)}: cannot write output: {os.strerror(errno.ENOTDIR)}") from exc
+    except OSError as exc:
+        raise OutputError(f"{shown(dst)}: cannot write output: {exc.strerror or exc}") from exc
+    check_encoder_setup(dst, info, codec, crf, preset)
 
 
 def write_video(
@@ -182,44 +217,40 @@ def write_video(
     info: VideoInfo,
     frames: Iterable[Frame],
     *,
-    codec: str = "libx264",
+    codec: str | None = None,
     crf: int = 18,
     preset: str = "veryfast",
     audio: str = "keep",
     overwrite: bool = False,
 ) -> VideoWriteResult:
-    """Encode ``frames`` (upright, as read from ``src``) to ``dst``, copying ``src``'s first audio track.
+    """Encode ``frames`` (upright, as read from ``src``) to ``dst``, copying every audio track of ``src``.
 
-    Each frame keeps its pts, so frame count, timing and duration match the source. ``audio`` is
-    "keep" (copied bit for bit, or transcoded with a notice if the container cannot hold it) or
-    "drop". Nothing identifying is written: no tags, chapters, subtitles or rotation metadata.
-    The container follows ``dst``'s extension; if ``codec`` cannot go in it (H.264 in .webm), the
-    container's own codec is used instead (VP9 for webm) and a notice says so. ``crf`` goes to the
-    encoder as is; ``preset`` only to x264/x265. The output appears at ``dst`` only if everything
-    succeeded, including the ``frames`` iterator; otherwise its exception propagates and no file is
-    left behind.
+    Each frame keeps its pts, so frame count, timing and duration match the source, and the sample
+    aspect ratio is kept. ``audio`` is "keep" (each track copied bit for bit, or transcoded with a
+    notice if the container cannot hold it; only its language tag is kept) or "drop". Nothing
+    identifying is written: no tags, chapters, subtitles, data streams or rotation metadata; a notice
+    lists what was left out. ``codec`` None picks the encoder whose output plays where the source
+    played (see unseen.media.encoder). The container follows ``dst``'s extension; if ``codec``
+    cannot go in it (H.264 in .webm), the container's own codec is used instead (VP9 for webm) and a
+    notice says so. ``crf`` goes to the encoder as is; ``preset`` only to x264/x265. The output
+    appears at ``dst`` only if everything succeeded, including the ``frames`` iterator; otherwise its
+    exception propagates and no file is left behind.
     """
     if audio not in ("keep", "drop"):
         raise ValueError(f"audio must be 'keep' or 'drop', not {audio!r}")
     src, dst = Path(src), Path(dst)
-    muxer = _MUXERS.get(dst.suffix.lower())
-    if muxer is None:
-        raise OutputError(
-            f"{shown(dst)}: unsupported video extension (use one of {', '.join(sorted(_MUXERS))})"
-        )
+    muxer = muxer_for(dst)
     notices: list[str] = []
     with atomic_output(dst, overwrite) as tmp:
+        source = open_input(src)
         try:
-            source = av.open(str(src))
-        except (av.FFmpegError, OSError) as exc:
-            raise InputError(f"{shown(src)}: cannot read video: {exc}") from exc
-        try:
-            out = av.open(str(tmp), "w", format=muxer, container_options=_container_options(muxer))
+            out = open_output(tmp, muxer, _container_options(muxer))
         except (av.FFmpegError, OSError) as exc:
             source.close()
-            raise OutputError(f"{shown(dst)}: cannot write video: {exc}") from exc
+            raise OutputError(f"{shown(dst)}: cannot write video: {reason(exc)}") from exc
         try:
             writer = _Writer(src, dst, source, out, info, notices, codec, crf, preset, audio)
+            _note_left_out(source, writer.source_video, audio, notices)
             written, has_audio = writer.run(frames), writer.audio is not None
         except BaseException:
             # Close without letting a second error from the half-written file hide the first one;
@@ -231,7 +262,7 @@ def write_video(
         try:
             out.close()
         except (av.FFmpegError, OSError) as exc:
-            raise OutputError(f"{shown(dst)}: cannot finish video: {exc}") from exc
+            raise OutputError(f"{shown(dst)}: cannot finish video: {reason(exc)}") from exc
     return VideoWriteResult(frames=written, audio=has_audio, notices=notices)
 
 
@@ -246,63 +277,25 @@ class _Writer:
         out: OutputContainer,
         info: VideoInfo,
         notices: list[str],
-        codec: str,
+        codec: str | None,
         crf: int,
         preset: str,
         audio: str,
     ) -> None:
         self.src, self.dst, self.out, self.info, self.notices = src, dst, out, info, notices
+        self.source_video = _video_stream(source, src)
+        # (FFmpeg reads H.264 in AVI one frame late; rebasing its timestamps to the first frame also
+        # stops that offset from growing by a frame each time an AVI goes through.)
+        self.avi = out.format.name == "avi"
+        self.time_base = encode_time_base(info, out.format.name)
         try:
-            source_video = _video_stream(source, src)
-            self.video = self._add_video(source_video, codec, crf, preset)
-            self.audio = (
-                _AudioTrack(src, source, out, notices) if audio == "keep" and source.streams.audio else None
-            )
-        except av.FFmpegError as exc:
-            raise OutputError(f"{shown(dst)}: cannot set up the encoder: {exc}") from exc
+            self.video = add_video_stream(out, info, codec, crf, preset, notices)
+            keep_audio = audio == "keep" and source.streams.audio
+            self.audio = _Audio(src, source, out, notices) if keep_audio else None
+        except (av.FFmpegError, ValueError) as exc:
+            raise OutputError(f"{shown(dst)}: cannot set up the encoder: {reason(exc)}") from exc
         # One nominal frame interval, for frames that arrive without a usable timestamp.
         self.step = max(1, round(1 / (info.fps * self.time_base)))
-
-    def _add_video(self, source_video: VideoStream, codec: str, crf: int, preset: str) -> VideoStream:
-        info = self.info
-        if codec not in self.out.supported_codecs:
-            fallback = "libvpx-vp9" if self.out.format.name == "webm" else "libx264"
-            self.notices.append(f"{codec} cannot go in {self.dst.suffix} files; encoded with {fallback}")
-            codec = fallback
-        rate = Fraction(info.fps).limit_denominator(100_000)
-        stream = self.out.add_stream(codec, rate=rate)
-        stream.width, stream.height = info.width, info.height
-        stream.pix_fmt = _pixel_format(codec, info, self.notices)
-        # Encode in the source's own time base, so every pts is carried over unchanged. AVI alone
-        # counts time in frames from 0 at a fixed rate (a finer time base or a late start becomes
-        # empty padding chunks), so there timestamps are counted from the first frame and rounded to
-        # the average rate. (FFmpeg reads H.264 in AVI one frame late; rebasing also stops that
-        # offset from growing by a frame each time an AVI goes through.)
-        self.avi = self.out.format.name == "avi"
-        self.time_base = 1 / rate if self.avi else info.time_base
-        stream.time_base = self.time_base
-        stream.codec_context.time_base = self.time_base
-        stream.thread_type = "AUTO"
-        # Tag the output with the source's colour description and convert with the same matrix the
-        # decoder used (read_frames converts per the frame's tags), so colours do not shift.
-        src_ctx = source_video.codec_context
-        ctx = stream.codec_context
-        ctx.colorspace, ctx.color_range = src_ctx.colorspace, src_ctx.color_range
-        ctx.color_primaries, ctx.color_trc = src_ctx.color_primaries, src_ctx.color_trc
-        options = {"crf": str(crf), "flags": "+bitexact"}
-        if codec in ("libx264", "libx265"):
-            options["preset"] = preset
-        if codec == "libx264":
-            # One frame thread per core and short look-aheads: frames held inside x264 are most of
-            # the encoder's memory (measured at 1080p: ~60 MB less for rc-lookahead=5, ~40 MB less
-            # for sync-lookahead=1 than for its default of bframes + 1, at the same speed).
-            options["x264-params"] = f"threads={os.cpu_count() or 1}:rc-lookahead=5:sync-lookahead=1"
-        elif codec == "libvpx-vp9":  # constant quality, and fast enough to keep up with the face stage
-            options.update({"b": "0", "deadline": "good", "cpu-used": "5", "row-mt": "1"})
-        if self.avi:  # AVI stores no presentation times, so frames must not be reordered (no B-frames)
-            options["bf"] = "0"
-        stream.options = options
-        return stream
 
     def run(self, frames: Iterable[Frame]) -> int:
         info, stream = self.info, self.video
@@ -342,7 +335,7 @@ class _Writer:
             if self.audio:
                 self.audio.mux_until(None)
         except av.FFmpegError as exc:
-            raise OutputError(f"{shown(self.dst)}: cannot encode frame {count}: {exc}") from exc
+            raise OutputError(f"{shown(self.dst)}: cannot encode frame {count}: {reason(exc)}") from exc
         if repaired:
             self.notices.append("some frames had missing or out-of-order timestamps; they were renumbered")
         return count
@@ -354,17 +347,54 @@ class _Writer:
             self.out.mux(packet)
 
 
-class _AudioTrack:
-    """The source's first audio track, moved into the output a packet at a time, in step with the video.
+class _Audio:
+    """Every audio track of the source, moved into the output a packet at a time, in step with the video.
 
     Packets are read from a second handle on the source as the video encode reaches their time, so
-    only a few are ever held. They are copied untouched when the output container accepts the codec,
-    otherwise transcoded (AAC, or Opus for webm) with a notice.
+    only a few are ever held. Each track is copied untouched when the output container accepts its
+    codec, otherwise transcoded (AAC, or Opus for webm) with a notice.
     """
 
     def __init__(self, src: Path, source: InputContainer, out: OutputContainer, notices: list[str]) -> None:
-        self.src, self.out = src, out
-        in_stream = source.streams.audio[0]
+        self.src = src
+        self.tracks = {s.index: _AudioTrack(s, out, notices) for s in source.streams.audio}
+        self.packets = source.demux(list(source.streams.audio))
+        self.pending: av.Packet | None = None
+
+    def mux_until(self, until: Fraction | None) -> None:
+        """Write every audio packet that starts at or before ``until`` seconds (all of them if None)."""
+        while True:
+            packet = self.pending or self._next_packet()
+            if packet is None:
+                for track in self.tracks.values():
+                    track.finish()
+                return
+            timestamp = packet.dts if packet.dts is not None else packet.pts
+            if until is not None and timestamp is not None and timestamp * packet.time_base > until:
+                self.pending = packet
+                return
+            self.pending = None
+            try:
+                self.tracks[packet.stream.index].write(packet)
+            except av.FFmpegError as exc:
+                raise InputError(f"{shown(self.src)}: cannot decode the audio track: {reason(exc)}") from exc
+
+    def _next_packet(self) -> av.Packet | None:
+        try:
+            for packet in self.packets:
+                # the empty packet at the end of each track flushes its decoder
+                if packet.size or self.tracks[packet.stream.index].transcode:
+                    return packet
+        except av.FFmpegError as exc:
+            raise InputError(f"{shown(self.src)}: cannot read the audio track: {reason(exc)}") from exc
+        return None
+
+
+class _AudioTrack:
+    """One audio track of the output: a copy of a source track, or its transcode."""
+
+    def __init__(self, in_stream: AudioStream, out: OutputContainer, notices: list[str]) -> None:
+        self.in_stream, self.out = in_stream, out
         codec = in_stream.codec_context.codec.canonical_name
         self.transcode = codec not in out.supported_codecs
         if self.transcode:
@@ -380,44 +410,39 @@ class _AudioTrack:
         self.stream.metadata.clear()
         if language:
             self.stream.metadata["language"] = language
-        self.in_stream = in_stream
-        self.packets = source.demux(in_stream)
-        self.pending: av.Packet | None = None
 
-    def mux_until(self, until: Fraction | None) -> None:
-        """Write every audio packet that starts at or before ``until`` seconds (all of them if None)."""
-        while True:
-            packet = self.pending or self._next_packet()
-            if packet is None:
-                if self.transcode:
-                    self.out.mux(self.stream.encode(None))
-                return
-            timestamp = packet.dts if packet.dts is not None else packet.pts
-            if until is not None and timestamp is not None and timestamp * packet.time_base > until:
-                self.pending = packet
-                return
-            self.pending = None
-            if self.transcode:
-                for frame in self._decode(packet):
-                    self.out.mux(self.stream.encode(frame))
-            else:
-                packet.stream = self.stream
-                self.out.mux(packet)
+    def write(self, packet: av.Packet) -> None:
+        if self.transcode:
+            for frame in self.in_stream.decode(packet):
+                self.out.mux(self.stream.encode(frame))
+        else:
+            packet.stream = self.stream
+            self.out.mux(packet)
 
-    def _next_packet(self) -> av.Packet | None:
-        try:
-            for packet in self.packets:
-                if packet.size or self.transcode:  # the empty packet at the end flushes a decoder
-                    return packet
-        except av.FFmpegError as exc:
-            raise InputError(f"{shown(self.src)}: cannot read the audio track: {exc}") from exc
-        return None
+    def finish(self) -> None:
+        if self.transcode:
+            self.out.mux(self.stream.encode(None))
 
-    def _decode(self, packet: av.Packet) -> list[av.AudioFrame]:
-        try:
-            return self.in_stream.decode(packet)
-        except av.FFmpegError as exc:
-            raise InputError(f"{shown(self.src)}: cannot decode the audio track: {exc}") from exc
+
+_LEFT_OUT = {"subtitle": "subtitle track", "data": "data track", "attachment": "attachment"}
+
+
+def _note_left_out(source: InputContainer, video: VideoStream, audio: str, notices: list[str]) -> None:
+    """Add a notice naming what of the source the output does not carry (audio dropped on request aside)."""
+    kinds: dict[str, int] = {}
+    for stream in source.streams:
+        if stream.type == "audio" or stream is video:
+            continue
+        if stream.type == "video":
+            kind = "cover picture" if stream.disposition & Disposition.attached_pic else "other video track"
+        else:
+            kind = _LEFT_OUT.get(stream.type, "other stream")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    left_out = [f"{n} {kind}{'s' if n > 1 else ''}" for kind, n in kinds.items()]
+    if source.chapters():
+        left_out.append("chapters")
+    if left_out:
+        notices.append(f"not kept: {', '.join(left_out)}")
 
 
 def _wrap(pixels: np.ndarray) -> av.VideoFrame:
@@ -486,31 +511,10 @@ def _average_fps(stream: VideoStream) -> float:
     return float(rate) if rate else 30.0  # a guess is enough: the rate only feeds progress and ETA
 
 
-def _pixel_format(codec: str, info: VideoInfo, notices: list[str]) -> str:
-    """4:2:0 as the source most likely was, 10-bit for 10-bit sources where the encoder can.
-
-    4:2:0 needs even dimensions and there is no padding (the output keeps the exact size), so odd
-    sizes are encoded 4:4:4, which some players do not support; a notice says so.
-    """
-    available = {f.name for f in av.codec.Codec(codec, "w").video_formats or ()}
-    odd = info.width % 2 or info.height % 2
-    chroma = "444" if odd else "420"
-    if odd:
-        size = f"{info.width}x{info.height}"
-        notices.append(f"odd picture size {size}: encoded as 4:4:4, which some players cannot play")
-    if info.bit_depth > 8:
-        if f"yuv{chroma}p10le" in available:
-            return f"yuv{chroma}p10le"
-        notices.append(f"{codec} cannot encode {info.bit_depth}-bit video here; written as 8-bit")
-    if f"yuv{chroma}p" not in available:
-        raise OutputError(f"{codec} cannot encode a {info.width}x{info.height} picture")
-    return f"yuv{chroma}p"
-
-
 def _container_options(muxer: str) -> dict[str, str]:
     # bitexact: no "encoder=Lavf..." tag, and deterministic ids in Matroska.
     options = {"fflags": "+bitexact"}
-    if muxer in _MOV_FAMILY:
+    if muxer in MOV_FAMILY:
         options["movflags"] = "+faststart"  # index first: the file plays while still downloading
     return options
 
