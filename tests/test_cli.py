@@ -473,8 +473,8 @@ def test_video_contract(tmp_path, capsys, monkeypatch):
     src.write_bytes(b"not decoded by this fake")
     calls = []
 
-    def fake(src, dst, options, *, overwrite, audio, codec, crf, progress, record):
-        calls.append((audio, codec, crf, overwrite, record))
+    def fake(src, dst, options, *, overwrite, audio, codec, crf, progress, record, accept_concealed):
+        calls.append((audio, codec, crf, overwrite, record, accept_concealed))
         for done in range(1, 4):
             progress(done, 3)
         Path(dst).write_bytes(b"video")
@@ -509,7 +509,7 @@ def test_video_contract(tmp_path, capsys, monkeypatch):
         tmp_path / "r.json",
     )
     assert code == 0, err
-    assert calls == [("keep", "libx265", 23, False, True)]
+    assert calls == [("keep", "libx265", 23, False, True, False)]
     report = json.loads(out)
     assert (report["done"], report["faces"], report["frames"]) == (1, 1, 3)
     assert AUDIO_NOTICE in report["notices"] and f"{src}: subtitles dropped" in report["notices"]

@@ -453,3 +453,23 @@ def test_memory_does_not_grow_with_length(tmp_path: Path) -> None:
     long_peak = peak_rss_mib(long, tmp_path / "long-out.mp4", frames)
     print(f"peak RSS: short {short_peak:.0f} MiB, long {long_peak:.0f} MiB")
     assert long_peak <= short_peak + 40
+
+
+def test_cli_codec_typo_is_a_usage_error_before_any_work(small_clip: Clip, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main([str(small_clip.path), "-o", str(out), "--codec", "libx26"]) == 2
+    err = capsys.readouterr().err
+    assert "unseen: error: --codec: unknown video encoder 'libx26'" in err
+    assert not out.exists()
+
+
+def test_cli_accept_concealed_paints_a_damaged_video(tmp_path: Path, capsys) -> None:
+    walk = {"walk": lambda i: Placement(45, 60 + 8 * i, 50, "cameraman")}
+    clip = scene_clip(tmp_path / "damaged.mkv", walk, 25, (320, 240), audio=False)
+    damage_first_frame(clip.path, at=0.8)
+    out = tmp_path / "out"
+    assert main([str(clip.path), "-o", str(out)]) == 1
+    assert "--accept-concealed" in capsys.readouterr().err
+    assert main([str(clip.path), "-o", str(out), "--accept-concealed"]) == 0
+    assert "1 damaged frame(s) analysed" in capsys.readouterr().err
+    assert uncovered(clip, decoded(out / "damaged.mkv")) == []

@@ -25,6 +25,7 @@ from .batch import Job, find_inputs, kind_of, output_path, path_key
 from .errors import OutputError, UnseenError, one_line, shown
 from .heap import limit_heap_growth
 from .media.atomic import remove_stale_parts
+from .media.encoder import check_encoder
 from .obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from .plan import PlanOptions
 from .process import Outcome, Settings, describe, process
@@ -106,8 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument(
         "--audio", choices=("keep", "drop"), default="keep", help="keep (default) or drop the audio track"
     )
-    video.add_argument("--codec", default="libx264", help="video encoder (default libx264)")
+    video.add_argument(
+        "--codec",
+        default=None,
+        help="video encoder (default: H.264 via libx264; 10-bit HEVC stays HEVC via libx265)",
+    )
     video.add_argument("--crf", type=int, default=18, help="encoder quality, lower is better (default 18)")
+    video.add_argument(
+        "--accept-concealed",
+        action="store_true",
+        help="analyse and paint frames in which the decoder concealed damage instead of refusing the "
+        "video (the damage can hide faces: check such outputs)",
+    )
     return parser
 
 
@@ -240,6 +251,7 @@ class _Run:
             codec=args.codec,
             crf=args.crf,
             keep_regions=args.regions is not None,
+            accept_concealed=args.accept_concealed,
         )
         self.out_dir: Path | None = args.output
         self.quiet: bool = args.quiet
@@ -251,6 +263,14 @@ class _Run:
     def run(self) -> int:
         start = time.perf_counter()
         planned = self._plan(self._discover())
+        if self.args.codec is not None:
+            suffixes = {dst.suffix.lower() for job, dst in planned if job.kind == "video"} or {".mp4"}
+            for suffix in sorted(suffixes):
+                try:
+                    check_encoder(self.args.codec, suffix)
+                except ValueError as exc:
+                    _say(f"{PROG}: error: --codec: {exc}")
+                    return 2
         if any(job.kind == "video" for job, _ in planned):
             limit_heap_growth()  # lower peaks over long videos and batches
         for folder in dict.fromkeys(dst.parent for _, dst in planned):

@@ -27,8 +27,9 @@ class Settings:
     options: api.Options = field(default_factory=api.Options)
     overwrite: bool = False
     audio: str = "keep"
-    codec: str = "libx264"
+    codec: str | None = None  # None: H.264, or HEVC for a 10-bit HEVC source (see media/encoder.py)
     crf: int = 18
+    accept_concealed: bool = False  # paint frames the decoder concealed instead of refusing the video
     keep_regions: bool = False  # keep per-frame regions for a regions file (costs memory on long videos)
     state: Path | None = None  # where records are kept (None: the default state folder)
 
@@ -118,6 +119,7 @@ def _anonymise(job: Job, dst: Path, settings: Settings, progress: Progress | Non
             crf=settings.crf,
             progress=progress,
             record=settings.keep_regions,
+            accept_concealed=settings.accept_concealed,
         )
     return api.anonymise_file(job.src, dst, settings.options, overwrite=settings.overwrite)
 
