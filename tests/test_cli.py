@@ -518,7 +518,7 @@ def test_video_contract(tmp_path, capsys, monkeypatch):
     assert [r["frame"] for r in doc["files"][0]["regions"]] == [0, 1]
 
     code, _, err = run(capsys, src, "--overwrite", "--audio", "drop")
-    assert code == 0 and calls[-1] == ("drop", "libx264", 18, True, False)
+    assert code == 0 and calls[-1] == ("drop", None, 18, True, False, False)
     assert "video frames" in err and "voices" not in err
 
 
