@@ -360,28 +360,70 @@ def test_blur_effective_sigma_on_step_edge(strength: float) -> None:
 # ---------------------------------------------------------------------------------------- image
 
 
-def test_image_overlay_respects_alpha(astronaut: np.ndarray, head: Regions) -> None:
+def shape_mask(shape: tuple[int, ...], regions: Regions, form: str) -> np.ndarray:
+    """The pixels the painter covers for these regions, read off a white fill on a black image."""
+    blank = np.zeros(shape, np.uint8)
+    return obscure(blank, regions, ObscureOptions(shape=form, color=(255, 255, 255))).all(axis=2)
+
+
+@pytest.fixture(scope="module")
+def cameraman() -> np.ndarray:
+    return np.repeat(data.camera()[:, :, None], 3, axis=2)
+
+
+def logo_on_transparent() -> np.ndarray:
+    """A magenta disc on a fully transparent background whose hidden colour is green."""
+    logo = np.zeros((40, 40, 4), np.uint8)
+    logo[:, :] = (0, 255, 0, 0)
+    yy, xx = np.mgrid[:40, :40]
+    logo[(yy - 19.5) ** 2 + (xx - 19.5) ** 2 <= 12**2] = (255, 0, 255, 255)
+    return logo
+
+
+@pytest.mark.parametrize("form", ["box", "ellipse"])
+@pytest.mark.parametrize(
+    "overlay",
+    [logo_on_transparent(), np.full((32, 32, 4), (200, 100, 0, 64), np.uint8)],
+    ids=["transparent-background", "translucent"],
+)
+def test_image_patch_is_opaque_whatever_the_overlay_alpha(
+    astronaut: np.ndarray, cameraman: np.ndarray, head: Regions, overlay: np.ndarray, form: str
+) -> None:
+    # Two different faces under the same patch: if any face pixel showed through, the patches differ.
+    options = ObscureOptions(method="image", shape=form, color=(20, 40, 60), overlay=overlay)
+    painted = shape_mask(astronaut.shape, head, form)
+    out_a = obscure(astronaut, head, options)
+    out_b = obscure(cameraman, head, options)
+    assert (astronaut[painted] != cameraman[painted]).any(axis=1).mean() > 0.9
+    np.testing.assert_array_equal(out_a[painted], out_b[painted])
+    np.testing.assert_array_equal(out_a[~painted], astronaut[~painted])
+    np.testing.assert_array_equal(out_b[~painted], cameraman[~painted])
+    # The patch is the overlay composited over the fill colour: transparent parts show that colour.
+    x1, y1, x2, y2 = ibox(head.boxes[0])
+    cy, cx = (y1 + y2) // 2, (x1 + x2) // 2
+    alpha = overlay[0, 0, 3] / 255
+    corner_expected = np.rint(overlay[0, 0, :3] * alpha + np.array([20, 40, 60]) * (1 - alpha))
+    centre_expected = np.rint(overlay[20, 20, :3] * (overlay[20, 20, 3] / 255))
+    centre_expected += np.rint(np.array([20, 40, 60]) * (1 - overlay[20, 20, 3] / 255))
+    np.testing.assert_allclose(out_a[cy, cx], centre_expected, atol=1)
+    if form == "box":
+        np.testing.assert_allclose(out_a[y1 + 1, x1 + 1], corner_expected, atol=1)
+
+
+def test_image_overlay_flattened_at_construction(astronaut: np.ndarray, head: Regions) -> None:
     overlay = np.zeros((20, 20, 4), np.uint8)
     overlay[:, :10] = (0, 255, 0, 0)  # transparent half, with a colour that must not bleed
     overlay[:, 10:] = (255, 0, 255, 255)  # opaque half
-    out = obscure(astronaut, head, ObscureOptions(method="image", shape="box", overlay=overlay))
+    options = ObscureOptions(method="image", shape="box", color=(1, 2, 3), overlay=overlay)
+    assert options.overlay is not None and options.overlay.shape == (20, 20, 3)
+    assert (options.overlay[:, :10] == (1, 2, 3)).all() and (options.overlay[:, 10:] == (255, 0, 255)).all()
+    out = obscure(astronaut, head, options)
     x1, y1, x2, y2 = ibox(head.boxes[0])
     mid = (x1 + x2) // 2
-    np.testing.assert_array_equal(out[y1:y2, x1 : mid - 10], astronaut[y1:y2, x1 : mid - 10])
+    assert (out[y1:y2, x1 : mid - 10] == (1, 2, 3)).all()
     assert (out[y1:y2, mid + 10 : x2] == (255, 0, 255)).all()
-    assert (out[y1:y2, x1:x2, 1] <= astronaut[y1:y2, x1:x2, 1]).all()  # no green bleed
     far = outside_mask(astronaut.shape, head.boxes[0])
     assert (out[far] == astronaut[far]).all()
-
-
-def test_image_overlay_ellipse_half_alpha_and_rgb(astronaut: np.ndarray, head: Regions) -> None:
-    x1, y1, x2, y2 = ibox(head.boxes[0])
-    half = np.full((64, 64, 4), (200, 100, 0, 128), np.uint8)
-    out = obscure(astronaut, head, ObscureOptions(method="image", overlay=half))
-    cy, cx = (y1 + y2) // 2, (x1 + x2) // 2
-    expected = np.rint(np.array([200, 100, 0]) * 128 / 255 + astronaut[cy, cx] * (1 - 128 / 255))
-    np.testing.assert_allclose(out[cy, cx], expected, atol=1)
-    assert (out[y1, x1] == astronaut[y1, x1]).all()  # corner outside the ellipse
     rgb = np.full((5, 7, 3), (9, 8, 7), np.uint8)  # three channels: taken as opaque
     out = obscure(astronaut, head, ObscureOptions(method="image", shape="box", overlay=rgb))
     assert (out[y1:y2, x1:x2] == (9, 8, 7)).all()

@@ -7,8 +7,9 @@ grows with the painted area, not with the image size.
 Methods, strongest first:
 
 * ``fill``: a solid colour. Nothing of the face survives.
-* ``image``: a picture (RGBA, alpha respected) pasted over the region. Where the picture is opaque
-  nothing survives; where it is transparent the face stays visible, by the user's choice.
+* ``image``: a picture pasted over the region. Its transparency is flattened onto ``color`` once,
+  when the options are made, so the patch is always opaque: a logo on a transparent background
+  shows the fill colour around it, and a translucent picture tints the fill colour, never the face.
 * ``pixelate``: a coarse grid of at most ``pixel_cells`` cells across the region, each cell painted
   with its mean colour plus random noise, so the cell means cannot be read back exactly.
 * ``blur``: a Gaussian blur with a sigma of at least a fifth of the region size. This is the
@@ -57,11 +58,13 @@ _NAMED_COLORS = {
 class ObscureOptions:
     """How to paint each region.
 
-    ``method``: one of :data:`METHODS`. ``shape``: one of :data:`SHAPES`. ``color``: RGB for ``fill``.
+    ``method``: one of :data:`METHODS`. ``shape``: one of :data:`SHAPES`. ``color``: RGB for ``fill``,
+    and the solid ground that ``image`` is flattened onto.
     ``pixel_cells``: ``pixelate`` uses at most this many (square) cells across the region's larger
     side; fewer is coarser and safer. ``blur_strength``: multiplies the blur's sigma floor, which is
     ``0.2 * max(width, height)`` of the region (and at least 3 px). ``overlay``: for ``image``, an
-    ``H x W x 4`` uint8 RGBA picture (``H x W x 3`` is taken as opaque). ``seed``: seeds the pixelate
+    ``H x W x 4`` uint8 RGBA picture (``H x W x 3`` is taken as opaque); it is stored flattened onto
+    ``color``, as an opaque ``H x W x 3`` picture. ``seed``: seeds the pixelate
     noise for reproducible output; ``None`` draws fresh randomness from the OS.
     """
 
@@ -93,9 +96,7 @@ class ObscureOptions:
                 raise ValueError("overlay must be an H x W x 4 (RGBA) or H x W x 3 uint8 array")
             if overlay.shape[0] < 1 or overlay.shape[1] < 1:
                 raise ValueError("overlay must not be empty")
-            if overlay.shape[2] == 3:
-                overlay = np.concatenate([overlay, np.full(overlay.shape[:2] + (1,), 255, np.uint8)], axis=2)
-            object.__setattr__(self, "overlay", np.ascontiguousarray(overlay))
+            object.__setattr__(self, "overlay", _flatten(overlay, color))
         elif self.method == "image":
             raise ValueError("method 'image' needs an overlay picture")
 
@@ -142,7 +143,6 @@ def obscure(
     if not np.isfinite(boxes).all():
         raise ValueError("obscure: region boxes must be finite")
     rng = np.random.default_rng(options.seed) if options.method == "pixelate" else None
-    premultiplied = _premultiply(options.overlay) if options.method == "image" else None
     height, width = out.shape[:2]
 
     for x1, y1, x2, y2 in boxes:
@@ -165,7 +165,7 @@ def obscure(
             sigma = blur_sigma(x2 - x1, y2 - y1, options.blur_strength)
             _paste(crop, _blur(out, (ix1, iy1, ix2, iy2), sigma), mask)
         else:
-            _overlay(crop, premultiplied, mask)
+            _paste(crop, _fit(options.overlay, crop.shape), mask)
     return out
 
 
@@ -259,27 +259,19 @@ def _blur(image: np.ndarray, ibox: tuple[int, int, int, int], sigma: float) -> n
     return blurred[iy1 - py1 : iy2 - py1, ix1 - px1 : ix2 - px1]
 
 
-def _premultiply(overlay: np.ndarray | None) -> np.ndarray:
-    """Float RGBA with colour premultiplied by alpha, so resizing does not bleed hidden colours."""
-    assert overlay is not None
-    rgba = overlay.astype(np.float32)
-    rgba[:, :, :3] *= rgba[:, :, 3:] / 255.0
-    return rgba
+def _flatten(overlay: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
+    """The RGB(A) ``overlay`` composited over solid ``color``: opaque, so no face shows through it."""
+    if overlay.shape[2] == 3:
+        return np.ascontiguousarray(overlay)
+    alpha = overlay[:, :, 3:].astype(np.float32) / 255.0
+    flat = overlay[:, :, :3] * alpha + np.asarray(color, np.float32) * (1.0 - alpha)
+    return np.clip(np.rint(flat), 0, 255).astype(np.uint8)
 
 
-def _overlay(crop: np.ndarray, overlay: np.ndarray | None, mask: np.ndarray | None) -> None:
-    """Alpha-composite the premultiplied ``overlay``, resized to the crop, inside ``mask``, in place."""
+def _fit(overlay: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """The opaque ``overlay`` resized to a crop of this shape."""
     assert overlay is not None
-    ch, cw = crop.shape[:2]
+    ch, cw = shape[:2]
     shrinking = cw < overlay.shape[1] or ch < overlay.shape[0]
     interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    rgba = cv2.resize(overlay, (cw, ch), interpolation=interp).reshape(ch, cw, 4)
-    colour = rgba[:, :, :3]
-    alpha = np.clip(rgba[:, :, 3] * np.float32(1 / 255), 0.0, 1.0)
-    if mask is not None:
-        alpha *= mask
-        colour *= mask[:, :, None]
-    composed = crop.astype(np.float32)
-    composed *= (1.0 - alpha)[:, :, None]
-    composed += colour
-    crop[...] = cv2.convertScaleAbs(composed)  # rounds and saturates to uint8
+    return cv2.resize(overlay, (cw, ch), interpolation=interp).reshape(ch, cw, 3)
