@@ -443,6 +443,10 @@ def test_image_overlay_flattened_at_construction(astronaut: np.ndarray, head: Re
         ("#0a0b0c", (10, 11, 12)),
         ("12,34,56", (12, 34, 56)),
         (" 0, 255 ,7 ", (0, 255, 7)),
+        ("red", (255, 0, 0)),
+        ("Navy", (0, 0, 128)),
+        ("rebeccapurple", (102, 51, 153)),
+        ("#abc", (170, 187, 204)),
     ],
 )
 def test_parse_color_valid(text: str, rgb: tuple[int, int, int]) -> None:
@@ -450,10 +454,17 @@ def test_parse_color_valid(text: str, rgb: tuple[int, int, int]) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "blue-ish", "#12345", "#1234567", "#GG0000", "1,2", "1,2,3,4", "256,0,0", "-1,0,0"]
+    "text",
+    ["", "blue-ish", "#12345", "#1234567", "#GG0000", "1,2", "256,0,0", "-1,0,0", "rgb(1,2,3)", "#ab"],
 )
 def test_parse_color_invalid(text: str) -> None:
     with pytest.raises(ValueError):
+        parse_color(text)
+
+
+@pytest.mark.parametrize("text", ["#abcd", "#11223380", "1,2,3,4", "0, 0, 0, 128"])
+def test_parse_color_refuses_alpha(text: str) -> None:
+    with pytest.raises(ValueError, match="alpha"):
         parse_color(text)
 
 

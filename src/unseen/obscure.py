@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from PIL import ImageColor
 
 from .regions import Regions
 
@@ -45,13 +46,6 @@ BLUR_RELATIVE_SIGMA = 0.2
 BLUR_MIN_SIGMA = 3.0
 #: Above this sigma the blur runs on a downscaled crop (same result, far fewer operations).
 _BLUR_DIRECT_SIGMA = 8.0
-
-_NAMED_COLORS = {
-    "black": (0, 0, 0),
-    "white": (255, 255, 255),
-    "gray": (128, 128, 128),
-    "grey": (128, 128, 128),
-}
 
 
 @dataclass(frozen=True)
@@ -102,18 +96,23 @@ class ObscureOptions:
 
 
 def parse_color(text: str) -> tuple[int, int, int]:
-    """Parse ``black``, ``white``, ``gray``/``grey``, ``#RRGGBB`` or ``R,G,B`` into an RGB tuple."""
+    """Parse a colour name Pillow knows (``red``, ``navy``...), ``#RGB``, ``#RRGGBB`` or ``R,G,B``.
+
+    A colour with alpha is refused: the fill must be opaque, or the face would show through it.
+    """
     s = text.strip().lower()
-    if s in _NAMED_COLORS:
-        return _NAMED_COLORS[s]
-    if re.fullmatch(r"#[0-9a-f]{6}", s):
-        return (int(s[1:3], 16), int(s[3:5], 16), int(s[5:7], 16))
+    if s in ImageColor.colormap or re.fullmatch(r"#[0-9a-f]{3}|#[0-9a-f]{6}", s):
+        return ImageColor.getrgb(s)[:3]
+    if re.fullmatch(r"#[0-9a-f]{4}|#[0-9a-f]{8}|\d{1,3}(\s*,\s*\d{1,3}){3}", s):
+        raise ValueError(f"invalid colour {text!r}: no alpha, the fill is always opaque")
     m = re.fullmatch(r"(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})", s)
     if m:
         rgb = tuple(int(v) for v in m.groups())
         if all(v <= 255 for v in rgb):
             return rgb  # type: ignore[return-value]
-    raise ValueError(f"invalid colour {text!r}: use black, white, gray, #RRGGBB or R,G,B (0..255)")
+    raise ValueError(
+        f"invalid colour {text!r}: use a colour name (red, navy...), #RGB, #RRGGBB or R,G,B (0..255)"
+    )
 
 
 def blur_sigma(width: float, height: float, strength: float = 1.0) -> float:
