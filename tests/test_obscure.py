@@ -310,6 +310,62 @@ def test_pixelate_ellipse_and_coarser_cells(astronaut: np.ndarray, head: Regions
         assert len(np.unique(out[y1:y2, x1:x2, channel][changed[y1:y2, x1:x2]])) <= 16
 
 
+def interior_runs(painted: np.ndarray, mask: np.ndarray) -> list[int]:
+    """Lengths of the runs of one colour along rows and columns inside ``mask``, leaving out the runs
+    that the mask's own edge cuts short."""
+    lengths = []
+    for image, inside in ((painted, mask), (painted.transpose(1, 0, 2), mask.T)):
+        for row, keep in zip(image, inside, strict=True):
+            bounds = np.flatnonzero(np.diff(np.concatenate([[0], keep.astype(np.int8), [0]])))
+            for start, stop in zip(bounds[::2], bounds[1::2], strict=True):
+                colours = row[start:stop]
+                cuts = np.flatnonzero((colours[1:] != colours[:-1]).any(axis=1)) + 1
+                lengths += np.diff(cuts).tolist()  # runs between two colour changes: not cut by the mask
+    return lengths
+
+
+@pytest.mark.parametrize("form", ["box", "ellipse"])
+def test_pixelate_overlapping_regions_once_at_the_largest_cell_size(astronaut: np.ndarray, form: str) -> None:
+    # The large face first, the small one overlapping it second: painted one by one, the small
+    # region re-cut the large one's cells into finer ones.
+    regions = Regions.from_boxes([[100, 100, 300, 300], [250, 260, 330, 320]])
+    out = obscure(astronaut, regions, ObscureOptions(method="pixelate", shape=form, pixel_cells=8, seed=3))
+    union = shape_mask(astronaut.shape, regions, form)
+    changed = (out != astronaut).any(axis=2)
+    assert not changed[~union].any()
+    assert changed[union].mean() > 0.97
+    size = math.ceil(200 / 8)  # cells sized to the largest face of the group
+    runs = interior_runs(out[100:320, 100:330], union[100:320, 100:330])
+    assert len(runs) > 100 and min(runs) >= size and all(n % size == 0 for n in runs)
+    # One grid over the union, anchored at its top-left: every cell is one colour wherever painted.
+    for y in range(100, 320, size):
+        for x in range(100, 330, size):
+            cell = out[y : y + size, x : x + size][union[y : y + size, x : x + size]]
+            assert (cell == cell[:1]).all(), (x, y)
+
+
+@pytest.mark.parametrize("method", ["pixelate", "blur"])
+def test_overlapping_regions_do_not_depend_on_their_order(astronaut: np.ndarray, method: str) -> None:
+    # A chain: the third region overlaps the second only, yet all three are one group, obscured at once
+    # (so with one draw of noise whatever the order).
+    regions = Regions.from_boxes([[100, 100, 300, 300], [250, 260, 330, 320], [320, 300, 360, 350]])
+    options = ObscureOptions(method=method, seed=5)
+    np.testing.assert_array_equal(
+        obscure(astronaut, regions, options), obscure(astronaut, regions[::-1], options)
+    )
+
+
+def test_blur_of_overlapping_regions_reads_the_original_pixels(astronaut: np.ndarray) -> None:
+    # Small enough for the direct kernel (sigma 8 for the large region, 4 for the small one): the
+    # large region's pixels must be exactly its own blur, not re-blurred where the small one overlaps.
+    large, small = [180, 80, 220, 120], [210, 110, 230, 130]
+    options = ObscureOptions(method="blur", shape="box")
+    both = obscure(astronaut, Regions.from_boxes([large, small]), options)
+    alone = obscure(astronaut, Regions.from_boxes([large]), options)
+    np.testing.assert_array_equal(both[80:120, 180:220], alone[80:120, 180:220])
+    assert (both[120:130, 220:230] != astronaut[120:130, 220:230]).any(axis=2).mean() > 0.9
+
+
 # ----------------------------------------------------------------------------------------- blur
 
 
