@@ -1,8 +1,8 @@
 """Paint planned face regions onto pixels, irreversibly.
 
 Pixels are ``H x W x 3`` uint8 in RGB order (as Pillow and PyAV ``rgb24`` deliver them); colours and
-overlays are RGB(A) to match. Every method works on the crop of one region at a time, so the cost
-grows with the painted area, not with the image size.
+overlays are RGB(A) to match. Every method works on the crop of one region (or of one group of
+overlapping regions) at a time, so the cost grows with the painted area, not with the image size.
 
 Methods, strongest first:
 
@@ -11,8 +11,10 @@ Methods, strongest first:
   when the options are made, so the patch is always opaque: a logo on a transparent background
   shows the fill colour around it, and a translucent picture tints the fill colour, never the face.
 * ``pixelate``: a coarse grid of at most ``pixel_cells`` cells across the region, each cell painted
-  with its mean colour plus random noise, so the cell means cannot be read back exactly.
-* ``blur``: a Gaussian blur with a sigma of at least a fifth of the region size. This is the
+  with its mean colour plus random noise, so the cell means cannot be read back exactly. Overlapping
+  regions share one grid, sized to the largest of them, over the union of their shapes.
+* ``blur``: a Gaussian blur with a sigma of at least a fifth of the region size (of the largest of
+  a group of overlapping regions, blurred together from the original pixels). This is the
   *weakest* protection: blurred faces can sometimes be matched against candidate photos or partly
   restored, so the CLI warns when it is chosen.
 
