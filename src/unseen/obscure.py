@@ -155,10 +155,12 @@ def obscure(
     if options.method in ("fill", "image"):
         for box, ibox in visible:
             ix1, iy1, ix2, iy2 = ibox
-            mask = _shape_mask(options.shape, box, ibox, (height, width))
             crop = out[iy1:iy2, ix1:ix2]
-            painted = _solid(crop.shape, options.color) if options.method == "fill" else None
-            _paste(crop, _fit(options.overlay, crop.shape) if painted is None else painted, mask)
+            if options.method == "fill":
+                patch = _solid(crop.shape, options.color)
+            else:
+                patch = _fit(options.overlay, crop.shape)
+            _paste(crop, patch, _shape_mask(options.shape, box, ibox, (height, width)))
         return out
 
     rng = np.random.default_rng(options.seed) if options.method == "pixelate" else None
