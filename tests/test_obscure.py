@@ -355,6 +355,16 @@ def test_overlapping_regions_do_not_depend_on_their_order(astronaut: np.ndarray,
     )
 
 
+def test_overlap_groups_span_the_chunks_they_are_found_in(astronaut: np.ndarray, monkeypatch) -> None:
+    import unseen.obscure
+
+    regions = Regions.from_boxes([[100, 100, 300, 300], [250, 260, 330, 320], [320, 300, 360, 350]])
+    options = ObscureOptions(method="pixelate", seed=5)
+    expected = obscure(astronaut, regions, options)
+    monkeypatch.setattr(unseen.obscure, "_GROUP_CHUNK", 1)  # each region's overlaps found on its own
+    np.testing.assert_array_equal(obscure(astronaut, regions[::-1], options), expected)
+
+
 def test_blur_of_overlapping_regions_reads_the_original_pixels(astronaut: np.ndarray) -> None:
     # Small enough for the direct kernel (sigma 8 for the large region, 4 for the small one): the
     # large region's pixels must be exactly its own blur, not re-blurred where the small one overlaps.

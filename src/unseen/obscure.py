@@ -49,6 +49,8 @@ PIXELATE_NOISE = 12
 BLUR_RELATIVE_SIGMA = 0.2
 #: ... and never below this many pixels.
 BLUR_MIN_SIGMA = 3.0
+#: Overlaps between regions are found for this many regions at a time (bounded memory).
+_GROUP_CHUNK = 512
 #: Above this sigma the blur runs on a downscaled crop (same result, far fewer operations).
 _BLUR_DIRECT_SIGMA = 8.0
 
@@ -196,20 +198,28 @@ def _visible(boxes: np.ndarray, width: int, height: int) -> list[tuple[Box, IBox
 
 
 def _overlap_groups(iboxes: list[IBox]) -> list[list[int]]:
-    """Indices of the boxes grouped into connected sets of pixel-overlapping boxes, in first order."""
-    if len(iboxes) < 2:
-        return [[k] for k in range(len(iboxes))]
-    b = np.array(iboxes)
-    touch = (b[:, None, 0] < b[None, :, 2]) & (b[None, :, 0] < b[:, None, 2])
-    touch &= (b[:, None, 1] < b[None, :, 3]) & (b[None, :, 1] < b[:, None, 3])
-    # Label propagation: each box takes the smallest label among its neighbours until none changes.
-    labels = np.arange(len(b))
-    while True:
-        spread = np.where(touch, labels[None, :], len(b)).min(axis=1)
-        if np.array_equal(spread, labels):
-            break
-        labels = spread[spread]
-    return [np.flatnonzero(labels == label).tolist() for label in np.unique(labels)]
+    """Indices of the boxes in connected sets of pixel-overlapping boxes, ordered by first member."""
+    parent = list(range(len(iboxes)))
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    b = np.array(iboxes, np.int64).reshape(-1, 4)
+    for start in range(0, len(b), _GROUP_CHUNK):  # in chunks: a crowd of 10,000 faces needs no 10^8 matrix
+        rows = b[start : start + _GROUP_CHUNK]
+        touch = (rows[:, None, 0] < b[None, :, 2]) & (b[None, :, 0] < rows[:, None, 2])
+        touch &= (rows[:, None, 1] < b[None, :, 3]) & (b[None, :, 1] < rows[:, None, 3])
+        pairs_i, pairs_j = np.nonzero(touch)
+        later = pairs_j > pairs_i + start
+        for a, c in zip((pairs_i[later] + start).tolist(), pairs_j[later].tolist(), strict=True):
+            parent[root(a)] = root(c)
+    groups: dict[int, list[int]] = {}
+    for k in range(len(b)):
+        groups.setdefault(root(k), []).append(k)
+    return list(groups.values())
 
 
 def _union_mask(
