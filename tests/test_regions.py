@@ -46,6 +46,9 @@ def test_scalars_are_repeated_for_every_region() -> None:
     assert regions.scores.tolist() == [0.5] * 3
     assert regions.source.tolist() == ["full"] * 3
     assert regions.frame.tolist() == [7] * 3 and regions.track.tolist() == [3] * 3
+    default = Regions(BOXES, None, None, None, None)  # None: the default for every region
+    assert default.scores.tolist() == [1.0] * 3 and default.source.tolist() == [""] * 3
+    assert default.frame.tolist() == [0] * 3 and default.track.tolist() == [-1] * 3
     empty = Regions()
     assert len(empty) == 0 and empty.boxes.shape == (0, 4) and empty.frame.shape == (0,)
     with pytest.raises(ValueError, match="boxes"):

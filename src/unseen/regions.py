@@ -18,9 +18,10 @@ SCHEMA = "unseen.regions/1"
 RECORD_KEYS = ("box", "score", "source", "frame", "track")
 
 
-def _per_region(values: Any, n: int, dtype: Any, name: str) -> np.ndarray:
-    """One value per region: an array of exactly ``n`` values, or a scalar repeated ``n`` times."""
-    array = np.asarray(values, dtype=dtype)
+def _per_region(values: Any, n: int, dtype: Any, name: str, default: Any) -> np.ndarray:
+    """One value per region: an array of exactly ``n`` values, or a scalar (``None``: the default)
+    repeated ``n`` times."""
+    array = np.asarray(default if values is None else values, dtype=dtype)
     if array.ndim == 0:
         return np.full(n, array, dtype)
     if array.shape != (n,):
@@ -90,10 +91,10 @@ class Regions:
     def __init__(
         self,
         boxes: Any = None,
-        scores: Any = 1.0,
-        source: Any = "",
-        frame: Any = 0,
-        track: Any = -1,
+        scores: Any = None,
+        source: Any = None,
+        frame: Any = None,
+        track: Any = None,
         data: dict[str, Any] | None = None,
     ) -> None:
         boxes = np.asarray(np.zeros((0, 4)) if boxes is None else boxes, dtype=np.float32)
@@ -103,10 +104,10 @@ class Regions:
             raise ValueError(f"Regions: boxes must be N x 4 (x1, y1, x2, y2), got shape {boxes.shape}")
         n = len(boxes)
         self.boxes = boxes
-        self.scores = _per_region(scores, n, np.float32, "scores")
-        self.source = _per_region(source, n, object, "source")
-        self.frame = _per_region(frame, n, np.int32, "frame")
-        self.track = _per_region(track, n, np.int32, "track")
+        self.scores = _per_region(scores, n, np.float32, "scores", 1.0)
+        self.source = _per_region(source, n, object, "source", "")
+        self.frame = _per_region(frame, n, np.int32, "frame", 0)
+        self.track = _per_region(track, n, np.int32, "track", -1)
         self.data = {name: _column(name, values, n) for name, values in (data or {}).items()}
 
     @classmethod
@@ -115,7 +116,7 @@ class Regions:
     ) -> Regions:
         """Build regions from an (N, 4) array of boxes with one source, frame and track."""
         boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-        return cls(boxes, 1.0 if scores is None else scores, source, frame, track)
+        return cls(boxes, scores, source, frame, track)
 
     def __len__(self) -> int:
         return len(self.boxes)
