@@ -56,6 +56,12 @@ def outside_mask(shape, *boxes) -> np.ndarray:
     return keep
 
 
+def shape_mask(shape: tuple[int, ...], regions: Regions, form: str) -> np.ndarray:
+    """The pixels the painter covers for these regions, read off a white fill on a black image."""
+    blank = np.zeros(shape, np.uint8)
+    return obscure(blank, regions, ObscureOptions(shape=form, color=(255, 255, 255))).all(axis=2)
+
+
 def laplacian_var(image: np.ndarray, mask: np.ndarray) -> float:
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     return float(cv2.Laplacian(gray, cv2.CV_32F)[mask].var())
@@ -424,12 +430,6 @@ def test_blur_effective_sigma_on_step_edge(strength: float) -> None:
 
 
 # ---------------------------------------------------------------------------------------- image
-
-
-def shape_mask(shape: tuple[int, ...], regions: Regions, form: str) -> np.ndarray:
-    """The pixels the painter covers for these regions, read off a white fill on a black image."""
-    blank = np.zeros(shape, np.uint8)
-    return obscure(blank, regions, ObscureOptions(shape=form, color=(255, 255, 255))).all(axis=2)
 
 
 @pytest.fixture(scope="module")
