@@ -56,6 +56,12 @@ def outside_mask(shape, *boxes) -> np.ndarray:
     return keep
 
 
+def shape_mask(shape: tuple[int, ...], regions: Regions, form: str) -> np.ndarray:
+    """The pixels the painter covers for these regions, read off a white fill on a black image."""
+    blank = np.zeros(shape, np.uint8)
+    return obscure(blank, regions, ObscureOptions(shape=form, color=(255, 255, 255))).all(axis=2)
+
+
 def laplacian_var(image: np.ndarray, mask: np.ndarray) -> float:
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     return float(cv2.Laplacian(gray, cv2.CV_32F)[mask].var())
@@ -310,6 +316,72 @@ def test_pixelate_ellipse_and_coarser_cells(astronaut: np.ndarray, head: Regions
         assert len(np.unique(out[y1:y2, x1:x2, channel][changed[y1:y2, x1:x2]])) <= 16
 
 
+def interior_runs(painted: np.ndarray, mask: np.ndarray) -> list[int]:
+    """Lengths of the runs of one colour along rows and columns inside ``mask``, leaving out the runs
+    that the mask's own edge cuts short."""
+    lengths = []
+    for image, inside in ((painted, mask), (painted.transpose(1, 0, 2), mask.T)):
+        for row, keep in zip(image, inside, strict=True):
+            bounds = np.flatnonzero(np.diff(np.concatenate([[0], keep.astype(np.int8), [0]])))
+            for start, stop in zip(bounds[::2], bounds[1::2], strict=True):
+                colours = row[start:stop]
+                cuts = np.flatnonzero((colours[1:] != colours[:-1]).any(axis=1)) + 1
+                lengths += np.diff(cuts).tolist()  # runs between two colour changes: not cut by the mask
+    return lengths
+
+
+@pytest.mark.parametrize("form", ["box", "ellipse"])
+def test_pixelate_overlapping_regions_once_at_the_largest_cell_size(astronaut: np.ndarray, form: str) -> None:
+    # The large face first, the small one overlapping it second: painted one by one, the small
+    # region re-cut the large one's cells into finer ones.
+    regions = Regions.from_boxes([[100, 100, 300, 300], [250, 260, 330, 320]])
+    out = obscure(astronaut, regions, ObscureOptions(method="pixelate", shape=form, pixel_cells=8, seed=3))
+    union = shape_mask(astronaut.shape, regions, form)
+    changed = (out != astronaut).any(axis=2)
+    assert not changed[~union].any()
+    assert changed[union].mean() > 0.97
+    size = math.ceil(200 / 8)  # cells sized to the largest face of the group
+    runs = interior_runs(out[100:320, 100:330], union[100:320, 100:330])
+    assert len(runs) > 100 and min(runs) >= size and all(n % size == 0 for n in runs)
+    # One grid over the union, anchored at its top-left: every cell is one colour wherever painted.
+    for y in range(100, 320, size):
+        for x in range(100, 330, size):
+            cell = out[y : y + size, x : x + size][union[y : y + size, x : x + size]]
+            assert (cell == cell[:1]).all(), (x, y)
+
+
+@pytest.mark.parametrize("method", ["pixelate", "blur"])
+def test_overlapping_regions_do_not_depend_on_their_order(astronaut: np.ndarray, method: str) -> None:
+    # A chain: the third region overlaps the second only, yet all three are one group, obscured at once
+    # (so with one draw of noise whatever the order).
+    regions = Regions.from_boxes([[100, 100, 300, 300], [250, 260, 330, 320], [320, 300, 360, 350]])
+    options = ObscureOptions(method=method, seed=5)
+    np.testing.assert_array_equal(
+        obscure(astronaut, regions, options), obscure(astronaut, regions[::-1], options)
+    )
+
+
+def test_overlap_groups_span_the_chunks_they_are_found_in(astronaut: np.ndarray, monkeypatch) -> None:
+    import unseen.obscure
+
+    regions = Regions.from_boxes([[100, 100, 300, 300], [250, 260, 330, 320], [320, 300, 360, 350]])
+    options = ObscureOptions(method="pixelate", seed=5)
+    expected = obscure(astronaut, regions, options)
+    monkeypatch.setattr(unseen.obscure, "_GROUP_CHUNK", 1)  # each region's overlaps found on its own
+    np.testing.assert_array_equal(obscure(astronaut, regions[::-1], options), expected)
+
+
+def test_blur_of_overlapping_regions_reads_the_original_pixels(astronaut: np.ndarray) -> None:
+    # Small enough for the direct kernel (sigma 8 for the large region, 4 for the small one): the
+    # large region's pixels must be exactly its own blur, not re-blurred where the small one overlaps.
+    large, small = [180, 80, 220, 120], [210, 110, 230, 130]
+    options = ObscureOptions(method="blur", shape="box")
+    both = obscure(astronaut, Regions.from_boxes([large, small]), options)
+    alone = obscure(astronaut, Regions.from_boxes([large]), options)
+    np.testing.assert_array_equal(both[80:120, 180:220], alone[80:120, 180:220])
+    assert (both[120:130, 220:230] != astronaut[120:130, 220:230]).any(axis=2).mean() > 0.9
+
+
 # ----------------------------------------------------------------------------------------- blur
 
 
@@ -360,28 +432,64 @@ def test_blur_effective_sigma_on_step_edge(strength: float) -> None:
 # ---------------------------------------------------------------------------------------- image
 
 
-def test_image_overlay_respects_alpha(astronaut: np.ndarray, head: Regions) -> None:
+@pytest.fixture(scope="module")
+def cameraman() -> np.ndarray:
+    return np.repeat(data.camera()[:, :, None], 3, axis=2)
+
+
+def logo_on_transparent() -> np.ndarray:
+    """A magenta disc on a fully transparent background whose hidden colour is green."""
+    logo = np.zeros((40, 40, 4), np.uint8)
+    logo[:, :] = (0, 255, 0, 0)
+    yy, xx = np.mgrid[:40, :40]
+    logo[(yy - 19.5) ** 2 + (xx - 19.5) ** 2 <= 12**2] = (255, 0, 255, 255)
+    return logo
+
+
+@pytest.mark.parametrize("form", ["box", "ellipse"])
+@pytest.mark.parametrize(
+    "overlay",
+    [logo_on_transparent(), np.full((32, 32, 4), (200, 100, 0, 64), np.uint8)],
+    ids=["transparent-background", "translucent"],
+)
+def test_image_patch_is_opaque_whatever_the_overlay_alpha(
+    astronaut: np.ndarray, cameraman: np.ndarray, head: Regions, overlay: np.ndarray, form: str
+) -> None:
+    # Two different faces under the same patch: if any face pixel showed through, the patches differ.
+    options = ObscureOptions(method="image", shape=form, color=(20, 40, 60), overlay=overlay)
+    painted = shape_mask(astronaut.shape, head, form)
+    out_a = obscure(astronaut, head, options)
+    out_b = obscure(cameraman, head, options)
+    assert (astronaut[painted] != cameraman[painted]).any(axis=1).mean() > 0.9
+    np.testing.assert_array_equal(out_a[painted], out_b[painted])
+    np.testing.assert_array_equal(out_a[~painted], astronaut[~painted])
+    np.testing.assert_array_equal(out_b[~painted], cameraman[~painted])
+    # The patch is the overlay composited over the fill colour: transparent parts show that colour.
+    x1, y1, x2, y2 = ibox(head.boxes[0])
+    cy, cx = (y1 + y2) // 2, (x1 + x2) // 2
+    alpha = overlay[0, 0, 3] / 255
+    corner_expected = np.rint(overlay[0, 0, :3] * alpha + np.array([20, 40, 60]) * (1 - alpha))
+    centre_expected = np.rint(overlay[20, 20, :3] * (overlay[20, 20, 3] / 255))
+    centre_expected += np.rint(np.array([20, 40, 60]) * (1 - overlay[20, 20, 3] / 255))
+    np.testing.assert_allclose(out_a[cy, cx], centre_expected, atol=1)
+    if form == "box":
+        np.testing.assert_allclose(out_a[y1 + 1, x1 + 1], corner_expected, atol=1)
+
+
+def test_image_overlay_flattened_at_construction(astronaut: np.ndarray, head: Regions) -> None:
     overlay = np.zeros((20, 20, 4), np.uint8)
     overlay[:, :10] = (0, 255, 0, 0)  # transparent half, with a colour that must not bleed
     overlay[:, 10:] = (255, 0, 255, 255)  # opaque half
-    out = obscure(astronaut, head, ObscureOptions(method="image", shape="box", overlay=overlay))
+    options = ObscureOptions(method="image", shape="box", color=(1, 2, 3), overlay=overlay)
+    assert options.overlay is not None and options.overlay.shape == (20, 20, 3)
+    assert (options.overlay[:, :10] == (1, 2, 3)).all() and (options.overlay[:, 10:] == (255, 0, 255)).all()
+    out = obscure(astronaut, head, options)
     x1, y1, x2, y2 = ibox(head.boxes[0])
     mid = (x1 + x2) // 2
-    np.testing.assert_array_equal(out[y1:y2, x1 : mid - 10], astronaut[y1:y2, x1 : mid - 10])
+    assert (out[y1:y2, x1 : mid - 10] == (1, 2, 3)).all()
     assert (out[y1:y2, mid + 10 : x2] == (255, 0, 255)).all()
-    assert (out[y1:y2, x1:x2, 1] <= astronaut[y1:y2, x1:x2, 1]).all()  # no green bleed
     far = outside_mask(astronaut.shape, head.boxes[0])
     assert (out[far] == astronaut[far]).all()
-
-
-def test_image_overlay_ellipse_half_alpha_and_rgb(astronaut: np.ndarray, head: Regions) -> None:
-    x1, y1, x2, y2 = ibox(head.boxes[0])
-    half = np.full((64, 64, 4), (200, 100, 0, 128), np.uint8)
-    out = obscure(astronaut, head, ObscureOptions(method="image", overlay=half))
-    cy, cx = (y1 + y2) // 2, (x1 + x2) // 2
-    expected = np.rint(np.array([200, 100, 0]) * 128 / 255 + astronaut[cy, cx] * (1 - 128 / 255))
-    np.testing.assert_allclose(out[cy, cx], expected, atol=1)
-    assert (out[y1, x1] == astronaut[y1, x1]).all()  # corner outside the ellipse
     rgb = np.full((5, 7, 3), (9, 8, 7), np.uint8)  # three channels: taken as opaque
     out = obscure(astronaut, head, ObscureOptions(method="image", shape="box", overlay=rgb))
     assert (out[y1:y2, x1:x2] == (9, 8, 7)).all()
@@ -401,6 +509,10 @@ def test_image_overlay_ellipse_half_alpha_and_rgb(astronaut: np.ndarray, head: R
         ("#0a0b0c", (10, 11, 12)),
         ("12,34,56", (12, 34, 56)),
         (" 0, 255 ,7 ", (0, 255, 7)),
+        ("red", (255, 0, 0)),
+        ("Navy", (0, 0, 128)),
+        ("rebeccapurple", (102, 51, 153)),
+        ("#abc", (170, 187, 204)),
     ],
 )
 def test_parse_color_valid(text: str, rgb: tuple[int, int, int]) -> None:
@@ -408,10 +520,17 @@ def test_parse_color_valid(text: str, rgb: tuple[int, int, int]) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "blue-ish", "#12345", "#1234567", "#GG0000", "1,2", "1,2,3,4", "256,0,0", "-1,0,0"]
+    "text",
+    ["", "blue-ish", "#12345", "#1234567", "#GG0000", "1,2", "256,0,0", "-1,0,0", "rgb(1,2,3)", "#ab"],
 )
 def test_parse_color_invalid(text: str) -> None:
     with pytest.raises(ValueError):
+        parse_color(text)
+
+
+@pytest.mark.parametrize("text", ["#abcd", "#11223380", "1,2,3,4", "0, 0, 0, 128"])
+def test_parse_color_refuses_alpha(text: str) -> None:
+    with pytest.raises(ValueError, match="alpha"):
         parse_color(text)
 
 

@@ -74,7 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fill: solid colour (default, strongest); pixelate: coarse noisy cells; "
         "blur: weakest, not recommended; image: paste --image over each face",
     )
-    look.add_argument("--color", default="black", help="fill colour: black, white, gray, #RRGGBB or R,G,B")
+    look.add_argument(
+        "--color",
+        default="black",
+        help="fill colour, also shown through a transparent --image: a name (black, red, navy...), "
+        "#RGB, #RRGGBB or R,G,B (never alpha: the patch is always opaque)",
+    )
     look.add_argument("--image", type=Path, metavar="PNG", help="picture to paste with --method image")
     look.add_argument("--shape", choices=SHAPES, default="ellipse", help="painted shape (default ellipse)")
     look.add_argument(
@@ -192,7 +197,7 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> api.O
 
 
 def _read_overlay(path: Path, fail: Any) -> np.ndarray:
-    """The --image picture as H x W x 4 uint8 RGBA."""
+    """The --image picture as H x W x 4 uint8 RGBA (ObscureOptions flattens it onto --color)."""
     from PIL import Image, UnidentifiedImageError
 
     try:

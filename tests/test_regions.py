@@ -1,0 +1,138 @@
+"""The Regions value: strict column lengths, long source names, extra data columns, per-frame views."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from unseen.plan import plan_regions
+from unseen.regions import SCHEMA, Regions, nms
+from unseen.regions_file import read_regions_file
+
+BOXES = np.array([[10, 10, 50, 60], [100, 20, 140, 70], [30, 200, 90, 280]], np.float32)
+
+
+def three(**data: object) -> Regions:
+    return Regions(BOXES, [0.9, 0.8, 0.7], ["full", "fine", "coarse"], [4, 2, 4], [0, 1, 2], data)
+
+
+# ---------------------------------------------------------------------------------- core columns
+
+
+def test_source_names_are_never_cut_short() -> None:
+    long = "suggested-turned-mirrored"
+    assert Regions.from_boxes(BOXES, source=long).source.tolist() == [long] * 3
+    regions = Regions(BOXES, 1.0, ["interpolated", long, "x"])
+    assert regions.source[1] == long
+    regions.source[2] = long + "-and-then-some"  # a longer name assigned later is kept whole
+    assert regions.source[2] == long + "-and-then-some"
+    joined = Regions.concat([regions, Regions.from_boxes(BOXES[:1], source="short")])
+    assert joined.source.tolist() == ["interpolated", long, long + "-and-then-some", "short"]
+    back = Regions.from_records(regions.to_records())
+    assert back.source.tolist() == regions.source.tolist()
+
+
+@pytest.mark.parametrize("column", ["scores", "source", "frame", "track"])
+@pytest.mark.parametrize("values", [[1, 2], [1], [1, 2, 3, 4]], ids=["short", "one", "long"])
+def test_a_column_of_the_wrong_length_is_refused(column: str, values: list[int]) -> None:
+    with pytest.raises(ValueError, match=column):
+        Regions(BOXES, **{column: values})
+
+
+def test_scalars_are_repeated_for_every_region() -> None:
+    regions = Regions(BOXES, 0.5, "full", 7, 3)
+    assert regions.scores.tolist() == [0.5] * 3
+    assert regions.source.tolist() == ["full"] * 3
+    assert regions.frame.tolist() == [7] * 3 and regions.track.tolist() == [3] * 3
+    default = Regions(BOXES, None, None, None, None)  # None: the default for every region
+    assert default.scores.tolist() == [1.0] * 3 and default.source.tolist() == [""] * 3
+    assert default.frame.tolist() == [0] * 3 and default.track.tolist() == [-1] * 3
+    empty = Regions()
+    assert len(empty) == 0 and empty.boxes.shape == (0, 4) and empty.frame.shape == (0,)
+    with pytest.raises(ValueError, match="boxes"):
+        Regions(np.zeros((3, 5), np.float32))
+
+
+def test_an_integer_index_gives_one_region() -> None:
+    regions = three()
+    for index in (1, -2, np.int64(1)):
+        one = regions[index]
+        assert isinstance(one, Regions) and len(one) == 1
+        np.testing.assert_array_equal(one.boxes, BOXES[1:2])
+        assert one.source.tolist() == ["fine"] and one.frame.tolist() == [2] and one.track.tolist() == [1]
+    with pytest.raises(IndexError):
+        regions[3]
+    assert len(regions[1:]) == 2 and len(regions[regions.frame == 4]) == 2 and len(regions[[2, 0]]) == 2
+
+
+# ---------------------------------------------------------------------------------- data columns
+
+
+def test_data_columns_are_validated() -> None:
+    regions = three(action=["obscure", "keep", "suggested"], score_hint=0.5)
+    assert regions.data["action"].tolist() == ["obscure", "keep", "suggested"]
+    assert regions.data["score_hint"].tolist() == [0.5] * 3  # a scalar is repeated
+    regions.data["action"][1] = "suggested-by-the-second-detector"  # text is never cut short
+    assert regions.data["action"][1] == "suggested-by-the-second-detector"
+    with pytest.raises(ValueError, match="action"):
+        three(action=["obscure", "keep"])
+    with pytest.raises(ValueError, match="box"):
+        three(box=[1, 2, 3])  # a record key of the core columns
+    assert three().data == {}
+
+
+def test_data_travels_through_indexing_concat_plan_and_nms() -> None:
+    regions = three(action=["obscure", "keep", "suggested"], note=np.array([1.5, 2.5, 3.5]))
+    assert regions[2].data["action"].tolist() == ["suggested"]
+    assert regions[[2, 0]].data["note"].tolist() == [3.5, 1.5]
+    assert regions[regions.frame == 4].data["action"].tolist() == ["obscure", "suggested"]
+    assert regions[:0].data["action"].shape == (0,)
+    joined = Regions.concat([regions, regions[1:2]])
+    assert joined.data["action"].tolist() == ["obscure", "keep", "suggested", "keep"]
+    assert joined.data["note"].dtype == np.float64
+    with pytest.raises(ValueError, match="data columns"):
+        Regions.concat([regions, Regions.from_boxes(BOXES[:1])])
+    assert Regions.concat([regions[:0]]).data.keys() == {"action", "note"}
+    planned = plan_regions(regions, (300, 300))
+    assert planned.data["action"].tolist() == ["obscure", "keep", "suggested"]
+    # nms: the best-scoring box of an overlapping group survives with its own data.
+    overlapping = Regions(
+        [[10, 10, 50, 50], [12, 12, 52, 52], [200, 200, 240, 240]],
+        [0.4, 0.9, 0.5],
+        data={"action": ["keep", "obscure", "suggested"]},
+    )
+    kept = nms(overlapping, 0.3)
+    assert kept.data["action"].tolist() == ["obscure", "suggested"]
+    np.testing.assert_allclose(kept.boxes[0], [10, 10, 52, 52])
+
+
+def test_records_round_trip_unknown_keys(tmp_path) -> None:
+    records = [
+        {"box": [1.0, 2.0, 11.0, 12.0], "score": 0.5, "source": "full", "frame": 0, "track": 3},
+        {"box": [5.0, 5.0, 9.0, 9.0], "score": 0.25, "source": "suggested-turned", "frame": 2, "track": -1},
+    ]
+    records[0].update(action="keep", note="reviewed by hand", polygon=[[1, 2], [3, 4]], votes=2)
+    records[1].update(action="suggested", flagged=True, votes=5)
+    regions = Regions.from_records(records)
+    assert regions.data["votes"].tolist() == [2, 5] and regions.data["votes"].dtype == np.int64
+    assert regions.data["note"].tolist() == ["reviewed by hand", None]  # absent from the second record
+    assert regions.to_records() == records
+    # Through a real regions file on disk.
+    doc = {"schema": SCHEMA, "files": [{"input": "in.jpg", "regions": regions.to_records()}]}
+    path = tmp_path / "regions.json"
+    path.write_text(json.dumps(doc))
+    assert read_regions_file(path)["in.jpg"].to_records() == records
+    plain = Regions.from_boxes(BOXES, source="full")
+    assert set(plain.to_records()[0]) == {"box", "score", "source", "frame", "track"}
+
+
+def test_by_frame() -> None:
+    regions = three(action=["a", "b", "c"])
+    frames = regions.by_frame()
+    assert list(frames) == [2, 4]
+    assert frames[4].data["action"].tolist() == ["a", "c"]  # in their original order
+    assert frames[2].source.tolist() == ["fine"]
+    np.testing.assert_array_equal(frames[4].boxes, BOXES[[0, 2]])
+    assert Regions().by_frame() == {}
