@@ -12,20 +12,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .detect.cascade import PHOTO_CASCADE, VIDEO_CASCADE, Cascade
 from .detect.model import shared_model
-from .errors import AnalysisError, shown
+from .errors import AnalysisError, InputError, shown
 from .heap import trim_heap
 from .media.image import read_photo, write_photo
-from .media.video import Frame, probe, read_frames, write_video
+from .media.video import Frame, VideoInfo, probe, read_frames, write_video
 from .obscure import ObscureOptions, obscure
 from .plan import PlanOptions, plan_regions
 from .regions import Regions
 from .track import Tracker, TrackOptions
-from .video_pipeline import detect_keyframes, protect_frames
+from .video_pipeline import detect_keyframes, paint_frames, protect_frames
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,17 @@ def anonymise_file(
     dst: str | os.PathLike[str],
     options: Options | None = None,
     overwrite: bool = False,
+    regions: Regions | None = None,
 ) -> FileReport:
-    """Anonymise one photo file into ``dst`` (same format, no metadata, atomic write)."""
+    """Anonymise one photo file into ``dst`` (same format, no metadata, atomic write).
+
+    ``regions`` (e.g. corrected in review) are painted instead of detecting: every one of them.
+    """
     start = time.perf_counter()
     src, dst = Path(src), Path(dst)
     photo = read_photo(src)
     try:
-        result = anonymise(photo.pixels, options)
+        result = anonymise(photo.pixels, options, regions)
     except AnalysisError as exc:
         raise AnalysisError(f"{shown(src)}: {exc}") from exc
     write_photo(photo, result.image, dst, overwrite=overwrite)
@@ -120,16 +125,23 @@ def anonymise_video_file(
     crf: int = 18,
     progress: Callable[[int, int | None], None] | None = None,
     record: bool = True,
+    regions: Regions | None = None,
 ) -> FileReport:
     """Anonymise one video into ``dst``: every face in every frame, same timing, no metadata.
 
     Fails closed: if any frame cannot be decoded or analysed, no output is left at ``dst``.
     ``record=False`` keeps no per-frame regions (for very long videos when no regions file is wanted).
+    ``regions`` (one entry per face per frame, e.g. corrected in review) are painted instead of
+    detecting and tracking: every one of them, on the frame it names, in a single pass.
     """
     options = options or Options()
     start = time.perf_counter()
     src, dst = Path(src), Path(dst)
     info = probe(src)
+    if regions is not None:
+        return _paint_video_file(
+            src, dst, info, regions, options, start, overwrite, audio, codec, crf, progress
+        )
     recorded: list[Regions] | None = [] if record else None
     tracker = Tracker(options.track, frame_size=(info.height, info.width))
     total = 2 * info.frames if info.frames else None  # two passes over the frames
@@ -173,3 +185,60 @@ def anonymise_video_file(
         notices=list(written.notices),
         audio=written.audio,
     )
+
+
+def _paint_video_file(
+    src: Path,
+    dst: Path,
+    info: VideoInfo,
+    regions: Regions,
+    options: Options,
+    start: float,
+    overwrite: bool,
+    audio: str,
+    codec: str,
+    crf: int,
+    progress: Callable[[int, int | None], None] | None,
+) -> FileReport:
+    """One pass: decode, paint the given regions, encode. Regions for frames the video does not have
+    mean they were made for another video: the output is then not written."""
+    last = int(regions.frame.max()) if len(regions) else -1
+
+    def counted(frames: Iterator[Frame]) -> Iterator[Frame]:
+        count = 0
+        for frame in frames:
+            count = frame.index + 1
+            yield frame
+            if progress:
+                progress(count, info.frames)
+        if last >= count:
+            raise InputError(f"{shown(src)}: has {count} frames, but the regions name frame {last}")
+
+    painted = paint_frames(counted(read_frames(src)), regions, plan=options.plan, paint=options.obscure)
+    written = write_video(src, dst, info, painted, codec=codec, crf=crf, audio=audio, overwrite=overwrite)
+    trim_heap()
+    tracks = len(set(regions.track[regions.track >= 0].tolist()))
+    return FileReport(
+        src,
+        dst,
+        "video",
+        info.width,
+        info.height,
+        regions,
+        time.perf_counter() - start,
+        frames=written.frames,
+        tracks=tracks,
+        notices=list(written.notices),
+        audio=written.audio,
+    )
+
+
+def render(regions_file: str | os.PathLike[str], **kwargs: Any) -> list[FileReport]:
+    """Write every output a regions file describes from its regions, without detecting again.
+
+    Regions to ``keep`` and unaccepted suggestions stay visible; see :func:`unseen.render.render`
+    for the keyword arguments (``overwrite``, ``overlay``, ``audio``, ``codec``, ``crf``).
+    """
+    from .render import render as render_regions  # render builds on this module
+
+    return render_regions(regions_file, **kwargs)

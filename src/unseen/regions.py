@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA = "unseen.regions/1"
+SCHEMA = "unseen.regions/2"  # of the regions file (see unseen.regions_file)
 
 
 def _f32(a: Any, shape: tuple[int, ...]) -> np.ndarray:
