@@ -62,7 +62,7 @@ def render_entry(
     src = Path(entry.input)
     check_input(entry, src)
     if entry.sha256 is None:  # a /1 file: at least the picture must have the recorded size
-        _check_size(entry, src)
+        check_size(entry, src)
     if entry.kind == "image":
         report = anonymise_file(src, entry.output, options, overwrite=overwrite, regions=entry.to_paint)
     else:
@@ -81,7 +81,8 @@ def render_entry(
     return report
 
 
-def _check_size(entry: FileEntry, src: Path) -> None:
+def check_size(entry: FileEntry, src: Path) -> None:
+    """Refuse ``src`` if its picture size or frame count is not the entry's (for /1 entries)."""
     if entry.kind == "image":
         height, width = read_photo(src).pixels.shape[:2]
         frames = 1
