@@ -164,12 +164,20 @@ def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
         pixels = await run_in_threadpool(session.picture, index, frame, params.get("output") == "1")
         return _jpeg(pixels)
 
-    async def thumbnail(request: Request) -> Response:
-        pixels = await run_in_threadpool(session.thumbnail, _index(request), _index(request, "track"))
-        return _jpeg(pixels)
+    async def crop(request: Request) -> Response:
+        params = request.query_params
+        try:
+            frame = int(params.get("frame", "0"))
+            x1, y1, x2, y2 = (int(v) for v in params.get("box", "").split(","))
+        except ValueError:
+            return PlainTextResponse("bad frame or box", status_code=400)
+        return _jpeg(await run_in_threadpool(session.crop, _index(request), frame, (x1, y1, x2, y2)))
 
     async def export(request: Request) -> Response:
         return JSONResponse({"results": await run_in_threadpool(session.export)})
+
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204)
 
     async def missing(request: Request, exc: Exception) -> Response:
         return PlainTextResponse("not found", status_code=404)
@@ -179,11 +187,12 @@ def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
 
     routes = [
         Route("/", page),
+        Route("/favicon.ico", no_icon),
         Route("/assets/{name}", asset),
         Route("/api/files", files),
         Route("/api/files/{index:int}", entry, methods=["GET", "PUT"]),
         Route("/api/files/{index:int}/picture", picture),
-        Route("/api/files/{index:int}/tracks/{track:int}", thumbnail),
+        Route("/api/files/{index:int}/crop", crop),
         Route("/api/export", export, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={KeyError: missing, UnseenError: failed})

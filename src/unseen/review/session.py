@@ -31,7 +31,7 @@ from ..render import check_size, options_from_record, render_entry
 from .frames import FrameSource
 
 PHOTOS_KEPT = 4  # decoded photos held for the page (the one shown and its neighbours)
-THUMB = 96  # track thumbnails fit in this many pixels
+THUMB = 96  # track cards' pictures fit in this many pixels
 
 
 class ReviewSession:
@@ -96,21 +96,15 @@ class ReviewSession:
         paint = entry.to_paint
         return anonymise(pixels, self.options, regions=paint[paint.frame == frame]).image
 
-    def thumbnail(self, index: int, track: int) -> np.ndarray:
-        """A small crop of a video track's face, from the middle of the frames it spans."""
-        entry = self.entry(index)
-        mine = np.flatnonzero(entry.regions.track == track)
-        if entry.kind != "video" or not len(mine):
-            raise KeyError(track)
-        pick = mine[len(mine) // 2]
-        pixels = self._pixels(index, entry, int(entry.regions.frame[pick]))
-        x1, y1, x2, y2 = entry.regions.boxes[pick]
-        pad = 0.25 * max(x2 - x1, y2 - y1)
+    def crop(self, index: int, frame: int, box: tuple[int, int, int, int]) -> np.ndarray:
+        """A small picture of ``box`` (and a little around it) on ``frame``: a video track's card."""
+        pixels = self.picture(index, frame)
+        x1, y1, x2, y2 = box
+        pad = max(x2 - x1, y2 - y1) // 4
         h, w = pixels.shape[:2]
-        crop = pixels[
-            int(np.clip(y1 - pad, 0, h - 1)) : int(np.clip(y2 + pad, 1, h)),
-            int(np.clip(x1 - pad, 0, w - 1)) : int(np.clip(x2 + pad, 1, w)),
-        ]
+        x1, x2 = sorted((min(max(x1 - pad, 0), w - 1), min(max(x2 + pad, 1), w)))
+        y1, y2 = sorted((min(max(y1 - pad, 0), h - 1), min(max(y2 + pad, 1), h)))
+        crop = pixels[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1)]
         step = max(1, int(np.ceil(max(crop.shape[:2]) / THUMB)))
         return np.ascontiguousarray(crop[::step, ::step])
 
