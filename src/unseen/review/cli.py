@@ -106,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"unseen review: every change is saved in {shown(session.path)}; Ctrl-C stops")
     if not args.no_browser:
         webbrowser.open(server.url)
-    server.serve()  # returns on Ctrl-C, after finishing the requests in flight
+    try:
+        server.serve()
+    except KeyboardInterrupt:  # uvicorn finishes the requests in flight, then re-raises Ctrl-C
+        pass
     _say(f"unseen review: stopped; resume with: unseen review --regions {shown(session.path)}")
     return 0
 
