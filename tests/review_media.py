@@ -19,7 +19,7 @@ from scenes import Placement, background, render
 PHOTO_FACES = [(80, 90, 1.0, 0), (230, 150, 0.2, 5), (370, 100, 0.12, 9)]
 CLEAR, WEAK, HIDDEN = 0, 1, 2
 VIDEO_FRAMES = 24
-VIDEO_CLEAR, VIDEO_HIDDEN = 0, 1
+VIDEO_CLEAR, VIDEO_HIDDEN, VIDEO_WEAK = 0, 1, 2
 
 
 def _hide(image: np.ndarray, box: np.ndarray, sigma: float, pad: int = 10) -> None:
@@ -46,8 +46,8 @@ def review_photo(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def video_faces(i: int) -> list[tuple[float, float, float, float]]:
-    """Frame ``i``: a clear face moving right, and a hidden face moving down."""
-    return [(60 + 2 * i, 70, 1.0, 0), (190, 60 + i, 0.12, 9)]
+    """Frame ``i``: a clear face moving right, a hidden face moving down and a weak one standing still."""
+    return [(60 + 2 * i, 70, 1.0, 0), (190, 60 + i, 0.12, 9), (110, 150, 0.3, 4)]
 
 
 def review_video(path: Path) -> list[np.ndarray]:

@@ -20,6 +20,7 @@ from review_media import (
     VIDEO_CLEAR,
     VIDEO_FRAMES,
     VIDEO_HIDDEN,
+    VIDEO_WEAK,
     WEAK,
     review_photo,
     review_video,
@@ -179,7 +180,11 @@ def test_video_review_keep_track_draw_on_two_frames_export(page, tmp_path):
     faces = review_video(src)
     entry = detect_video(src, tmp_path / "out" / "clip.mp4", Options())
     tracked = sorted(set(entry.regions.track.tolist()))
-    assert tracked == [0] and len(entry.regions) == VIDEO_FRAMES  # the clear face, on every frame
+    suggested = entry.actions == "suggested"
+    assert tracked[1:] == [0] and (~suggested).sum() == VIDEO_FRAMES  # the clear face, on every frame
+    weak = suggested & (iou_matrix(entry.regions.boxes, faces[0][VIDEO_WEAK : VIDEO_WEAK + 1])[:, 0] > 0.4)
+    assert entry.regions.frame[weak].tolist() == [0, 8, 16, 23]  # the weak face, on every keyframe
+    weak_on_16 = int(np.flatnonzero(weak & (entry.regions.frame == 16))[0])
     server, path = _serve([entry], tmp_path)
     try:
         _open(page, server)
@@ -200,16 +205,25 @@ def test_video_review_keep_track_draw_on_two_frames_export(page, tmp_path):
         _drag(page, _grown(faces[15][VIDEO_HIDDEN]), (256, 192))  # frame 15, same (selected) track
         _saved(page)
         sync_api.expect(page.locator(".card")).to_have_count(2)
+        for _ in range(int(suggested.sum())):  # the weak face's suggestion on the next keyframe (16) ...
+            page.keyboard.press("n")
+            if page.locator(f'#overlay rect.selected[data-index="{weak_on_16}"]').count():
+                break
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 17 / {VIDEO_FRAMES}")
+        page.keyboard.press("a")  # ... accepted with its neighbours on keyframes 0, 8 and 23
+        _saved(page)
+        sync_api.expect(page.locator(".card")).to_have_count(3)
 
         page.reload()
         page.wait_for_selector("body.ready")
-        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 16 / {VIDEO_FRAMES}")
-        sync_api.expect(page.locator(".card")).to_have_count(2)
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 17 / {VIDEO_FRAMES}")
+        sync_api.expect(page.locator(".card")).to_have_count(3)
         sync_api.expect(page.locator('.card[data-track="0"]')).to_have_class(re.compile("keep"))
-        sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(1)
+        sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(1)  # the accepted key
         drawn = load_document(path).files[0]
-        mine = drawn.regions.track == 1
-        assert sorted(drawn.regions.frame[mine].tolist()) == list(range(3, 16))
+        frames = drawn.regions.frame
+        assert sorted(frames[drawn.regions.track == 1].tolist()) == list(range(3, 16))
+        assert sorted(frames[drawn.regions.track == 2].tolist()) == list(range(VIDEO_FRAMES))
         page.click("#export")
         sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
     finally:
@@ -225,3 +239,5 @@ def test_video_review_keep_track_draw_on_two_frames_export(page, tmp_path):
             assert hidden >= 0.9, f"drawn face not covered on frame {i}"
         else:
             assert hidden < 0.5, f"frame {i} painted outside the drawn frames"
+        weak = covered_fraction(a, b, faces[i][VIDEO_WEAK], tol=24, color=WHITE)
+        assert weak >= 0.9, f"accepted suggestion not covered on frame {i}"

@@ -5,6 +5,7 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 const MIN_SIDE = 4; // a drawn box smaller than this (image pixels) is a click, not a region
+const CHAIN_GAP = 24; // frames: suggestions this close (keyframes are 8 apart) can be the same face
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -132,13 +133,44 @@ function accept() {
   const r = selectedRegion();
   if (!r || r.action !== "suggested") return;
   change(() => {
-    r.action = "obscure";
-    if (isVideo()) {
-      r.track = nextTrackId();
-      r.source = "manual";
-      state.track = r.track;
+    if (!isVideo()) {
+      r.action = "obscure";
+      return;
     }
+    // In a video, the same face's suggestions on nearby keyframes become one drawn track.
+    const track = nextTrackId();
+    for (const key of chain(r)) Object.assign(key, { action: "obscure", source: "manual", track });
+    state.track = track;
+    interpolate(track);
+    state.selected = state.regions.indexOf(r);
   });
+}
+
+function iou(a, b) {
+  const ix = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+  const iy = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy;
+  return union > 0 ? (ix * iy) / union : 0;
+}
+
+// Suggestions linked to ``start`` frame by frame: each overlaps the last and is at most CHAIN_GAP away.
+function chain(start) {
+  const suggested = state.regions.filter((r) => r.action === "suggested" && r !== start);
+  const linked = [start];
+  for (const direction of [1, -1]) {
+    let last = start;
+    for (;;) {
+      const next = suggested
+        .filter((r) => !linked.includes(r))
+        .filter((r) => (r.frame - last.frame) * direction > 0 && Math.abs(r.frame - last.frame) <= CHAIN_GAP)
+        .sort((a, b) => Math.abs(a.frame - last.frame) - Math.abs(b.frame - last.frame))
+        .find((r) => iou(r.box, last.box) > 0.3);
+      if (!next) break;
+      linked.push(next);
+      last = next;
+    }
+  }
+  return linked;
 }
 
 function reject() {
