@@ -237,7 +237,9 @@ function drawOverlay() {
   svg.setAttribute("viewBox", `0 0 ${state.info.width} ${state.info.height}`);
   const stroke = Math.max(state.info.width, state.info.height) / 300;
   svg.style.setProperty("--stroke", `${stroke}`);
-  for (const [r, i] of visible()) {
+  // Larger regions below smaller ones, the selected one on top: every region stays clickable.
+  const area = ([r, i]) => (i === state.selected ? -1 : (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]));
+  for (const [r, i] of visible().sort((a, b) => area(b) - area(a))) {
     const [x1, y1, x2, y2] = r.box;
     const cls = `region ${r.action}${i === state.selected ? " selected" : ""}${r.source === "manual" ? " manual" : ""}`;
     el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-index": i, "stroke-width": stroke }, svg);
