@@ -430,7 +430,6 @@ async function openFile(index, frame = 0) {
   $("scrubber").max = String(entry.frames - 1);
   fit();
   renderFiles();
-  if (isVideo()) renderTracks();
   draw();
 }
 
@@ -454,28 +453,35 @@ function seek(frame) {
   draw();
 }
 
+// The tracks of the video, each with its regions in frame order (one pass over all regions).
 function tracks() {
   const by = new Map();
   for (const r of state.regions) {
     if (r.action === "suggested" || r.track < 0) continue;
-    const t = by.get(r.track) || { id: r.track, first: r.frame, last: r.frame, kept: 0, count: 0 };
-    t.first = Math.min(t.first, r.frame);
-    t.last = Math.max(t.last, r.frame);
-    t.kept += r.action === "keep" ? 1 : 0;
-    t.count += 1;
-    by.set(r.track, t);
+    if (!by.has(r.track)) by.set(r.track, { id: r.track, regions: [] });
+    by.get(r.track).regions.push(r);
   }
   for (const t of by.values()) {
-    const mine = state.regions.filter((r) => r.track === t.id && r.action !== "suggested");
-    t.middle = mine.sort((a, b) => a.frame - b.frame)[Math.floor(mine.length / 2)];
+    t.regions.sort((a, b) => a.frame - b.frame);
+    t.first = t.regions[0].frame;
+    t.last = t.regions[t.regions.length - 1].frame;
+    t.kept = t.regions.filter((r) => r.action === "keep").length;
+    t.count = t.regions.length;
+    t.middle = t.regions[Math.floor(t.count / 2)];
   }
   return [...by.values()].sort((a, b) => a.first - b.first || a.id - b.id);
 }
 
-function renderTracks() {
+let shownTracks = "";
+
+// Track cards; rebuilt only when a track changed (stepping through frames keeps the pictures).
+function renderTracks(list = tracks()) {
   const box = $("tracks");
+  const key = JSON.stringify([state.index, state.track, list.map((t) => [t.id, t.first, t.last, t.kept, t.count])]);
+  if (key === shownTracks) return;
+  shownTracks = key;
   box.replaceChildren();
-  for (const t of tracks()) {
+  for (const t of list) {
     const card = document.createElement("div");
     card.className = `card ${t.kept === t.count ? "keep" : "obscure"}${t.id === state.track ? " selected" : ""}`;
     card.dataset.track = t.id;
@@ -519,12 +525,7 @@ function drawVideo() {
   svg.style.height = `${(Math.max(list.length, 1) + 1) * 14}px`;
   list.forEach((t, row) => {
     const y = row * lane + 2;
-    const runs = [];
-    for (const r of state.regions) {
-      if (r.track !== t.id || r.action === "suggested") continue;
-      runs.push([r.frame, r.action]);
-    }
-    runs.sort((a, b) => a[0] - b[0]);
+    const runs = t.regions.map((r) => [r.frame, r.action]);
     let start = 0;
     for (let i = 1; i <= runs.length; i++) {
       if (i === runs.length || runs[i][0] !== runs[i - 1][0] + 1 || runs[i][1] !== runs[start][1]) {
@@ -550,7 +551,7 @@ function drawVideo() {
     }
   }
   el("rect", { x: state.frame, y: 0, width: Math.max(frames / 400, 0.5), height: (list.length + 1) * lane, class: "cursor" }, svg);
-  renderTracks();
+  renderTracks(list);
 }
 
 function timelineFrame(event) {
