@@ -134,6 +134,10 @@ def test_photo_review_keep_draw_accept_reload_export(page, tmp_path):
             page.keyboard.press("n")
         page.keyboard.press("a")
         _region_has(page, weak, "obscure")
+        # A small region under a larger one can still be clicked (it is drawn on top of it).
+        page.keyboard.press("Escape")
+        page.click(f'#overlay rect[data-index="{weak}"]', timeout=3000)
+        sync_api.expect(page.locator("#overlay rect.selected")).to_have_attribute("data-index", str(weak))
         # Draw over the face the detector missed; undo and redo it once.
         _drag(page, _grown(faces[HIDDEN]), (448, 256))
         sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(1)
@@ -193,6 +197,8 @@ def test_video_review_keep_track_draw_on_two_frames_export(page, tmp_path):
         page.click('.card[data-track="0"] .track-keep')  # keep the tracked face in every frame
         sync_api.expect(page.locator(".card")).to_have_class(re.compile("keep"))
         _saved(page)
+        page.click("#scrubber")  # the keys still work with the scrubber focused
+        page.keyboard.press("Home")  # (its own key: back to the first frame)
         for _ in range(3):
             page.keyboard.press("ArrowRight")
         sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 4 / {VIDEO_FRAMES}")

@@ -587,7 +587,10 @@ function nextRegion(step) {
 }
 
 function onKey(event) {
-  if (event.target instanceof HTMLInputElement && event.key !== "Escape") return;
+  if (event.target instanceof HTMLInputElement) {
+    // on the scrubber every key is ours (arrows step as everywhere), but Home and End
+    if (event.target.type !== "range" || event.key === "Home" || event.key === "End") return;
+  }
   const key = event.key;
   const ctrl = event.ctrlKey || event.metaKey;
   const handled = () => event.preventDefault();
