@@ -178,3 +178,35 @@ def test_a_regions_file_for_another_input_is_refused(tmp_path, served, capsys):
         ReviewSession.open(other)
     assert review_main(["--regions", str(other), "--no-browser"]) == 1
     assert "not the file the regions file describes" in capsys.readouterr().err
+
+
+def test_a_version_1_file_is_reviewed_and_saved_as_version_2(served, tmp_path):
+    _, path = served
+    doc = json.loads(path.read_text())
+    entry = doc["files"][0]
+    v1 = {
+        "schema": "unseen.regions/1",
+        "tool": "unseen 0.1.0",
+        "files": [
+            {
+                **{k: entry[k] for k in ("input", "output", "kind", "width", "height", "frames")},
+                "regions": [
+                    {k: v for k, v in r.items() if k != "action"}
+                    for r in entry["regions"]
+                    if r["action"] == "obscure"
+                ],
+            }
+        ],
+    }
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(v1))
+    session = ReviewSession.open(old)
+    session.update(0, {"regions": session.entry(0).records(), "reviewed": True})
+    saved = json.loads(old.read_text())
+    assert saved["schema"] == "unseen.regions/2"
+    assert saved["files"][0]["sha256"] == entry["sha256"] and saved["files"][0]["reviewed"] is True
+    assert {r["action"] for r in saved["files"][0]["regions"]} == {"obscure"}
+    v1["files"][0]["height"] += 1  # a /1 file for a picture of another size: refused
+    old.write_text(json.dumps(v1))
+    with pytest.raises(InputError, match="refusing to apply it"):
+        ReviewSession.open(old)
