@@ -18,6 +18,7 @@ from PIL import Image
 
 from ..api import Options
 from ..batch import find_inputs, output_path
+from ..cli import BLUR_WARNING
 from ..errors import InputError, UnseenError, one_line, shown
 from ..obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from ..plan import PlanOptions
@@ -126,6 +127,8 @@ def _options(
         parser.error(str(exc))
     if not args.sensitivity > 0:
         parser.error("--sensitivity must be a number > 0")
+    if args.method == "blur":
+        _say(f"unseen review: {BLUR_WARNING}")
     return Options(obscure=obscure, plan=plan, sensitivity=args.sensitivity)
 
 
