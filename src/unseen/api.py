@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -233,12 +232,23 @@ def _paint_video_file(
     )
 
 
-def render(regions_file: str | os.PathLike[str], **kwargs: Any) -> list[FileReport]:
+def render(
+    regions_file: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    overlay: np.ndarray | None = None,
+    audio: str = "keep",
+    codec: str = "libx264",
+    crf: int = 18,
+) -> list[FileReport]:
     """Write every output a regions file describes from its regions, without detecting again.
 
-    Regions to ``keep`` and unaccepted suggestions stay visible; see :func:`unseen.render.render`
-    for the keyword arguments (``overwrite``, ``overlay``, ``audio``, ``codec``, ``crf``).
+    Regions to ``keep`` and unaccepted suggestions stay visible; each input must be the very file
+    the regions were made for. ``overlay`` is the picture of a file made with ``method: image``.
+    The first file that fails raises (``unseen render`` goes on with the others instead).
     """
     from .render import render as render_regions  # render builds on this module
 
-    return render_regions(regions_file, **kwargs)
+    return render_regions(
+        regions_file, overwrite=overwrite, overlay=overlay, audio=audio, codec=codec, crf=crf
+    )
