@@ -148,19 +148,19 @@ def options_record(options: Options) -> dict[str, Any]:
 
 
 def entry_from_report(
-    report: FileReport, actions: Any = None, print_: tuple[int | None, str | None] | None = None
+    report: FileReport, actions: Any = None, digest: tuple[int | None, str | None] | None = None
 ) -> FileEntry:
     """The entry for one processed file; its fingerprint is read from the input unless given.
 
     An input that can no longer be read gets no fingerprint (the entry is then checked by the
     picture's size only, as a ``/1`` entry is) rather than losing the whole file.
     """
-    if print_ is None:
+    if digest is None:
         try:
-            print_ = fingerprint(report.src)
+            digest = fingerprint(report.src)
         except InputError:
-            print_ = (None, None)
-    size, sha = print_
+            digest = (None, None)
+    size, sha = digest
     return FileEntry(
         input=str(report.src),
         output=str(report.dst),

@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 import webbrowser
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from ..api import Options
 from ..batch import find_inputs, output_path
@@ -149,23 +151,30 @@ def _new_review(
         dst = output_path(job, args.output)
         try:
             if job.kind == "video":
-                entry = detect_video(job.src, dst, options)
+                quiet = not sys.stderr.isatty()
+                with tqdm(desc=job.src.name, unit="frame", leave=False, disable=quiet) as bar:
+                    entry = detect_video(job.src, dst, options, progress=partial(_advance, bar))
             else:
                 entry = detect_photo(job.src, dst, options)
         except UnseenError as exc:
             _say(f"unseen review: {exc}; not in this review")
             continue
-        suggested = int((entry.actions == "suggested").sum())
-        _say(
-            f"unseen review: {n}/{len(jobs)} {shown(job.src)}: {len(entry.regions) - suggested} regions, "
-            f"{suggested} suggestions"
-        )
+        suggested = entry.actions == "suggested"
+        found = f"{int((~suggested).sum())} regions"
+        if entry.kind == "video":
+            found = f"{len(set(entry.regions.track[~suggested].tolist()))} tracks ({found})"
+        _say(f"unseen review: {n}/{len(jobs)} {shown(job.src)}: {found}, {int(suggested.sum())} suggestions")
         entries.append(entry)
     if not entries:
         raise InputError("no file could be analysed")
     doc = RegionsDocument(entries, options_record(options))
     save_document(path, doc)
     return ReviewSession(path, doc, overlay)
+
+
+def _advance(bar: tqdm, done: int, total: int | None) -> None:
+    bar.total = total
+    bar.update(done - bar.n)
 
 
 def render_parser() -> argparse.ArgumentParser:

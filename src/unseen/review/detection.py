@@ -39,7 +39,7 @@ def _entry(
 
 def detect_photo(src: Path, dst: Path, options: Options) -> FileEntry:
     """Detections and suggestions of one photo; AnalysisError (naming the file) fails it."""
-    print_ = fingerprint(src)  # before decoding: the regions then describe at most these bytes
+    digest = fingerprint(src)  # before decoding: the regions then describe at most these bytes
     pixels = read_photo(src).pixels
     try:
         found = detect(pixels, options.sensitivity)
@@ -48,7 +48,7 @@ def detect_photo(src: Path, dst: Path, options: Options) -> FileEntry:
         raise AnalysisError(f"{shown(src)}: {exc}") from exc
     height, width = pixels.shape[:2]
     entry = _entry(src, dst, "image", (width, height), 1, [found, weak])
-    entry.size, entry.sha256 = print_
+    entry.size, entry.sha256 = digest
     return entry
 
 
@@ -56,7 +56,7 @@ def detect_video(
     src: Path, dst: Path, options: Options, progress: Callable[[int, int | None], None] | None = None
 ) -> FileEntry:
     """Per-frame regions of one video, as the tracker would paint them, and keyframe suggestions."""
-    print_ = fingerprint(src)
+    digest = fingerprint(src)
     info = probe(src)
     count = 0
     weak: list[Regions] = []
@@ -83,7 +83,7 @@ def detect_video(
     tracker = Tracker(options.track, frame_size=(info.height, info.width))
     tracked = _joined(regions_per_frame(keyframes, tracker, count))
     entry = _entry(src, dst, "video", (info.width, info.height), count, [tracked, Regions.concat(weak)])
-    entry.size, entry.sha256 = print_
+    entry.size, entry.sha256 = digest
     return entry
 
 
