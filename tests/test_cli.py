@@ -340,16 +340,21 @@ def test_regions_file_schema_and_round_trip(tmp_path, capsys, astronaut, small):
     code, _, err = run(capsys, big, little, "--regions", regions_path)
     assert code == 0, err
     doc = json.loads(regions_path.read_text())
-    assert doc["schema"] == SCHEMA == "unseen.regions/1"
+    assert doc["schema"] == SCHEMA == "unseen.regions/2"
     assert doc["tool"].startswith("unseen ")
     assert [f["input"] for f in doc["files"]] == [str(big), str(little)]
     for entry, size in zip(doc["files"], (512, 256), strict=True):
-        assert set(entry) == {"input", "output", "kind", "width", "height", "frames", "regions"}
+        assert set(entry) == {"input", "output", "kind", "width", "height", "frames", "regions"} | {
+            "size",
+            "sha256",
+            "reviewed",
+            "edited",
+        }
         assert (entry["kind"], entry["width"], entry["height"], entry["frames"]) == ("image", size, size, 1)
         assert Path(entry["output"]).is_file()
         assert len(entry["regions"]) >= 1
         for region in entry["regions"]:
-            assert set(region) == {"box", "score", "source", "frame", "track"}
+            assert set(region) == {"box", "score", "source", "frame", "track", "action"}
             x1, y1, x2, y2 = region["box"]
             assert 0 <= x1 < x2 <= size and 0 <= y1 < y2 <= size
             assert 0 <= region["score"] <= 1
@@ -364,7 +369,9 @@ def test_regions_file_schema_and_round_trip(tmp_path, capsys, astronaut, small):
     for entry in doc["files"]:
         regions = back[entry["input"]]
         assert isinstance(regions, Regions)
-        assert regions.to_records() == entry["regions"]
+        assert regions.to_records() == [
+            {k: v for k, v in r.items() if k != "action"} for r in entry["regions"]
+        ]
 
 
 def test_regions_file_module(tmp_path):

@@ -120,10 +120,13 @@ def test_records_round_trip_unknown_keys(tmp_path) -> None:
     assert regions.data["note"].tolist() == ["reviewed by hand", None]  # absent from the second record
     assert regions.to_records() == records
     # Through a real regions file on disk.
-    doc = {"schema": SCHEMA, "files": [{"input": "in.jpg", "regions": regions.to_records()}]}
+    # Through a real regions file on disk: unknown keys survive; the action is the entry's own column.
+    entry = {"input": "in.jpg", "output": "out.jpg", "kind": "video", "width": 20, "height": 20, "frames": 3}
+    doc = {"schema": SCHEMA, "files": [{**entry, "regions": regions.to_records()}]}
     path = tmp_path / "regions.json"
     path.write_text(json.dumps(doc))
-    assert read_regions_file(path)["in.jpg"].to_records() == records
+    without_action = [{k: v for k, v in r.items() if k != "action"} for r in records]
+    assert read_regions_file(path)["in.jpg"].to_records() == without_action
     plain = Regions.from_boxes(BOXES, source="full")
     assert set(plain.to_records()[0]) == {"box", "score", "source", "frame", "track"}
 

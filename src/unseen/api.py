@@ -17,15 +17,15 @@ import numpy as np
 
 from .detect.cascade import PHOTO_CASCADE, VIDEO_CASCADE, Cascade
 from .detect.model import shared_model
-from .errors import AnalysisError, shown
+from .errors import AnalysisError, InputError, shown
 from .heap import trim_heap
 from .media.image import read_photo, write_photo
-from .media.video import Frame, check_video_output, probe, read_frames, write_video
+from .media.video import Frame, VideoInfo, check_video_output, probe, read_frames, write_video
 from .obscure import ObscureOptions, obscure
 from .plan import PlanOptions, plan_regions
 from .regions import Regions
 from .track import Tracker, TrackOptions
-from .video_pipeline import detect_keyframes, protect_frames
+from .video_pipeline import detect_keyframes, paint_frames, protect_frames
 
 
 @dataclass(frozen=True)
@@ -95,16 +95,18 @@ def anonymise_file(
     dst: str | os.PathLike[str],
     options: Options | None = None,
     overwrite: bool = False,
+    regions: Regions | None = None,
 ) -> FileReport:
     """Anonymise one photo file into ``dst`` (same format, no metadata, atomic write).
 
     What the reader left out (further frames, a damaged colour profile) is in the report's ``notices``.
+    ``regions`` (e.g. corrected in review) are painted instead of detecting: every one of them.
     """
     start = time.perf_counter()
     src, dst = Path(src), Path(dst)
     photo = read_photo(src)
     try:
-        result = anonymise(photo.pixels, options)
+        result = anonymise(photo.pixels, options, regions)
     except AnalysisError as exc:
         raise AnalysisError(f"{shown(src)}: {exc}") from exc
     write_photo(photo, result.image, dst, overwrite=overwrite)
@@ -125,6 +127,7 @@ def anonymise_video_file(
     progress: Callable[[int, int | None], None] | None = None,
     record: bool = True,
     accept_concealed: bool = False,
+    regions: Regions | None = None,
 ) -> FileReport:
     """Anonymise one video into ``dst``: every face in every frame, same timing, no metadata.
 
@@ -133,7 +136,8 @@ def anonymise_video_file(
     encoder whose output plays where the source played. ``accept_concealed`` analyses and paints
     frames in which the decoder concealed damage like any other (a notice counts them) instead of
     refusing the video. ``record=False`` keeps no per-frame regions (for very long videos when no
-    regions file is wanted).
+    regions file is wanted). ``regions`` (one entry per face per frame, e.g. corrected in review) are
+    painted instead of detecting and tracking: every one of them, on the frame it names, in one pass.
     """
     options = options or Options()
     start = time.perf_counter()
@@ -142,6 +146,10 @@ def anonymise_video_file(
     check_video_output(dst, info, codec=codec, crf=crf, overwrite=overwrite)
     read = partial(read_frames, src, accept_concealed=accept_concealed)
     concealed: list[int] = []  # frames the decoder concealed damage in, noted in the first pass
+    if regions is not None:
+        return _paint_video_file(
+            src, dst, info, regions, options, start, overwrite, audio, codec, crf, progress, read
+        )
     recorded: list[Regions] | None = [] if record else None
     tracker = Tracker(options.track, frame_size=(info.height, info.width))
     total = 2 * info.frames if info.frames else None  # two passes over the frames
@@ -196,4 +204,73 @@ def anonymise_video_file(
         tracks=tracker.count,
         notices=notices,
         audio=written.audio,
+    )
+
+
+def _paint_video_file(
+    src: Path,
+    dst: Path,
+    info: VideoInfo,
+    regions: Regions,
+    options: Options,
+    start: float,
+    overwrite: bool,
+    audio: str,
+    codec: str | None,
+    crf: int,
+    progress: Callable[[int, int | None], None] | None,
+    read: Callable[[], Iterator[Frame]],
+) -> FileReport:
+    """One pass: decode, paint the given regions, encode. Regions for frames the video does not have
+    mean they were made for another video: the output is then not written."""
+    last = int(regions.frame.max()) if len(regions) else -1
+
+    def counted(frames: Iterator[Frame]) -> Iterator[Frame]:
+        count = 0
+        for frame in frames:
+            count = frame.index + 1
+            yield frame
+            if progress:
+                progress(count, info.frames)
+        if last >= count:
+            raise InputError(f"{shown(src)}: has {count} frames, but the regions name frame {last}")
+
+    painted = paint_frames(counted(read()), regions, plan=options.plan, paint=options.obscure)
+    written = write_video(src, dst, info, painted, codec=codec, crf=crf, audio=audio, overwrite=overwrite)
+    trim_heap()
+    tracks = len(set(regions.track[regions.track >= 0].tolist()))
+    return FileReport(
+        src,
+        dst,
+        "video",
+        info.width,
+        info.height,
+        regions,
+        time.perf_counter() - start,
+        frames=written.frames,
+        tracks=tracks,
+        notices=list(written.notices),
+        audio=written.audio,
+    )
+
+
+def render(
+    regions_file: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    overlay: np.ndarray | None = None,
+    audio: str = "keep",
+    codec: str | None = None,
+    crf: int = 18,
+) -> list[FileReport]:
+    """Write every output a regions file describes from its regions, without detecting again.
+
+    Regions to ``keep`` and unaccepted suggestions stay visible; each input must be the very file
+    the regions were made for. ``overlay`` is the picture of a file made with ``method: image``.
+    The first file that fails raises (``unseen render`` goes on with the others instead).
+    """
+    from .render import render as render_regions  # render builds on this module
+
+    return render_regions(
+        regions_file, overwrite=overwrite, overlay=overlay, audio=audio, codec=codec, crf=crf
     )

@@ -129,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status instead of exiting."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args and args[0] in ("review", "render"):  # subcommands: imported only when used
+        from .review import cli as review_cli
+
+        return (review_cli.main if args[0] == "review" else review_cli.render_main)(args[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -387,7 +392,7 @@ class _Run:
                 f"that kept no regions (use --overwrite to redo them), e.g. {shown(missing[0])}"
             )
         try:
-            write_regions_entries(self.args.regions, entries)
+            write_regions_entries(self.args.regions, entries, self.settings.options)
         except UnseenError as exc:
             _say(f"{PROG}: error: {describe(self.args.regions, exc)}")
             return False

@@ -16,8 +16,8 @@ from typing import Any
 from . import api
 from .batch import Job
 from .errors import UnseenError, one_line, shown
-from .records import Records
-from .regions_file import regions_document, tool_version
+from .records import FileState, Records
+from .regions_file import entry_from_report, tool_version
 
 
 @dataclass(frozen=True)
@@ -97,11 +97,16 @@ def process(job: Job, dst: Path, settings: Settings, progress: Progress | None =
     except Exception as exc:  # UnseenError, OSError or a bug: report it and go on with the batch
         return Outcome(job.src, dst, job.kind, "failed", error=describe(job.src, exc))
     outcome = Outcome(job.src, dst, job.kind, "done", report, None, report.seconds, list(report.notices))
+    try:
+        source = FileState.of(job.src)
+    except OSError as exc:
+        outcome.notices.append(f"cannot read the input again to record it: {exc.strerror or exc}")
+        return outcome
     if settings.keep_regions:
-        outcome.entry = regions_document([report])["files"][0]
+        outcome.entry = entry_from_report(report, digest=(source.size, source.sha256)).to_json()
     summary = {"faces": outcome.faces, "frames": outcome.frames, "notices": outcome.notices}
     try:
-        records.write(job.src, dst, tool_version(), outcome.entry, summary)
+        records.write(job.src, dst, tool_version(), outcome.entry, summary, source=source)
     except UnseenError as exc:
         outcome.notices.append(f"{exc}; a later run will not recognise this output as done")
     return outcome

@@ -138,14 +138,21 @@ class Records:
         return None
 
     def write(
-        self, src: Path, dst: Path, tool: str, entry: dict[str, Any] | None, summary: dict[str, Any]
+        self,
+        src: Path,
+        dst: Path,
+        tool: str,
+        entry: dict[str, Any] | None,
+        summary: dict[str, Any],
+        source: FileState | None = None,
     ) -> Record:
-        """Record that ``dst`` was just written from ``src``; OutputError if the record cannot be kept."""
+        """Record that ``dst`` was just written from ``src`` (whose state is ``source`` if known);
+        OutputError if the record cannot be kept."""
         try:
             record = Record(
                 input=os.path.abspath(src),
                 output=os.path.abspath(dst),
-                input_state=FileState.of(src),
+                input_state=source or FileState.of(src),
                 output_state=FileState.of(dst),
                 tool=tool,
                 entry=entry,

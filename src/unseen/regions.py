@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA = "unseen.regions/1"
+SCHEMA = "unseen.regions/2"  # of the regions file (see unseen.regions_file)
 
 #: The keys of a region record that the core columns use; extra columns may not take them.
 RECORD_KEYS = ("box", "score", "source", "frame", "track")

@@ -1,60 +1,40 @@
-"""The regions file: every face found in a run, as documented JSON (``--regions FILE.json``).
+"""The regions file: every face found in a run, and what a person decided about each (``--regions``).
 
-Review and audit tools read it back to check or correct what was obscured. Schema
-``unseen.regions/1`` (also described in ``docs/regions.md``)::
+Review reads it, changes it and writes it back after every edit; ``unseen render`` paints outputs
+from it without detecting again; audit tools read it to check what was obscured. Schema
+``unseen.regions/2`` is documented in ``docs/regions.md``; ``unseen.regions/1`` files are still read
+(every region then counts as ``obscure``, no file as reviewed, and no fingerprint is known).
 
-    {
-      "schema": "unseen.regions/1",
-      "tool": "unseen 0.1.0",
-      "files": [
-        {
-          "input": "photos/beach.jpg",
-          "output": "photos/beach.unseen.jpg",
-          "kind": "image",
-          "width": 512,
-          "height": 512,
-          "frames": 1,
-          "regions": [
-            {"box": [181.5, 58.6, 269.9, 177.4], "score": 0.9281, "source": "full", "frame": 0, "track": -1}
-          ]
-        }
-      ]
-    }
-
-* ``input`` / ``output``: the paths as the run used them (relative paths are relative to the folder
-  the run was started in). ``kind`` is ``"image"`` or ``"video"``.
-* ``width`` / ``height``: size in pixels of the *upright* picture (after EXIF orientation or video
-  rotation is applied, i.e. as a viewer shows it). ``frames``: 1 for a photo, the frame count for a
-  video.
-* ``regions``: one entry per face per frame.
-
-  - ``box``: ``[x1, y1, x2, y2]`` in pixels of the upright picture, floats rounded to 0.1,
-    exclusive on the right and bottom; the face *as detected*, before it is grown to cover the whole
-    head (the painted area is larger).
-  - ``score``: detector confidence, 0..1 (1 for ``manual`` regions).
-  - ``source``: what produced the region: a detector pass (``full``, ``coarse``, ``fine``), the video
-    tracker (``interpolated`` between detections, ``extended`` before/after them) or ``manual``.
-  - ``frame``: 0-based frame index (0 for photos). ``track``: the video track id linking one face
-    across frames, ``-1`` when not tracked (photos).
-
-Readers must ignore keys they do not know; a change that breaks readers gets a new schema number.
+A regions file is only ever applied to the file it describes: ``/2`` records each input's size and
+SHA-256, and :func:`check_input` refuses any other file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from .errors import InputError, OutputError, shown
 from .media.atomic import atomic_output
 from .regions import SCHEMA, Regions
 
 if TYPE_CHECKING:  # avoids importing the detector stack just to write JSON
-    from .api import FileReport
+    from .api import FileReport, Options
+
+SCHEMA_V1 = "unseen.regions/1"
+ACTIONS = ("obscure", "keep", "suggested")
+"""What becomes of a region: painted over, left visible by a person's choice, or a weak detection
+shown for review and painted only once accepted (then its action is ``obscure``)."""
+KINDS = ("image", "video")
 
 
 def tool_version() -> str:
@@ -65,24 +45,140 @@ def tool_version() -> str:
         return "unseen (unknown version)"
 
 
-def regions_document(reports: Iterable[FileReport]) -> dict[str, Any]:
-    """The regions file's JSON document for these file reports (see the module docstring)."""
+def fingerprint(path: str | os.PathLike[str]) -> tuple[int, str]:
+    """Size in bytes and SHA-256 (hex) of a file, read in blocks (a long video never sits in memory)."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+                size += len(block)
+    except OSError as exc:
+        raise InputError(f"{shown(path)}: cannot read: {exc.strerror or exc}") from exc
+    return size, digest.hexdigest()
+
+
+@dataclass
+class FileEntry:
+    """One input of a regions file: where it came from and goes, its regions and their actions."""
+
+    input: str
+    output: str
+    kind: str
+    width: int
+    height: int
+    frames: int
+    regions: Regions
+    actions: np.ndarray = field(default_factory=lambda: np.zeros(0, "U9"))
+    size: int | None = None  # of the input file in bytes; None for /1 files
+    sha256: str | None = None
+    reviewed: bool = False  # a person marked the file as checked
+    edited: bool = False  # a person changed its regions
+
+    def __post_init__(self) -> None:
+        n = len(self.regions)
+        actions = np.asarray(self.actions, "U9").reshape(-1)
+        self.actions = np.full(n, "obscure", "U9") if actions.size == 0 and n else actions
+        if len(self.actions) != n:
+            raise ValueError("FileEntry needs one action per region")
+        unknown = set(self.actions.tolist()) - set(ACTIONS)
+        if unknown:
+            raise ValueError(f"unknown region action {sorted(unknown)[0]!r}")
+
+    @property
+    def to_paint(self) -> Regions:
+        """The regions that are painted over in the output (``obscure``; never ``keep`` or ``suggested``)."""
+        return self.regions[self.actions == "obscure"]
+
+    def records(self) -> list[dict[str, Any]]:
+        """The entry's ``regions`` array: each region's record with its action."""
+        return [
+            {**record, "action": str(action)}
+            for record, action in zip(self.regions.to_records(), self.actions, strict=True)
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "kind": self.kind,
+            "width": int(self.width),
+            "height": int(self.height),
+            "frames": int(self.frames),
+            "size": self.size,
+            "sha256": self.sha256,
+            "reviewed": bool(self.reviewed),
+            "edited": bool(self.edited),
+            "regions": self.records(),
+        }
+
+
+@dataclass
+class RegionsDocument:
+    """A whole regions file: the run's options and one entry per input."""
+
+    files: list[FileEntry]
+    options: dict[str, Any] | None = None  # see options_record; None when the writer did not say
+    tool: str = field(default_factory=tool_version)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "tool": self.tool,
+            "options": self.options,
+            "files": [entry.to_json() for entry in self.files],
+        }
+
+
+def options_record(options: Options) -> dict[str, Any]:
+    """The run's options as the regions file keeps them, so that render paints as the run would."""
+    o, p = options.obscure, options.plan
     return {
-        "schema": SCHEMA,
-        "tool": tool_version(),
-        "files": [
-            {
-                "input": str(r.src),
-                "output": str(r.dst),
-                "kind": r.kind,
-                "width": int(r.width),
-                "height": int(r.height),
-                "frames": int(r.frames),
-                "regions": r.regions.to_records(),
-            }
-            for r in reports
-        ],
+        "method": o.method,
+        "shape": o.shape,
+        "color": list(o.color),
+        "pixel_cells": o.pixel_cells,
+        "blur_strength": o.blur_strength,
+        "margin": p.margin,
+        "head_top": p.head_top,
+        "min_size": p.min_size,
+        "sensitivity": options.sensitivity,
     }
+
+
+def entry_from_report(
+    report: FileReport, actions: Any = None, digest: tuple[int | None, str | None] | None = None
+) -> FileEntry:
+    """The entry for one processed file; its fingerprint is read from the input unless given.
+
+    An input that can no longer be read gets no fingerprint (the entry is then checked by the
+    picture's size only, as a ``/1`` entry is) rather than losing the whole file.
+    """
+    if digest is None:
+        try:
+            digest = fingerprint(report.src)
+        except InputError:
+            digest = (None, None)
+    size, sha = digest
+    return FileEntry(
+        input=str(report.src),
+        output=str(report.dst),
+        kind=report.kind,
+        width=int(report.width),
+        height=int(report.height),
+        frames=int(report.frames),
+        regions=report.regions,
+        actions=[] if actions is None else actions,
+        size=size,
+        sha256=sha,
+    )
+
+
+def regions_document(reports: Iterable[FileReport], options: Options | None = None) -> dict[str, Any]:
+    """The regions file's JSON document for these file reports (every region to ``obscure``)."""
+    record = options_record(options) if options is not None else None
+    return RegionsDocument([entry_from_report(r) for r in reports], record).to_json()
 
 
 def dumps_regions(doc: dict[str, Any]) -> str:
@@ -112,28 +208,40 @@ def dumps_regions(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_regions_file(path: str | os.PathLike[str], reports: Iterable[FileReport]) -> None:
-    """Write the regions file atomically, replacing any earlier one; OSError becomes OutputError."""
-    write_regions_entries(path, regions_document(reports)["files"])
+def save_document(path: str | os.PathLike[str], doc: RegionsDocument) -> None:
+    """Write ``doc`` atomically and durably (flushed to disk before the rename): a crash at any moment
+    leaves either the previous file or this one, never a mix. OSError becomes OutputError."""
+    _write_text(path, dumps_regions(doc.to_json()))
 
 
-def write_regions_entries(path: str | os.PathLike[str], entries: list[dict[str, Any]]) -> None:
-    """Write the regions file from per-file entries (as :func:`regions_document` makes them), e.g.
-    entries kept in the records of an earlier run beside those of this one."""
-    text = dumps_regions({**regions_document([]), "files": entries})
+def write_regions_file(
+    path: str | os.PathLike[str], reports: Iterable[FileReport], options: Options | None = None
+) -> None:
+    """Write the regions file of a run atomically, replacing any earlier one."""
+    _write_text(path, dumps_regions(regions_document(reports, options)))
+
+
+def write_regions_entries(
+    path: str | os.PathLike[str], entries: list[dict[str, Any]], options: Options | None = None
+) -> None:
+    """Write the regions file from per-file entries (``FileEntry.to_json()``), e.g. entries kept in
+    the records of an earlier run beside those of this one."""
+    record = options_record(options) if options is not None else None
+    _write_text(path, dumps_regions({**RegionsDocument([], record).to_json(), "files": entries}))
+
+
+def _write_text(path: str | os.PathLike[str], text: str) -> None:
     try:
-        with atomic_output(path, overwrite=True) as tmp:
-            tmp.write_text(text, encoding="utf-8")
+        with atomic_output(path, overwrite=True) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
     except OSError as exc:
         raise OutputError(f"{shown(path)}: cannot write regions file: {exc.strerror or exc}") from exc
 
 
-def read_regions_file(path: str | os.PathLike[str]) -> dict[str, Regions]:
-    """Read a regions file back: ``{input path: Regions}``, in file order.
-
-    Raises InputError naming the file if it cannot be read, is not JSON, or is not a
-    ``unseen.regions/1`` document.
-    """
+def load_document(path: str | os.PathLike[str]) -> RegionsDocument:
+    """Read a ``unseen.regions/1`` or ``/2`` file; InputError naming the file if it is anything else."""
     path = Path(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -141,22 +249,109 @@ def read_regions_file(path: str | os.PathLike[str]) -> dict[str, Regions]:
         raise InputError(f"{shown(path)}: cannot read regions file: {exc.strerror or exc}") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{shown(path)}: not a regions file (invalid JSON: {exc})") from exc
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        found = doc.get("schema") if isinstance(doc, dict) else None
-        raise InputError(f"{shown(path)}: not a regions file (schema {found!r}, expected {SCHEMA!r})")
+    schema = doc.get("schema") if isinstance(doc, dict) else None
+    if schema not in (SCHEMA, SCHEMA_V1):
+        raise InputError(f"{shown(path)}: not a regions file (schema {schema!r}, expected {SCHEMA!r})")
     files = doc.get("files")
     if not isinstance(files, list):
         raise InputError(f"{shown(path)}: not a regions file ('files' must be a list)")
-    result: dict[str, Regions] = {}
+    options = doc.get("options")
+    if options is not None and not isinstance(options, dict):
+        raise InputError(f"{shown(path)}: not a regions file ('options' must be an object)")
+    entries = []
     for i, entry in enumerate(files):
         try:
-            records = entry["regions"]
-            if not isinstance(records, list):
-                raise TypeError("'regions' must be a list")
-            for record in records:
-                if len(record["box"]) != 4:
-                    raise ValueError("a box must have four numbers")
-            result[str(entry["input"])] = Regions.from_records(records)
+            entries.append(parse_entry(entry, v1=schema == SCHEMA_V1))
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{shown(path)}: file entry {i} is malformed: {exc}") from exc
-    return result
+    return RegionsDocument(entries, options, str(doc.get("tool", "")))
+
+
+def parse_entry(entry: dict[str, Any], v1: bool = False) -> FileEntry:
+    """One file entry from JSON, strictly checked (also used for the review page's edits)."""
+    if not isinstance(entry, dict):
+        raise TypeError("a file entry must be an object")
+    kind = entry["kind"]
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'image' or 'video', not {kind!r}")
+    width, height, frames = (_count(entry, key) for key in ("width", "height", "frames"))
+    regions, actions = parse_records(entry["regions"], frames, v1)
+    size = None if v1 else entry.get("size")
+    sha = None if v1 else entry.get("sha256")
+    if size is not None and (not isinstance(size, int) or size < 0):
+        raise ValueError("'size' must be a whole number of bytes")
+    if sha is not None and not (isinstance(sha, str) and len(sha) == 64):
+        raise ValueError("'sha256' must be 64 hex digits")
+    return FileEntry(
+        input=str(entry["input"]),
+        output=str(entry["output"]),
+        kind=kind,
+        width=width,
+        height=height,
+        frames=frames,
+        regions=regions,
+        actions=actions,
+        size=size,
+        sha256=sha,
+        reviewed=bool(entry.get("reviewed", False)) and not v1,
+        edited=bool(entry.get("edited", False)) and not v1,
+    )
+
+
+def parse_records(records: Any, frames: int, v1: bool = False) -> tuple[Regions, list[str]]:
+    """Regions and their actions from a ``regions`` array; ValueError/TypeError on anything odd."""
+    if not isinstance(records, list):
+        raise TypeError("'regions' must be a list")
+    actions = []
+    for record in records:
+        if not isinstance(record, dict):
+            raise TypeError("a region must be an object")
+        box = record["box"]
+        if not (isinstance(box, list) and len(box) == 4):
+            raise ValueError("a box must have four numbers")
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
+            raise ValueError("a box must have four finite numbers")
+        frame = record.get("frame", 0)
+        if not isinstance(frame, int) or not 0 <= frame < max(frames, 1):
+            raise ValueError(f"frame {frame!r} is outside the file's {frames} frames")
+        if not isinstance(record.get("track", -1), int):
+            raise ValueError("'track' must be a whole number")
+        action = "obscure" if v1 else record.get("action", "obscure")
+        if action not in ACTIONS:
+            raise ValueError(f"unknown region action {action!r}")
+        actions.append(action)
+    # The action is the entry's own column (FileEntry.actions), not one of the regions' extra columns.
+    return Regions.from_records([{k: v for k, v in r.items() if k != "action"} for r in records]), actions
+
+
+def _count(entry: dict[str, Any], key: str) -> int:
+    value = entry[key]
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"{key!r} must be a whole number >= 1")
+    return value
+
+
+def check_input(entry: FileEntry, path: str | os.PathLike[str] | None = None) -> None:
+    """Refuse to apply ``entry`` to a file that is not the one it was made for (InputError).
+
+    Compares the file's size and SHA-256 with the entry's (``/1`` entries have none: only the
+    picture's size can be compared, by the reader of the pixels).
+    """
+    path = Path(entry.input if path is None else path)
+    if entry.sha256 is None:
+        return
+    size, sha = fingerprint(path)
+    if size != entry.size or sha != entry.sha256:
+        raise InputError(
+            f"{shown(path)}: is not the file the regions file describes "
+            f"(its size or SHA-256 differs); refusing to apply regions made for another file"
+        )
+
+
+def read_regions_file(path: str | os.PathLike[str]) -> dict[str, Regions]:
+    """Read a regions file back: ``{input path: Regions}``, in file order (all actions included).
+
+    Raises InputError naming the file if it cannot be read, is not JSON, or is not a
+    ``unseen.regions/1`` or ``/2`` document.
+    """
+    return {entry.input: entry.regions for entry in load_document(path).files}

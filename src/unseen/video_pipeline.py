@@ -68,3 +68,28 @@ def protect_frames(
         planned = plan_regions(regions, frame.pixels.shape[:2], plan)
         yield Frame(frame.index, frame.pts, obscure(frame.pixels, planned, paint, inplace=True))
         tracker.forget_before(frame.index + 1)
+
+
+def paint_frames(
+    frames: Iterable[Frame],
+    regions: Regions,
+    *,
+    plan: PlanOptions | None = None,
+    paint: ObscureOptions | None = None,
+) -> Iterator[Frame]:
+    """Yield ``frames`` in order with the given regions painted, each on the frame its ``frame`` names.
+
+    The tracker's counterpart for known regions (a regions file corrected in review): nothing is
+    detected, every region listed is painted as is (after planning), and a frame without regions is
+    passed through unchanged.
+    """
+    plan, paint = plan or PlanOptions(), paint or ObscureOptions()
+    order = np.argsort(regions.frame, kind="stable")
+    sorted_frames = regions.frame[order]
+    for frame in frames:
+        lo, hi = np.searchsorted(sorted_frames, [frame.index, frame.index + 1])
+        if lo == hi:
+            yield frame
+            continue
+        planned = plan_regions(regions[order[lo:hi]], frame.pixels.shape[:2], plan)
+        yield Frame(frame.index, frame.pts, obscure(frame.pixels, planned, paint, inplace=True))

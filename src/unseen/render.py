@@ -1,0 +1,114 @@
+"""Outputs from known regions: a regions file, corrected in review, painted without detecting again.
+
+Only regions whose action is ``obscure`` are painted; ``keep`` (left visible by a person's choice)
+and ``suggested`` (a weak detection nobody accepted) are not. Outputs are written exactly as a normal
+run writes them (atomically, metadata-free), with the options the run recorded in the file. An entry
+is applied only to the file it was made for (same size and SHA-256), never to another one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .api import FileReport, Options, anonymise_file, anonymise_video_file
+from .errors import InputError, shown
+from .media.image import read_photo
+from .media.video import probe
+from .obscure import ObscureOptions
+from .plan import PlanOptions
+from .regions_file import FileEntry, check_input, load_document
+
+
+def options_from_record(record: dict[str, Any] | None, overlay: np.ndarray | None = None) -> Options:
+    """The run's options back from the regions file (the safe defaults where it recorded none).
+
+    ``overlay`` is the picture for ``method: image``, which the file names but does not carry.
+    """
+    if not record:
+        return Options()
+    if record.get("method") == "image" and overlay is None:
+        raise InputError("regions file asks for --method image: give the picture with --image")
+    obscure_keys = ("method", "shape", "pixel_cells", "blur_strength")
+    plan_keys = ("margin", "head_top", "min_size")
+    try:
+        obscure = ObscureOptions(
+            **{k: record[k] for k in obscure_keys if k in record},
+            color=tuple(int(c) for c in record.get("color", (0, 0, 0))),
+            overlay=overlay,
+        )
+        plan = PlanOptions(**{k: float(record[k]) for k in plan_keys if k in record})
+        sensitivity = float(record.get("sensitivity", 1.0))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"regions file options are invalid: {exc}") from exc
+    return Options(obscure=obscure, plan=plan, sensitivity=sensitivity)
+
+
+def render_entry(
+    entry: FileEntry,
+    options: Options,
+    *,
+    overwrite: bool = False,
+    audio: str = "keep",
+    codec: str | None = None,
+    crf: int = 18,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> FileReport:
+    """Write ``entry``'s output from its regions; InputError if its input is not the file it describes."""
+    src = Path(entry.input)
+    check_input(entry, src)
+    if entry.sha256 is None:  # a /1 file: at least the picture must have the recorded size
+        check_size(entry, src)
+    if entry.kind == "image":
+        report = anonymise_file(src, entry.output, options, overwrite=overwrite, regions=entry.to_paint)
+    else:
+        report = anonymise_video_file(
+            src,
+            entry.output,
+            options,
+            overwrite=overwrite,
+            audio=audio,
+            codec=codec,
+            crf=crf,
+            progress=progress,
+            regions=entry.to_paint,
+        )
+    report.regions = entry.regions
+    return report
+
+
+def check_size(entry: FileEntry, src: Path) -> None:
+    """Refuse ``src`` if its picture size or frame count is not the entry's (for /1 entries)."""
+    if entry.kind == "image":
+        height, width = read_photo(src).pixels.shape[:2]
+        frames = 1
+    else:
+        info = probe(src)
+        width, height, frames = info.width, info.height, info.frames or entry.frames
+    if (width, height, frames) != (entry.width, entry.height, entry.frames):
+        raise InputError(
+            f"{shown(src)}: is {width} x {height} ({frames} frames), but the regions file describes "
+            f"{entry.width} x {entry.height} ({entry.frames} frames); refusing to apply it"
+        )
+
+
+def render(
+    regions_file: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    overlay: np.ndarray | None = None,
+    audio: str = "keep",
+    codec: str | None = None,
+    crf: int = 18,
+) -> list[FileReport]:
+    """Write every output a regions file describes; the first file that fails raises."""
+    doc = load_document(regions_file)
+    options = options_from_record(doc.options, overlay)
+    return [
+        render_entry(entry, options, overwrite=overwrite, audio=audio, codec=codec, crf=crf)
+        for entry in doc.files
+    ]

@@ -1,0 +1,225 @@
+"""``unseen review PATH... [-o DIR]`` and ``unseen render REGIONS.json``: the review commands.
+
+review detects as a normal run does (plus suggestions), writes the regions file, then serves the
+review page on 127.0.0.1 until Ctrl-C; ``--regions FILE.json`` alone resumes an earlier review.
+render writes every output from a regions file without detecting again. Messages go to stderr, one
+line each, naming the file; the review address goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import webbrowser
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from ..api import Options
+from ..batch import find_inputs, output_path
+from ..cli import BLUR_WARNING
+from ..errors import InputError, UnseenError, one_line, shown
+from ..obscure import METHODS, SHAPES, ObscureOptions, parse_color
+from ..plan import PlanOptions
+from ..regions_file import RegionsDocument, load_document, options_record, save_document
+from ..render import options_from_record, render_entry
+from .detection import detect_photo, detect_video
+from .server import ReviewServer
+from .session import ReviewSession
+
+DEFAULT_REGIONS = "review.unseen.json"
+
+
+def _say(message: str) -> None:
+    print(one_line(message), file=sys.stderr, flush=True)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace | int:
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:  # --help and usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+
+
+def _overlay(path: Path | None) -> np.ndarray | None:
+    if path is None:
+        return None
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGBA"))
+    except OSError as exc:
+        raise InputError(f"{shown(path)}: cannot read the --image picture: {exc}") from exc
+
+
+def review_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unseen review",
+        description="Detect faces, then check and correct every region on a local page, and export.",
+        epilog="The page listens on 127.0.0.1 only; its address carries a random token. Ctrl-C stops it; "
+        "every change is already saved in the regions file.",
+    )
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="photos, videos or folders")
+    parser.add_argument("-o", "--output", type=Path, metavar="DIR", help="write outputs into this folder")
+    parser.add_argument(
+        "--regions",
+        type=Path,
+        metavar="FILE.json",
+        help=f"the review's regions file (default: {DEFAULT_REGIONS} in the output folder or here); "
+        "given alone, resume that review",
+    )
+    parser.add_argument("--no-browser", action="store_true", help="only print the address")
+    parser.add_argument("--method", choices=METHODS, default="fill", help="how faces are obscured")
+    parser.add_argument("--color", default="black", help="fill colour")
+    parser.add_argument("--image", type=Path, metavar="PNG", help="picture to paste with --method image")
+    parser.add_argument("--shape", choices=SHAPES, default="ellipse")
+    parser.add_argument("--margin", type=float, default=PlanOptions().margin)
+    parser.add_argument("--sensitivity", type=float, default=1.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``unseen review``; returns the exit status (0 stopped cleanly, 1 failed, 2 usage error)."""
+    parser = review_parser()
+    args = _parse(parser, argv)
+    if isinstance(args, int):
+        return args
+    try:
+        overlay = _overlay(args.image)
+        if args.paths:
+            session = _new_review(args, parser, overlay)
+        elif args.regions is not None:
+            session = ReviewSession.open(args.regions, overlay)
+        else:
+            parser.print_usage(sys.stderr)
+            _say("unseen review: give photos, videos or folders, or --regions FILE.json to resume")
+            return 2
+    except SystemExit:  # a usage error in the options, already printed by argparse
+        return 2
+    except UnseenError as exc:
+        _say(f"unseen review: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        _say("unseen review: interrupted before the review started")
+        return 130
+    server = ReviewServer(session)
+    print(f"unseen review: {server.url}", flush=True)
+    _say(f"unseen review: every change is saved in {shown(session.path)}; Ctrl-C stops")
+    if not args.no_browser:
+        webbrowser.open(server.url)
+    try:
+        server.serve()
+    except KeyboardInterrupt:  # uvicorn finishes the requests in flight, then re-raises Ctrl-C
+        pass
+    _say(f"unseen review: stopped; resume with: unseen review --regions {shown(session.path)}")
+    return 0
+
+
+def _options(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, overlay: np.ndarray | None
+) -> Options:
+    try:
+        obscure = ObscureOptions(
+            method=args.method, shape=args.shape, color=parse_color(args.color), overlay=overlay
+        )
+        plan = PlanOptions(margin=args.margin)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not args.sensitivity > 0:
+        parser.error("--sensitivity must be a number > 0")
+    if args.method == "blur":
+        _say(f"unseen review: {BLUR_WARNING}")
+    return Options(obscure=obscure, plan=plan, sensitivity=args.sensitivity)
+
+
+def _new_review(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, overlay: np.ndarray | None
+) -> ReviewSession:
+    options = _options(args, parser, overlay)
+    path = args.regions or (args.output or Path.cwd()) / DEFAULT_REGIONS
+    if path.exists():
+        raise InputError(
+            f"{shown(path)}: exists; resume it with: unseen review --regions {shown(path)} (or remove it)"
+        )
+    found = find_inputs(args.paths, exclude=[args.output] if args.output else [])
+    for _, message in found.failed:
+        _say(f"unseen review: {message}; not in this review")
+    jobs = found.jobs
+    if not jobs:
+        raise InputError("no photos or videos found")
+    entries = []
+    for n, job in enumerate(jobs, 1):
+        dst = output_path(job, args.output)
+        try:
+            if job.kind == "video":
+                quiet = not sys.stderr.isatty()
+                with tqdm(desc=job.src.name, unit="frame", leave=False, disable=quiet) as bar:
+                    entry = detect_video(job.src, dst, options, progress=partial(_advance, bar))
+            else:
+                entry = detect_photo(job.src, dst, options)
+        except UnseenError as exc:
+            _say(f"unseen review: {exc}; not in this review")
+            continue
+        suggested = entry.actions == "suggested"
+        found = f"{int((~suggested).sum())} regions"
+        if entry.kind == "video":
+            found = f"{len(set(entry.regions.track[~suggested].tolist()))} tracks ({found})"
+        _say(f"unseen review: {n}/{len(jobs)} {shown(job.src)}: {found}, {int(suggested.sum())} suggestions")
+        entries.append(entry)
+    if not entries:
+        raise InputError("no file could be analysed")
+    doc = RegionsDocument(entries, options_record(options))
+    save_document(path, doc)
+    return ReviewSession(path, doc, overlay)
+
+
+def _advance(bar: tqdm, done: int, total: int | None) -> None:
+    bar.total = total
+    bar.update(done - bar.n)
+
+
+def render_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unseen render",
+        description="Write every output a regions file describes, from its regions, without detecting "
+        "again: regions to keep stay visible, unaccepted suggestions are not painted.",
+    )
+    parser.add_argument("regions", type=Path, metavar="REGIONS.json")
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    parser.add_argument(
+        "--image", type=Path, metavar="PNG", help="the picture, for a file made with --method image"
+    )
+    parser.add_argument("--audio", choices=("keep", "drop"), default="keep")
+    parser.add_argument("--codec", default=None)
+    parser.add_argument("--crf", type=int, default=18)
+    return parser
+
+
+def render_main(argv: list[str] | None = None) -> int:
+    """``unseen render``; 0 when every output was written, 1 when any failed, 2 for a usage error."""
+    args = _parse(render_parser(), argv)
+    if isinstance(args, int):
+        return args
+    try:
+        doc = load_document(args.regions)
+        options = options_from_record(doc.options, _overlay(args.image))
+    except UnseenError as exc:
+        _say(f"unseen render: {exc}")
+        return 1
+    failed = 0
+    for entry in doc.files:
+        try:
+            report = render_entry(
+                entry, options, overwrite=args.overwrite, audio=args.audio, codec=args.codec, crf=args.crf
+            )
+        except UnseenError as exc:
+            _say(f"unseen render: {exc}")
+            failed += 1
+            continue
+        except KeyboardInterrupt:
+            _say("unseen render: interrupted; the file in progress was not written")
+            return 130
+        _say(f"unseen render: {shown(report.dst)}")
+    return 1 if failed else 0

@@ -1,0 +1,248 @@
+"""The review server: Starlette on uvicorn, bound to 127.0.0.1, for one person on one laptop.
+
+Someone reviewing is likely to have a browser full of other sites open, and a laptop full of
+sensitive files, so:
+
+* it listens on the loopback address only, on a free port;
+* every request must carry the random token: the URL printed on start has it, the first visit turns
+  it into a cookie (HttpOnly, SameSite=Strict, named after the port) and drops it from the address;
+* a request whose ``Host`` is not ``127.0.0.1:<port>`` is refused, so a site that re-points its own
+  name at 127.0.0.1 (DNS rebinding) cannot talk to it; a state-changing request from a foreign
+  ``Origin`` is refused as well;
+* files are addressed by their index in the regions file, never by a path from the client, and
+  only the files the command was given are read; the page's assets come from a fixed list inside
+  the package; a strict Content-Security-Policy allows nothing but this origin;
+* the only files it writes are the regions file and the outputs.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import json
+import secrets
+import socket
+import threading
+import time
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import uvicorn
+from PIL import Image
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import UnseenError
+from .session import ReviewSession
+
+HOST = "127.0.0.1"
+ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
+MAX_BODY = 64 << 20  # an edit of a long video's regions stays well under this
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+        b"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class Guard:
+    """ASGI middleware: Host, Origin and token checks before any route; security headers after."""
+
+    def __init__(self, app: ASGIApp, token: str, port: int) -> None:
+        self.app, self.token, self.port = app, token, port
+        self.host = f"{HOST}:{port}"
+        self.origin = f"http://{self.host}"
+        self.cookie = f"unseen_review_{port}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # no websockets; lifespan is not used
+            return
+        refusal = self._refusal(scope)
+        if refusal is None and not self._has_token(scope):
+            request = Request(scope)
+            if scope["method"] == "GET" and self._valid(request.query_params.get("token")):
+                response: Response = RedirectResponse(request.url.path, status_code=303)
+                response.set_cookie(self.cookie, self.token, httponly=True, samesite="strict", path="/")
+                await response(scope, receive, self._secured(send))
+                return
+            refusal = "missing or wrong token: open the address printed by unseen review"
+        if refusal is not None:
+            await PlainTextResponse(refusal, status_code=403)(scope, receive, self._secured(send))
+            return
+        await self.app(scope, receive, self._secured(send))
+
+    def _refusal(self, scope: Scope) -> str | None:
+        headers = Headers(scope=scope)
+        if headers.get("host") != self.host:
+            return "unknown host"
+        if scope["method"] not in ("GET", "HEAD"):
+            origin = headers.get("origin")
+            if origin is not None and origin != self.origin:
+                return "foreign origin"
+            if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+                return "cross-site request"
+        return None
+
+    def _valid(self, token: str | None) -> bool:
+        return token is not None and hmac.compare_digest(token.encode(), self.token.encode())
+
+    def _has_token(self, scope: Scope) -> bool:
+        return self._valid(Request(scope).cookies.get(self.cookie))
+
+    @staticmethod
+    def _secured(send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        return wrapped
+
+
+def _asset(name: str) -> bytes:
+    return (resources.files("unseen.review") / "static" / name).read_bytes()
+
+
+def _jpeg(pixels: np.ndarray) -> Response:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=90)
+    return Response(buffer.getvalue(), media_type="image/jpeg")
+
+
+def _index(request: Request, key: str = "index") -> int:
+    return int(request.path_params[key])
+
+
+def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
+    """The review application for ``session``, guarded for ``127.0.0.1:port`` and ``token``."""
+
+    async def page(request: Request) -> Response:
+        return Response(_asset("index.html"), media_type="text/html; charset=utf-8")
+
+    async def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ASSETS:  # a fixed list: the client's text never reaches the file system
+            return PlainTextResponse("not found", status_code=404)
+        return Response(_asset(name), media_type=ASSETS[name])
+
+    async def files(request: Request) -> Response:
+        return JSONResponse({"files": session.files(), "regions_file": session.path.name})
+
+    async def entry(request: Request) -> Response:
+        index = _index(request)
+        if request.method == "GET":
+            found = session.entry(index)
+            return JSONResponse({**_summary_of(session, index), "regions": found.records()})
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return PlainTextResponse("too large", status_code=413)
+        try:
+            summary = await run_in_threadpool(session.update, index, json.loads(body))
+        except ValueError as exc:  # JSON errors included
+            return PlainTextResponse(f"refused: {exc}", status_code=400)
+        return JSONResponse(summary)
+
+    async def picture(request: Request) -> Response:
+        index, params = _index(request), request.query_params
+        try:
+            frame = int(params.get("frame", "0"))
+        except ValueError:
+            return PlainTextResponse("bad frame", status_code=400)
+        pixels = await run_in_threadpool(session.picture, index, frame, params.get("output") == "1")
+        return _jpeg(pixels)
+
+    async def crop(request: Request) -> Response:
+        params = request.query_params
+        try:
+            frame = int(params.get("frame", "0"))
+            x1, y1, x2, y2 = (int(v) for v in params.get("box", "").split(","))
+        except ValueError:
+            return PlainTextResponse("bad frame or box", status_code=400)
+        return _jpeg(await run_in_threadpool(session.crop, _index(request), frame, (x1, y1, x2, y2)))
+
+    async def export(request: Request) -> Response:
+        return JSONResponse({"results": await run_in_threadpool(session.export)})
+
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204)
+
+    async def missing(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse("not found", status_code=404)
+
+    async def failed(request: Request, exc: Exception) -> Response:
+        return PlainTextResponse(str(exc), status_code=422)
+
+    routes = [
+        Route("/", page),
+        Route("/favicon.ico", no_icon),
+        Route("/assets/{name}", asset),
+        Route("/api/files", files),
+        Route("/api/files/{index:int}", entry, methods=["GET", "PUT"]),
+        Route("/api/files/{index:int}/picture", picture),
+        Route("/api/files/{index:int}/crop", crop),
+        Route("/api/export", export, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={KeyError: missing, UnseenError: failed})
+    return Guard(app, token, port)
+
+
+def _summary_of(session: ReviewSession, index: int) -> dict[str, Any]:
+    return session.files()[index]
+
+
+class ReviewServer:
+    """The server on a free loopback port; :meth:`serve` blocks (Ctrl-C stops it), :meth:`start`
+    runs it in a thread (for tests and embedding) until :meth:`stop`."""
+
+    def __init__(self, session: ReviewSession, token: str | None = None) -> None:
+        self.session = session
+        self.token = token or secrets.token_urlsafe(32)
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind((HOST, 0))
+        self.port = self.socket.getsockname()[1]
+        config = uvicorn.Config(
+            create_app(session, self.token, self.port),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            proxy_headers=False,
+            server_header=False,
+        )
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The address to open, token included."""
+        return f"http://{HOST}:{self.port}/?token={self.token}"
+
+    def serve(self) -> None:
+        try:
+            self.server.run(sockets=[self.socket])
+        finally:
+            self.session.close()
+            self.socket.close()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve, daemon=True)
+        self._thread.start()
+        while not self.server.started and self._thread.is_alive():
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()

@@ -1,0 +1,164 @@
+"""One review: the regions file, the edits made on the page, and the pictures the page shows.
+
+Every accepted edit is checked as strictly as a regions file is read, then the whole file is written
+at once (atomically, flushed to disk): closing the tab, a crash or Ctrl-C lose nothing, and
+reopening resumes. Inputs are checked against their recorded size and SHA-256 before anything is
+shown, and again by :func:`unseen.render.render_entry` before an output is written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..api import anonymise
+from ..errors import InputError, UnseenError, shown
+from ..media.image import read_photo
+from ..regions_file import (
+    FileEntry,
+    RegionsDocument,
+    check_input,
+    fingerprint,
+    load_document,
+    parse_records,
+    save_document,
+)
+from ..render import check_size, options_from_record, render_entry
+from .frames import FrameSource
+
+PHOTOS_KEPT = 4  # decoded photos held for the page (the one shown and its neighbours)
+THUMB = 96  # track cards' pictures fit in this many pixels
+
+
+class ReviewSession:
+    """The state behind the review page. Files are addressed by their index in the regions file only."""
+
+    def __init__(self, path: Path, doc: RegionsDocument, overlay: np.ndarray | None = None) -> None:
+        self.path, self.doc = Path(path), doc
+        self.options = options_from_record(doc.options, overlay)
+        self._lock = threading.Lock()
+        self._photos: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._videos: dict[int, FrameSource] = {}
+
+    @classmethod
+    def open(cls, path: Path, overlay: np.ndarray | None = None) -> ReviewSession:
+        """Resume the review stored in ``path``; InputError if any input is not the file it describes."""
+        doc = load_document(path)
+        for entry in doc.files:
+            check_input(entry)
+            if entry.sha256 is None:  # a /1 file: the picture's size must match, then fingerprint it
+                check_size(entry, Path(entry.input))
+                entry.size, entry.sha256 = fingerprint(entry.input)
+        return cls(path, doc, overlay)
+
+    def save(self) -> None:
+        save_document(self.path, self.doc)
+
+    def entry(self, index: int) -> FileEntry:
+        """The entry at ``index``; KeyError if there is none (the server answers 404)."""
+        if not 0 <= index < len(self.doc.files):
+            raise KeyError(index)
+        return self.doc.files[index]
+
+    def files(self) -> list[dict[str, Any]]:
+        """The file list of the page: each file's state and counts."""
+        return [_summary(i, entry) for i, entry in enumerate(self.doc.files)]
+
+    def update(self, index: int, body: Any) -> dict[str, Any]:
+        """Replace a file's regions and reviewed flag with the page's; ValueError if malformed."""
+        entry = self.entry(index)
+        if not isinstance(body, dict) or not isinstance(body.get("reviewed", False), bool):
+            raise ValueError("expected an object with 'regions' and 'reviewed'")
+        try:
+            regions, actions = parse_records(body["regions"], entry.frames)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed regions: {exc}") from exc
+        with self._lock:
+            changed = [{**r, "action": a} for r, a in zip(regions.to_records(), actions, strict=True)]
+            entry.edited = entry.edited or changed != entry.records()
+            entry.regions, entry.actions = regions, np.asarray(actions, "U9")
+            entry.reviewed = bool(body.get("reviewed", False))
+            self.save()
+        return _summary(index, entry)
+
+    def picture(self, index: int, frame: int = 0, output: bool = False) -> np.ndarray:
+        """The upright picture (a video's frame) as the page shows it; ``output``: as it will be published."""
+        entry = self.entry(index)
+        if not 0 <= frame < entry.frames:
+            raise KeyError(frame)
+        pixels = self._pixels(index, entry, frame)
+        if not output:
+            return pixels
+        paint = entry.to_paint
+        return anonymise(pixels, self.options, regions=paint[paint.frame == frame]).image
+
+    def crop(self, index: int, frame: int, box: tuple[int, int, int, int]) -> np.ndarray:
+        """A small picture of ``box`` (and a little around it) on ``frame``: a video track's card."""
+        pixels = self.picture(index, frame)
+        x1, y1, x2, y2 = box
+        pad = max(x2 - x1, y2 - y1) // 4
+        h, w = pixels.shape[:2]
+        x1, x2 = sorted((min(max(x1 - pad, 0), w - 1), min(max(x2 + pad, 1), w)))
+        y1, y2 = sorted((min(max(y1 - pad, 0), h - 1), min(max(y2 + pad, 1), h)))
+        crop = pixels[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1)]
+        step = max(1, int(np.ceil(max(crop.shape[:2]) / THUMB)))
+        return np.ascontiguousarray(crop[::step, ::step])
+
+    def _pixels(self, index: int, entry: FileEntry, frame: int) -> np.ndarray:
+        if entry.kind == "video":
+            with self._lock:
+                source = self._videos.get(index)
+                if source is None:
+                    source = self._videos[index] = FrameSource(entry.input, entry.frames)
+            return source.frame(frame)
+        with self._lock:
+            pixels = self._photos.get(index)
+            if pixels is not None:
+                self._photos.move_to_end(index)
+                return pixels
+        pixels = read_photo(entry.input).pixels
+        if pixels.shape[:2] != (entry.height, entry.width):
+            raise InputError(f"{shown(entry.input)}: is not the picture the regions file describes")
+        with self._lock:
+            self._photos[index] = pixels
+            while len(self._photos) > PHOTOS_KEPT:
+                self._photos.popitem(last=False)
+        return pixels
+
+    def export(self) -> list[dict[str, Any]]:
+        """Write every output from the current regions; one result per file, failures named."""
+        results = []
+        for i, entry in enumerate(list(self.doc.files)):
+            try:
+                report = render_entry(entry, self.options, overwrite=True)
+                results.append({"index": i, "output": str(report.dst), "ok": True})
+            except UnseenError as exc:
+                results.append({"index": i, "output": entry.output, "ok": False, "error": str(exc)})
+        return results
+
+    def close(self) -> None:
+        for source in self._videos.values():
+            source.close()
+
+
+def _summary(index: int, entry: FileEntry) -> dict[str, Any]:
+    actions = entry.actions
+    faces = entry.regions[actions != "suggested"]
+    tracks = len(set(faces.track[faces.track >= 0].tolist()))
+    state = "reviewed" if entry.reviewed else "changed" if entry.edited else "not reviewed"
+    return {
+        "index": index,
+        "name": Path(entry.input).name,
+        "kind": entry.kind,
+        "width": entry.width,
+        "height": entry.height,
+        "frames": entry.frames,
+        "state": state,
+        "faces": tracks if entry.kind == "video" else len(faces),
+        "kept": int((actions == "keep").sum()),
+        "suggestions": int((actions == "suggested").sum()),
+    }

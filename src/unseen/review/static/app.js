@@ -1,0 +1,676 @@
+// unseen review page: plain JavaScript and SVG, no build step, nothing loaded from elsewhere.
+// The server holds the truth: every change is sent at once (PUT of the file's regions) and written
+// to the regions file there, so a reload or a crash loses nothing.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+const MIN_SIDE = 4; // a drawn box smaller than this (image pixels) is a click, not a region
+const CHAIN_GAP = 24; // frames: suggestions this close (keyframes are 8 apart) can be the same face
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  files: [],
+  index: -1, // the file shown
+  info: null, // its summary (kind, width, height, frames)
+  regions: [], // its regions: {box, score, source, frame, track, action}
+  reviewed: false,
+  selected: -1, // index into regions
+  track: null, // selected track (video)
+  undo: [],
+  redo: [],
+  preview: false,
+  saved: 0, // edits the server has stored (the preview is fetched again after each)
+  frame: 0,
+  drag: null,
+};
+
+// ------------------------------------------------------------------------------------ server
+
+let saving = Promise.resolve();
+
+function status(text, error = false) {
+  const el = $("status");
+  el.textContent = text;
+  el.classList.toggle("error", error);
+}
+
+async function api(method, url, body) {
+  const options = { method, headers: {}, credentials: "same-origin" };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const reply = await fetch(url, options);
+  if (!reply.ok) throw new Error(`${reply.status} ${await reply.text()}`);
+  return reply.json();
+}
+
+function save() {
+  const index = state.index;
+  const body = { regions: state.regions.map((r) => ({ ...r })), reviewed: state.reviewed };
+  status("saving…");
+  saving = saving
+    .then(() => api("PUT", `/api/files/${index}`, body))
+    .then((summary) => {
+      state.files[index] = summary;
+      state.saved += 1;
+      renderFiles();
+      status("saved");
+      if (state.preview && index === state.index) draw();
+    })
+    .catch((err) => status(`not saved: ${err.message}`, true));
+  return saving;
+}
+
+// ------------------------------------------------------------------------------------ edits
+
+function snapshot() {
+  return JSON.stringify({ regions: state.regions, reviewed: state.reviewed });
+}
+
+function restore(text) {
+  const s = JSON.parse(text);
+  state.regions = s.regions;
+  state.reviewed = s.reviewed;
+  if (state.selected >= state.regions.length) state.selected = -1;
+}
+
+// Apply ``edit`` as one undoable step; ``before`` is the snapshot taken when a drag started.
+function change(edit, before = snapshot()) {
+  edit();
+  if (snapshot() === before) return;
+  state.undo.push(before);
+  state.redo = [];
+  if (!edit.keepsReview) state.reviewed = false; // changed since it was reviewed
+  draw();
+  save();
+}
+
+function undo() {
+  if (!state.undo.length) return;
+  state.redo.push(snapshot());
+  restore(state.undo.pop());
+  draw();
+  save();
+}
+
+function redo() {
+  if (!state.redo.length) return;
+  state.undo.push(snapshot());
+  restore(state.redo.pop());
+  draw();
+  save();
+}
+
+const isVideo = () => state.info && state.info.kind === "video";
+const selectedRegion = () => state.regions[state.selected];
+
+// The regions an action applies to: a whole track in a video, else the selected region.
+function targets() {
+  const r = selectedRegion();
+  if (!r) return [];
+  if (isVideo() && r.track >= 0 && r.action !== "suggested") {
+    return state.regions.filter((o) => o.track === r.track && o.action !== "suggested");
+  }
+  return [r];
+}
+
+function setAction(action) {
+  change(() => targets().forEach((r) => (r.action = action)));
+}
+
+function setTrackAction(track, action) {
+  change(() =>
+    state.regions.filter((r) => r.track === track && r.action !== "suggested").forEach((r) => (r.action = action)),
+  );
+}
+
+function nextTrackId() {
+  return state.regions.reduce((m, r) => Math.max(m, r.track), -1) + 1;
+}
+
+function accept() {
+  const r = selectedRegion();
+  if (!r || r.action !== "suggested") return;
+  change(() => {
+    if (!isVideo()) {
+      r.action = "obscure";
+      return;
+    }
+    // In a video, the same face's suggestions on nearby keyframes become one drawn track.
+    const track = nextTrackId();
+    for (const key of chain(r)) Object.assign(key, { action: "obscure", source: "manual", track });
+    state.track = track;
+    interpolate(track);
+    state.selected = state.regions.indexOf(r);
+  });
+}
+
+function iou(a, b) {
+  const ix = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+  const iy = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy;
+  return union > 0 ? (ix * iy) / union : 0;
+}
+
+// Suggestions linked to ``start`` frame by frame: each overlaps the last and is at most CHAIN_GAP away.
+function chain(start) {
+  const suggested = state.regions.filter((r) => r.action === "suggested" && r !== start);
+  const linked = [start];
+  for (const direction of [1, -1]) {
+    let last = start;
+    for (;;) {
+      const next = suggested
+        .filter((r) => !linked.includes(r))
+        .filter((r) => (r.frame - last.frame) * direction > 0 && Math.abs(r.frame - last.frame) <= CHAIN_GAP)
+        .sort((a, b) => Math.abs(a.frame - last.frame) - Math.abs(b.frame - last.frame))
+        .find((r) => iou(r.box, last.box) > 0.3);
+      if (!next) break;
+      linked.push(next);
+      last = next;
+    }
+  }
+  return linked;
+}
+
+function reject() {
+  if (state.selected < 0) return;
+  change(() => {
+    const gone = state.regions[state.selected];
+    state.regions.splice(state.selected, 1);
+    state.selected = -1;
+    if (isVideo() && gone.source === "manual" && gone.track >= 0) interpolate(gone.track);
+  });
+}
+
+function toggleReviewed() {
+  const edit = () => (state.reviewed = !state.reviewed);
+  edit.keepsReview = true;
+  change(edit);
+}
+
+// A drawn track (every region of it drawn or filled in): fill the frames between its drawn keys.
+function interpolate(track) {
+  const mine = state.regions.filter((r) => r.track === track);
+  if (!mine.length || mine.some((r) => r.source !== "manual" && r.source !== "interpolated")) return;
+  const keys = mine.filter((r) => r.source === "manual").sort((a, b) => a.frame - b.frame);
+  state.regions = state.regions.filter((r) => r.track !== track || r.source === "manual");
+  for (let k = 1; k < keys.length; k++) {
+    const a = keys[k - 1];
+    const b = keys[k];
+    for (let f = a.frame + 1; f < b.frame; f++) {
+      const t = (f - a.frame) / (b.frame - a.frame);
+      const box = a.box.map((v, i) => Math.round((v + t * (b.box[i] - v)) * 10) / 10);
+      state.regions.push({ box, score: 1, source: "interpolated", frame: f, track, action: a.action });
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------ drawing
+
+function svgPoint(event) {
+  const svg = $("overlay");
+  const p = svg.createSVGPoint();
+  p.x = event.clientX;
+  p.y = event.clientY;
+  const q = p.matrixTransform(svg.getScreenCTM().inverse());
+  return [Math.min(Math.max(q.x, 0), state.info.width), Math.min(Math.max(q.y, 0), state.info.height)];
+}
+
+function visible() {
+  return state.regions
+    .map((r, i) => [r, i])
+    .filter(([r]) => !isVideo() || r.frame === state.frame);
+}
+
+function el(name, attrs, parent) {
+  const node = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+function drawOverlay() {
+  const svg = $("overlay");
+  svg.replaceChildren();
+  if (!state.info) return;
+  svg.setAttribute("viewBox", `0 0 ${state.info.width} ${state.info.height}`);
+  const stroke = Math.max(state.info.width, state.info.height) / 300;
+  svg.style.setProperty("--stroke", `${stroke}`);
+  // Larger regions below smaller ones, the selected one on top: every region stays clickable.
+  const area = ([r, i]) => (i === state.selected ? -1 : (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]));
+  for (const [r, i] of visible().sort((a, b) => area(b) - area(a))) {
+    const [x1, y1, x2, y2] = r.box;
+    const cls = `region ${r.action}${i === state.selected ? " selected" : ""}${r.source === "manual" ? " manual" : ""}`;
+    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-index": i, "stroke-width": stroke }, svg);
+    if (i === state.selected) {
+      const h = stroke * 2.5;
+      for (const [cx, cy, corner] of [[x1, y1, "nw"], [x2, y1, "ne"], [x1, y2, "sw"], [x2, y2, "se"]]) {
+        el("rect", { x: cx - h, y: cy - h, width: 2 * h, height: 2 * h, class: "handle", "data-corner": corner }, svg);
+      }
+    }
+  }
+  if (state.drag && state.drag.kind === "draw" && state.drag.box) {
+    const [x1, y1, x2, y2] = state.drag.box;
+    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: "region drawing", "stroke-width": stroke }, svg);
+  }
+}
+
+function normalised([x1, y1, x2, y2]) {
+  return [Math.min(x1, x2), Math.min(y1, y2), Math.max(x1, x2), Math.max(y1, y2)].map((v) => Math.round(v * 10) / 10);
+}
+
+function onPointerDown(event) {
+  if (!state.info || event.button !== 0) return;
+  event.preventDefault();
+  const target = event.target;
+  const [x, y] = svgPoint(event);
+  const before = snapshot();
+  $("overlay").setPointerCapture(event.pointerId);
+  if (target.dataset.corner !== undefined && selectedRegion()) {
+    state.drag = { kind: "resize", corner: target.dataset.corner, before, start: [...selectedRegion().box] };
+  } else if (target.dataset.index !== undefined) {
+    state.selected = Number(target.dataset.index);
+    state.track = selectedRegion().track >= 0 ? selectedRegion().track : null;
+    state.drag = { kind: "move", at: [x, y], before, start: [...selectedRegion().box] };
+    draw();
+  } else {
+    state.drag = { kind: "draw", at: [x, y], before, box: null };
+  }
+}
+
+function onPointerMove(event) {
+  const d = state.drag;
+  if (!d) return;
+  const [x, y] = svgPoint(event);
+  if (d.kind === "draw") {
+    d.box = [d.at[0], d.at[1], x, y];
+  } else if (d.kind === "move") {
+    const [x1, y1, x2, y2] = d.start;
+    const dx = x - d.at[0];
+    const dy = y - d.at[1];
+    selectedRegion().box = [x1 + dx, y1 + dy, x2 + dx, y2 + dy];
+    d.moved = Math.abs(dx) + Math.abs(dy) > 1;
+  } else {
+    const box = [...d.start];
+    if (d.corner.includes("w")) box[0] = x;
+    if (d.corner.includes("e")) box[2] = x;
+    if (d.corner.includes("n")) box[1] = y;
+    if (d.corner.includes("s")) box[3] = y;
+    selectedRegion().box = box;
+    d.moved = true;
+  }
+  drawOverlay();
+}
+
+function onPointerUp() {
+  const d = state.drag;
+  if (!d) return;
+  state.drag = null;
+  if (d.kind === "draw") {
+    const box = d.box && normalised(d.box);
+    if (!box || box[2] - box[0] < MIN_SIDE || box[3] - box[1] < MIN_SIDE) {
+      state.selected = -1; // a click on the picture: deselect
+      state.track = null;
+      draw();
+      return;
+    }
+    change(() => addDrawn(box), d.before);
+    return;
+  }
+  if (!d.moved) return;
+  const r = selectedRegion();
+  const moved = normalised(r.box);
+  r.box = d.start; // the snapshot is taken from the state before the drag
+  change(() => {
+    r.box = moved;
+    r.source = "manual";
+    r.score = 1;
+    if (isVideo() && r.track >= 0) interpolate(r.track);
+    state.selected = state.regions.indexOf(r);
+  }, d.before);
+}
+
+// A drawn region: a new one, or in a video the next key of the selected drawn track.
+function addDrawn(box) {
+  const region = { box, score: 1, source: "manual", frame: isVideo() ? state.frame : 0, track: -1, action: "obscure" };
+  if (isVideo()) {
+    const sel = state.track;
+    const drawnTrack =
+      sel !== null &&
+      state.regions.some((r) => r.track === sel) &&
+      state.regions.every((r) => r.track !== sel || r.source === "manual" || r.source === "interpolated");
+    const free = drawnTrack && !state.regions.some((r) => r.track === sel && r.frame === state.frame && r.source === "manual");
+    region.track = free ? sel : nextTrackId();
+    if (free) state.regions = state.regions.filter((r) => !(r.track === sel && r.frame === state.frame));
+    state.track = region.track;
+    state.regions.push(region);
+    interpolate(region.track);
+    state.selected = state.regions.indexOf(region);
+  } else {
+    state.regions.push(region);
+    state.selected = state.regions.length - 1;
+  }
+}
+
+// ------------------------------------------------------------------------------------ views
+
+function pictureUrl() {
+  const params = new URLSearchParams({ frame: String(state.frame) });
+  if (state.preview) params.set("output", "1");
+  if (state.preview) params.set("v", String(state.saved)); // a new address once an edit is stored
+  return `/api/files/${state.index}/picture?${params}`;
+}
+
+function draw() {
+  drawOverlay();
+  const img = $("picture");
+  const url = pictureUrl();
+  if (img.dataset.url !== url) {
+    img.dataset.url = url;
+    img.src = url;
+  }
+  $("overlay").classList.toggle("hidden", state.preview);
+  $("preview").setAttribute("aria-pressed", String(state.preview));
+  $("reviewed").setAttribute("aria-pressed", String(state.reviewed));
+  const r = selectedRegion();
+  $("accept").disabled = !r || r.action !== "suggested";
+  $("keep").disabled = $("obscure").disabled = !r || r.action === "suggested";
+  $("reject").disabled = !r;
+  $("undo").disabled = !state.undo.length;
+  $("redo").disabled = !state.redo.length;
+  if (isVideo()) drawVideo();
+  location.replace(`#file=${state.index}&frame=${state.frame}`);
+}
+
+function renderFiles() {
+  const list = $("file-list");
+  list.replaceChildren();
+  for (const f of state.files) {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = `file ${f.state.replace(" ", "-")}${f.index === state.index ? " current" : ""}`;
+    button.dataset.index = f.index;
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = f.name;
+    const badge = document.createElement("span");
+    badge.className = "state";
+    badge.textContent = f.state;
+    const counts = document.createElement("span");
+    counts.className = "counts";
+    const faces = `${f.faces} ${f.kind === "video" ? "track" : "face"}${f.faces === 1 ? "" : "s"}`;
+    counts.textContent = `${faces} · ${f.suggestions} suggestion${f.suggestions === 1 ? "" : "s"}` + (f.kept ? ` · ${f.kept} kept` : "");
+    button.append(name, badge, counts);
+    button.addEventListener("click", () => openFile(f.index));
+    li.appendChild(button);
+    list.appendChild(li);
+  }
+}
+
+async function openFile(index, frame = 0) {
+  if (index < 0 || index >= state.files.length) return;
+  await saving;
+  const entry = await api("GET", `/api/files/${index}`);
+  Object.assign(state, {
+    index,
+    info: entry,
+    regions: entry.regions,
+    reviewed: entry.state === "reviewed",
+    selected: -1,
+    track: null,
+    undo: [],
+    redo: [],
+    frame: Math.min(Math.max(frame, 0), entry.frames - 1),
+  });
+  state.files[index] = { ...state.files[index], ...entry, regions: undefined };
+  $("file-title").textContent = entry.name;
+  $("video").hidden = entry.kind !== "video";
+  $("scrubber").max = String(entry.frames - 1);
+  fit();
+  renderFiles();
+  draw();
+}
+
+// The picture as large as the view allows, the overlay on top of it at the same size.
+function fit() {
+  if (!state.info) return;
+  const { width, height } = state.info;
+  const room = $("stage").clientWidth;
+  const tall = window.innerHeight * (isVideo() ? 0.5 : 0.78);
+  const scale = Math.min(room / width, tall / height);
+  $("picture").style.width = `${Math.floor(width * scale)}px`;
+  $("picture").style.height = `${Math.floor(height * scale)}px`;
+}
+
+// ------------------------------------------------------------------------------------ video
+
+function seek(frame) {
+  state.frame = Math.min(Math.max(frame, 0), state.info.frames - 1);
+  const here = state.regions.findIndex((r) => r.frame === state.frame && state.track !== null && r.track === state.track);
+  state.selected = here;
+  draw();
+}
+
+// The tracks of the video, each with its regions in frame order (one pass over all regions).
+function tracks() {
+  const by = new Map();
+  for (const r of state.regions) {
+    if (r.action === "suggested" || r.track < 0) continue;
+    if (!by.has(r.track)) by.set(r.track, { id: r.track, regions: [] });
+    by.get(r.track).regions.push(r);
+  }
+  for (const t of by.values()) {
+    t.regions.sort((a, b) => a.frame - b.frame);
+    t.first = t.regions[0].frame;
+    t.last = t.regions[t.regions.length - 1].frame;
+    t.kept = t.regions.filter((r) => r.action === "keep").length;
+    t.count = t.regions.length;
+    t.middle = t.regions[Math.floor(t.count / 2)];
+  }
+  return [...by.values()].sort((a, b) => a.first - b.first || a.id - b.id);
+}
+
+let shownTracks = "";
+
+// Track cards; rebuilt only when a track changed (stepping through frames keeps the pictures).
+function renderTracks(list = tracks()) {
+  const box = $("tracks");
+  const key = JSON.stringify([state.index, state.track, list.map((t) => [t.id, t.first, t.last, t.kept, t.count])]);
+  if (key === shownTracks) return;
+  shownTracks = key;
+  box.replaceChildren();
+  for (const t of list) {
+    const card = document.createElement("div");
+    card.className = `card ${t.kept === t.count ? "keep" : "obscure"}${t.id === state.track ? " selected" : ""}`;
+    card.dataset.track = t.id;
+    const img = document.createElement("img");
+    img.className = "thumb";
+    img.alt = `track ${t.id}`;
+    img.title = "hold the mouse over it to see the face";
+    const [x1, y1, x2, y2] = t.middle.box.map(Math.round);
+    const crop = new URLSearchParams({ frame: t.middle.frame, box: `${x1},${y1},${x2},${y2}` });
+    img.src = `/api/files/${state.index}/crop?${crop}`;
+    const label = document.createElement("span");
+    label.textContent = `track ${t.id} · frames ${t.first}–${t.last}`;
+    const keep = document.createElement("button");
+    keep.type = "button";
+    keep.className = "track-keep";
+    keep.textContent = "Keep";
+    keep.addEventListener("click", () => setTrackAction(t.id, "keep"));
+    const obscure = document.createElement("button");
+    obscure.type = "button";
+    obscure.className = "track-obscure";
+    obscure.textContent = "Obscure";
+    obscure.addEventListener("click", () => setTrackAction(t.id, "obscure"));
+    img.addEventListener("click", () => {
+      state.track = t.id;
+      seek(t.first);
+    });
+    card.append(img, label, keep, obscure);
+    box.appendChild(card);
+  }
+}
+
+function drawVideo() {
+  const frames = state.info.frames;
+  $("scrubber").value = String(state.frame);
+  $("frame-label").textContent = `frame ${state.frame + 1} / ${frames}`;
+  const list = tracks();
+  const lane = 12;
+  const svg = $("timeline");
+  svg.replaceChildren();
+  svg.setAttribute("viewBox", `0 0 ${frames} ${Math.max(list.length, 1) * lane + lane}`);
+  svg.style.height = `${(Math.max(list.length, 1) + 1) * 14}px`;
+  list.forEach((t, row) => {
+    const y = row * lane + 2;
+    const runs = t.regions.map((r) => [r.frame, r.action]);
+    let start = 0;
+    for (let i = 1; i <= runs.length; i++) {
+      if (i === runs.length || runs[i][0] !== runs[i - 1][0] + 1 || runs[i][1] !== runs[start][1]) {
+        const rect = el("rect", {
+          x: runs[start][0],
+          y,
+          width: runs[i - 1][0] - runs[start][0] + 1,
+          height: lane - 4,
+          class: `lane ${runs[start][1]}${t.id === state.track ? " selected" : ""}`,
+          "data-track": t.id,
+        }, svg);
+        rect.addEventListener("click", (event) => {
+          state.track = t.id;
+          seek(Math.round(timelineFrame(event)));
+        });
+        start = i;
+      }
+    }
+  });
+  for (const r of state.regions) {
+    if (r.action === "suggested") {
+      el("rect", { x: r.frame, y: list.length * lane + 2, width: 1, height: lane - 4, class: "lane suggested" }, svg);
+    }
+  }
+  el("rect", { x: state.frame, y: 0, width: Math.max(frames / 400, 0.5), height: (list.length + 1) * lane, class: "cursor" }, svg);
+  renderTracks(list);
+}
+
+function timelineFrame(event) {
+  const rect = $("timeline").getBoundingClientRect();
+  return ((event.clientX - rect.left) / rect.width) * state.info.frames;
+}
+
+// ------------------------------------------------------------------------------------ keys
+
+function nextSuggestion(step) {
+  const order = state.regions
+    .map((r, i) => [r, i])
+    .filter(([r]) => r.action === "suggested")
+    .sort(([a, i], [b, j]) => a.frame - b.frame || i - j);
+  if (!order.length) return;
+  const at = order.findIndex(([, i]) => i === state.selected);
+  let next;
+  if (at >= 0) next = order[(at + step + order.length) % order.length];
+  else next = (step > 0 ? order.find(([r]) => r.frame >= state.frame) : [...order].reverse().find(([r]) => r.frame <= state.frame)) || order[0];
+  state.selected = next[1];
+  state.track = null;
+  if (isVideo()) state.frame = next[0].frame;
+  draw();
+}
+
+function nextRegion(step) {
+  const shown = visible().map(([, i]) => i);
+  if (!shown.length) return;
+  const at = shown.indexOf(state.selected);
+  state.selected = shown[(at + step + shown.length) % shown.length];
+  state.track = selectedRegion().track >= 0 ? selectedRegion().track : null;
+  draw();
+}
+
+function onKey(event) {
+  if (event.target instanceof HTMLInputElement) {
+    // on the scrubber every key is ours (arrows step as everywhere), but Home and End
+    if (event.target.type !== "range" || event.key === "Home" || event.key === "End") return;
+  }
+  const key = event.key;
+  const ctrl = event.ctrlKey || event.metaKey;
+  const handled = () => event.preventDefault();
+  if (ctrl && (key === "z" || key === "Z")) return handled(), event.shiftKey ? redo() : undo();
+  if (ctrl && (key === "y" || key === "Y")) return handled(), redo();
+  if (ctrl || event.altKey) return;
+  const step = event.shiftKey ? 10 : 1;
+  switch (key) {
+    case "]": case "PageDown": handled(); return openFile(state.index + 1);
+    case "[": case "PageUp": handled(); return openFile(state.index - 1);
+    case "n": handled(); return nextSuggestion(1);
+    case "N": handled(); return nextSuggestion(-1);
+    case "Tab": handled(); return nextRegion(event.shiftKey ? -1 : 1);
+    case "a": case "A": handled(); return accept();
+    case "k": case "K": handled(); return setAction("keep");
+    case "o": case "O": handled(); return setAction("obscure");
+    case "x": case "X": case "Delete": case "Backspace": handled(); return reject();
+    case "z": handled(); return undo();
+    case "y": case "Z": handled(); return redo();
+    case "r": case "R": handled(); return toggleReviewed();
+    case "p": case "P": handled(); return togglePreview();
+    case "Escape": handled(); state.selected = -1; state.track = null; return draw();
+    case "ArrowRight": if (isVideo()) { handled(); seek(state.frame + step); } return;
+    case "ArrowLeft": if (isVideo()) { handled(); seek(state.frame - step); } return;
+  }
+}
+
+function togglePreview() {
+  state.preview = !state.preview;
+  draw();
+}
+
+async function exportAll() {
+  await saving;
+  status("exporting…");
+  $("export").disabled = true;
+  try {
+    const { results } = await api("POST", "/api/export");
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length) status(`export failed for ${failed.length} file(s): ${failed[0].error}`, true);
+    else status(`exported ${results.length} file${results.length === 1 ? "" : "s"}`);
+  } catch (err) {
+    status(`export failed: ${err.message}`, true);
+  } finally {
+    $("export").disabled = false;
+  }
+}
+
+// ------------------------------------------------------------------------------------ start
+
+async function start() {
+  const overlay = $("overlay");
+  overlay.addEventListener("pointerdown", onPointerDown);
+  overlay.addEventListener("pointermove", onPointerMove);
+  overlay.addEventListener("pointerup", onPointerUp);
+  overlay.addEventListener("pointercancel", onPointerUp);
+  document.addEventListener("keydown", onKey);
+  window.addEventListener("resize", fit);
+  $("keep").addEventListener("click", () => setAction("keep"));
+  $("obscure").addEventListener("click", () => setAction("obscure"));
+  $("accept").addEventListener("click", accept);
+  $("reject").addEventListener("click", reject);
+  $("next-suggestion").addEventListener("click", () => nextSuggestion(1));
+  $("undo").addEventListener("click", undo);
+  $("redo").addEventListener("click", redo);
+  $("reviewed").addEventListener("click", toggleReviewed);
+  $("preview").addEventListener("click", togglePreview);
+  $("export").addEventListener("click", exportAll);
+  $("scrubber").addEventListener("input", (e) => seek(Number(e.target.value)));
+  $("prev-frame").addEventListener("click", () => seek(state.frame - 1));
+  $("next-frame").addEventListener("click", () => seek(state.frame + 1));
+  $("picture").addEventListener("load", () => document.body.classList.remove("loading"));
+  const { files, regions_file } = await api("GET", "/api/files");
+  state.files = files;
+  $("regions-file").textContent = regions_file;
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const first = files.findIndex((f) => f.state !== "reviewed");
+  const index = hash.has("file") ? Number(hash.get("file")) : Math.max(first, 0);
+  await openFile(index, Number(hash.get("frame") || 0));
+  document.body.classList.add("ready");
+}
+
+start().catch((err) => status(`cannot load: ${err.message}`, true));

@@ -1,0 +1,46 @@
+"""Suggestions: what the detector saw below its normal thresholds, for a person to accept or reject.
+
+The cascade is run a second time with every threshold divided by :data:`REACH`; what it finds that
+the normal run did not (no overlap with a normal detection) is a suggestion. Suggestions are never
+painted unless a person accepts them, so a normal run's output is exactly what review starts from.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+from ..detect.cascade import PHOTO_CASCADE, VIDEO_CASCADE, Cascade
+from ..detect.model import shared_model
+from ..errors import AnalysisError
+from ..regions import Regions, iou_matrix
+
+REACH = 2.5  # thresholds divided by this: a face at 0.08 where 0.2 is needed is worth a look
+LIMIT = 30  # at most this many suggestions per picture, the strongest first (a person reads them all)
+OVERLAP = 0.2  # a weak box overlapping a detection this much is that detection, not a new face
+
+
+@cache
+def weak_detector(sensitivity: float = 1.0, video: bool = False) -> Cascade:
+    """The cascade at lower thresholds, built once per process."""
+    base = VIDEO_CASCADE if video else PHOTO_CASCADE
+    return Cascade(shared_model(), base.scaled(sensitivity * REACH))
+
+
+def suggestions(image: np.ndarray, found: Regions, sensitivity: float = 1.0, video: bool = False) -> Regions:
+    """Weak candidates in ``image`` that none of the regions in ``found`` already covers."""
+    try:
+        weak = weak_detector(sensitivity, video)(np.ascontiguousarray(image))
+    except Exception as exc:  # the same failure the normal detection reports
+        raise AnalysisError(f"face detection failed: {exc}") from exc
+    if len(weak) and len(found):
+        centres = (weak.boxes[:, None, :2] + weak.boxes[:, None, 2:]) / 2
+        inside = (
+            (centres[..., 0] >= found.boxes[None, :, 0])
+            & (centres[..., 0] <= found.boxes[None, :, 2])
+            & (centres[..., 1] >= found.boxes[None, :, 1])
+            & (centres[..., 1] <= found.boxes[None, :, 3])
+        ).any(axis=1)
+        weak = weak[~inside & (iou_matrix(weak.boxes, found.boxes).max(axis=1) < OVERLAP)]
+    return weak[np.argsort(-weak.scores, kind="stable")[:LIMIT]]

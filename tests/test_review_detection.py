@@ -1,0 +1,28 @@
+"""What review starts from: exactly a normal run's regions to obscure, plus suggestions painted by no one."""
+
+from __future__ import annotations
+
+import numpy as np
+from review_media import CLEAR, HIDDEN, WEAK, review_photo
+
+from unseen import api
+from unseen.regions import iou_matrix
+from unseen.review.detection import detect_photo
+from unseen.review.suggest import LIMIT
+
+
+def test_photo_review_starts_from_the_normal_run_and_adds_weak_faces_as_suggestions(tmp_path):
+    src = tmp_path / "people.png"
+    _, faces = review_photo(src)
+    entry = detect_photo(src, tmp_path / "out.png", api.Options())
+    normal = api.anonymise_file(src, tmp_path / "normal.png").regions
+
+    obscured = entry.regions[entry.actions == "obscure"]
+    assert obscured.to_records() == normal.to_records()  # the normal run, unchanged
+    suggested = entry.regions[entry.actions == "suggested"]
+    assert 1 <= len(suggested) <= LIMIT
+    overlap = iou_matrix(faces, suggested.boxes).max(axis=1)
+    assert overlap[WEAK] > 0.5 and overlap[CLEAR] < 0.2  # the weak face; nothing doubling a detection
+    assert iou_matrix(faces[HIDDEN : HIDDEN + 1], entry.regions.boxes).max() < 0.1
+    assert np.all(suggested.scores < 0.2)  # below the normal threshold for faces of this size
+    assert entry.sha256 is not None and entry.size == src.stat().st_size

@@ -1,0 +1,249 @@
+"""The review page end to end, in a real browser (Debian's Chromium driven by Playwright).
+
+A person keeps one face, draws one over a face the detector missed, accepts a suggestion, reloads
+the page (the edits are still there), exports, and the output pixels say it all happened.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+from review_media import (
+    CLEAR,
+    HIDDEN,
+    VIDEO_CLEAR,
+    VIDEO_FRAMES,
+    VIDEO_HIDDEN,
+    VIDEO_WEAK,
+    WEAK,
+    review_photo,
+    review_video,
+)
+from scenes import covered_fraction
+
+from unseen.api import Options
+from unseen.obscure import ObscureOptions
+from unseen.regions import iou_matrix
+from unseen.regions_file import RegionsDocument, load_document, options_record, save_document
+from unseen.review.detection import detect_photo, detect_video
+from unseen.review.server import ReviewServer
+from unseen.review.session import ReviewSession
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        "browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install chromium)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (pip)")
+WHITE = (255, 255, 255)  # the fill: the hidden faces are dark, so a black fill would prove little
+OPTIONS = Options(obscure=ObscureOptions(color=WHITE))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM))
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    yield page
+    context.close()
+    assert errors == []  # no script error, no failed request
+
+
+def _serve(entries, tmp_path: Path) -> tuple[ReviewServer, Path]:
+    path = tmp_path / "review.unseen.json"
+    save_document(path, RegionsDocument(entries, options_record(OPTIONS)))
+    server = ReviewServer(ReviewSession.open(path))
+    server.start()
+    return server, path
+
+
+def _open(page, server: ReviewServer) -> None:
+    page.goto(server.url)
+    page.wait_for_selector("body.ready")
+    assert "token" not in page.url  # the token became a cookie and left the address bar
+
+
+def _saved(page) -> None:
+    sync_api.expect(page.locator("#status")).to_have_text("saved")
+
+
+def _drag(page, box, size: tuple[int, int]) -> None:
+    """Draw ``box`` (image pixels) on the overlay with the mouse."""
+    frame = page.locator("#overlay").bounding_box()
+    scale = frame["width"] / size[0]
+    x1, y1, x2, y2 = (float(v) * scale for v in box)
+    page.mouse.move(frame["x"] + x1, frame["y"] + y1)
+    page.mouse.down()
+    page.mouse.move(frame["x"] + (x1 + x2) / 2, frame["y"] + (y1 + y2) / 2, steps=3)
+    page.mouse.move(frame["x"] + x2, frame["y"] + y2, steps=3)
+    page.mouse.up()
+
+
+def _region_has(page, index: int, action: str) -> None:
+    sync_api.expect(page.locator(f'#overlay rect[data-index="{index}"]')).to_have_class(re.compile(action))
+
+
+def _best(boxes: np.ndarray, target) -> int:
+    return int(np.argmax(iou_matrix(boxes, np.asarray([target], np.float32))[:, 0]))
+
+
+def _grown(box, by: float = 6.0) -> list[float]:
+    return [box[0] - by, box[1] - by, box[2] + by, box[3] + by]
+
+
+def test_photo_review_keep_draw_accept_reload_export(page, tmp_path):
+    src = tmp_path / "people.png"
+    original, faces = review_photo(src)
+    entry = detect_photo(src, tmp_path / "out" / "people.png", Options())
+    boxes, actions = entry.regions.boxes, entry.actions
+    clear = _best(boxes, faces[CLEAR])
+    weak = _best(boxes, faces[WEAK])
+    assert actions[clear] == "obscure" and actions[weak] == "suggested"
+    assert iou_matrix(boxes, faces[HIDDEN : HIDDEN + 1]).max() < 0.1  # missed by the detector
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        sync_api.expect(page.locator(".file.current .counts")).to_contain_text("1 face")
+        # Keep the clear face visible.
+        page.click(f'#overlay rect[data-index="{clear}"]')
+        page.keyboard.press("k")
+        _region_has(page, clear, "keep")
+        _saved(page)
+        # Step through the suggestions with N to the weak face, accept it.
+        for _ in range(int((actions == "suggested").sum())):
+            if page.locator(f'#overlay rect.selected[data-index="{weak}"]').count():
+                break
+            page.keyboard.press("n")
+        page.keyboard.press("a")
+        _region_has(page, weak, "obscure")
+        # A small region under a larger one can still be clicked (it is drawn on top of it).
+        page.keyboard.press("Escape")
+        page.click(f'#overlay rect[data-index="{weak}"]', timeout=3000)
+        sync_api.expect(page.locator("#overlay rect.selected")).to_have_attribute("data-index", str(weak))
+        # Draw over the face the detector missed; undo and redo it once.
+        _drag(page, _grown(faces[HIDDEN]), (448, 256))
+        sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(1)
+        page.keyboard.press("z")
+        sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(0)
+        page.keyboard.press("y")
+        sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(1)
+        page.keyboard.press("r")
+        _saved(page)
+        sync_api.expect(page.locator(".file.current .state")).to_have_text("reviewed")
+
+        page.reload()
+        page.wait_for_selector("body.ready")
+        _region_has(page, clear, "keep")
+        _region_has(page, weak, "obscure")
+        sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(1)
+        sync_api.expect(page.locator(".file.current .state")).to_have_text("reviewed")
+        saved = load_document(path).files[0]
+        assert saved.reviewed and saved.edited
+        assert (saved.actions == "keep").sum() == 1 and (saved.regions.source == "manual").sum() == 1
+
+        page.click("#preview")  # the output as it will be published, painted by the server
+        sync_api.expect(page.locator("#overlay")).to_have_class(re.compile("hidden"))
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+
+    with Image.open(tmp_path / "out" / "people.png") as im:
+        out = np.asarray(im.convert("RGB"))
+    x1, y1, x2, y2 = (int(v) for v in faces[CLEAR])
+    assert np.array_equal(out[y1:y2, x1:x2], original[y1:y2, x1:x2])  # kept: bit for bit
+    assert covered_fraction(original, out, faces[WEAK], color=WHITE) >= 0.9  # accepted suggestion
+    assert covered_fraction(original, out, faces[HIDDEN], color=WHITE) >= 0.9  # drawn
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def test_video_review_keep_track_draw_on_two_frames_export(page, tmp_path):
+    src = tmp_path / "clip.mp4"
+    faces = review_video(src)
+    entry = detect_video(src, tmp_path / "out" / "clip.mp4", Options())
+    tracked = sorted(set(entry.regions.track.tolist()))
+    suggested = entry.actions == "suggested"
+    assert tracked[1:] == [0] and (~suggested).sum() == VIDEO_FRAMES  # the clear face, on every frame
+    weak = suggested & (iou_matrix(entry.regions.boxes, faces[0][VIDEO_WEAK : VIDEO_WEAK + 1])[:, 0] > 0.4)
+    assert entry.regions.frame[weak].tolist() == [0, 8, 16, 23]  # the weak face, on every keyframe
+    weak_on_16 = int(np.flatnonzero(weak & (entry.regions.frame == 16))[0])
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 1 / {VIDEO_FRAMES}")
+        sync_api.expect(page.locator(".card")).to_have_count(1)
+        page.click('.card[data-track="0"] .track-keep')  # keep the tracked face in every frame
+        sync_api.expect(page.locator(".card")).to_have_class(re.compile("keep"))
+        _saved(page)
+        page.click("#scrubber")  # the keys still work with the scrubber focused
+        page.keyboard.press("Home")  # (its own key: back to the first frame)
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 4 / {VIDEO_FRAMES}")
+        _drag(page, _grown(faces[3][VIDEO_HIDDEN]), (256, 192))  # frame 3
+        _saved(page)
+        page.keyboard.press("Shift+ArrowRight")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 16 / {VIDEO_FRAMES}")
+        _drag(page, _grown(faces[15][VIDEO_HIDDEN]), (256, 192))  # frame 15, same (selected) track
+        _saved(page)
+        sync_api.expect(page.locator(".card")).to_have_count(2)
+        for _ in range(int(suggested.sum())):  # the weak face's suggestion on the next keyframe (16) ...
+            page.keyboard.press("n")
+            if page.locator(f'#overlay rect.selected[data-index="{weak_on_16}"]').count():
+                break
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 17 / {VIDEO_FRAMES}")
+        page.keyboard.press("a")  # ... accepted with its neighbours on keyframes 0, 8 and 23
+        _saved(page)
+        sync_api.expect(page.locator(".card")).to_have_count(3)
+
+        page.reload()
+        page.wait_for_selector("body.ready")
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 17 / {VIDEO_FRAMES}")
+        sync_api.expect(page.locator(".card")).to_have_count(3)
+        sync_api.expect(page.locator('.card[data-track="0"]')).to_have_class(re.compile("keep"))
+        sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(1)  # the accepted key
+        drawn = load_document(path).files[0]
+        frames = drawn.regions.frame
+        assert sorted(frames[drawn.regions.track == 1].tolist()) == list(range(3, 16))
+        assert sorted(frames[drawn.regions.track == 2].tolist()) == list(range(VIDEO_FRAMES))
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+
+    source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
+    assert len(out) == VIDEO_FRAMES
+    for i, (a, b) in enumerate(zip(source, out, strict=True)):
+        x1, y1, x2, y2 = (int(v) for v in faces[i][VIDEO_CLEAR])
+        assert np.abs(a[y1:y2, x1:x2].astype(int) - b[y1:y2, x1:x2]).mean() < 8, f"kept face, frame {i}"
+        hidden = covered_fraction(a, b, faces[i][VIDEO_HIDDEN], tol=24, color=WHITE)
+        if 3 <= i <= 15:
+            assert hidden >= 0.9, f"drawn face not covered on frame {i}"
+        else:
+            assert hidden < 0.5, f"frame {i} painted outside the drawn frames"
+        weak = covered_fraction(a, b, faces[i][VIDEO_WEAK], tol=24, color=WHITE)
+        assert weak >= 0.9, f"accepted suggestion not covered on frame {i}"

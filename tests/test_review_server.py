@@ -1,0 +1,212 @@
+"""The review server's guards, probed with a real HTTP client on 127.0.0.1, and its edit API."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+from scenes import compose_crowd
+
+from unseen.api import Options
+from unseen.errors import InputError
+from unseen.regions_file import RegionsDocument, load_document, options_record, save_document
+from unseen.review.cli import main as review_main
+from unseen.review.detection import detect_photo
+from unseen.review.server import ReviewServer
+from unseen.review.session import ReviewSession
+
+SECRET = b"private bytes that must never be served"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("review")
+    scene = compose_crowd([60, 60], (256, 320), seed=1, background_kind="coffee", vary=False)
+    src = folder / "two.png"
+    Image.fromarray(scene.image).save(src)
+    (folder / "secret.txt").write_bytes(SECRET)
+    entry = detect_photo(src, folder / "out" / "two.png", Options())
+    path = folder / "regions.json"
+    save_document(path, RegionsDocument([entry], options_record(Options())))
+    server = ReviewServer(ReviewSession.open(path))
+    server.start()
+    yield server, path
+    server.stop()
+
+
+def _base(server: ReviewServer) -> str:
+    return f"http://127.0.0.1:{server.port}"
+
+
+@contextlib.contextmanager
+def _client(server: ReviewServer) -> Iterator[httpx.Client]:
+    """A client that went through the printed address once, as a browser does."""
+    with httpx.Client(base_url=_base(server)) as client:
+        first = client.get(f"/?token={server.token}")
+        assert first.status_code == 303 and first.headers["location"] == "/"
+        assert "httponly" in first.headers["set-cookie"].lower()
+        assert "samesite=strict" in first.headers["set-cookie"].lower()
+        yield client
+
+
+def test_the_token_opens_the_page_and_the_api(served):
+    server, _ = served
+    with _client(server) as client:
+        page = client.get("/")
+        assert page.status_code == 200 and '<script src="/assets/app.js"' in page.text
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp and "unsafe" not in csp
+        assert client.get("/assets/app.js").status_code == 200
+        files = client.get("/api/files").json()["files"]
+        assert [f["name"] for f in files] == ["two.png"] and files[0]["faces"] == 2
+        picture = client.get("/api/files/0/picture")
+        assert picture.headers["content-type"] == "image/jpeg"
+
+
+def test_requests_without_the_right_token_are_refused(served):
+    server, _ = served
+    with httpx.Client(base_url=_base(server)) as client:
+        for url in ["/", "/api/files", "/api/files/0", "/api/files/0/picture", "/assets/app.js"]:
+            assert client.get(url).status_code == 403, url
+            assert client.get(url + "?token=wrong").status_code == 403, url
+        client.cookies.set(f"unseen_review_{server.port}", "wrong")
+        assert client.get("/api/files").status_code == 403
+        assert client.post("/api/export").status_code == 403
+        assert client.put("/api/files/0", json={"regions": [], "reviewed": True}).status_code == 403
+    assert load_document(served[1]).files[0].reviewed is False
+
+
+def test_foreign_host_and_origin_are_refused(served):
+    server, path = served
+    with _client(server) as client:
+        # DNS rebinding: the attacker's name now points at 127.0.0.1, the browser sends its Host.
+        for host in ["evil.example", f"evil.example:{server.port}", f"localhost:{server.port}", "127.0.0.1"]:
+            assert client.get("/api/files", headers={"host": host}).status_code == 403, host
+        body = {"regions": [], "reviewed": True}
+        for origin in ["http://evil.example", f"http://localhost:{server.port}", "null"]:
+            reply = client.put("/api/files/0", json=body, headers={"origin": origin})
+            assert reply.status_code == 403, origin
+        reply = client.put("/api/files/0", json=body, headers={"sec-fetch-site": "cross-site"})
+        assert reply.status_code == 403
+        assert load_document(path).files[0].reviewed is False  # nothing got through
+        assert client.post("/api/export", headers={"origin": "http://evil.example"}).status_code == 403
+        assert not Path(load_document(path).files[0].output).exists()
+
+
+def test_only_the_given_files_are_served(served):
+    server, _ = served
+    with _client(server) as client:
+        for url in [
+            "/assets/../secret.txt",
+            "/assets/..%2fsecret.txt",
+            "/assets/%2e%2e%2f%2e%2e%2fsecret.txt",
+            "/assets/index.html/../../../secret.txt",
+            "/api/files/1/picture",
+            "/api/files/-1/picture",
+            "/api/files/0/picture?frame=1",
+            "/api/files/../secret.txt",
+            "/secret.txt",
+            f"/{served[1].parent}/secret.txt",
+        ]:
+            reply = client.get(url)
+            assert reply.status_code in (404, 400), url
+            assert SECRET not in reply.content
+
+
+def _raw_request(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(request)
+        return conn.recv(65536)
+
+
+def test_raw_traversal_paths_are_not_served(served):
+    server, _ = served
+    cookie = f"unseen_review_{server.port}={server.token}"
+    for target in [b"/assets/../../secret.txt", b"/assets/..\\secret.txt", b"/../secret.txt"]:
+        reply = _raw_request(
+            server.port,
+            b"GET "
+            + target
+            + b" HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nCookie: %s\r\nConnection: close\r\n\r\n"
+            % (server.port, cookie.encode()),
+        )
+        assert SECRET not in reply and not reply.startswith(b"HTTP/1.1 200"), target
+
+
+def test_edits_are_checked_and_saved_at_once(served):
+    server, path = served
+    with _client(server) as client:
+        regions = client.get("/api/files/0").json()["regions"]
+        for bad in [
+            {"regions": [{**regions[0], "action": "hide"}], "reviewed": False},
+            {"regions": [{**regions[0], "box": [1, 2]}], "reviewed": False},
+            {"regions": "all", "reviewed": False},
+            {"regions": regions, "reviewed": "yes"},
+        ]:
+            assert client.put("/api/files/0", json=bad).status_code == 400
+        assert client.put("/api/files/0", content=b"{not json").status_code == 400
+        kept = [{**regions[0], "action": "keep"}, *regions[1:]]
+        reply = client.put("/api/files/0", json={"regions": kept, "reviewed": True})
+        assert reply.status_code == 200 and reply.json()["state"] == "reviewed"
+        # Already on disk, before anything else happens.
+        entry = load_document(path).files[0]
+        assert entry.reviewed and entry.edited and entry.actions[0] == "keep"
+        preview = client.get("/api/files/0/picture?output=1")
+        assert preview.status_code == 200
+        client.put("/api/files/0", json={"regions": regions, "reviewed": False})
+
+
+def test_a_regions_file_for_another_input_is_refused(tmp_path, served, capsys):
+    _, path = served
+    doc = json.loads(path.read_text())
+    src = tmp_path / "two.png"
+    with Image.open(doc["files"][0]["input"]) as im:
+        pixels = np.asarray(im).copy()
+    pixels[5, 5] ^= 4  # another picture of the same size under the recorded name
+    Image.fromarray(pixels).save(src)
+    doc["files"][0]["input"] = str(src)
+    other = tmp_path / "regions.json"
+    other.write_text(json.dumps(doc))
+    with pytest.raises(InputError, match="not the file the regions file describes"):
+        ReviewSession.open(other)
+    assert review_main(["--regions", str(other), "--no-browser"]) == 1
+    assert "not the file the regions file describes" in capsys.readouterr().err
+
+
+def test_a_version_1_file_is_reviewed_and_saved_as_version_2(served, tmp_path):
+    _, path = served
+    doc = json.loads(path.read_text())
+    entry = doc["files"][0]
+    v1 = {
+        "schema": "unseen.regions/1",
+        "tool": "unseen 0.1.0",
+        "files": [
+            {
+                **{k: entry[k] for k in ("input", "output", "kind", "width", "height", "frames")},
+                "regions": [
+                    {k: v for k, v in r.items() if k != "action"}
+                    for r in entry["regions"]
+                    if r["action"] == "obscure"
+                ],
+            }
+        ],
+    }
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(v1))
+    session = ReviewSession.open(old)
+    session.update(0, {"regions": session.entry(0).records(), "reviewed": True})
+    saved = json.loads(old.read_text())
+    assert saved["schema"] == "unseen.regions/2"
+    assert saved["files"][0]["sha256"] == entry["sha256"] and saved["files"][0]["reviewed"] is True
+    assert {r["action"] for r in saved["files"][0]["regions"]} == {"obscure"}
+    v1["files"][0]["height"] += 1  # a /1 file for a picture of another size: refused
+    old.write_text(json.dumps(v1))
+    with pytest.raises(InputError, match="refusing to apply it"):
+        ReviewSession.open(old)
