@@ -577,3 +577,12 @@ def test_a_walk_names_photos_that_need_an_extra(tmp_path, capsys, small, monkeyp
     code, _, err = run(capsys, tmp_path / "in", "-o", tmp_path / "out")
     assert code == 0, err
     assert "note: left out 2 .heic photos (they need pip install 'unseen[heif]'), e.g." in err
+
+
+def test_an_unreadable_image_overlay_is_a_usage_error(tmp_path, capsys, small):
+    src = save(small, tmp_path / "p.jpg")
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (30000, 30000)).save(bomb)  # 900 M pixels: refused before decoding
+    code, _, err = run(capsys, src, "--method", "image", "--image", bomb)
+    assert code == 2 and "Traceback" not in err
+    assert f"--image: {bomb}: image too large" in err

@@ -26,6 +26,7 @@ from .errors import OutputError, UnseenError, one_line, shown
 from .heap import limit_heap_growth
 from .media.atomic import remove_stale_parts
 from .media.encoder import check_encoder
+from .media.image import read_photo
 from .obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from .plan import PlanOptions
 from .process import Outcome, Settings, describe, process
@@ -80,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fill colour, also shown through a transparent --image: a name (black, red, navy...), "
         "#RGB, #RRGGBB or R,G,B (never alpha: the patch is always opaque)",
     )
-    look.add_argument("--image", type=Path, metavar="PNG", help="picture to paste with --method image")
+    look.add_argument(
+        "--image",
+        type=Path,
+        metavar="PNG",
+        help="picture to paste with --method image (its transparent parts show --color)",
+    )
     look.add_argument("--shape", choices=SHAPES, default="ellipse", help="painted shape (default ellipse)")
     look.add_argument(
         "--margin",
@@ -202,14 +208,16 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> api.O
 
 
 def _read_overlay(path: Path, fail: Any) -> np.ndarray:
-    """The --image picture as H x W x 4 uint8 RGBA (ObscureOptions flattens it onto --color)."""
-    from PIL import Image, UnidentifiedImageError
+    """The --image picture as H x W x 4 uint8 RGBA (ObscureOptions flattens it onto --color).
 
+    Read with the photo reader, so a huge or hostile picture is refused the way an input is.
+    """
     try:
-        with Image.open(path) as im:
-            return np.array(im.convert("RGBA"))
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
-        fail(f"--image {shown(path)}: cannot read picture: {exc}")
+        photo = read_photo(path)
+    except UnseenError as exc:
+        fail(f"--image: {exc}")
+    alpha = photo.alpha if photo.alpha is not None else np.full(photo.pixels.shape[:2], 255, np.uint8)
+    return np.dstack([photo.pixels, alpha])
 
 
 def _say(message: str) -> None:
