@@ -353,7 +353,8 @@ def test_names_that_look_like_urls_open_no_connection(tmp_path: Path, listener) 
     assert written == sorted([*named, f"http:{url}.mkv"]), proc.stderr
     errors = sorted(line for line in proc.stderr.splitlines() if "error" in line)
     assert errors == [
-        "unseen: error: names/list.mp4: not a video in a format unseen reads (MP4/MOV, Matroska/WebM, AVI)",
+        "unseen: error: names/list.mp4: not a video in a format unseen reads "
+        "(MP4/MOV/3GP, Matroska/WebM, AVI, MPEG-TS)",
         "unseen: error: names/playlist.mp4: cannot read video: Invalid data found when processing input",
     ]
 
@@ -473,3 +474,16 @@ def test_cli_accept_concealed_paints_a_damaged_video(tmp_path: Path, capsys) -> 
     assert main([str(clip.path), "-o", str(out), "--accept-concealed"]) == 0
     assert "1 damaged frame(s) analysed" in capsys.readouterr().err
     assert uncovered(clip, decoded(out / "damaged.mkv")) == []
+
+
+@pytest.mark.parametrize("suffix", [".3gp", ".MTS"])
+def test_phone_and_camcorder_containers_are_taken_from_a_folder(tmp_path: Path, capsys, suffix: str) -> None:
+    """.3gp (old phones) and .MTS (AVCHD camcorders) were left out of folder walks in silence."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    src = make_clip(folder / f"clip{suffix}", frames=20, audio=False)
+    assert main([str(folder), "-o", str(tmp_path / "out"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["done"] == 1
+    out = tmp_path / "out" / src.name
+    assert probe(out).width == 160 and len(decoded(out)) == 20

@@ -25,7 +25,19 @@ from .video_info import VideoInfo
 
 # Output extension -> FFmpeg muxer. The output keeps the input's container whenever the caller keeps
 # the extension; the muxer is chosen by name so that the ".part" temporary name does not matter.
-MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
+MUXERS = {
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".mov": "mov",
+    ".3gp": "3gp",
+    ".3g2": "3g2",
+    ".mkv": "matroska",
+    ".webm": "webm",
+    ".avi": "avi",
+    ".mts": "mpegts",  # camcorders (AVCHD)
+    ".m2ts": "mpegts",
+    ".ts": "mpegts",
+}
 MOV_FAMILY = frozenset({"mp4", "mov"})
 
 # Encoders worth suggesting when a name is mistyped, where this FFmpeg has them.

@@ -22,8 +22,8 @@ from av.container import InputContainer, OutputContainer
 from ..errors import InputError, shown
 
 # The demuxers of the containers in VIDEO_EXTENSIONS (FFmpeg matches "mov" against its
-# "mov,mp4,m4a,3gp,3g2,mj2" demuxer, "matroska" against "matroska,webm").
-_DEMUXERS = "mov,matroska,avi"
+# "mov,mp4,m4a,3gp,3g2,mj2" demuxer, "matroska" against "matroska,webm"; mpegts reads .mts/.m2ts/.ts).
+_DEMUXERS = "mov,matroska,avi,mpegts"
 _INPUT_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": _DEMUXERS}
 
 
@@ -46,7 +46,7 @@ def open_input(path: Path) -> InputContainer:
         return av.open(_file_url(path), container_options=_INPUT_OPTIONS)
     except av.error.ArgumentError as exc:  # "Format not on whitelist": some other kind of file
         raise InputError(
-            f"{shown(path)}: not a video in a format unseen reads (MP4/MOV, Matroska/WebM, AVI)"
+            f"{shown(path)}: not a video in a format unseen reads (MP4/MOV/3GP, Matroska/WebM, AVI, MPEG-TS)"
         ) from exc
     except (av.FFmpegError, OSError) as exc:
         raise InputError(f"{shown(path)}: cannot read video: {reason(exc)}") from exc

@@ -29,13 +29,13 @@ from av.video.stream import VideoStream
 
 from ..errors import InputError, OutputError, shown
 from .atomic import atomic_output
-from .encoder import MOV_FAMILY, add_video_stream, check_encoder_setup, encode_time_base, muxer_for
+from .encoder import MOV_FAMILY, MUXERS, add_video_stream, check_encoder_setup, encode_time_base, muxer_for
 from .hdr import hdr_metadata
 from .local_av import open_input, open_output, reason
 from .orientation import Orientation, orientation
 from .video_info import VideoInfo
 
-VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"})
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(MUXERS)
 
 # What to do about a frame in which the decoder concealed damage (one line, after "frame N").
 CONCEALED_ADVICE = (
