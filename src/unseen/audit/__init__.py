@@ -6,3 +6,19 @@ recogniser could still link output and original, ``media.readback`` reads the me
 ``integrity`` pins the files by hash; ``report`` and ``html`` write the results, ``cli`` is the
 command line.
 """
+
+from .core import AuditOptions, audit_pair, audit_pairs
+from .findings import FileAudit, Finding
+from .runs import Pair, Run, pairs_from_paths, read_run
+
+__all__ = [
+    "AuditOptions",
+    "FileAudit",
+    "Finding",
+    "Pair",
+    "Run",
+    "audit_pair",
+    "audit_pairs",
+    "pairs_from_paths",
+    "read_run",
+]
