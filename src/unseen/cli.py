@@ -143,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status instead of exiting."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["audit"]:
+        from .audit.cli import main as audit_main
+
+        return audit_main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
