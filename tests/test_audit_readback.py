@@ -131,3 +131,14 @@ def test_video_tags_streams_and_chapters_are_named_and_unseen_output_is_clean(tm
     dst = tmp_path / "out.mp4"
     write_video(src, dst, probe(src), read_frames(src))
     assert findings(video_items(dst)) == []
+
+
+@pytest.mark.skipif(".heic" not in IMAGE_EXTENSIONS, reason="pillow-heif cannot encode here")
+def test_heif_exif_and_xmp_are_named(tmp_path, astronaut):
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"  # Make
+    Image.fromarray(astronaut).save(
+        tmp_path / "a.heic", exif=exif, xmp=b"<x:xmpmeta><dc:creator/></x:xmpmeta>"
+    )
+    got = findings(photo_items(tmp_path / "a.heic"))
+    assert "EXIF Make = Canon" in got and "XMP packet = dc:creator" in got
