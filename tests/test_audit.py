@@ -57,7 +57,7 @@ def test_a_normal_run_audits_clean(run):
     audit = audit_pair(pair)  # the full look: every turn, both detectors, re-identification
     assert audit.findings == []
     assert audit.checks["reid"].startswith("0 face(s) compared with dlib ResNet embeddings")  # all filled
-    assert "libfacedetection" in audit.checks["faces"] and "90, 180, 270" in audit.checks["faces"]
+    assert "libfacedetection" in audit.checks["faces"] and "turned by 90, 180, 270" in audit.checks["faces"]
     assert audit.sha256_output and audit.sha256_original and audit.sha256_output != audit.sha256_original
 
 

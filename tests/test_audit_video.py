@@ -54,6 +54,7 @@ def test_a_normal_video_run_audits_clean(run):
     assert audit.frames == FRAMES
     assert audit.checks["strength"] == "every frame with regions, compared with the original"
     assert "9 of 16 frames (every 4th frame and the last, plus every frame within 2" in audit.checks["faces"]
+    assert "the upright view only" in audit.checks["faces"]
 
 
 def test_one_frame_left_unpainted_is_a_finding_naming_that_frame(run, tmp_path):

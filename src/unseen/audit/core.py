@@ -150,10 +150,11 @@ def _metadata(audit: FileAudit, items: Iterable[Any]) -> None:
 
 
 def _searching(options: SearchOptions) -> str:
-    turns = ", ".join(f"{90 * t}" for t in options.turns)
+    turns = ", ".join(f"{90 * t}" for t in options.turns if t % 4)
+    views = f"the upright view and views turned by {turns} degrees" if turns else "the upright view only"
     second = second_detector_missing() if options.second else "turned off"
     detectors = "CenterFace cascade" + ("" if second else " and libfacedetection (YuNet)")
-    text = f"{detectors}, views turned by {turns} degrees, sensitivity {options.sensitivity:g}"
+    text = f"{detectors} on {views}, sensitivity {options.sensitivity:g}"
     return text + (f" (second detector skipped: {second})" if second else "")
 
 

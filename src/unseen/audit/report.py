@@ -26,6 +26,10 @@ _CHECK_WORDS = {
 }
 
 
+# The finding a verdict line names first: what most directly exposes a person.
+_FIRST = ("faces", "strength", "reid", "file", "integrity", "metadata")
+
+
 def verdict(audit: FileAudit) -> str:
     """One line: ``OUTPUT: clean`` or ``OUTPUT: 3 findings (2 face visible, 1 metadata: EXIF GPS ...)``."""
     name = shown(audit.output)
@@ -34,7 +38,7 @@ def verdict(audit: FileAudit) -> str:
         return f"{name}: clean" + (f" ({', '.join(skipped)} skipped)" if skipped else "")
     counts = Counter(f.check for f in audit.findings)
     parts = [f"{n} {_CHECK_WORDS.get(check, check)}" for check, n in counts.items()]
-    first = audit.findings[0]
+    first = min(audit.findings, key=lambda f: _FIRST.index(f.check) if f.check in _FIRST else len(_FIRST))
     where = f" at frame {first.frame}" if first.frame is not None else ""
     total = len(audit.findings)
     plural = "s" if total > 1 else ""
