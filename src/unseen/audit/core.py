@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -194,7 +195,7 @@ def _regions_for(pair: Pair, audit: FileAudit, detect: Callable[[], Regions] | N
     return detect()
 
 
-def _audit_photo(pair: Pair, original_path: Any, audit: FileAudit, options: AuditOptions) -> None:
+def _audit_photo(pair: Pair, original_path: Path | None, audit: FileAudit, options: AuditOptions) -> None:
     from ..api import detect
 
     _metadata(audit, photo_items(pair.output))
@@ -226,7 +227,7 @@ def _size(pixels: np.ndarray) -> str:
     return f"{pixels.shape[1]} x {pixels.shape[0]}"
 
 
-def _audit_video(pair: Pair, original_path: Any, audit: FileAudit, options: AuditOptions) -> None:
+def _audit_video(pair: Pair, original_path: Path | None, audit: FileAudit, options: AuditOptions) -> None:
     from ..api import detect
 
     _metadata(audit, video_items(pair.output))
@@ -286,7 +287,7 @@ def _audit_video(pair: Pair, original_path: Any, audit: FileAudit, options: Audi
     audit.findings[:] = _merged(audit.findings)
 
 
-def _count_frames(path: Any) -> int:
+def _count_frames(path: Path) -> int:
     """Frames of a video whose container does not state its count: its video packets, counted."""
     import av
 

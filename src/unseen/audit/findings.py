@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-CHECKS = ("faces", "strength", "metadata", "reid", "integrity")
-
 
 @dataclass(frozen=True)
 class Finding:
     """One thing left in an output. ``box`` is in pixels of the upright output, ``frame`` for video."""
 
-    check: str  # one of CHECKS, or "file" when the file could not be audited at all
+    check: str  # faces, strength, metadata, reid, integrity; "file" when it could not be audited at all
     message: str
     frame: int | None = None
     box: tuple[float, float, float, float] | None = None

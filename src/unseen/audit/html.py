@@ -46,19 +46,20 @@ table{border-collapse:collapse;font-size:.85em}td{padding:.1em .6em .1em 0;verti
 """
 
 
-def _data_uri(pixels: np.ndarray) -> tuple[str, float]:
-    """A JPEG data: URI of the picture shrunk to MAX_SIDE, and the scale applied."""
+def _data_uri(pixels: np.ndarray) -> str:
+    """A JPEG data: URI of the picture shrunk to MAX_SIDE (marks are placed in percent, so the
+    scale does not matter to them)."""
     image = Image.fromarray(pixels)
     scale = min(1.0, MAX_SIDE / max(image.size))
     if scale < 1.0:
         image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), scale
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _figure(pixels: np.ndarray, marks: list[tuple[int, Finding]], caption: str) -> str:
-    uri, _ = _data_uri(pixels)
+    uri = _data_uri(pixels)
     h, w = pixels.shape[:2]
     boxes = []
     for number, finding in marks:

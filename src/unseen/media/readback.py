@@ -16,6 +16,7 @@ import io
 import os
 import re
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -323,8 +324,6 @@ def _png_items(raw: bytes) -> list[Item]:
         if kind in _PNG_ALLOWED:
             continue
         if kind == b"iCCP":
-            import zlib
-
             profile_name, _, rest = body.partition(b"\x00")
             try:
                 items += icc_items(zlib.decompress(rest[1:]))
