@@ -31,15 +31,15 @@ class SearchOptions:
     (0..100) for libfacedetection; ``sensitivity`` divides all three and the cascade's own
     thresholds. ``turns`` are the quarter turns looked at (0 = upright).
 
-    The defaults keep false findings near one per photo on the WIDER dev sample (bench/audit.py):
-    the faces the run misses score so low that flagging them costs dozens of false findings per
-    photo, so a higher ``sensitivity`` is for a close look at a few files, not for every run.
+    The defaults keep false findings near one per photo on the WIDER dev sample (bench/audit.py,
+    docs/audit.md): the faces the run misses score so low that flagging half of them costs dozens
+    of false findings per photo, so a higher ``sensitivity`` is for a close look at a few files.
     """
 
     sensitivity: float = 1.0
     centerface_score: float = 0.3
-    turned_score: float = 0.5
-    second_score: float = 70.0
+    turned_score: float = 0.3
+    second_score: float = 80.0
     turns: tuple[int, ...] = (0, 1, 2, 3)
     second: bool = True
 
