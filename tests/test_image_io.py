@@ -32,6 +32,7 @@ from unseen.media.image import (
     read_photo,
     write_photo,
 )
+from unseen.media.readback import jpeg_markers, png_chunks, riff_chunks
 from unseen.obscure import ObscureOptions
 
 HEIF = ".heic" in IMAGE_EXTENSIONS
@@ -56,39 +57,6 @@ def decoded(path: Path) -> np.ndarray:
     """Pixels exactly as stored, with no orientation applied (what a metadata-blind viewer shows)."""
     with Image.open(path) as im:
         return np.array(im.convert("RGB"))
-
-
-def jpeg_markers(raw: bytes) -> list[int]:
-    """Marker codes of the segments before the first scan."""
-    assert raw[:2] == b"\xff\xd8"
-    markers, pos = [], 2
-    while True:
-        assert raw[pos] == 0xFF
-        marker = raw[pos + 1]
-        if marker == 0xDA:  # start of scan: entropy-coded data follows
-            return markers
-        markers.append(marker)
-        pos += 2 + struct.unpack(">H", raw[pos + 2 : pos + 4])[0]
-
-
-def png_chunks(raw: bytes) -> list[bytes]:
-    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
-    chunks, pos = [], 8
-    while pos < len(raw):
-        length, kind = struct.unpack(">I4s", raw[pos : pos + 8])
-        chunks.append(kind)
-        pos += 12 + length
-    return chunks
-
-
-def riff_chunks(raw: bytes) -> list[bytes]:
-    assert raw[:4] == b"RIFF" and raw[8:12] == b"WEBP"
-    chunks, pos = [], 12
-    while pos < len(raw):
-        kind, length = struct.unpack("<4sI", raw[pos : pos + 8])
-        chunks.append(kind)
-        pos += 8 + length + (length & 1)
-    return chunks
 
 
 def png_with_header(width: int, height: int) -> bytes:

@@ -136,7 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status instead of exiting."""
     args = sys.argv[1:] if argv is None else list(argv)
-    if args and args[0] in ("review", "render"):  # subcommands: imported only when used
+    if args[:1] == ["audit"]:  # subcommands: imported only when used
+        from .audit.cli import main as audit_main
+
+        return audit_main(args[1:])
+    if args[:1] in (["review"], ["render"]):
         from .review import cli as review_cli
 
         return (review_cli.main if args[0] == "review" else review_cli.render_main)(args[1:])
