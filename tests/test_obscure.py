@@ -544,3 +544,17 @@ def test_inplace_paints_the_given_array_exactly_as_the_copy(astronaut: np.ndarra
     assert out is frame
     np.testing.assert_array_equal(out, expected)
     assert not np.array_equal(out, astronaut)
+
+
+def test_pixelate_cells_are_never_finer_than_three_pixels():
+    """A 12 px face cut into 8 cells would get 2 px cells, which barely change it (found by the audit)."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    out = obscure(
+        image, Regions.from_boxes([[10, 10, 22, 22]]), ObscureOptions(method="pixelate", shape="box", seed=0)
+    )
+    patch = out[10:22, 10:22].astype(int)
+    for row in range(0, 12, 3):  # every 3 x 3 cell of the grid anchored at the region's corner is one colour
+        for col in range(0, 12, 3):
+            cell = patch[row : row + 3, col : col + 3].reshape(-1, 3)
+            assert (cell == cell[0]).all(), (row, col)

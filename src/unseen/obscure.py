@@ -43,6 +43,8 @@ IBox = tuple[int, int, int, int]  # the bounds of every pixel a Box touches, eve
 METHODS = ("fill", "pixelate", "blur", "image")
 SHAPES = ("ellipse", "box")
 
+#: Pixelate cells are never smaller than this many pixels: on a small face, one-pixel cells are the face.
+PIXELATE_MIN_CELL = 3
 #: Half-width of the uniform noise added to each pixelate cell, per channel.
 PIXELATE_NOISE = 12
 #: Blur sigma is at least this fraction of the region's larger side (times ``blur_strength``) ...
@@ -174,7 +176,10 @@ def obscure(
         ibox, mask = _union_mask(options.shape, members, (height, width))
         ix1, iy1, ix2, iy2 = ibox
         if options.method == "pixelate":
-            size = max(math.ceil(max(b[2] - b[0], b[3] - b[1]) / options.pixel_cells) for _, b in members)
+            cells = options.pixel_cells
+            size = max(
+                PIXELATE_MIN_CELL, *(math.ceil(max(b[2] - b[0], b[3] - b[1]) / cells) for _, b in members)
+            )
             patch = _pixelate(out[iy1:iy2, ix1:ix2], size, rng)
         else:
             sigma = max(blur_sigma(b[2] - b[0], b[3] - b[1], options.blur_strength) for b, _ in members)

@@ -19,14 +19,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..obscure import ObscureOptions, blur_sigma, obscure
+from ..obscure import PIXELATE_MIN_CELL, ObscureOptions, blur_sigma, obscure
 from ..plan import PlanOptions, plan_regions
 from ..regions import Regions
 
 SAFE_CELLS = 8
 """Pixelation cells across a region's larger side, at most (unseen's own ``pixel_cells`` default)."""
-MIN_CELL = 3
-"""... and a cell is never smaller than this many pixels: on a small face, one-pixel cells are the face."""
 
 _UNCHANGED = 10  # smoothed difference (0..255) below which a pixel counts as left as it was
 _TEXTURE = 4.0  # local standard deviation above which an original pixel carries detail
@@ -46,7 +44,7 @@ class Verdict:
 
 def safe_cells(side: float) -> int:
     """The most pixelation cells a region of this larger side may have across it."""
-    return max(1, min(SAFE_CELLS, int(side // MIN_CELL)))
+    return max(1, min(SAFE_CELLS, int(side // PIXELATE_MIN_CELL)))
 
 
 def planned_shape(
