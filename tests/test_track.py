@@ -243,3 +243,78 @@ def test_face_leaving_the_picture_is_followed_out_of_it() -> None:
     inside = Tracker(options, frame_size=(480, 640))  # the same face lost in mid-picture
     feed(inside, linear((300, 80, 340, 128), (0, 3, 0, 3)), {0, 4, 8, 12, 16}, 60)
     assert len(inside.regions_at(16 + 8)) == 1 and len(inside.regions_at(16 + 9)) == 0
+
+
+# --- regions are final when the frame is written ------------------------------------------------
+
+FRAME = (480, 640)  # height, width
+
+
+def wandering_faces(seed: int, frames: int = 240, every: int = 8) -> list[tuple[int, Regions]]:
+    """Keyframe detections of faces entering from every edge, crossing fast or slowly, leaving,
+    with the detector blinking: a face is seen only when most of it is inside the picture, and
+    then misses some keyframes at random (sometimes several in a row)."""
+    rng = np.random.default_rng(seed)
+    height, width = FRAME
+    faces = []
+    for _ in range(6):
+        size = rng.uniform(16, 90)
+        edge = int(rng.integers(4))  # where it comes in: left, top, right, bottom
+        speed = rng.uniform(1, 24)
+        along = rng.uniform(0.1, 0.9)
+        start = rng.integers(-60, frames // 2)
+        inward = [(1, 0), (0, 1), (-1, 0), (0, -1)][edge]
+        cx = [-size / 2, along * width, width + size / 2, along * width][edge]
+        cy = [along * height, -size / 2, along * height, height + size / 2][edge]
+        drift = rng.uniform(-0.3, 0.3) * speed
+        v = (inward[0] * speed + inward[1] * drift, inward[1] * speed + inward[0] * drift)
+        faces.append((size, start, cx, cy, v, rng.uniform(0.5, 1.0)))
+    found = []
+    for f in [*range(0, frames, every), frames - 1]:
+        boxes = []
+        for size, start, cx, cy, (vx, vy), seen_share in faces:
+            t = f - start
+            x, y = cx + vx * t, cy + vy * t
+            box = np.array([x - size / 2, y - size / 2, x + size / 2, y + size / 2])
+            inside = np.clip(box, 0, [width, height, width, height])
+            visible = (inside[2] - inside[0]) * (inside[3] - inside[1]) / size**2
+            if t < 0 or visible < seen_share or rng.random() < 0.3:  # the detector blinks
+                continue
+            boxes.append(inside + rng.normal(0, 1, 4))
+        found.append((f, seen(*boxes, frame=f) if boxes else Regions()))
+    return found
+
+
+def same_regions(a: Regions, b: Regions) -> bool:
+    ia, ib = np.argsort(a.track, kind="stable"), np.argsort(b.track, kind="stable")
+    return (
+        len(a) == len(b)
+        and (a.track[ia] == b.track[ib]).all()
+        and (a.source[ia] == b.source[ib]).all()
+        and np.allclose(a.boxes[ia], b.boxes[ib], atol=1e-3)
+        and np.allclose(a.scores[ia], b.scores[ib])
+    )
+
+
+@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize(
+    "options", [TrackOptions(), OPTIONS, TrackOptions(detect_every=4, extend=3, edge_extend=12, max_gap=30)]
+)
+def test_regions_are_final_once_lag_frames_of_detections_are_known(seed: int, options: TrackOptions) -> None:
+    """Driven as protect_frames drives it (detections up to ``lag`` frames ahead, older ones
+    forgotten), the tracker gives every frame exactly the regions it gives with the whole video
+    known: no later keyframe can change what an already written frame should have had painted."""
+    keyframes = wandering_faces(seed, every=options.detect_every)
+    everything = Tracker(options, frame_size=FRAME)
+    for keyframe in keyframes:
+        everything.update(*keyframe)
+    streaming = Tracker(options, frame_size=FRAME)
+    pending = iter(keyframes)
+    upcoming = next(pending, None)
+    for f in range(keyframes[-1][0] + 1):
+        while upcoming is not None and upcoming[0] <= f + streaming.lag:
+            streaming.update(*upcoming)
+            upcoming = next(pending, None)
+        now, later = streaming.regions_at(f), everything.regions_at(f)
+        assert same_regions(now, later), (f, now, later)
+        streaming.forget_before(f + 1)

@@ -82,9 +82,15 @@ class Tracker:
 
     @property
     def lag(self) -> int:
-        """How far behind the newest keyframe a frame must be before its regions are final."""
+        """How far behind the newest keyframe a frame must be before its regions are final.
+
+        A frame can be covered by a track first seen up to ``_reach`` frames later; how far and
+        where that track reaches back depends on its motion, known at its second sighting, which
+        comes at most ``max_gap + detect_every`` frames after the first (or never). Interpolation
+        and the look after a last sighting need only that second term.
+        """
         o = self.options
-        return max(self._reach, o.max_gap) + o.detect_every
+        return self._reach + o.max_gap + o.detect_every
 
     @property
     def _reach(self) -> int:
