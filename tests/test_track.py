@@ -318,3 +318,42 @@ def test_regions_are_final_once_lag_frames_of_detections_are_known(seed: int, op
         now, later = streaming.regions_at(f), everything.regions_at(f)
         assert same_regions(now, later), (f, now, later)
         streaming.forget_before(f + 1)
+
+
+def drive(tracker: Tracker, keyframes: list[tuple[int, Regions]], frames: int) -> Iterator[Regions]:
+    """The regions of every frame, with the tracker driven as protect_frames drives it."""
+    pending = iter(keyframes)
+    upcoming = next(pending, None)
+    for f in range(frames):
+        while upcoming is not None and upcoming[0] <= f + tracker.lag:
+            tracker.update(*upcoming)
+            upcoming = next(pending, None)
+        yield tracker.regions_at(f)
+        tracker.forget_before(f + 1)
+
+
+def test_a_panned_face_keeps_a_patch_the_size_of_the_face() -> None:
+    """A phone held upright pans at 12 px/frame: a 100 px face comes in at the right edge, crosses
+    and leaves at the left (about a face size per keyframe: the tracker links its sightings). The
+    detector sees it only while most of it is inside. Its patch covers it in every frame it shows,
+    stays within a few face sizes of it, never reaches outside the picture, and stops soon after
+    the face has gone (it used to grow 540 px on every side)."""
+    height, width = 1280, 720
+    truth = linear((740, 600, 840, 700), (-12, 0, -12, 0))
+    keyframes = []
+    for f in range(0, 121, 8):
+        box = np.clip(truth(f), 0, [width, height, width, height])
+        visible = (box[2] - box[0]) / 100
+        keyframes.append((f, seen(box, frame=f) if visible >= 0.6 else Regions()))
+    regions = list(drive(Tracker(frame_size=(height, width)), keyframes, 121))
+    gone = next(f for f in range(121) if truth(f)[2] <= 0)
+    for f, r in enumerate(regions):
+        visible = np.clip(truth(f), 0, [width, height, width, height])
+        assert (r.boxes >= 0).all() and (r.boxes[:, [0, 2]] <= width).all(), (f, r.boxes)
+        assert (r.boxes[:, [1, 3]] <= height).all(), (f, r.boxes)
+        if visible[2] > visible[0]:
+            (box,) = r.boxes
+            assert contains(box, visible), (f, box, visible)
+            assert box[2] - box[0] <= 4 * 100 and box[3] - box[1] <= 4 * 100, (f, box)
+        elif f >= gone + 12:
+            assert len(r) == 0, (f, r.boxes)

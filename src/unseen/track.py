@@ -3,11 +3,14 @@
 Video is anonymised offline, so a frame is only painted once the detections *after* it are known:
 each face is then covered by interpolation between the keyframes that saw it, across short gaps
 where the detector blinked, and for a few frames before its first and after its last sighting.
-Regions grow with the face's motion, so a face moving faster than the interpolation predicts is
-still inside its patch. A face that leaves (or enters) the picture is cut by the frame's edge, and
-the detector loses a cut face well before it is gone, so a moving face last seen at the edge is
-followed for longer, until its growing patch has left the picture with it. Only a bounded window
-of keyframes is kept, so memory does not grow with the length of the video.
+Between sightings a region grows with the face's motion, so a face moving less evenly than the
+interpolation assumes is still inside its patch. Beyond them the box moves on along its measured
+velocity and grows only with the uncertainty of that motion, never by more than about the face's
+own size, so a panning camera does not black out the picture. A face that leaves (or enters) the
+picture is cut by the frame's edge, and the detector loses a cut face well before it is gone, so a
+face last (or first) seen at the edge and moving through it is followed for longer, until its box
+has left the picture. Regions are clipped to the picture. Only a bounded window of keyframes is
+kept, so memory does not grow with the length of the video.
 """
 
 from __future__ import annotations
@@ -25,13 +28,19 @@ class TrackOptions:
 
     detect_every: int = 8  # detect on every Nth frame; the rest are interpolated
     extend: int = 10  # cover this many frames before a track's first and after its last sighting
-    edge_extend: int = 30  # ... or this many, for a moving face last (or first) seen at the frame's edge
+    edge_extend: int = 30  # ... or this many, for a face seen at the frame's edge moving through it
     edge_margin: float = 0.5  # "at the edge": closer to it than this share of the face's size
     max_gap: int = 16  # a face unseen for up to this many frames is joined up across the gap
     match_iou: float = 0.1  # predicted and detected box must overlap this much to be the same face
-    motion_margin: float = 1.5  # grow by this many times the per-frame motion per frame of distance
+    motion_margin: float = 1.5  # between sightings: grow by this many times the motion per frame of distance
+    motion_error: float = 0.5  # beyond them: the velocity may be off by this share of itself
+    max_growth: float = 1.5  # growth is at most this many times the face's size on each side
     unknown_motion: float = 0.1  # a face seen once may move this share of its size per frame
     match_distance: float = 1.0  # or their centres be this many face sizes apart (similar sizes)
+
+
+def size_of(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], box[3] - box[1]))
 
 
 @dataclass
@@ -48,13 +57,6 @@ class Track:
     def last(self) -> int:
         return self.frames[-1]
 
-    def motion(self, at: int, unknown: float) -> float:
-        """Largest per-frame edge motion near keyframe ``at``; a share of the size if seen once."""
-        if len(self.frames) < 2:
-            box = self.boxes[0]
-            return unknown * float(max(box[2] - box[0], box[3] - box[1]))
-        return float(np.abs(self.velocity(at)).max())
-
     def velocity(self, at: int) -> np.ndarray:
         """Per-frame motion of the four box edges near keyframe index ``at`` (zeros if seen once)."""
         if len(self.frames) < 2:
@@ -66,14 +68,19 @@ class Track:
         return self.boxes[-1] + self.velocity(len(self.frames) - 1) * (frame - self.last)
 
 
+def _grown(box: np.ndarray, grow: float) -> np.ndarray:
+    return box + np.array([-grow, -grow, grow, grow], np.float32)
+
+
 class Tracker:
     """Feed keyframe detections in frame order with :meth:`update`; ask :meth:`regions_at` for any
-    frame at least ``lag`` frames behind the newest keyframe."""
+    frame at least ``lag`` frames behind the newest keyframe, and :meth:`forget_before` the frames
+    already written."""
 
     def __init__(
         self, options: TrackOptions | None = None, frame_size: tuple[int, int] | None = None
     ) -> None:
-        """``frame_size`` is (height, width); without it no face counts as at the edge."""
+        """``frame_size`` is (height, width); without it no face is at the edge and no box is clipped."""
         self.options = options or TrackOptions()
         self.frame_size = frame_size
         self.tracks: list[Track] = []
@@ -98,15 +105,19 @@ class Tracker:
         o = self.options
         return max(o.extend, o.edge_extend) if self.frame_size else o.extend
 
-    def _extension(self, track: Track, box: np.ndarray) -> int:
-        """How many frames to cover beyond a track's first or last sighting, seen at ``box``."""
-        o = self.options
-        if self.frame_size is None or len(track.frames) < 2:  # no motion measured: keep it short
-            return o.extend
+    def _leaving(self, box: np.ndarray, motion: np.ndarray) -> bool:
+        """Is a face at ``box`` at the frame's edge, moving (``motion``, per frame) out through it?"""
+        if self.frame_size is None:
+            return False
         height, width = self.frame_size
-        m = o.edge_margin * float(max(box[2] - box[0], box[3] - box[1]))
-        at_edge = box[0] < m or box[1] < m or box[2] > width - m or box[3] > height - m
-        return max(o.extend, o.edge_extend) if at_edge else o.extend
+        m = self.options.edge_margin * size_of(box)
+        cx, cy = (motion[:2] + motion[2:]) / 2
+        return bool(
+            (box[0] < m and cx < 0)
+            or (box[1] < m and cy < 0)
+            or (box[2] > width - m and cx > 0)
+            or (box[3] > height - m and cy > 0)
+        )
 
     def update(self, frame: int, detections: Regions) -> None:
         """Match one keyframe's detections to live tracks (greedy by overlap with the prediction)."""
@@ -151,34 +162,57 @@ class Tracker:
         track.sources.append(str(detections.source[d]))
 
     def regions_at(self, frame: int) -> Regions:
-        """Every region covering ``frame``: detected, interpolated or extended, motion-grown."""
-        o = self.options
+        """Every region covering ``frame``: detected, interpolated or extended, clipped to the picture."""
         boxes, scores, sources, ids = [], [], [], []
         for t in self.tracks:
-            fr = t.frames
-            j = int(np.searchsorted(fr, frame))
-            if j < len(fr) and fr[j] == frame:
-                box, dist, src, k, near = t.boxes[j], 0, t.sources[j], j, j
-            elif 0 < j < len(fr) and fr[j] - fr[j - 1] <= o.max_gap + o.detect_every:
-                a = (frame - fr[j - 1]) / (fr[j] - fr[j - 1])
-                box = (1 - a) * t.boxes[j - 1] + a * t.boxes[j]
-                dist, src, k = min(frame - fr[j - 1], fr[j] - frame), "interpolated", j
-                near = j if a >= 0.5 else j - 1
-            elif j == 0 and fr[0] - frame <= self._extension(t, t.boxes[0]):
-                box, dist, src, k, near = t.boxes[0], fr[0] - frame, "extended", 1, 0
-            elif j == len(fr) and frame - fr[-1] <= self._extension(t, t.boxes[-1]):
-                box, dist, src, k, near = t.boxes[-1], frame - fr[-1], "extended", len(fr) - 1, len(fr) - 1
-            else:
+            found = self._cover(t, frame)
+            if found is None:
                 continue
-            # k: where the motion is measured; near: the sighting whose confidence the region carries
-            grow = t.motion(k, o.unknown_motion) * o.motion_margin * dist
-            boxes.append(box + np.array([-grow, -grow, grow, grow], np.float32))
-            scores.append(t.scores[near])
-            sources.append(src)
+            box = found[0]
+            if self.frame_size is not None:
+                height, width = self.frame_size
+                box = np.clip(box, 0, [width, height, width, height]).astype(np.float32)
+                if box[2] <= box[0] or box[3] <= box[1]:  # wholly outside the picture
+                    continue
+            boxes.append(box)
+            scores.append(found[1])
+            sources.append(found[2])
             ids.append(t.id)
         if not boxes:
             return Regions()
         return Regions(np.stack(boxes), scores, sources, frame, ids)
+
+    def _cover(self, t: Track, frame: int) -> tuple[np.ndarray, float, str] | None:
+        """The box, score and source with which track ``t`` covers ``frame``, if it does."""
+        o = self.options
+        fr = t.frames
+        j = int(np.searchsorted(fr, frame))
+        if j < len(fr) and fr[j] == frame:
+            return t.boxes[j], t.scores[j], t.sources[j]
+        if 0 < j < len(fr):  # between two sightings (never further apart than max_gap + detect_every)
+            a = (frame - fr[j - 1]) / (fr[j] - fr[j - 1])
+            box = (1 - a) * t.boxes[j - 1] + a * t.boxes[j]
+            dist = min(frame - fr[j - 1], fr[j] - frame)
+            size = max(size_of(t.boxes[j - 1]), size_of(t.boxes[j]))
+            grow = min(o.motion_margin * float(np.abs(t.velocity(j)).max()) * dist, o.max_growth * size)
+            return _grown(box, grow), t.scores[j if a >= 0.5 else j - 1], "interpolated"
+        # before the first or after the last sighting: move on along the motion measured there
+        end, ahead = (0, -1) if j == 0 else (len(fr) - 1, 1)
+        dist = abs(frame - fr[end])
+        motion = t.velocity(end if end else 1) * ahead  # per frame, in the direction of ``frame``
+        reach = max(o.extend, o.edge_extend) if self._leaving(t.boxes[end], motion) else o.extend
+        if dist > reach:
+            return None
+        box = t.boxes[end] + motion * dist
+        box[[0, 2]] = np.sort(box[[0, 2]])  # a shrinking box (zooming out) shrinks to a line, no further
+        box[[1, 3]] = np.sort(box[[1, 3]])
+        if len(fr) < 2:  # no motion measured: it may have gone any way
+            size = size_of(t.boxes[end])
+            grow = o.unknown_motion * size * o.motion_margin * dist
+        else:
+            size = max(size_of(t.boxes[end]), size_of(t.boxes[end - ahead]))
+            grow = o.motion_error * float(np.abs(motion).max()) * dist
+        return _grown(box, min(grow, o.max_growth * size)), t.scores[end], "extended"
 
     def forget_before(self, frame: int) -> None:
         """Drop tracks that can no longer cover ``frame`` or anything after it (bounded memory)."""
