@@ -15,6 +15,7 @@ kept, so memory does not grow with the length of the video.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -166,27 +167,26 @@ class Tracker:
         boxes, scores, sources, ids = [], [], [], []
         for t in self.tracks:
             found = self._cover(t, frame)
-            if found is None:
-                continue
-            box = found[0]
-            if self.frame_size is not None:
-                height, width = self.frame_size
-                box = np.clip(box, 0, [width, height, width, height]).astype(np.float32)
-                if box[2] <= box[0] or box[3] <= box[1]:  # wholly outside the picture
-                    continue
-            boxes.append(box)
-            scores.append(found[1])
-            sources.append(found[2])
-            ids.append(t.id)
+            if found is not None:
+                boxes.append(found[0])
+                scores.append(found[1])
+                sources.append(found[2])
+                ids.append(t.id)
         if not boxes:
             return Regions()
-        return Regions(np.stack(boxes), scores, sources, frame, ids)
+        regions = Regions(np.stack(boxes), scores, sources, frame, ids)
+        if self.frame_size is not None:
+            height, width = self.frame_size
+            regions.boxes = np.clip(regions.boxes, 0, [width, height, width, height]).astype(np.float32)
+            b = regions.boxes
+            regions = regions[(b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])]  # drop those wholly outside
+        return regions
 
     def _cover(self, t: Track, frame: int) -> tuple[np.ndarray, float, str] | None:
         """The box, score and source with which track ``t`` covers ``frame``, if it does."""
         o = self.options
         fr = t.frames
-        j = int(np.searchsorted(fr, frame))
+        j = bisect_left(fr, frame)
         if j < len(fr) and fr[j] == frame:
             return t.boxes[j], t.scores[j], t.sources[j]
         if 0 < j < len(fr):  # between two sightings (never further apart than max_gap + detect_every)
@@ -219,6 +219,6 @@ class Tracker:
         horizon = frame - self._reach
         self.tracks = [t for t in self.tracks if t.last >= horizon]
         for t in self.tracks:  # keep one sighting before the window for interpolation
-            cut = max(int(np.searchsorted(t.frames, horizon)) - 2, 0)
-            if cut:
+            cut = bisect_left(t.frames, horizon) - 2
+            if cut > 0:
                 del t.frames[:cut], t.boxes[:cut], t.scores[:cut], t.sources[:cut]
