@@ -357,3 +357,56 @@ def test_a_panned_face_keeps_a_patch_the_size_of_the_face() -> None:
             assert box[2] - box[0] <= 4 * 100 and box[3] - box[1] <= 4 * 100, (f, box)
         elif f >= gone + 12:
             assert len(r) == 0, (f, r.boxes)
+
+
+# --- counting ---------------------------------------------------------------------------------------
+
+
+def counted(keyframes: list[tuple[int, Regions]], frames: int, options: TrackOptions = OPTIONS):
+    tracker = Tracker(options, frame_size=FRAME)
+    for _ in drive(tracker, keyframes, frames):
+        pass
+    return tracker.count, tracker.counts()
+
+
+def test_fragments_of_one_face_count_once_and_blips_are_candidates() -> None:
+    """One face crossing, lost for 40 frames (longer than max_gap: two tracks) and found again
+    further along its way; a second face standing still; a weak one-off blip; a confident one-off."""
+    walker = linear((40, 100, 80, 150), (3, 0, 3, 0))
+    still = (400, 300, 440, 350)
+    keyframes = []
+    for f in range(0, 121, 4):
+        boxes, scores = [still], [0.9]
+        if not 20 < f < 60:
+            boxes.append(walker(f))
+            scores.append(0.9)
+        if f == 48:
+            boxes += [(300, 50, 312, 62), (500, 50, 540, 100)]
+            scores += [0.08, 0.7]
+        keyframes.append((f, Regions(np.array(boxes, np.float32), scores, "full", f)))
+    tracks, (faces, candidates) = counted(keyframes, 121)
+    assert tracks == 5  # walker twice, the still face, two blips
+    assert (faces, candidates) == (3, 1)
+
+
+def test_faces_that_do_not_continue_each_other_are_counted_apart() -> None:
+    """A face leaves at the left; later another appears at the right moving the other way."""
+    a = linear((100, 100, 140, 150), (-4, 0, -4, 0))
+    b = linear((560, 300, 600, 350), (4, 0, 4, 0))
+    keyframes = [(f, seen(a(f), frame=f) if f <= 20 else seen(b(f), frame=f)) for f in range(0, 41, 4)]
+    assert counted(keyframes, 41)[1] == (2, 0)
+
+
+def test_counting_keeps_a_bounded_window() -> None:
+    """A thousand people passing one by one: each is counted, and only recent ends are kept."""
+    keyframes, every = [], OPTIONS.detect_every
+    for k in range(3000):
+        person = k // 3  # each seen on three keyframes, far from the last one
+        x = 50 + (person * 97) % 500
+        keyframes.append((k * every, seen((x, 200 + (person % 2) * 150, x + 40, 250 + (person % 2) * 150))))
+    tracker = Tracker(OPTIONS, frame_size=FRAME)
+    most = 0
+    for _ in drive(tracker, keyframes, 3000 * every):
+        most = max(most, len(tracker._counter._ends))
+    assert tracker.counts() == (1000, 0)
+    assert most <= OPTIONS.join_gap // (3 * every) + 2

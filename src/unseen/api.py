@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .count import photo_counts
 from .detect.cascade import PHOTO_CASCADE, VIDEO_CASCADE, Cascade
 from .detect.model import shared_model
 from .errors import AnalysisError, shown
@@ -61,6 +62,8 @@ class FileReport:
     tracks: int = 0
     notices: list[str] = field(default_factory=list)
     audio: bool = False  # a video output that carries the source's audio (voices can identify people)
+    faces: int = 0  # what a person would count: confident faces, a video's track fragments joined
+    candidates: int = 0  # the weaker detections, painted all the same (see unseen.count)
 
 
 @cache
@@ -106,7 +109,18 @@ def anonymise_file(
         raise AnalysisError(f"{shown(src)}: {exc}") from exc
     write_photo(photo, result.image, dst, overwrite=overwrite)
     h, w = photo.pixels.shape[:2]
-    return FileReport(src, dst, "image", w, h, result.regions, time.perf_counter() - start)
+    faces, candidates = photo_counts(result.regions, PHOTO_CASCADE.threshold)
+    return FileReport(
+        src,
+        dst,
+        "image",
+        w,
+        h,
+        result.regions,
+        time.perf_counter() - start,
+        faces=faces,
+        candidates=candidates,
+    )
 
 
 def anonymise_video_file(
@@ -160,6 +174,7 @@ def anonymise_video_file(
     written = write_video(src, dst, info, protected, codec=codec, crf=crf, audio=audio, overwrite=overwrite)
     trim_heap()  # the encoder's buffers are gone: do not carry them into the next file
     regions = Regions.concat(recorded) if recorded else Regions()
+    faces, candidates = tracker.counts()
     return FileReport(
         src,
         dst,
@@ -172,4 +187,6 @@ def anonymise_video_file(
         tracks=tracker.count,
         notices=list(written.notices),
         audio=written.audio,
+        faces=faces,
+        candidates=candidates,
     )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .count import FaceCounter
 from .regions import Regions, iou_matrix
 
 
@@ -38,6 +39,8 @@ class TrackOptions:
     max_growth: float = 1.5  # growth is at most this many times the face's size on each side
     unknown_motion: float = 0.1  # a face seen once may move this share of its size per frame
     match_distance: float = 1.0  # or their centres be this many face sizes apart (similar sizes)
+    confident: float = 0.2  # counting: a face seen once counts as a face at this score (else a candidate)
+    join_gap: int = 96  # counting: fragments up to this many frames apart that continue each other are one
 
 
 def size_of(box: np.ndarray) -> float:
@@ -46,13 +49,20 @@ def size_of(box: np.ndarray) -> float:
 
 @dataclass
 class Track:
-    """One face over time: the keyframes it was seen on, with its box and score there."""
+    """One face over time: the keyframes it was seen on, with its box and score there.
+
+    ``start``, ``start_box``, ``seen`` and ``best`` outlive the sightings that bounded memory drops.
+    """
 
     id: int
     frames: list[int] = field(default_factory=list)
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    start: int = -1
+    start_box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
+    seen: int = 0  # sightings ever
+    best: float = 0.0  # highest score ever
 
     @property
     def last(self) -> int:
@@ -87,6 +97,8 @@ class Tracker:
         self.tracks: list[Track] = []
         self._next_id = 0
         self.count = 0  # tracks ever started
+        o = self.options
+        self._counter = FaceCounter(o.confident, o.join_gap, o.match_distance)
 
     @property
     def lag(self) -> int:
@@ -157,10 +169,15 @@ class Tracker:
 
     @staticmethod
     def _observe(track: Track, frame: int, detections: Regions, d: int) -> None:
+        box = detections.boxes[d].copy()
+        if not track.frames:
+            track.start, track.start_box = frame, box
         track.frames.append(frame)
-        track.boxes.append(detections.boxes[d].copy())
+        track.boxes.append(box)
         track.scores.append(float(detections.scores[d]))
         track.sources.append(str(detections.source[d]))
+        track.seen += 1
+        track.best = max(track.best, track.scores[-1])
 
     def regions_at(self, frame: int) -> Regions:
         """Every region covering ``frame``: detected, interpolated or extended, clipped to the picture."""
@@ -217,8 +234,19 @@ class Tracker:
     def forget_before(self, frame: int) -> None:
         """Drop tracks that can no longer cover ``frame`` or anything after it (bounded memory)."""
         horizon = frame - self._reach
+        done = [t for t in self.tracks if t.last < horizon]
         self.tracks = [t for t in self.tracks if t.last >= horizon]
+        for t in sorted(done, key=lambda t: t.last):
+            self._counter.add(t)
+        self._counter.forget_before(min([t.start for t in self.tracks], default=frame))
         for t in self.tracks:  # keep one sighting before the window for interpolation
             cut = bisect_left(t.frames, horizon) - 2
             if cut > 0:
                 del t.frames[:cut], t.boxes[:cut], t.scores[:cut], t.sources[:cut]
+
+    def counts(self) -> tuple[int, int]:
+        """(faces, candidates) so far, as a person would count them (see :mod:`unseen.count`)."""
+        counter = self._counter.copy()
+        for t in sorted(self.tracks, key=lambda t: t.last):
+            counter.add(t)
+        return counter.faces, counter.candidates
