@@ -410,3 +410,14 @@ def test_counting_keeps_a_bounded_window() -> None:
         most = max(most, len(tracker._counter._ends))
     assert tracker.counts() == (1000, 0)
     assert most <= OPTIONS.join_gap // (3 * every) + 2
+
+
+def test_a_face_too_fast_to_link_counts_once() -> None:
+    """Two 40 px faces crossing at 12 px/frame (over two face sizes per keyframe: every sighting
+    starts a new track), 200 px apart: two people, not one per keyframe."""
+    a = linear((0, 100, 40, 140), (12, 0, 12, 0))
+    b = linear((0, 300, 40, 340), (12, 0, 12, 0))
+    keyframes = [(f, seen(a(f), b(f), frame=f)) for f in range(0, 49, 8)]
+    tracks, counts = counted(keyframes, 49, TrackOptions())
+    assert tracks == 14
+    assert counts == (2, 0)

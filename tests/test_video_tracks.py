@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import test_video
 from PIL import Image
 from scenes import Placement, compose_crowd, covered_fraction
 from test_video import BLACK_TOL, MIN_COVERED, Clip, decoded, scene_clip
@@ -69,6 +70,29 @@ def test_a_clip_reports_the_faces_a_person_would_count(output) -> None:
     report, _ = output
     assert report.tracks >= 3  # the fragments are really there
     assert report.faces == 2
+
+
+@pytest.mark.parametrize("people", ["three", "dash"])
+def test_faces_moving_too_fast_to_link_are_counted_once_each(people: str, tmp_path) -> None:
+    """test_video's main clip (one face panning about a face size per keyframe, one zooming, one
+    entering) and its dash (16 px/frame, three face sizes per keyframe): each sighting of a fast
+    face is a track of its own, yet each person counts once."""
+    if people == "three":
+        motions, frames, size = (
+            {"pan": test_video.pan, "zoom": test_video.zoom, "enter": test_video.enter},
+            64,
+            (480, 360),
+        )
+    else:
+        motions, frames, size = (
+            {"dash": lambda i: Placement(45, 30 + 16 * i, 120, "cameraman")},
+            25,
+            (640, 240),
+        )
+    clip = scene_clip(tmp_path / "in.mp4", motions, frames, size, audio=False)
+    report = anonymise_video_file(clip.path, tmp_path / "out.mp4")
+    assert report.tracks > len(motions)
+    assert report.faces == len(motions)
 
 
 # --- photos ---------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ class _End:
 
     frame: int
     box: np.ndarray
-    motion: np.ndarray  # per-frame motion of the box edges
+    motion: np.ndarray | None  # per-frame motion of the box edges; None if seen once
 
 
 class FaceCounter:
@@ -72,18 +72,23 @@ class FaceCounter:
 
     A fragment continues an earlier one when it starts at most ``join_gap`` frames after that one
     ended, near the line from where that one was last seen to where its motion was taking it
-    (within ``match_distance`` face sizes), at a similar size. Only the ends of recent fragments are
-    kept, so memory stays bounded.
+    (within ``match_distance`` face sizes), at a similar size. A face too fast for the tracker to
+    link (more than about its size per keyframe) leaves a fragment per sighting, with no motion
+    measured: the next may then start within ``quick`` frames, up to ``join_speed`` face sizes per
+    frame further on. Only the ends of recent fragments are kept, so memory stays bounded.
     """
 
-    def __init__(self, confident: float, join_gap: int, match_distance: float) -> None:
+    def __init__(
+        self, confident: float, join_gap: int, match_distance: float, join_speed: float, quick: int
+    ) -> None:
         self.confident, self.join_gap, self.match_distance = confident, join_gap, match_distance
+        self.join_speed, self.quick = join_speed, quick
         self.faces = 0
         self.candidates = 0
         self._ends: list[_End] = []
 
     def copy(self) -> FaceCounter:
-        other = FaceCounter(self.confident, self.join_gap, self.match_distance)
+        other = FaceCounter(self.confident, self.join_gap, self.match_distance, self.join_speed, self.quick)
         other.faces, other.candidates, other._ends = self.faces, self.candidates, list(self._ends)
         return other
 
@@ -91,7 +96,7 @@ class FaceCounter:
         if track.seen < 2 and track.best < self.confident:
             self.candidates += 1
             return
-        best, nearest = None, self.match_distance
+        best, nearest = None, 1.0
         for end in self._ends:
             distance = self._distance(end, track.start, track.start_box)
             if distance is not None and distance <= nearest:
@@ -100,19 +105,25 @@ class FaceCounter:
             self.faces += 1
         else:
             self._ends.remove(best)  # the same face, seen again
-        self._ends.append(_End(track.last, track.boxes[-1], track.velocity(len(track.frames) - 1)))
+        motion = track.velocity(len(track.frames) - 1) if len(track.frames) > 1 else None
+        self._ends.append(_End(track.last, track.boxes[-1], motion))
 
     def _distance(self, end: _End, start: int, box: np.ndarray) -> float | None:
-        """How far (in face sizes) a fragment starting at ``box`` is from where ``end`` was going."""
+        """How far a fragment starting at ``box`` is from where ``end`` was going, as a share of
+        how far it may be (None: too far apart in time or size)."""
         gap = start - end.frame
         ratio = _size(box) / _size(end.box)
         if not (0 < gap <= self.join_gap and 1 / 3 < ratio < 3):
             return None
-        c0 = _centre(end.box)
+        size = max(_size(box), _size(end.box))
+        p = _centre(box) - _centre(end.box)
+        if end.motion is None:
+            if gap > self.quick:
+                return None
+            return float(np.linalg.norm(p)) / (size * (self.match_distance + self.join_speed * gap))
         step = _centre(end.motion) * gap
-        p = _centre(box) - c0
         along = float(np.clip(p @ step / max(float(step @ step), 1e-6), 0, 1))
-        return float(np.linalg.norm(p - along * step)) / max(_size(box), _size(end.box))
+        return float(np.linalg.norm(p - along * step)) / (size * self.match_distance)
 
     def forget_before(self, start: int) -> None:
         """Drop the ends no fragment starting at ``start`` or later can continue."""

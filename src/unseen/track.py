@@ -41,6 +41,7 @@ class TrackOptions:
     match_distance: float = 1.0  # or their centres be this many face sizes apart (similar sizes)
     confident: float = 0.2  # counting: a face seen once counts as a face at this score (else a candidate)
     join_gap: int = 96  # counting: fragments up to this many frames apart that continue each other are one
+    join_speed: float = 0.4  # counting: a face seen once may be seen next this share of its size per frame on
 
 
 def size_of(box: np.ndarray) -> float:
@@ -98,7 +99,9 @@ class Tracker:
         self._next_id = 0
         self.count = 0  # tracks ever started
         o = self.options
-        self._counter = FaceCounter(o.confident, o.join_gap, o.match_distance)
+        self._counter = FaceCounter(
+            o.confident, o.join_gap, o.match_distance, o.join_speed, 2 * o.detect_every
+        )
 
     @property
     def lag(self) -> int:
