@@ -412,12 +412,24 @@ def test_counting_keeps_a_bounded_window() -> None:
     assert most <= OPTIONS.join_gap // (3 * every) + 2
 
 
-def test_a_face_too_fast_to_link_counts_once() -> None:
-    """Two 40 px faces crossing at 12 px/frame (over two face sizes per keyframe: every sighting
-    starts a new track), 200 px apart: two people, not one per keyframe."""
+@pytest.mark.parametrize("apart, tracks", [(200, 2), (100, 14)])
+def test_faces_a_face_size_per_keyframe_or_faster_count_once(apart: int, tracks: int) -> None:
+    """Two 40 px faces crossing at 12 px/frame (over two face sizes per keyframe: never near their
+    prediction). Far apart, each second sighting has one candidate and is linked; closer, that is
+    ambiguous, every sighting starts a new track, and counting still finds two people."""
     a = linear((0, 100, 40, 140), (12, 0, 12, 0))
-    b = linear((0, 300, 40, 340), (12, 0, 12, 0))
+    b = linear((0, 100 + apart, 40, 140 + apart), (12, 0, 12, 0))
     keyframes = [(f, seen(a(f), b(f), frame=f)) for f in range(0, 49, 8)]
-    tracks, counts = counted(keyframes, 49, TrackOptions())
-    assert tracks == 14
-    assert counts == (2, 0)
+    assert counted(keyframes, 49, TrackOptions()) == (tracks, (2, 0))
+
+
+def test_a_fast_face_is_linked_and_covered_between_its_sightings() -> None:
+    """A lone 40 px face at 10 px/frame, two face sizes per keyframe: its second sighting is linked
+    to its first, so it is interpolated (and covered) between keyframes, not guessed around each."""
+    truth = linear((0, 100, 40, 140), (10, 0, 10, 0))
+    tracker = Tracker(TrackOptions(), frame_size=FRAME)
+    regions = list(drive(tracker, [(f, seen(truth(f), frame=f)) for f in range(0, 57, 8)], 57))
+    assert tracker.count == 1
+    for f in range(8, 49):
+        (box,) = regions[f].boxes
+        assert contains(box, truth(f)) and regions[f].source[0] in ("full", "interpolated"), (f, box)

@@ -41,7 +41,9 @@ class TrackOptions:
     match_distance: float = 1.0  # or their centres be this many face sizes apart (similar sizes)
     confident: float = 0.2  # counting: a face seen once counts as a face at this score (else a candidate)
     join_gap: int = 96  # counting: fragments up to this many frames apart that continue each other are one
-    join_speed: float = 0.4  # counting: a face seen once may be seen next this share of its size per frame on
+    fast_motion: float = (
+        0.4  # a face seen once may be found again this share of its size per frame further on
+    )
 
 
 def size_of(box: np.ndarray) -> float:
@@ -100,7 +102,7 @@ class Tracker:
         self.count = 0  # tracks ever started
         o = self.options
         self._counter = FaceCounter(
-            o.confident, o.join_gap, o.match_distance, o.join_speed, 2 * o.detect_every
+            o.confident, o.join_gap, o.match_distance, o.fast_motion, 2 * o.detect_every
         )
 
     @property
@@ -149,9 +151,9 @@ class Tracker:
             size = np.maximum(predicted[:, 2:] - predicted[:, :2], 1).max(1)
             dsize = np.maximum(detections.boxes[:, 2:] - detections.boxes[:, :2], 1).max(1)
             ratio = dsize[None, :] / size[:, None]
-            near = (np.linalg.norm(pc[:, None] - dc[None], axis=2) < o.match_distance * size[:, None]) & (
-                (ratio > 0.5) & (ratio < 2.0)
-            )
+            similar = (ratio > 0.5) & (ratio < 2.0)
+            distance = np.linalg.norm(pc[:, None] - dc[None], axis=2) / size[:, None]  # in face sizes
+            near = (distance < o.match_distance) & similar
             score = np.where(near, np.maximum(overlap, o.match_iou), overlap)
             used_t, used_d = set(), set()
             for ti, di in zip(*np.unravel_index(np.argsort(-score, axis=None), score.shape), strict=True):
@@ -162,6 +164,19 @@ class Tracker:
                 used_t.add(ti)
                 used_d.add(di)
                 self._observe(live[ti], frame, detections, di)
+            # A face seen once has no measured motion, and one moving a face size per keyframe or
+            # more is never near its prediction: link it to a detection within fast_motion of its
+            # size per frame, but only where neither has any other such candidate.
+            once = np.array([len(t.frames) == 1 and ti not in used_t for ti, t in enumerate(live)])
+            gaps = np.array([frame - t.last for t in live], np.float32)
+            free = np.ones(len(detections), bool)
+            free[list(used_d)] = False
+            far = (distance < o.match_distance + o.fast_motion * gaps[:, None]) & similar
+            far &= once[:, None] & free[None, :]
+            lone = far & (far.sum(1, keepdims=True) == 1) & (far.sum(0, keepdims=True) == 1)
+            for ti, di in zip(*np.nonzero(lone), strict=True):
+                used_d.add(int(di))
+                self._observe(live[ti], frame, detections, int(di))
             unmatched = [d for d in unmatched if d not in used_d]
         for d in unmatched:
             track = Track(self._next_id)
