@@ -74,21 +74,21 @@ class FaceCounter:
     ended, near the line from where that one was last seen to where its motion was taking it
     (within ``match_distance`` face sizes), at a similar size. A face too fast for the tracker to
     link (more than about its size per keyframe) leaves a fragment per sighting, with no motion
-    measured: the next may then start within ``quick`` frames, up to ``join_speed`` face sizes per
+    measured: the next may then start within ``quick`` frames, up to ``fast_motion`` face sizes per
     frame further on. Only the ends of recent fragments are kept, so memory stays bounded.
     """
 
     def __init__(
-        self, confident: float, join_gap: int, match_distance: float, join_speed: float, quick: int
+        self, confident: float, join_gap: int, match_distance: float, fast_motion: float, quick: int
     ) -> None:
         self.confident, self.join_gap, self.match_distance = confident, join_gap, match_distance
-        self.join_speed, self.quick = join_speed, quick
+        self.fast_motion, self.quick = fast_motion, quick
         self.faces = 0
         self.candidates = 0
         self._ends: list[_End] = []
 
     def copy(self) -> FaceCounter:
-        other = FaceCounter(self.confident, self.join_gap, self.match_distance, self.join_speed, self.quick)
+        other = FaceCounter(self.confident, self.join_gap, self.match_distance, self.fast_motion, self.quick)
         other.faces, other.candidates, other._ends = self.faces, self.candidates, list(self._ends)
         return other
 
@@ -120,7 +120,7 @@ class FaceCounter:
         if end.motion is None:
             if gap > self.quick:
                 return None
-            return float(np.linalg.norm(p)) / (size * (self.match_distance + self.join_speed * gap))
+            return float(np.linalg.norm(p)) / (size * (self.match_distance + self.fast_motion * gap))
         step = _centre(end.motion) * gap
         along = float(np.clip(p @ step / max(float(step @ step), 1e-6), 0, 1))
         return float(np.linalg.norm(p - along * step)) / (size * self.match_distance)

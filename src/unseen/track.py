@@ -9,8 +9,10 @@ velocity and grows only with the uncertainty of that motion, never by more than 
 own size, so a panning camera does not black out the picture. A face that leaves (or enters) the
 picture is cut by the frame's edge, and the detector loses a cut face well before it is gone, so a
 face last (or first) seen at the edge and moving through it is followed for longer, until its box
-has left the picture. Regions are clipped to the picture. Only a bounded window of keyframes is
-kept, so memory does not grow with the length of the video.
+has left the picture. Regions are clipped to the picture. A face seen once has no measured motion,
+so a fast one (a face size or more per keyframe) is linked to its next sighting only when nothing
+else could be it. Only a bounded window of keyframes is kept, so memory does not grow with the
+length of the video. Finished tracks are counted as a person would (see :mod:`unseen.count`).
 """
 
 from __future__ import annotations
@@ -41,12 +43,11 @@ class TrackOptions:
     match_distance: float = 1.0  # or their centres be this many face sizes apart (similar sizes)
     confident: float = 0.2  # counting: a face seen once counts as a face at this score (else a candidate)
     join_gap: int = 96  # counting: fragments up to this many frames apart that continue each other are one
-    fast_motion: float = (
-        0.4  # a face seen once may be found again this share of its size per frame further on
-    )
+    fast_motion: float = 0.4  # a face seen once may be found again this share of its size per frame on
 
 
 def size_of(box: np.ndarray) -> float:
+    """A face's size: the longer side of its box (growth and reach are measured in it)."""
     return float(max(box[2] - box[0], box[3] - box[1]))
 
 
@@ -167,7 +168,7 @@ class Tracker:
             # A face seen once has no measured motion, and one moving a face size per keyframe or
             # more is never near its prediction: link it to a detection within fast_motion of its
             # size per frame, but only where neither has any other such candidate.
-            once = np.array([len(t.frames) == 1 and ti not in used_t for ti, t in enumerate(live)])
+            once = np.array([t.seen == 1 and ti not in used_t for ti, t in enumerate(live)])
             gaps = np.array([frame - t.last for t in live], np.float32)
             free = np.ones(len(detections), bool)
             free[list(used_d)] = False
