@@ -6,12 +6,15 @@
     python bench/video.py --skip-deface --json bench/out/video.json
 
 Clips come from ../shared/tools/make_videos.py (8 s, 30 fps, H.264; sources in video_sources.txt)
-at 1280x720 into OUT/clips720 and 1920x1080 into OUT/clips1080; they are cached (rebuilt only when
-a needed vNN.mp4/vNN.json is missing or was built from another photo or size). Per size, one
-process per tool over all clips:
+at 1280x720 into OUT/clips720 and 1920x1080 into OUT/clips1080, plus v90, a handheld portrait pan
+(bench/handheld.py: 720x1280 or 1080x1920, 12 px/frame with shake, faces entering and leaving at
+the sides) of HANDHELD_SOURCE; they are cached (rebuilt only when a needed vNN.mp4/vNN.json is
+missing or was built from another photo or size). Per size, one process per tool over all clips:
   unseen <clips> -o OUT/unseen<res> --method fill --quiet --overwrite
   deface --thresh 0.2 --mask-scale 1.3 --replacewith solid --ffmpeg-config <libx264, no resize> <clips>
-then ../shared/tools/video_coverage.py GTDIR OUTDIR. fps = ground-truth frames / process wall time
+then ../shared/tools/video_coverage.py GTDIR OUTDIR (all clips, and the handheld pan alone), and the
+share of non-face pixels painted: pixels black in the output (max channel < 48) but not in the
+source, outside every ground-truth face box, over all frames. fps = ground-truth frames / process wall time
 (start-up and model loading included, for both tools). Peak memory = child ru_maxrss (os.wait4).
 Exits 0; failing targets are listed at the end.
 """
@@ -24,6 +27,9 @@ import json
 import sys
 import time
 from pathlib import Path
+
+import av
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
@@ -47,8 +53,13 @@ from common import (  # noqa: E402
     target_summary,
     warm_cache,
 )
+from handheld import KIND as HANDHELD_KIND  # noqa: E402
+from handheld import make_handheld  # noqa: E402
 
 SIZES = {"720": (1280, 720, 25.0), "1080": (1920, 1080, 12.0)}  # W, H, fps target
+HANDHELD = "v90"  # the handheld portrait pan's stem, after the make_videos clips
+HANDHELD_SOURCE = "12--Group/12_Group_Group_12_Group_Group_12_519.jpg"  # 12 people in a row
+BLACK = 48  # painted: max channel under this (as video_coverage.py)
 MEM_TARGET_MB = {"1080": 500.0}
 # imageio-ffmpeg (deface's writer) pads frames to a multiple of macro_block_size=16 by default,
 # which would rescale 1920x1080 to 1920x1088 and shift every face against the ground truth.
@@ -79,11 +90,64 @@ def ensure_clips(data: Path, names: list[str], clips: Path, w: int, h: int) -> N
     print(f"clips: built in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
+def ensure_handheld(data: Path, clips: Path, w: int, h: int) -> None:
+    """The portrait pan at the size's width and height swapped (720x1280, 1080x1920)."""
+    gt = clips / f"{HANDHELD}.json"
+    if gt.exists() and (clips / f"{HANDHELD}.mp4").exists():
+        meta = json.loads(gt.read_text())
+        if (meta.get("source"), meta.get("kind"), meta.get("size")) == (
+            HANDHELD_SOURCE,
+            HANDHELD_KIND,
+            [h, w],
+        ):
+            return
+    print(f"clips: building the handheld portrait pan at {h}x{w} ...", flush=True)
+    make_handheld(data, HANDHELD_SOURCE, clips, HANDHELD, (h, w))
+
+
+def painted(gt_dir: Path, out_dir: Path, stems: list[str]) -> dict | None:
+    """Share of non-face pixels painted, over all frames of ``stems`` and of the handheld pan alone;
+    for the pan also the mean share of each frame painted and the share of frames over 90 % painted."""
+    totals = {"all": [0, 0], "pan": [0, 0]}
+    pan_frames: list[float] = []
+    for stem in stems:
+        outs = [p for p in out_dir.glob(f"{stem}.*") if p.suffix != ".json"]
+        if not outs:
+            continue
+        frames = json.loads((gt_dir / f"{stem}.json").read_text())["frames"]
+        with av.open(str(gt_dir / f"{stem}.mp4")) as src, av.open(str(outs[0])) as dst:
+            for boxes, a, b in zip(
+                frames, src.decode(video=0), dst.decode(video=0), strict=False
+            ):  # counts: scored apart
+                before, after = a.to_ndarray(format="rgb24"), b.to_ndarray(format="rgb24")
+                new = (after.max(axis=2) < BLACK) & (before.max(axis=2) >= BLACK)
+                face = np.zeros(new.shape, bool)
+                for x1, y1, x2, y2, _ in boxes:
+                    face[
+                        max(int(y1), 0) : max(int(np.ceil(y2)), 0), max(int(x1), 0) : max(int(np.ceil(x2)), 0)
+                    ] = True
+                counts = (int((new & ~face).sum()), int((~face).sum()))
+                for key in ("all", "pan") if stem == HANDHELD else ("all",):
+                    totals[key] = [totals[key][0] + counts[0], totals[key][1] + counts[1]]
+                if stem == HANDHELD:
+                    pan_frames.append(float(new.mean()))
+    if not totals["all"][1]:
+        return None
+    share = {k: (p / n if n else None) for k, (p, n) in totals.items()}
+    return dict(
+        nonface_painted=share["all"],
+        pan_nonface_painted=share["pan"],
+        pan_frame_painted=float(np.mean(pan_frames)) if pan_frames else None,
+        pan_frames_over_90=float(np.mean(np.array(pan_frames) > 0.9)) if pan_frames else None,
+    )
+
+
 def bench_size(res: str, a: argparse.Namespace, data: Path, out: Path, names: list[str]) -> dict:
     w, h, fps_target = SIZES[res]
     clips = out / f"clips{res}"
     ensure_clips(data, names, clips, w, h)
-    stems = [f"v{i:02d}" for i in range(len(names))]
+    ensure_handheld(data, clips, w, h)
+    stems = [f"v{i:02d}" for i in range(len(names))] + [HANDHELD]
     files = [(clips / f"{s}.mp4", f"{s}.mp4") for s in stems]
     # a subset goes through a folder of symlinks (clip + ground truth); the full set uses clips/
     gt_dir = (
@@ -119,8 +183,13 @@ def bench_size(res: str, a: argparse.Namespace, data: Path, out: Path, names: li
         scores[tool], err = run_json(scorer("video_coverage.py") + [gt_dir, out / f"{tool}{res}"])
         if scores[tool] is None:
             print(f"!! [{res}p] scoring {tool} failed: {err}", file=sys.stderr)
-        elif err:
+            continue
+        if err:
             print(f"   scorer notes for {tool}: {err}", file=sys.stderr)
+        pan_dir = symlink_tree([(clips / f"{HANDHELD}.json", f"{HANDHELD}.json")], out / f"_pan{res}")
+        pan, err = run_json(scorer("video_coverage.py") + [pan_dir, out / f"{tool}{res}"])
+        scores[tool].update({f"pan_{k}": v for k, v in (pan or {}).items()})
+        scores[tool].update(painted(gt_dir, out / f"{tool}{res}", stems) or {})
 
     def sc(tool: str, key: str):
         s = scores.get(tool)
@@ -187,6 +256,42 @@ def bench_size(res: str, a: argparse.Namespace, data: Path, out: Path, names: li
                 ("face-frames exposed", "pair_exposed"),
             )
         ],
+        Row(
+            "  handheld pan: faces ever exposed",
+            sc("unseen", "pan_faces_ever_exposed"),
+            sc("deface", "pan_faces_ever_exposed"),
+            pct,
+        ),
+        Row(
+            "  handheld pan: face-frames exposed",
+            sc("unseen", "pan_pair_exposed"),
+            sc("deface", "pan_pair_exposed"),
+            lambda v: pct(v, 3),
+        ),
+        Row(
+            "non-face pixels painted",
+            sc("unseen", "nonface_painted"),
+            sc("deface", "nonface_painted"),
+            pct,
+        ),
+        Row(
+            "  handheld pan: non-face pixels painted",
+            sc("unseen", "pan_nonface_painted"),
+            sc("deface", "pan_nonface_painted"),
+            pct,
+        ),
+        Row(
+            "  handheld pan: mean share of a frame painted",
+            sc("unseen", "pan_frame_painted"),
+            sc("deface", "pan_frame_painted"),
+            pct,
+        ),
+        Row(
+            "  handheld pan: frames over 90 % painted",
+            sc("unseen", "pan_frames_over_90"),
+            sc("deface", "pan_frames_over_90"),
+            pct,
+        ),
         Row(
             "frame_count_mismatch (videos)",
             sc("unseen", "frame_count_mismatch"),

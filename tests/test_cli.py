@@ -497,6 +497,7 @@ def test_video_contract(tmp_path, capsys, monkeypatch):
             0.5,
             frames=3,
             tracks=1,
+            faces=1,
             notices=["subtitles dropped"],
             audio=audio == "keep",
         )

@@ -243,3 +243,193 @@ def test_face_leaving_the_picture_is_followed_out_of_it() -> None:
     inside = Tracker(options, frame_size=(480, 640))  # the same face lost in mid-picture
     feed(inside, linear((300, 80, 340, 128), (0, 3, 0, 3)), {0, 4, 8, 12, 16}, 60)
     assert len(inside.regions_at(16 + 8)) == 1 and len(inside.regions_at(16 + 9)) == 0
+
+
+# --- regions are final when the frame is written ------------------------------------------------
+
+FRAME = (480, 640)  # height, width
+
+
+def wandering_faces(seed: int, frames: int = 240, every: int = 8) -> list[tuple[int, Regions]]:
+    """Keyframe detections of faces entering from every edge, crossing fast or slowly, leaving,
+    with the detector blinking: a face is seen only when most of it is inside the picture, and
+    then misses some keyframes at random (sometimes several in a row)."""
+    rng = np.random.default_rng(seed)
+    height, width = FRAME
+    faces = []
+    for _ in range(6):
+        size = rng.uniform(16, 90)
+        edge = int(rng.integers(4))  # where it comes in: left, top, right, bottom
+        speed = rng.uniform(1, 24)
+        along = rng.uniform(0.1, 0.9)
+        start = rng.integers(-60, frames // 2)
+        inward = [(1, 0), (0, 1), (-1, 0), (0, -1)][edge]
+        cx = [-size / 2, along * width, width + size / 2, along * width][edge]
+        cy = [along * height, -size / 2, along * height, height + size / 2][edge]
+        drift = rng.uniform(-0.3, 0.3) * speed
+        v = (inward[0] * speed + inward[1] * drift, inward[1] * speed + inward[0] * drift)
+        faces.append((size, start, cx, cy, v, rng.uniform(0.5, 1.0)))
+    found = []
+    for f in [*range(0, frames, every), frames - 1]:
+        boxes = []
+        for size, start, cx, cy, (vx, vy), seen_share in faces:
+            t = f - start
+            x, y = cx + vx * t, cy + vy * t
+            box = np.array([x - size / 2, y - size / 2, x + size / 2, y + size / 2])
+            inside = np.clip(box, 0, [width, height, width, height])
+            visible = (inside[2] - inside[0]) * (inside[3] - inside[1]) / size**2
+            if t < 0 or visible < seen_share or rng.random() < 0.3:  # the detector blinks
+                continue
+            boxes.append(inside + rng.normal(0, 1, 4))
+        found.append((f, seen(*boxes, frame=f) if boxes else Regions()))
+    return found
+
+
+def same_regions(a: Regions, b: Regions) -> bool:
+    ia, ib = np.argsort(a.track, kind="stable"), np.argsort(b.track, kind="stable")
+    return (
+        len(a) == len(b)
+        and (a.track[ia] == b.track[ib]).all()
+        and (a.source[ia] == b.source[ib]).all()
+        and np.allclose(a.boxes[ia], b.boxes[ib], atol=1e-3)
+        and np.allclose(a.scores[ia], b.scores[ib])
+    )
+
+
+@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize(
+    "options", [TrackOptions(), OPTIONS, TrackOptions(detect_every=4, extend=3, edge_extend=12, max_gap=30)]
+)
+def test_regions_are_final_once_lag_frames_of_detections_are_known(seed: int, options: TrackOptions) -> None:
+    """Driven as protect_frames drives it (detections up to ``lag`` frames ahead, older ones
+    forgotten), the tracker gives every frame exactly the regions it gives with the whole video
+    known: no later keyframe can change what an already written frame should have had painted."""
+    keyframes = wandering_faces(seed, every=options.detect_every)
+    everything = Tracker(options, frame_size=FRAME)
+    for keyframe in keyframes:
+        everything.update(*keyframe)
+    streaming = Tracker(options, frame_size=FRAME)
+    pending = iter(keyframes)
+    upcoming = next(pending, None)
+    for f in range(keyframes[-1][0] + 1):
+        while upcoming is not None and upcoming[0] <= f + streaming.lag:
+            streaming.update(*upcoming)
+            upcoming = next(pending, None)
+        now, later = streaming.regions_at(f), everything.regions_at(f)
+        assert same_regions(now, later), (f, now, later)
+        streaming.forget_before(f + 1)
+
+
+def drive(tracker: Tracker, keyframes: list[tuple[int, Regions]], frames: int) -> Iterator[Regions]:
+    """The regions of every frame, with the tracker driven as protect_frames drives it."""
+    pending = iter(keyframes)
+    upcoming = next(pending, None)
+    for f in range(frames):
+        while upcoming is not None and upcoming[0] <= f + tracker.lag:
+            tracker.update(*upcoming)
+            upcoming = next(pending, None)
+        yield tracker.regions_at(f)
+        tracker.forget_before(f + 1)
+
+
+def test_a_panned_face_keeps_a_patch_the_size_of_the_face() -> None:
+    """A phone held upright pans at 12 px/frame: a 100 px face comes in at the right edge, crosses
+    and leaves at the left (about a face size per keyframe: the tracker links its sightings). The
+    detector sees it only while most of it is inside. Its patch covers it in every frame it shows,
+    stays within a few face sizes of it, never reaches outside the picture, and stops soon after
+    the face has gone (it used to grow 540 px on every side)."""
+    height, width = 1280, 720
+    truth = linear((740, 600, 840, 700), (-12, 0, -12, 0))
+    keyframes = []
+    for f in range(0, 121, 8):
+        box = np.clip(truth(f), 0, [width, height, width, height])
+        visible = (box[2] - box[0]) / 100
+        keyframes.append((f, seen(box, frame=f) if visible >= 0.6 else Regions()))
+    regions = list(drive(Tracker(frame_size=(height, width)), keyframes, 121))
+    gone = next(f for f in range(121) if truth(f)[2] <= 0)
+    for f, r in enumerate(regions):
+        visible = np.clip(truth(f), 0, [width, height, width, height])
+        assert (r.boxes >= 0).all() and (r.boxes[:, [0, 2]] <= width).all(), (f, r.boxes)
+        assert (r.boxes[:, [1, 3]] <= height).all(), (f, r.boxes)
+        if visible[2] > visible[0]:
+            (box,) = r.boxes
+            assert contains(box, visible), (f, box, visible)
+            assert box[2] - box[0] <= 4 * 100 and box[3] - box[1] <= 4 * 100, (f, box)
+        elif f >= gone + 12:
+            assert len(r) == 0, (f, r.boxes)
+
+
+# --- counting ---------------------------------------------------------------------------------------
+
+
+def counted(keyframes: list[tuple[int, Regions]], frames: int, options: TrackOptions = OPTIONS):
+    tracker = Tracker(options, frame_size=FRAME)
+    for _ in drive(tracker, keyframes, frames):
+        pass
+    return tracker.count, tracker.counts()
+
+
+def test_fragments_of_one_face_count_once_and_blips_are_candidates() -> None:
+    """One face crossing, lost for 40 frames (longer than max_gap: two tracks) and found again
+    further along its way; a second face standing still; a weak one-off blip; a confident one-off."""
+    walker = linear((40, 100, 80, 150), (3, 0, 3, 0))
+    still = (400, 300, 440, 350)
+    keyframes = []
+    for f in range(0, 121, 4):
+        boxes, scores = [still], [0.9]
+        if not 20 < f < 60:
+            boxes.append(walker(f))
+            scores.append(0.9)
+        if f == 48:
+            boxes += [(300, 50, 312, 62), (500, 50, 540, 100)]
+            scores += [0.08, 0.7]
+        keyframes.append((f, Regions(np.array(boxes, np.float32), scores, "full", f)))
+    tracks, (faces, candidates) = counted(keyframes, 121)
+    assert tracks == 5  # walker twice, the still face, two blips
+    assert (faces, candidates) == (3, 1)
+
+
+def test_faces_that_do_not_continue_each_other_are_counted_apart() -> None:
+    """A face leaves at the left; later another appears at the right moving the other way."""
+    a = linear((100, 100, 140, 150), (-4, 0, -4, 0))
+    b = linear((560, 300, 600, 350), (4, 0, 4, 0))
+    keyframes = [(f, seen(a(f), frame=f) if f <= 20 else seen(b(f), frame=f)) for f in range(0, 41, 4)]
+    assert counted(keyframes, 41)[1] == (2, 0)
+
+
+def test_counting_keeps_a_bounded_window() -> None:
+    """A thousand people passing one by one: each is counted, and only recent ends are kept."""
+    keyframes, every = [], OPTIONS.detect_every
+    for k in range(3000):
+        person = k // 3  # each seen on three keyframes, far from the last one
+        x = 50 + (person * 97) % 500
+        keyframes.append((k * every, seen((x, 200 + (person % 2) * 150, x + 40, 250 + (person % 2) * 150))))
+    tracker = Tracker(OPTIONS, frame_size=FRAME)
+    most = 0
+    for _ in drive(tracker, keyframes, 3000 * every):
+        most = max(most, len(tracker._counter._ends))
+    assert tracker.counts() == (1000, 0)
+    assert most <= OPTIONS.join_gap // (3 * every) + 2
+
+
+@pytest.mark.parametrize("apart, tracks", [(200, 2), (100, 14)])
+def test_faces_a_face_size_per_keyframe_or_faster_count_once(apart: int, tracks: int) -> None:
+    """Two 40 px faces crossing at 12 px/frame (over two face sizes per keyframe: never near their
+    prediction). Far apart, each second sighting has one candidate and is linked; closer, that is
+    ambiguous, every sighting starts a new track, and counting still finds two people."""
+    a = linear((0, 100, 40, 140), (12, 0, 12, 0))
+    b = linear((0, 100 + apart, 40, 140 + apart), (12, 0, 12, 0))
+    keyframes = [(f, seen(a(f), b(f), frame=f)) for f in range(0, 49, 8)]
+    assert counted(keyframes, 49, TrackOptions()) == (tracks, (2, 0))
+
+
+def test_a_fast_face_is_linked_and_covered_between_its_sightings() -> None:
+    """A lone 40 px face at 10 px/frame, two face sizes per keyframe: its second sighting is linked
+    to its first, so it is interpolated (and covered) between keyframes, not guessed around each."""
+    truth = linear((0, 100, 40, 140), (10, 0, 10, 0))
+    tracker = Tracker(TrackOptions(), frame_size=FRAME)
+    regions = list(drive(tracker, [(f, seen(truth(f), frame=f)) for f in range(0, 57, 8)], 57))
+    assert tracker.count == 1
+    for f in range(8, 49):
+        (box,) = regions[f].boxes
+        assert contains(box, truth(f)) and regions[f].source[0] in ("full", "interpolated"), (f, box)

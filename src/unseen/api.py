@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .count import photo_counts
 from .detect.cascade import PHOTO_CASCADE, VIDEO_CASCADE, Cascade
 from .detect.model import shared_model
 from .errors import AnalysisError, InputError, shown
@@ -61,6 +62,8 @@ class FileReport:
     tracks: int = 0
     notices: list[str] = field(default_factory=list)
     audio: bool = False  # a video output that carries the source's audio (voices can identify people)
+    faces: int = 0  # what a person would count: confident faces, a video's track fragments joined
+    candidates: int = 0  # the weaker detections, painted all the same (see unseen.count)
 
 
 @cache
@@ -111,8 +114,19 @@ def anonymise_file(
         raise AnalysisError(f"{shown(src)}: {exc}") from exc
     write_photo(photo, result.image, dst, overwrite=overwrite)
     h, w = photo.pixels.shape[:2]
-    seconds = time.perf_counter() - start
-    return FileReport(src, dst, "image", w, h, result.regions, seconds, notices=list(photo.notices))
+    faces, candidates = photo_counts(result.regions, PHOTO_CASCADE.threshold)
+    return FileReport(
+        src,
+        dst,
+        "image",
+        w,
+        h,
+        result.regions,
+        time.perf_counter() - start,
+        notices=list(photo.notices),
+        faces=faces,
+        candidates=candidates,
+    )
 
 
 def anonymise_video_file(
@@ -192,6 +206,7 @@ def anonymise_video_file(
             f"{len(concealed)} damaged frame(s) analysed and written as the decoder concealed the damage; "
             "concealment can hide faces from the detector: check the output"
         )
+    faces, candidates = tracker.counts()
     return FileReport(
         src,
         dst,
@@ -204,6 +219,8 @@ def anonymise_video_file(
         tracks=tracker.count,
         notices=notices,
         audio=written.audio,
+        faces=faces,
+        candidates=candidates,
     )
 
 
@@ -251,6 +268,7 @@ def _paint_video_file(
         tracks=tracks,
         notices=list(written.notices),
         audio=written.audio,
+        faces=tracks,  # painted from given regions: each track is a face someone kept obscured
     )
 
 

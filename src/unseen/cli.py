@@ -428,6 +428,7 @@ class _Run:
         statuses = ("done", "skipped", "failed")
         count = {s: sum(o.status == s for o in self.outcomes) for s in statuses}
         faces = sum(o.faces for o in self.outcomes)
+        candidates = sum(o.candidates for o in self.outcomes)
         videos = [o for o in self.outcomes if o.kind == "video" and o.status in ("done", "skipped")]
         frames = sum(o.frames for o in videos)
         notices = self._notices()
@@ -439,6 +440,7 @@ class _Run:
                 "interrupted": interrupted,
                 "not_started": self.pending,
                 "faces": faces,
+                "candidates": candidates,
                 "frames": frames,
                 "seconds": round(seconds, 3),
                 "regions_file": str(self.args.regions) if self.args.regions is not None else None,
@@ -455,11 +457,13 @@ class _Run:
             f"{count['failed']} failed",
             f"{faces} face{'s' if faces != 1 else ''} found",
         ]
+        if candidates:
+            parts.append(f"{candidates} more candidate{'s' if candidates != 1 else ''} painted")
         done_videos = [o for o in videos if o.report is not None]
         if done_videos:
             video_seconds = sum(o.report.seconds for o in done_videos if o.report)
             rate = f" at {frames / video_seconds:.1f} fps" if video_seconds else ""
-            parts.append(f"{frames} video frames{rate} (faces in videos are counted as tracks)")
+            parts.append(f"{frames} video frames{rate}")
         parts.append(f"{seconds:.1f} s")
         _say(f"{PROG}: {', '.join(parts)}")
         for notice in notices:

@@ -51,10 +51,15 @@ class Outcome:
 
     @property
     def faces(self) -> int:
-        """Faces found: detections in a photo, face tracks in a video."""
+        """Faces a person would count (confident detections; a video's tracks once joined)."""
+        return int(self.report.faces) if self.report is not None else int(self.summary.get("faces", 0))
+
+    @property
+    def candidates(self) -> int:
+        """Weaker detections, painted all the same."""
         if self.report is None:
-            return int(self.summary.get("faces", 0))
-        return int(self.report.tracks) if self.report.kind == "video" else len(self.report.regions)
+            return int(self.summary.get("candidates", 0))
+        return int(self.report.candidates)
 
     @property
     def frames(self) -> int:
@@ -69,6 +74,7 @@ class Outcome:
             "kind": self.kind,
             "status": self.status,
             "faces": self.faces,
+            "candidates": self.candidates,
             "regions": len(self.report.regions) if self.report is not None else 0,
             "frames": self.frames,
             "seconds": round(self.seconds, 3),
@@ -104,7 +110,12 @@ def process(job: Job, dst: Path, settings: Settings, progress: Progress | None =
         return outcome
     if settings.keep_regions:
         outcome.entry = entry_from_report(report, digest=(source.size, source.sha256)).to_json()
-    summary = {"faces": outcome.faces, "frames": outcome.frames, "notices": outcome.notices}
+    summary = {
+        "faces": outcome.faces,
+        "candidates": outcome.candidates,
+        "frames": outcome.frames,
+        "notices": outcome.notices,
+    }
     try:
         records.write(job.src, dst, tool_version(), outcome.entry, summary, source=source)
     except UnseenError as exc:

@@ -3,19 +3,26 @@
 Video is anonymised offline, so a frame is only painted once the detections *after* it are known:
 each face is then covered by interpolation between the keyframes that saw it, across short gaps
 where the detector blinked, and for a few frames before its first and after its last sighting.
-Regions grow with the face's motion, so a face moving faster than the interpolation predicts is
-still inside its patch. A face that leaves (or enters) the picture is cut by the frame's edge, and
-the detector loses a cut face well before it is gone, so a moving face last seen at the edge is
-followed for longer, until its growing patch has left the picture with it. Only a bounded window
-of keyframes is kept, so memory does not grow with the length of the video.
+Between sightings a region grows with the face's motion, so a face moving less evenly than the
+interpolation assumes is still inside its patch. Beyond them the box moves on along its measured
+velocity and grows only with the uncertainty of that motion, never by more than about the face's
+own size, so a panning camera does not black out the picture. A face that leaves (or enters) the
+picture is cut by the frame's edge, and the detector loses a cut face well before it is gone, so a
+face last (or first) seen at the edge and moving through it is followed for longer, until its box
+has left the picture. Regions are clipped to the picture. A face seen once has no measured motion,
+so a fast one (a face size or more per keyframe) is linked to its next sighting only when nothing
+else could be it. Only a bounded window of keyframes is kept, so memory does not grow with the
+length of the video. Finished tracks are counted as a person would (see :mod:`unseen.count`).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .count import FaceCounter
 from .regions import Regions, iou_matrix
 
 
@@ -25,35 +32,45 @@ class TrackOptions:
 
     detect_every: int = 8  # detect on every Nth frame; the rest are interpolated
     extend: int = 10  # cover this many frames before a track's first and after its last sighting
-    edge_extend: int = 30  # ... or this many, for a moving face last (or first) seen at the frame's edge
+    edge_extend: int = 30  # ... or this many, for a face seen at the frame's edge moving through it
     edge_margin: float = 0.5  # "at the edge": closer to it than this share of the face's size
     max_gap: int = 16  # a face unseen for up to this many frames is joined up across the gap
     match_iou: float = 0.1  # predicted and detected box must overlap this much to be the same face
-    motion_margin: float = 1.5  # grow by this many times the per-frame motion per frame of distance
+    motion_margin: float = 1.5  # between sightings: grow by this many times the motion per frame of distance
+    motion_error: float = 0.5  # beyond them: the velocity may be off by this share of itself
+    max_growth: float = 1.5  # growth is at most this many times the face's size on each side
     unknown_motion: float = 0.1  # a face seen once may move this share of its size per frame
     match_distance: float = 1.0  # or their centres be this many face sizes apart (similar sizes)
+    confident: float = 0.2  # counting: a face seen once counts as a face at this score (else a candidate)
+    join_gap: int = 96  # counting: fragments up to this many frames apart that continue each other are one
+    fast_motion: float = 0.4  # a face seen once may be found again this share of its size per frame on
+
+
+def size_of(box: np.ndarray) -> float:
+    """A face's size: the longer side of its box (growth and reach are measured in it)."""
+    return float(max(box[2] - box[0], box[3] - box[1]))
 
 
 @dataclass
 class Track:
-    """One face over time: the keyframes it was seen on, with its box and score there."""
+    """One face over time: the keyframes it was seen on, with its box and score there.
+
+    ``start``, ``start_box``, ``seen`` and ``best`` outlive the sightings that bounded memory drops.
+    """
 
     id: int
     frames: list[int] = field(default_factory=list)
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    start: int = -1
+    start_box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
+    seen: int = 0  # sightings ever
+    best: float = 0.0  # highest score ever
 
     @property
     def last(self) -> int:
         return self.frames[-1]
-
-    def motion(self, at: int, unknown: float) -> float:
-        """Largest per-frame edge motion near keyframe ``at``; a share of the size if seen once."""
-        if len(self.frames) < 2:
-            box = self.boxes[0]
-            return unknown * float(max(box[2] - box[0], box[3] - box[1]))
-        return float(np.abs(self.velocity(at)).max())
 
     def velocity(self, at: int) -> np.ndarray:
         """Per-frame motion of the four box edges near keyframe index ``at`` (zeros if seen once)."""
@@ -66,25 +83,40 @@ class Track:
         return self.boxes[-1] + self.velocity(len(self.frames) - 1) * (frame - self.last)
 
 
+def _grown(box: np.ndarray, grow: float) -> np.ndarray:
+    return box + np.array([-grow, -grow, grow, grow], np.float32)
+
+
 class Tracker:
     """Feed keyframe detections in frame order with :meth:`update`; ask :meth:`regions_at` for any
-    frame at least ``lag`` frames behind the newest keyframe."""
+    frame at least ``lag`` frames behind the newest keyframe, and :meth:`forget_before` the frames
+    already written."""
 
     def __init__(
         self, options: TrackOptions | None = None, frame_size: tuple[int, int] | None = None
     ) -> None:
-        """``frame_size`` is (height, width); without it no face counts as at the edge."""
+        """``frame_size`` is (height, width); without it no face is at the edge and no box is clipped."""
         self.options = options or TrackOptions()
         self.frame_size = frame_size
         self.tracks: list[Track] = []
         self._next_id = 0
         self.count = 0  # tracks ever started
+        o = self.options
+        self._counter = FaceCounter(
+            o.confident, o.join_gap, o.match_distance, o.fast_motion, 2 * o.detect_every
+        )
 
     @property
     def lag(self) -> int:
-        """How far behind the newest keyframe a frame must be before its regions are final."""
+        """How far behind the newest keyframe a frame must be before its regions are final.
+
+        A frame can be covered by a track first seen up to ``_reach`` frames later; how far and
+        where that track reaches back depends on its motion, known at its second sighting, which
+        comes at most ``max_gap + detect_every`` frames after the first (or never). Interpolation
+        and the look after a last sighting need only that second term.
+        """
         o = self.options
-        return max(self._reach, o.max_gap) + o.detect_every
+        return self._reach + o.max_gap + o.detect_every
 
     @property
     def _reach(self) -> int:
@@ -92,15 +124,19 @@ class Tracker:
         o = self.options
         return max(o.extend, o.edge_extend) if self.frame_size else o.extend
 
-    def _extension(self, track: Track, box: np.ndarray) -> int:
-        """How many frames to cover beyond a track's first or last sighting, seen at ``box``."""
-        o = self.options
-        if self.frame_size is None or len(track.frames) < 2:  # no motion measured: keep it short
-            return o.extend
+    def _leaving(self, box: np.ndarray, motion: np.ndarray) -> bool:
+        """Is a face at ``box`` at the frame's edge, moving (``motion``, per frame) out through it?"""
+        if self.frame_size is None:
+            return False
         height, width = self.frame_size
-        m = o.edge_margin * float(max(box[2] - box[0], box[3] - box[1]))
-        at_edge = box[0] < m or box[1] < m or box[2] > width - m or box[3] > height - m
-        return max(o.extend, o.edge_extend) if at_edge else o.extend
+        m = self.options.edge_margin * size_of(box)
+        cx, cy = (motion[:2] + motion[2:]) / 2
+        return bool(
+            (box[0] < m and cx < 0)
+            or (box[1] < m and cy < 0)
+            or (box[2] > width - m and cx > 0)
+            or (box[3] > height - m and cy > 0)
+        )
 
     def update(self, frame: int, detections: Regions) -> None:
         """Match one keyframe's detections to live tracks (greedy by overlap with the prediction)."""
@@ -116,9 +152,9 @@ class Tracker:
             size = np.maximum(predicted[:, 2:] - predicted[:, :2], 1).max(1)
             dsize = np.maximum(detections.boxes[:, 2:] - detections.boxes[:, :2], 1).max(1)
             ratio = dsize[None, :] / size[:, None]
-            near = (np.linalg.norm(pc[:, None] - dc[None], axis=2) < o.match_distance * size[:, None]) & (
-                (ratio > 0.5) & (ratio < 2.0)
-            )
+            similar = (ratio > 0.5) & (ratio < 2.0)
+            distance = np.linalg.norm(pc[:, None] - dc[None], axis=2) / size[:, None]  # in face sizes
+            near = (distance < o.match_distance) & similar
             score = np.where(near, np.maximum(overlap, o.match_iou), overlap)
             used_t, used_d = set(), set()
             for ti, di in zip(*np.unravel_index(np.argsort(-score, axis=None), score.shape), strict=True):
@@ -129,6 +165,19 @@ class Tracker:
                 used_t.add(ti)
                 used_d.add(di)
                 self._observe(live[ti], frame, detections, di)
+            # A face seen once has no measured motion, and one moving a face size per keyframe or
+            # more is never near its prediction: link it to a detection within fast_motion of its
+            # size per frame, but only where neither has any other such candidate.
+            once = np.array([t.seen == 1 and ti not in used_t for ti, t in enumerate(live)])
+            gaps = np.array([frame - t.last for t in live], np.float32)
+            free = np.ones(len(detections), bool)
+            free[list(used_d)] = False
+            far = (distance < o.match_distance + o.fast_motion * gaps[:, None]) & similar
+            far &= once[:, None] & free[None, :]
+            lone = far & (far.sum(1, keepdims=True) == 1) & (far.sum(0, keepdims=True) == 1)
+            for ti, di in zip(*np.nonzero(lone), strict=True):
+                used_d.add(int(di))
+                self._observe(live[ti], frame, detections, int(di))
             unmatched = [d for d in unmatched if d not in used_d]
         for d in unmatched:
             track = Track(self._next_id)
@@ -139,46 +188,84 @@ class Tracker:
 
     @staticmethod
     def _observe(track: Track, frame: int, detections: Regions, d: int) -> None:
+        box = detections.boxes[d].copy()
+        if not track.frames:
+            track.start, track.start_box = frame, box
         track.frames.append(frame)
-        track.boxes.append(detections.boxes[d].copy())
+        track.boxes.append(box)
         track.scores.append(float(detections.scores[d]))
         track.sources.append(str(detections.source[d]))
+        track.seen += 1
+        track.best = max(track.best, track.scores[-1])
 
     def regions_at(self, frame: int) -> Regions:
-        """Every region covering ``frame``: detected, interpolated or extended, motion-grown."""
-        o = self.options
+        """Every region covering ``frame``: detected, interpolated or extended, clipped to the picture."""
         boxes, scores, sources, ids = [], [], [], []
         for t in self.tracks:
-            fr = t.frames
-            j = int(np.searchsorted(fr, frame))
-            if j < len(fr) and fr[j] == frame:
-                box, dist, src, k, near = t.boxes[j], 0, t.sources[j], j, j
-            elif 0 < j < len(fr) and fr[j] - fr[j - 1] <= o.max_gap + o.detect_every:
-                a = (frame - fr[j - 1]) / (fr[j] - fr[j - 1])
-                box = (1 - a) * t.boxes[j - 1] + a * t.boxes[j]
-                dist, src, k = min(frame - fr[j - 1], fr[j] - frame), "interpolated", j
-                near = j if a >= 0.5 else j - 1
-            elif j == 0 and fr[0] - frame <= self._extension(t, t.boxes[0]):
-                box, dist, src, k, near = t.boxes[0], fr[0] - frame, "extended", 1, 0
-            elif j == len(fr) and frame - fr[-1] <= self._extension(t, t.boxes[-1]):
-                box, dist, src, k, near = t.boxes[-1], frame - fr[-1], "extended", len(fr) - 1, len(fr) - 1
-            else:
-                continue
-            # k: where the motion is measured; near: the sighting whose confidence the region carries
-            grow = t.motion(k, o.unknown_motion) * o.motion_margin * dist
-            boxes.append(box + np.array([-grow, -grow, grow, grow], np.float32))
-            scores.append(t.scores[near])
-            sources.append(src)
-            ids.append(t.id)
+            found = self._cover(t, frame)
+            if found is not None:
+                boxes.append(found[0])
+                scores.append(found[1])
+                sources.append(found[2])
+                ids.append(t.id)
         if not boxes:
             return Regions()
-        return Regions(np.stack(boxes), scores, sources, frame, ids)
+        regions = Regions(np.stack(boxes), scores, sources, frame, ids)
+        if self.frame_size is not None:
+            height, width = self.frame_size
+            regions.boxes = np.clip(regions.boxes, 0, [width, height, width, height]).astype(np.float32)
+            b = regions.boxes
+            regions = regions[(b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])]  # drop those wholly outside
+        return regions
+
+    def _cover(self, t: Track, frame: int) -> tuple[np.ndarray, float, str] | None:
+        """The box, score and source with which track ``t`` covers ``frame``, if it does."""
+        o = self.options
+        fr = t.frames
+        j = bisect_left(fr, frame)
+        if j < len(fr) and fr[j] == frame:
+            return t.boxes[j], t.scores[j], t.sources[j]
+        if 0 < j < len(fr):  # between two sightings (never further apart than max_gap + detect_every)
+            a = (frame - fr[j - 1]) / (fr[j] - fr[j - 1])
+            box = (1 - a) * t.boxes[j - 1] + a * t.boxes[j]
+            dist = min(frame - fr[j - 1], fr[j] - frame)
+            size = max(size_of(t.boxes[j - 1]), size_of(t.boxes[j]))
+            grow = min(o.motion_margin * float(np.abs(t.velocity(j)).max()) * dist, o.max_growth * size)
+            return _grown(box, grow), t.scores[j if a >= 0.5 else j - 1], "interpolated"
+        # before the first or after the last sighting: move on along the motion measured there
+        end, ahead = (0, -1) if j == 0 else (len(fr) - 1, 1)
+        dist = abs(frame - fr[end])
+        motion = t.velocity(end if end else 1) * ahead  # per frame, in the direction of ``frame``
+        reach = max(o.extend, o.edge_extend) if self._leaving(t.boxes[end], motion) else o.extend
+        if dist > reach:
+            return None
+        box = t.boxes[end] + motion * dist
+        box[[0, 2]] = np.sort(box[[0, 2]])  # a shrinking box (zooming out) shrinks to a line, no further
+        box[[1, 3]] = np.sort(box[[1, 3]])
+        if len(fr) < 2:  # no motion measured: it may have gone any way
+            size = size_of(t.boxes[end])
+            grow = o.unknown_motion * size * o.motion_margin * dist
+        else:
+            size = max(size_of(t.boxes[end]), size_of(t.boxes[end - ahead]))
+            grow = o.motion_error * float(np.abs(motion).max()) * dist
+        return _grown(box, min(grow, o.max_growth * size)), t.scores[end], "extended"
 
     def forget_before(self, frame: int) -> None:
         """Drop tracks that can no longer cover ``frame`` or anything after it (bounded memory)."""
         horizon = frame - self._reach
+        done = [t for t in self.tracks if t.last < horizon]
         self.tracks = [t for t in self.tracks if t.last >= horizon]
+        for t in sorted(done, key=lambda t: t.last):
+            self._counter.add(t)
+        self._counter.forget_before(min([t.start for t in self.tracks], default=frame))
         for t in self.tracks:  # keep one sighting before the window for interpolation
-            cut = max(int(np.searchsorted(t.frames, horizon)) - 2, 0)
-            if cut:
+            cut = bisect_left(t.frames, horizon) - 2
+            if cut > 0:
                 del t.frames[:cut], t.boxes[:cut], t.scores[:cut], t.sources[:cut]
+
+    def counts(self) -> tuple[int, int]:
+        """(faces, candidates) so far, as a person would count them (see :mod:`unseen.count`)."""
+        counter = self._counter.copy()
+        for t in sorted(self.tracks, key=lambda t: t.last):
+            counter.add(t)
+        return counter.faces, counter.candidates

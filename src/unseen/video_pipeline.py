@@ -6,7 +6,9 @@
 2. :func:`protect_frames` decodes the video again and paints each frame as it comes. The tracker is
    fed the detections ``lag`` frames ahead of the frame being painted, so it knows the sightings
    after each frame (faces that appear a moment later, or that the detector missed on a keyframe)
-   without a buffer of frames. Memory does not depend on the length of the video or on the lag.
+   without a buffer of frames. ``lag`` covers every way a later keyframe can change a frame's
+   regions, so what is painted is final when the frame is written. Memory does not depend on the
+   length of the video or on the lag.
 """
 
 from __future__ import annotations

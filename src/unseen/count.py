@@ -1,0 +1,130 @@
+"""What a person would count: faces, and the weaker candidates that are painted all the same.
+
+Detection is tuned to miss nothing, so it accepts weak, small blips (a false positive costs a patch,
+a miss costs a person) and, in video, finds one face as several track fragments when the detector
+loses it for a while. Neither is a person. A *face* is a detection at or above the cascade's normal
+confidence (whatever its size: small faces are painted from a lower score, but those weak ones are
+mostly texture), or in video a track seen on two keyframes or once confidently, with fragments that
+continue each other (one ends, the next starts where it was heading) counted once. Everything else
+painted is a *candidate*. Boxes that mostly overlap a counted one are views of the same face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .regions import Regions
+
+if TYPE_CHECKING:
+    from .track import Track
+
+SAME_FACE = 0.5  # two boxes sharing this much of the smaller one's area are one face
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over the smaller box's area."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(w * h / max(smaller, 1e-6))
+
+
+def photo_counts(regions: Regions, confident: float) -> tuple[int, int]:
+    """(faces, candidates) among one photo's detections; ``confident`` is the score of a face."""
+    counted: list[np.ndarray] = []
+    faces = candidates = 0
+    for i in np.argsort(-regions.scores, kind="stable"):
+        box = regions.boxes[i]
+        if any(_overlap(box, other) >= SAME_FACE for other in counted):
+            continue
+        counted.append(box)
+        if regions.scores[i] >= confident:
+            faces += 1
+        else:
+            candidates += 1
+    return faces, candidates
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    return (box[:2] + box[2:]) / 2
+
+
+def _size(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], box[3] - box[1], 1e-6))
+
+
+@dataclass(eq=False)  # identity: the boxes are arrays
+class _End:
+    """Where a counted fragment was last seen, and how it was moving then."""
+
+    frame: int
+    box: np.ndarray
+    motion: np.ndarray | None  # per-frame motion of the box edges; None if seen once
+
+
+class FaceCounter:
+    """Counts finished tracks, handed over in the order of their last sighting.
+
+    A fragment continues an earlier one when it starts at most ``join_gap`` frames after that one
+    ended, near the line from where that one was last seen to where its motion was taking it
+    (within ``match_distance`` face sizes), at a similar size. A face too fast for the tracker to
+    link (more than about its size per keyframe) leaves a fragment per sighting, with no motion
+    measured: the next may then start within ``quick`` frames, up to ``fast_motion`` face sizes per
+    frame further on. Only the ends of recent fragments are kept, so memory stays bounded.
+    """
+
+    def __init__(
+        self, confident: float, join_gap: int, match_distance: float, fast_motion: float, quick: int
+    ) -> None:
+        self.confident, self.join_gap, self.match_distance = confident, join_gap, match_distance
+        self.fast_motion, self.quick = fast_motion, quick
+        self.faces = 0
+        self.candidates = 0
+        self._ends: list[_End] = []
+
+    def copy(self) -> FaceCounter:
+        other = FaceCounter(self.confident, self.join_gap, self.match_distance, self.fast_motion, self.quick)
+        other.faces, other.candidates, other._ends = self.faces, self.candidates, list(self._ends)
+        return other
+
+    def add(self, track: Track) -> None:
+        if track.seen < 2 and track.best < self.confident:
+            self.candidates += 1
+            return
+        best, nearest = None, 1.0
+        for end in self._ends:
+            distance = self._distance(end, track.start, track.start_box)
+            if distance is not None and distance <= nearest:
+                best, nearest = end, distance
+        if best is None:
+            self.faces += 1
+        else:
+            self._ends.remove(best)  # the same face, seen again
+        motion = track.velocity(len(track.frames) - 1) if len(track.frames) > 1 else None
+        self._ends.append(_End(track.last, track.boxes[-1], motion))
+
+    def _distance(self, end: _End, start: int, box: np.ndarray) -> float | None:
+        """How far a fragment starting at ``box`` is from where ``end`` was going, as a share of
+        how far it may be (None: too far apart in time or size)."""
+        gap = start - end.frame
+        ratio = _size(box) / _size(end.box)
+        if not (0 < gap <= self.join_gap and 1 / 3 < ratio < 3):
+            return None
+        size = max(_size(box), _size(end.box))
+        p = _centre(box) - _centre(end.box)
+        if end.motion is None:
+            if gap > self.quick:
+                return None
+            return float(np.linalg.norm(p)) / (size * (self.match_distance + self.fast_motion * gap))
+        step = _centre(end.motion) * gap
+        along = float(np.clip(p @ step / max(float(step @ step), 1e-6), 0, 1))
+        return float(np.linalg.norm(p - along * step)) / (size * self.match_distance)
+
+    def forget_before(self, start: int) -> None:
+        """Drop the ends no fragment starting at ``start`` or later can continue."""
+        self._ends = [e for e in self._ends if e.frame + self.join_gap >= start]
