@@ -23,6 +23,7 @@ from av.stream import Disposition
 from av.video.reformatter import ColorRange, VideoReformatter
 from av.video.stream import VideoStream
 
+from .. import machine
 from ..errors import InputError, OutputError, shown
 from .atomic import atomic_output
 
@@ -151,6 +152,7 @@ def read_frames(path: str | os.PathLike[str]) -> Iterator[Frame]:
         with av.open(str(path)) as container:
             stream = _video_stream(container, path)
             stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = machine.thread_budget()
             for decoded in container.decode(stream):
                 if decoded.is_corrupt:
                     raise InputError(f"{shown(path)}: frame {index} is corrupt")
@@ -296,7 +298,7 @@ class _Writer:
             # One frame thread per core and short look-aheads: frames held inside x264 are most of
             # the encoder's memory (measured at 1080p: ~60 MB less for rc-lookahead=5, ~40 MB less
             # for sync-lookahead=1 than for its default of bframes + 1, at the same speed).
-            options["x264-params"] = f"threads={os.cpu_count() or 1}:rc-lookahead=5:sync-lookahead=1"
+            options["x264-params"] = f"threads={machine.thread_budget()}:rc-lookahead=5:sync-lookahead=1"
         elif codec == "libvpx-vp9":  # constant quality, and fast enough to keep up with the face stage
             options.update({"b": "0", "deadline": "good", "cpu-used": "5", "row-mt": "1"})
         if self.avi:  # AVI stores no presentation times, so frames must not be reordered (no B-frames)
