@@ -277,6 +277,7 @@ class _Run:
         self.outcomes: list[Outcome] = []
         self.left_out: list[tuple[Path, str]] = []
         self.pending = 0  # files not started when the run was interrupted
+        self.interrupted = False
         self.scale = scale.ScaleOptions(workers=args.workers, ray=args.ray, device=args.device)
 
     def run(self) -> int:
@@ -301,19 +302,22 @@ class _Run:
                     frames.close()
                     self.outcomes.append(self._reported(outcome))
                     bar.update(outcome.status != "interrupted")
+            except KeyboardInterrupt:
+                self.interrupted = True
             except scale.ScaleError as exc:
                 _say(f"{PROG}: error: {exc}")
                 return 2
             finally:
                 frames.close()
         self.pending = len(planned) - started
-        interrupted = any(o.status == "interrupted" for o in self.outcomes)
         regions_ok = self._write_regions()
         self._report(time.perf_counter() - start)
-        if interrupted:
+        if self.interrupted:
             stopped = sum(o.status == "interrupted" for o in self.outcomes)
-            what = "the file in progress was" if stopped == 1 else f"the {stopped} files in progress were"
-            _say(f"{PROG}: interrupted; {what} not written, {self.pending} not started")
+            what = {0: "", 1: "the file in progress was not written, "}.get(
+                stopped, f"the {stopped} files in progress were not written, "
+            )
+            _say(f"{PROG}: interrupted; {what}{self.pending} not started")
             return 130
         failed = any(o.status == "failed" for o in self.outcomes) or not regions_ok
         return 1 if failed else 0
@@ -417,12 +421,11 @@ class _Run:
         videos = [o for o in self.outcomes if o.kind == "video" and o.status in ("done", "skipped")]
         frames = sum(o.frames for o in videos)
         notices = self._notices()
-        interrupted = any(o.status == "interrupted" for o in self.outcomes)
         if self.args.json:
             doc = {
                 "tool": tool_version(),
                 **count,
-                "interrupted": interrupted,
+                "interrupted": self.interrupted,
                 "not_started": self.pending,
                 "faces": faces,
                 "frames": frames,

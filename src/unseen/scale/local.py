@@ -163,8 +163,8 @@ def run_local(
 ) -> Iterator[Outcome]:
     """Each planned file's outcome in the order of ``planned``, worked on by ``workers`` processes.
 
-    On KeyboardInterrupt the workers are stopped, the files that were in progress come out as
-    "interrupted" (not written), and the iteration ends; files never started do not come out.
+    On KeyboardInterrupt the workers are stopped, the files that were in progress come out (as
+    "interrupted" unless they were finished meanwhile), and KeyboardInterrupt is raised again.
     """
     pool = _Pool(planned, settings, env, progress, todo=deque(range(len(planned))))
     emitted = 0
@@ -179,9 +179,9 @@ def run_local(
                 yield outcome
     except KeyboardInterrupt:
         pool.stop()
-        dispatched = sorted(i for i in pool.finished if i >= emitted)
-        for i in dispatched:
+        for i in sorted(pool.finished):
             yield pool.finished[i]
+        raise
     finally:
         pool.stop()
 

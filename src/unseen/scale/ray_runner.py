@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -26,7 +28,7 @@ from .. import machine
 from ..batch import Job
 from ..heap import limit_heap_growth
 from ..media.atomic import remove_stale_parts
-from ..process import Outcome, Settings, describe, process
+from ..process import Outcome, Progress, Settings, describe, process
 from .common import ATTEMPTS, Planned, ScaleError, died, in_order
 
 RAY_MISSING = "--ray needs Ray, which is not installed here: pip install 'unseen[ray]'"
@@ -43,10 +45,30 @@ class Worker:
         self.settings = settings
 
     def process(self, job: Job, dst: Path) -> Outcome:
-        return process(job, dst, self.settings)
+        return process(job, dst, self.settings, _stop_when_cancelled())
 
     def pid(self) -> int:
         return os.getpid()
+
+
+def _stop_when_cancelled() -> Progress:
+    """A progress callback that stops a video the way Ctrl-C would once the driver cancels it.
+
+    Ray only flags a cancelled task of a plain actor; the flag is looked at every 0.1 s of work.
+    A photo takes less than that and is finished rather than stopped.
+    """
+    import ray
+
+    context, last = ray.get_runtime_context(), [0.0]
+
+    def check(done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.1:
+            last[0] = now
+            if context.is_canceled():
+                raise KeyboardInterrupt
+
+    return check
 
 
 def import_ray() -> Any:
@@ -62,6 +84,7 @@ def connect(ray: Any, address: str) -> None:
     """Start a private Ray on 127.0.0.1 (``local``) or join the cluster at ``address``."""
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # never report usage to anyone
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+    sigterm = signal.getsignal(signal.SIGTERM)  # ray.init makes SIGTERM exit at once: keep ours
     try:
         if address == LOCAL:
             ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=machine.cpu_count(), **quiet)
@@ -69,6 +92,8 @@ def connect(ray: Any, address: str) -> None:
             ray.init(address=address, **quiet)
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError ... for a bad address
         raise ScaleError(f"--ray {address}: cannot start or join Ray: {exc}") from exc
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
 
 
 def run_ray(
@@ -80,15 +105,18 @@ def run_ray(
     workers drop them unwritten) and come out as "interrupted".
     """
     ray = import_ray()
-    connect(ray, address)
-    dispatch = None
-    try:
-        dispatch = _Dispatch(ray, planned, settings, workers, device)
-        yield from dispatch.run()
-    finally:
-        ray.shutdown()  # stops this run's actors (and a private Ray)
-        for folder in dispatch.stopped if dispatch is not None else ():
-            remove_stale_parts(folder)  # temporary outputs of files stopped mid-way
+    # Ray prints its own notes (such as a worker that died) on stdout, which carries the --json
+    # report: while Ray is connected, they go to stderr with the other messages.
+    with contextlib.redirect_stdout(sys.stderr):
+        connect(ray, address)
+        dispatch = None
+        try:
+            dispatch = _Dispatch(ray, planned, settings, workers, device)
+            yield from dispatch.run()
+        finally:
+            ray.shutdown()  # stops this run's actors (and a private Ray)
+            for folder in dispatch.stopped if dispatch is not None else ():
+                remove_stale_parts(folder)  # temporary outputs of files stopped mid-way
 
 
 class _Dispatch:
@@ -124,7 +152,7 @@ class _Dispatch:
         try:
             while emitted < len(self.planned):
                 self._submit()
-                ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=1.0)
+                ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=0.25)
                 for ref in ready:
                     self._collect(ref)
                 for outcome in in_order(self.finished, emitted):
@@ -134,6 +162,7 @@ class _Dispatch:
             self._stop()
             for i in sorted(self.finished):
                 yield self.finished[i]
+            raise
 
     def _submit(self) -> None:
         while self.idle and self.todo:
@@ -169,6 +198,10 @@ class _Dispatch:
 
     def _stop(self) -> None:
         """Cancel the files in progress (their workers drop them unwritten) and wait for the answers."""
+        if self.running:  # finished ones first: a cancelled reference loses its answer
+            ready, _ = self.ray.wait(list(self.running), num_returns=len(self.running), timeout=0)
+            for ref in ready:
+                self._collect(ref)
         for ref in self.running:
             with contextlib.suppress(Exception):
                 self.ray.cancel(ref)

@@ -63,8 +63,9 @@ def outcomes(
 ) -> Iterator[Outcome]:
     """Each planned file's outcome, in the order of ``planned``.
 
-    On KeyboardInterrupt the files in progress come out as "interrupted" (nothing written) and the
-    iteration ends; the files after them, never started, do not come out.
+    On KeyboardInterrupt the files in progress come out, as "interrupted" (nothing written) unless
+    they were finished meanwhile, then KeyboardInterrupt is raised again; files never started do
+    not come out.
     """
     # Workers elsewhere must keep their records where this run would: resolve the folder here.
     settings = replace(settings, state=settings.state or state_dir())
@@ -86,7 +87,7 @@ def _serial(planned: Planned, settings: Settings, progress: FileProgress | None)
             outcome = process(job, dst, settings, _for_file(progress, i))
         except KeyboardInterrupt:
             yield Outcome(job.src, dst, job.kind, "interrupted")
-            return
+            raise
         yield outcome
 
 
