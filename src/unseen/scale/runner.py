@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 
 from .. import machine
-from ..process import Outcome, Progress, Settings, process
+from ..process import Anonymise, Outcome, Progress, Settings, process
 from ..records import state_dir
 from .common import FileProgress, Planned
 from .local import run_local
+from .segments import split_video
 
 WORKER_MEMORY = 600 << 20
 """Peak memory one worker may reach (a 1080p video: about 460 MB measured), for the default count."""
@@ -52,6 +54,12 @@ def default_workers(planned: Planned) -> int:
     return max(1, min(machine.cpu_count(), shares, by_memory))
 
 
+def _machine_workers() -> int:
+    """Workers for one video split into segments: one per core, as memory allows."""
+    memory = _available_memory()
+    return max(1, min(machine.cpu_count(), memory // WORKER_MEMORY if memory else machine.cpu_count()))
+
+
 def worker_env(workers: int, device: str) -> dict[str, str]:
     """The environment that gives each of ``workers`` processes its share of the cores."""
     threads = max(1, machine.cpu_count() // workers)
@@ -74,17 +82,22 @@ def outcomes(
 
         yield from run_ray(planned, settings, options.workers, options.device, options.ray)
         return
-    workers = options.workers or default_workers(planned)
+    one_video = len(planned) == 1 and planned[0][0].kind == "video"
+    workers = options.workers or (default_workers(planned) if not one_video else _machine_workers())
+    env = worker_env(workers, options.device)
     if workers > 1 and len(planned) > 1:
-        yield from run_local(planned, settings, workers, worker_env(workers, options.device), progress)
+        yield from run_local(planned, settings, workers, env, progress)
         return
-    yield from _serial(planned, settings, progress)
+    split = partial(split_video, workers=workers, env=env) if one_video and workers > 1 else None
+    yield from _serial(planned, settings, progress, split)
 
 
-def _serial(planned: Planned, settings: Settings, progress: FileProgress | None) -> Iterator[Outcome]:
+def _serial(
+    planned: Planned, settings: Settings, progress: FileProgress | None, anonymise: Anonymise | None = None
+) -> Iterator[Outcome]:
     for i, (job, dst) in enumerate(planned):
         try:
-            outcome = process(job, dst, settings, _for_file(progress, i))
+            outcome = process(job, dst, settings, _for_file(progress, i), anonymise)
         except KeyboardInterrupt:
             yield Outcome(job.src, dst, job.kind, "interrupted")
             raise
