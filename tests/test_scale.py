@@ -234,3 +234,27 @@ def test_device_cuda_without_a_gpu_runs_on_the_cpu_with_one_notice(tmp_path, cap
     assert code == 0 and report["done"] == 1
     notes = [line for line in err if "--device cuda" in line]
     assert len(notes) == 1 and "running on the CPU" in notes[0]
+
+
+# --- Ray, without a cluster ---------------------------------------------------------------------
+
+
+def test_ray_missing_is_one_clear_line(tmp_path, capsys, photos, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # "import ray" now fails as if it were not installed
+    code, _, err = run(capsys, photos[0], "-o", tmp_path / "out", "--ray")
+    assert code == 2
+    assert err == ["unseen: error: --ray needs Ray, which is not installed here: pip install 'unseen[ray]'"]
+    assert not (tmp_path / "out" / photos[0].name).exists()
+
+
+def test_ray_address_where_nothing_listens_is_refused_at_once(tmp_path, capsys, photos):
+    import socket
+
+    with socket.socket() as free:  # a port on 127.0.0.1 that nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    started = time.monotonic()
+    code, _, err = run(capsys, photos[0], "-o", tmp_path / "out", "--ray", f"127.0.0.1:{port}")
+    assert code == 2 and time.monotonic() - started < 30
+    assert len(err) == 1
+    assert err[0].startswith(f"unseen: error: --ray 127.0.0.1:{port}: no Ray cluster answers")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sys
 import time
 from collections import deque
@@ -26,6 +27,7 @@ from typing import Any
 
 from .. import machine
 from ..batch import Job
+from ..errors import one_line
 from ..heap import limit_heap_growth
 from ..media.atomic import remove_stale_parts
 from ..process import Outcome, Progress, Settings, describe, process
@@ -84,6 +86,8 @@ def connect(ray: Any, address: str) -> None:
     """Start a private Ray on 127.0.0.1 (``local``) or join the cluster at ``address``."""
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # never report usage to anyone
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+    if address != LOCAL:
+        _check_answers(address)
     sigterm = signal.getsignal(signal.SIGTERM)  # ray.init makes SIGTERM exit at once: keep ours
     try:
         if address == LOCAL:
@@ -91,9 +95,20 @@ def connect(ray: Any, address: str) -> None:
         else:
             ray.init(address=address, **quiet)
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError ... for a bad address
-        raise ScaleError(f"--ray {address}: cannot start or join Ray: {exc}") from exc
+        raise ScaleError(f"--ray {address}: cannot start or join Ray: {one_line(str(exc))}") from exc
     finally:
         signal.signal(signal.SIGTERM, sigterm)
+
+
+def _check_answers(address: str) -> None:
+    """Refuse at once an address where nothing listens (Ray itself keeps retrying for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", or a form Ray reads and checks itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise ScaleError(f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc})") from None
 
 
 def run_ray(
@@ -104,6 +119,8 @@ def run_ray(
     Ray reports files, not frames. On KeyboardInterrupt the files in progress are cancelled (their
     workers drop them unwritten) and come out as "interrupted".
     """
+    if _is_loopback(address):  # a cluster on 127.0.0.1 is this machine's alone: Ray must not
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # look for it elsewhere
     ray = import_ray()
     # Ray prints its own notes (such as a worker that died) on stdout, which carries the --json
     # report: while Ray is connected, they go to stderr with the other messages.
@@ -117,6 +134,10 @@ def run_ray(
             ray.shutdown()  # stops this run's actors (and a private Ray)
             for folder in dispatch.stopped if dispatch is not None else ():
                 remove_stale_parts(folder)  # temporary outputs of files stopped mid-way
+
+
+def _is_loopback(address: str) -> bool:
+    return address.rpartition(":")[0].strip("[]") in ("127.0.0.1", "localhost", "::1")
 
 
 class _Dispatch:

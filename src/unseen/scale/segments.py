@@ -16,8 +16,10 @@ would have to be transcoded, a container it does not join) is left to the single
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
@@ -204,13 +206,8 @@ def split_video(
     work = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".unseen-segments", dir=dst.parent))
     try:
         outs = [work / f"{i:04d}{dst.suffix}" for i in range(len(segments))]
-        spawn = get_context("spawn")
         try:
-            with ProcessPoolExecutor(len(segments), spawn, _take_share, (env,)) as pool:
-                futures = [
-                    pool.submit(paint, src, o, s, settings) for o, s in zip(outs, segments, strict=True)
-                ]
-                painted = [f.result() for f in futures]
+            painted = _paint_all(src, outs, segments, settings, env)
         except BrokenProcessPool:  # a worker died (killed, out of memory): do the file in one piece
             return _single(job, dst, settings, progress)
         if progress:
@@ -236,9 +233,35 @@ def split_video(
     )
 
 
+def _paint_all(
+    src: Path, outs: list[Path], segments: list[Segment], settings: Settings, env: dict[str, str]
+) -> list[Painted]:
+    """Every segment painted by a worker process of its own, in order."""
+    pool = ProcessPoolExecutor(len(segments), get_context("spawn"), _take_share, (env,))
+    try:
+        futures = [pool.submit(paint, src, o, s, settings) for o, s in zip(outs, segments, strict=True)]
+        return [f.result() for f in futures]
+    except KeyboardInterrupt:  # stop every segment now, the way Ctrl-C stops one process
+        for child in multiprocessing.active_children():
+            child.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _take_share(env: dict[str, str]) -> None:
-    """A segment worker's start: its share of the cores, before the model or an encoder is made."""
+    """A segment worker's start: its share of the cores, before the model or an encoder is made.
+
+    Ctrl-C reaches the whole process group; the driver decides, and stops workers with SIGTERM,
+    which drops the segment in progress like Ctrl-C (its temporary file is removed).
+    """
     os.environ.update(env)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _single(job: Job, dst: Path, settings: Settings, progress: Progress | None) -> api.FileReport:
