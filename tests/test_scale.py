@@ -90,7 +90,8 @@ def holder_of(path: Path) -> int | None:
 
 
 class Killer(threading.Thread):
-    """Kills (SIGKILL) the first process seen writing a temporary output named like ``*SUFFIX``."""
+    """Kills (SIGKILL) the first process seen writing a temporary file named like ``*SUFFIX`` below
+    ``folder``."""
 
     def __init__(self, folder: Path, suffix: str, timeout: float = 60.0) -> None:
         super().__init__(daemon=True)
@@ -101,7 +102,7 @@ class Killer(threading.Thread):
     def run(self) -> None:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline and self.killed is None:
-            for part in self.folder.glob(f".*{PART_TAG}{self.suffix}") if self.folder.exists() else ():
+            for part in self.folder.rglob(f".*{PART_TAG}{self.suffix}") if self.folder.exists() else ():
                 pid = holder_of(part.resolve())
                 if pid is not None:
                     os.kill(pid, signal.SIGKILL)

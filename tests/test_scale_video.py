@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from clips import make_clip
 from skimage import data
+from test_scale import Killer, parts
 
 from unseen.cli import main
 from unseen.scale.segments import plan
@@ -86,3 +87,16 @@ def test_a_long_video_split_across_workers_is_the_single_process_output(tmp_path
 def test_a_short_video_is_not_split(tmp_path):
     short = make_clip(tmp_path / "short.mp4", frames=100)
     assert plan(short, 4, 2 * Tracker(frame_size=(1, 1)).lag) is None
+
+
+def test_a_segment_worker_killed_mid_write_leaves_the_video_to_one_process(tmp_path, clip):
+    out = tmp_path / "out"
+    killer = Killer(out, ".mp4")
+    killer.start()
+    code = main([str(clip), "-o", str(out), "--workers", "3", "-q"])
+    killer.join()
+    assert killer.killed is not None, "no segment was seen being written"
+    assert code == 0
+    assert [p.name for p in out.iterdir()] == [clip.name] and not parts(out)
+    pts, frames, audio, _ = decoded(out / clip.name)
+    assert len(frames) == 900 and pts == decoded(clip)[0] and audio

@@ -103,7 +103,7 @@ def process(
             return Outcome(job.src, dst, job.kind, "failed", error=message)
         return Outcome(job.src, dst, job.kind, "skipped", entry=record.entry, summary=record.summary)
     try:
-        report = (anonymise or _anonymise)(job, dst, settings, progress)
+        report = (anonymise or anonymise_job)(job, dst, settings, progress)
     except Exception as exc:  # UnseenError, OSError or a bug: report it and go on with the batch
         return Outcome(job.src, dst, job.kind, "failed", error=describe(job.src, exc))
     outcome = Outcome(job.src, dst, job.kind, "done", report, None, report.seconds, list(report.notices))
@@ -117,7 +117,8 @@ def process(
     return outcome
 
 
-def _anonymise(job: Job, dst: Path, settings: Settings, progress: Progress | None) -> api.FileReport:
+def anonymise_job(job: Job, dst: Path, settings: Settings, progress: Progress | None) -> api.FileReport:
+    """Anonymise one file as a single process does (no skipping, no record): the default of process()."""
     if job.kind == "video":
         return api.anonymise_video_file(
             job.src,

@@ -39,7 +39,7 @@ from ..batch import Job
 from ..errors import AnalysisError, InputError, OutputError, shown
 from ..media.atomic import atomic_output
 from ..media.video import Frame, VideoInfo, probe, write_video
-from ..process import Progress, Settings
+from ..process import Progress, Settings, anonymise_job
 from ..regions import Regions
 from ..track import Tracker
 from ..video_pipeline import Keyframe, protect_frames
@@ -200,7 +200,7 @@ def split_video(
     src = job.src
     segments = plan(src, workers, 2 * Tracker(settings.options.track, frame_size=(1, 1)).lag)
     if segments is None or not _joinable(src, dst, settings.audio):
-        return _single(job, dst, settings, progress)
+        return anonymise_job(job, dst, settings, progress)
     info = probe(src)
     dst.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".unseen-segments", dir=dst.parent))
@@ -209,7 +209,7 @@ def split_video(
         try:
             painted = _paint_all(src, outs, segments, settings, env)
         except BrokenProcessPool:  # a worker died (killed, out of memory): do the file in one piece
-            return _single(job, dst, settings, progress)
+            return anonymise_job(job, dst, settings, progress)
         if progress:
             progress(info.frames or 0, info.frames)
         audio = _join(src, dst, [p.path for p in painted], settings.audio == "keep", settings.overwrite)
@@ -262,20 +262,6 @@ def _take_share(env: dict[str, str]) -> None:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _single(job: Job, dst: Path, settings: Settings, progress: Progress | None) -> api.FileReport:
-    return api.anonymise_video_file(
-        job.src,
-        dst,
-        settings.options,
-        overwrite=settings.overwrite,
-        audio=settings.audio,
-        codec=settings.codec,
-        crf=settings.crf,
-        progress=progress,
-        record=settings.keep_regions,
-    )
 
 
 def _joinable(src: Path, dst: Path, audio: str) -> bool:
