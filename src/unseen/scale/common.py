@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -40,3 +43,20 @@ def died(src: Path, how: str) -> str:
     return (
         f"{shown(src)}: the worker processing it stopped unexpectedly ({how}) {ATTEMPTS} times; not written"
     )
+
+
+def die_with_parent() -> None:
+    """End this worker process at once when its parent is gone (a driver killed outright).
+
+    A worker busy in native code (the model, the encoder) would otherwise work on for nobody. A
+    daemon thread watches the parent; what the worker leaves half-done is a temporary file or
+    scratch folder, which the next run removes.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="unseen-parent-watch", daemon=True).start()

@@ -30,7 +30,7 @@ from typing import Any
 from ..heap import limit_heap_growth
 from ..media.atomic import remove_stale_parts
 from ..process import Outcome, Settings, process
-from .common import ATTEMPTS, FileProgress, Planned, died, in_order
+from .common import ATTEMPTS, FileProgress, Planned, die_with_parent, died, in_order
 
 _STOP_GRACE = 30.0  # seconds a stopping worker gets to clean up before it is killed
 _PROGRESS_EVERY = 0.1  # seconds between progress messages from one worker
@@ -190,6 +190,7 @@ def _serve(conn: Connection, settings: Settings, env: dict[str, str]) -> None:
     """A worker's life: its share of the machine, then one file at a time until told to stop."""
     os.environ.update(env)
     signal.signal(signal.SIGTERM, _interrupt)
+    die_with_parent()
     limit_heap_growth()
     try:
         while (task := conn.recv()) is not None:

@@ -17,6 +17,7 @@ from ..records import state_dir
 from .common import FileProgress, Planned
 from .local import run_local
 from .segments import split_video
+from .workdir import remove_stale
 
 WORKER_MEMORY = 600 << 20
 """Peak memory one worker may reach (a 1080p video: about 460 MB measured), for the default count."""
@@ -77,6 +78,8 @@ def outcomes(
     """
     # Workers elsewhere must keep their records where this run would: resolve the folder here.
     settings = replace(settings, state=settings.state or state_dir())
+    for folder in dict.fromkeys(dst.parent for _, dst in planned):
+        remove_stale(folder)  # segments of a split run that was killed
     if options.ray is not None:
         from .ray_runner import run_ray
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
-import shutil
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -43,6 +41,8 @@ from ..process import Progress, Settings, anonymise_job
 from ..regions import Regions
 from ..track import Tracker
 from ..video_pipeline import Keyframe, protect_frames
+from .common import die_with_parent
+from .workdir import scratch_folder
 
 JOINED = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
 """Output containers whose segments are joined here; others take the single-process path."""
@@ -76,8 +76,14 @@ class Painted:
 
 
 def plan(src: Path, parts: int, margin: int) -> list[Segment] | None:
-    """Cut ``src`` into up to ``parts`` segments at keyframes, or None if it should not be split."""
-    layout = _layout(src)
+    """Cut ``src`` into up to ``parts`` segments at keyframes, or None if it should not be split.
+
+    A file that cannot be read here is not split either: the one-process path reports it.
+    """
+    try:
+        layout = _layout(src)
+    except (av.FFmpegError, OSError):
+        return None
     if layout is None:
         return None
     pts, keys = layout
@@ -202,9 +208,7 @@ def split_video(
     if segments is None or not _joinable(src, dst, settings.audio):
         return anonymise_job(job, dst, settings, progress)
     info = probe(src)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".unseen-segments", dir=dst.parent))
-    try:
+    with scratch_folder(dst) as work:
         outs = [work / f"{i:04d}{dst.suffix}" for i in range(len(segments))]
         try:
             painted = _paint_all(src, outs, segments, settings, env)
@@ -213,8 +217,6 @@ def split_video(
         if progress:
             progress(info.frames or 0, info.frames)
         audio = _join(src, dst, [p.path for p in painted], settings.audio == "keep", settings.overwrite)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     kept = [p.regions for p in painted if p.regions is not None]
     regions = Regions.concat(kept) if kept else Regions()
     notices = list(dict.fromkeys(n for p in painted for n in p.notices))
@@ -258,6 +260,7 @@ def _take_share(env: dict[str, str]) -> None:
     os.environ.update(env)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _interrupt)
+    die_with_parent()
 
 
 def _interrupt(signum: int, frame: object) -> None:
