@@ -8,8 +8,12 @@ partial, and a run stopped half-way must, started again, do only what is left.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -100,3 +104,59 @@ def test_a_stopped_ray_run_started_again_does_only_the_rest(tmp_path, capsys, cl
     assert code == 0, err
     assert (report["done"], report["skipped"]) == (7 - first, first)
     assert frame_count(out / "a.mp4") == 300
+
+
+def _descendants(root: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return found
+
+
+def _listening(pids: set[int]) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The local addresses of the TCP sockets these processes listen on (from /proc/net)."""
+    inodes = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    link = os.readlink(fd)
+                    if link.startswith("socket:["):
+                        inodes.add(link[8:-1])
+    addresses = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: listening
+                raw = bytes.fromhex(fields[1].split(":")[0])
+                raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))  # host order
+                address = ipaddress.ip_address(raw)
+                mapped = getattr(address, "ipv4_mapped", None)
+                addresses.append(mapped or address)
+    return addresses
+
+
+def test_a_private_ray_listens_on_127_0_0_1_only(tmp_path):
+    photos = make_photos(tmp_path / "in", 3)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    command = [sys.executable, "-m", "unseen", *map(str, photos), "-o", str(tmp_path / "out"), "--ray"]
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    seen = []
+    try:
+        while proc.poll() is None:  # Ray's servers come and go with the run: look all along
+            seen += _listening(_descendants(proc.pid))
+            time.sleep(0.2)
+    finally:
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert seen, "no listening socket of the run was ever seen"
+    assert all(address.is_loopback for address in seen), sorted(set(map(str, seen)))

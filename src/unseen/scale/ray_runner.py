@@ -35,6 +35,7 @@ from .common import ATTEMPTS, Planned, ScaleError, died, in_order
 
 RAY_MISSING = "--ray needs Ray, which is not installed here: pip install 'unseen[ray]'"
 LOCAL = "local"
+LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray's single-machine mode, loopback only
 _STOP_GRACE = 30.0
 
 
@@ -73,8 +74,16 @@ def _stop_when_cancelled() -> Progress:
     return check
 
 
-def import_ray() -> Any:
-    """The ray module, or ScaleError with the one-line install hint."""
+def import_ray(local: bool = False) -> Any:
+    """The ray module, or ScaleError with the one-line install hint.
+
+    ``local``: Ray is for this machine alone (a private instance, or a cluster on 127.0.0.1). Ray
+    then binds every server to 127.0.0.1 and never takes 127.0.0.1 for this machine's network
+    address; otherwise even a private instance listens on every interface. Ray reads this
+    setting once, on import.
+    """
+    if local:
+        os.environ[LOCAL_ONLY] = "0"
     try:
         import ray
     except ImportError:
@@ -119,9 +128,7 @@ def run_ray(
     Ray reports files, not frames. On KeyboardInterrupt the files in progress are cancelled (their
     workers drop them unwritten) and come out as "interrupted".
     """
-    if _is_loopback(address):  # a cluster on 127.0.0.1 is this machine's alone: Ray must not
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # look for it elsewhere
-    ray = import_ray()
+    ray = import_ray(local=address == LOCAL or _is_loopback(address))
     # Ray prints its own notes (such as a worker that died) on stdout, which carries the --json
     # report: while Ray is connected, they go to stderr with the other messages.
     with contextlib.redirect_stdout(sys.stderr):
