@@ -9,6 +9,11 @@ the face in every frame, in particular around the cuts.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import av
@@ -100,3 +105,22 @@ def test_a_segment_worker_killed_mid_write_leaves_the_video_to_one_process(tmp_p
     assert [p.name for p in out.iterdir()] == [clip.name] and not parts(out)
     pts, frames, audio, _ = decoded(out / clip.name)
     assert len(frames) == 900 and pts == decoded(clip)[0] and audio
+
+
+def test_ctrl_c_stops_every_segment_and_leaves_nothing(tmp_path, clip):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "unseen", str(clip), "-o", str(out), "--workers", "3"]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out.exists() and parts(out)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.poll() is None and parts(out), "no segment was seen being written"
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the whole process group
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert list(out.iterdir()) == []  # no output, no segments, no scratch folder
