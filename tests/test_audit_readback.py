@@ -80,9 +80,10 @@ def test_jpeg_xmp_iptc_comment_and_appended_image_are_named(tmp_path, astronaut)
     )
     block = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iptc)) + iptc
     app13 = b"Photoshop 3.0\x00" + block
-    Image.fromarray(astronaut).save(
-        out, xmp=xmp, comment=b"shot by Jane", extra=b"\xff\xed" + struct.pack(">H", 2 + len(app13)) + app13
-    )
+    app1 = b"http://ns.adobe.com/xap/1.0/\x00" + xmp  # by hand: Pillow < 11 cannot save XMP into a JPEG
+    segments = b"\xff\xe1" + struct.pack(">H", 2 + len(app1)) + app1
+    segments += b"\xff\xed" + struct.pack(">H", 2 + len(app13)) + app13
+    Image.fromarray(astronaut).save(out, comment=b"shot by Jane", extra=segments)
     with out.open("ab") as fh:  # a second picture after the first, as MPO files and phone previews have
         Image.fromarray(astronaut).save(fh, format="JPEG")
     got = findings(photo_items(out))

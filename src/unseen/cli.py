@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import Any, NoReturn
 import numpy as np
 from tqdm import tqdm
 
-from . import api
+from . import api, machine, scale
 from .batch import Job, find_inputs, kind_of, output_path, path_key
 from .errors import OutputError, UnseenError, one_line, shown
 from .heap import limit_heap_growth
@@ -29,7 +30,7 @@ from .media.encoder import check_encoder
 from .media.image import read_photo
 from .obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from .plan import PlanOptions
-from .process import Outcome, Settings, describe, process
+from .process import Outcome, Settings, describe
 from .regions_file import tool_version, write_regions_entries
 
 PROG = "unseen"
@@ -130,6 +131,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="analyse and paint frames in which the decoder concealed damage instead of refusing the "
         "video (the damage can hide faces: check such outputs)",
     )
+
+    scale = parser.add_argument_group("scale")
+    scale.add_argument(
+        "--workers", type=int, metavar="N", help="files at once, each in its own process (default: per core)"
+    )
+    scale.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run on Ray: alone, a private Ray on this machine; 'auto' or HOST:PORT joins a cluster "
+        "(needs pip install 'unseen[ray]')",
+    )
+    scale.add_argument(
+        "--device", choices=machine.DEVICES, default="auto", help="where faces are found (default auto)"
+    )
     return parser
 
 
@@ -177,6 +194,8 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> api.O
         fail(f"--margin must be a number >= 0, not {args.margin}")
     if not (math.isfinite(args.sensitivity) and args.sensitivity > 0):
         fail(f"--sensitivity must be a number > 0, not {args.sensitivity}")
+    if args.workers is not None and args.workers < 1:
+        fail(f"--workers must be 1 or more, not {args.workers}")
     if not 0 <= args.crf <= 63:
         fail(f"--crf must be between 0 and 63, not {args.crf}")
     if args.output is not None and args.output.exists() and not args.output.is_dir():
@@ -261,6 +280,39 @@ class VideoBar:
         self.bar.update(count - self.bar.n)
 
 
+class _FramesBar:
+    """The frames bar of the video in progress; with workers, of the first one in the serial order."""
+
+    def __init__(self, files_bar: tqdm, planned: list[tuple[Job, Path]], disabled: bool | None) -> None:
+        self.files_bar, self.planned, self.disabled = files_bar, planned, disabled
+        self.bar: tqdm | None = None
+        self.phases: VideoBar | None = None
+        self.index: int | None = None
+
+    def update(self, index: int, done: int, total: int | None) -> None:
+        if self.planned[index][0].kind != "video" or (self.index is not None and index > self.index):
+            return
+        if self.bar is None or self.index != index:
+            self.close()
+            self.index = index
+            self.bar = tqdm(
+                unit="frame",
+                leave=False,
+                position=self.files_bar.pos + 1,
+                disable=self.disabled,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
+            self.phases = VideoBar(self.bar)
+        assert self.phases is not None
+        self.phases(done, total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar, self.phases, self.index = None, None, None
+
+
 class _Run:
     """One invocation over all inputs."""
 
@@ -281,6 +333,8 @@ class _Run:
         self.outcomes: list[Outcome] = []
         self.left_out: list[tuple[Path, str]] = []
         self.pending = 0  # files not started when the run was interrupted
+        self.interrupted = False
+        self.scale = scale.ScaleOptions(workers=args.workers, ray=args.ray, device=args.device)
 
     def run(self) -> int:
         start = time.perf_counter()
@@ -297,25 +351,37 @@ class _Run:
             limit_heap_growth()  # lower peaks over long videos and batches
         for folder in dict.fromkeys(dst.parent for _, dst in planned):
             remove_stale_parts(folder)  # temporary files of a run that was killed
-        interrupted = False
+        os.environ[machine.DEVICE_ENV] = self.args.device  # read by the model, here and in workers
+        notice = machine.providers()[1]
+        if notice and not self.quiet:
+            _say(f"{PROG}: note: {notice}")
+        started = 0
         with tqdm(
             total=len(planned), unit="file", disable=self.bars_off, file=sys.stderr, dynamic_ncols=True
         ) as bar:
-            for i, (job, dst) in enumerate(planned):
-                bar.set_postfix_str(shown(job.src.name), refresh=False)
-                try:
-                    outcome = self._process(job, dst, bar)
-                except KeyboardInterrupt:
-                    self.outcomes.append(Outcome(job.src, dst, job.kind, "interrupted"))
-                    self.pending = len(planned) - i - 1
-                    interrupted = True
-                    break
-                self.outcomes.append(outcome)
-                bar.update()
+            frames = _FramesBar(bar, planned, self.bars_off)
+            try:
+                for outcome in scale.outcomes(planned, self.settings, self.scale, frames.update):
+                    started += 1
+                    frames.close()
+                    self.outcomes.append(self._reported(outcome))
+                    bar.update(outcome.status != "interrupted")
+            except KeyboardInterrupt:
+                self.interrupted = True
+            except scale.ScaleError as exc:
+                _say(f"{PROG}: error: {exc}")
+                return 2
+            finally:
+                frames.close()
+        self.pending = len(planned) - started
         regions_ok = self._write_regions()
         self._report(time.perf_counter() - start)
-        if interrupted:
-            _say(f"{PROG}: interrupted; the file in progress was not written, {self.pending} not started")
+        if self.interrupted:
+            stopped = sum(o.status == "interrupted" for o in self.outcomes)
+            what = {0: "", 1: "the file in progress was not written, "}.get(
+                stopped, f"the {stopped} files in progress were not written, "
+            )
+            _say(f"{PROG}: interrupted; {what}{self.pending} not started")
             return 130
         failed = any(o.status == "failed" for o in self.outcomes) or not regions_ok
         return 1 if failed else 0
@@ -369,23 +435,11 @@ class _Run:
             planned.append((job, dst))
         return planned
 
-    def _process(self, job: Job, dst: Path, files_bar: tqdm) -> Outcome:
-        if job.kind == "video":
-            with tqdm(
-                unit="frame",
-                leave=False,
-                position=files_bar.pos + 1,
-                disable=self.bars_off,
-                file=sys.stderr,
-                dynamic_ncols=True,
-            ) as frames_bar:
-                outcome = process(job, dst, self.settings, VideoBar(frames_bar))
-        else:
-            outcome = process(job, dst, self.settings)
+    def _reported(self, outcome: Outcome) -> Outcome:
         if outcome.status == "failed":
             _say(f"{PROG}: error: {outcome.error}")
         elif outcome.status == "skipped" and not self.quiet:
-            _say(f"{PROG}: skipped {shown(job.src)}: already done (output {shown(dst)})")
+            _say(f"{PROG}: skipped {shown(outcome.src)}: already done (output {shown(outcome.dst)})")
         return outcome
 
     def _write_regions(self) -> bool:
@@ -432,12 +486,11 @@ class _Run:
         videos = [o for o in self.outcomes if o.kind == "video" and o.status in ("done", "skipped")]
         frames = sum(o.frames for o in videos)
         notices = self._notices()
-        interrupted = any(o.status == "interrupted" for o in self.outcomes)
         if self.args.json:
             doc = {
                 "tool": tool_version(),
                 **count,
-                "interrupted": interrupted,
+                "interrupted": self.interrupted,
                 "not_started": self.pending,
                 "faces": faces,
                 "candidates": candidates,

@@ -84,10 +84,21 @@ class Outcome:
 
 
 Progress = Callable[[int, int | None], None]
+Anonymise = Callable[[Job, Path, Settings, "Progress | None"], api.FileReport]
 
 
-def process(job: Job, dst: Path, settings: Settings, progress: Progress | None = None) -> Outcome:
-    """Anonymise ``job`` into ``dst`` unless it is already done; never raises for a bad file."""
+def process(
+    job: Job,
+    dst: Path,
+    settings: Settings,
+    progress: Progress | None = None,
+    anonymise: Anonymise | None = None,
+) -> Outcome:
+    """Anonymise ``job`` into ``dst`` unless it is already done; never raises for a bad file.
+
+    ``anonymise`` replaces the way the file itself is done (a long video split across workers),
+    keeping the skipping, the record and the failure handling the same.
+    """
     records = Records(settings.state)
     if not settings.overwrite and (dst.exists() or dst.is_symlink()):
         record = records.finished(job.src, dst)
@@ -99,7 +110,7 @@ def process(job: Job, dst: Path, settings: Settings, progress: Progress | None =
             return Outcome(job.src, dst, job.kind, "failed", error=message)
         return Outcome(job.src, dst, job.kind, "skipped", entry=record.entry, summary=record.summary)
     try:
-        report = _anonymise(job, dst, settings, progress)
+        report = (anonymise or anonymise_job)(job, dst, settings, progress)
     except Exception as exc:  # UnseenError, OSError or a bug: report it and go on with the batch
         return Outcome(job.src, dst, job.kind, "failed", error=describe(job.src, exc))
     outcome = Outcome(job.src, dst, job.kind, "done", report, None, report.seconds, list(report.notices))
@@ -123,7 +134,8 @@ def process(job: Job, dst: Path, settings: Settings, progress: Progress | None =
     return outcome
 
 
-def _anonymise(job: Job, dst: Path, settings: Settings, progress: Progress | None) -> api.FileReport:
+def anonymise_job(job: Job, dst: Path, settings: Settings, progress: Progress | None) -> api.FileReport:
+    """Anonymise one file as a single process does (no skipping, no record): the default of process()."""
     if job.kind == "video":
         return api.anonymise_video_file(
             job.src,

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import UnseenError, shown
 from ..media.image import read_photo
+from ..media.local_av import open_input
 from ..media.readback import photo_items, video_items
 from ..media.video import probe, read_frames
 from ..plan import PlanOptions, plan_regions
@@ -289,9 +290,8 @@ def _audit_video(pair: Pair, original_path: Path | None, audit: FileAudit, optio
 
 def _count_frames(path: Path) -> int:
     """Frames of a video whose container does not state its count: its video packets, counted."""
-    import av
 
-    with av.open(str(path)) as container:
+    with open_input(path) as container:
         stream = container.streams.video[0]
         return sum(1 for packet in container.demux(stream) if packet.size)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import importlib.resources
-import os
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from .. import machine
 from ..heap import trim_heap
 from ..regions import Regions
 
@@ -58,14 +58,16 @@ class RawMaps:
 
 
 class CenterFace:
-    """One onnxruntime session of CenterFace; thread count defaults to the machine's cores."""
+    """One onnxruntime session of CenterFace; threads and providers default to this process's share
+    of the machine (see :mod:`unseen.machine`)."""
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, providers: list[str] | None = None) -> None:
         import onnxruntime as ort
 
         ort.set_default_logger_severity(3)
+        self._providers = providers or machine.providers()[0]
         self._options = ort.SessionOptions()
-        self._options.intra_op_num_threads = threads or os.cpu_count() or 1
+        self._options.intra_op_num_threads = threads or machine.thread_budget()
         self._options.inter_op_num_threads = 1
         self._options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._graph = _load_graph()
@@ -76,7 +78,7 @@ class CenterFace:
     def _open(self) -> InferenceSession:
         import onnxruntime as ort
 
-        return ort.InferenceSession(self._graph, self._options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(self._graph, self._options, providers=self._providers)
 
     def release_memory(self) -> None:
         """Unload the network until its next run, e.g. while a video is encoded.

@@ -19,6 +19,7 @@ from av.codec.codec import UnknownCodecError
 from av.container import OutputContainer
 from av.video.stream import VideoStream
 
+from .. import machine
 from ..errors import OutputError, shown
 from .local_av import open_output, reason
 from .video_info import VideoInfo
@@ -166,7 +167,7 @@ def _options(codec: str, crf: int, preset: str, info: VideoInfo, avi: bool) -> d
         # One frame thread per core and short look-aheads: frames held inside x264 are most of
         # the encoder's memory (measured at 1080p: ~60 MB less for rc-lookahead=5, ~40 MB less
         # for sync-lookahead=1 than for its default of bframes + 1, at the same speed).
-        options["x264-params"] = f"threads={os.cpu_count() or 1}:rc-lookahead=5:sync-lookahead=1"
+        options["x264-params"] = f"threads={machine.thread_budget()}:rc-lookahead=5:sync-lookahead=1"
     elif codec == "libx265":
         # x265 logs to stderr itself (not through FFmpeg), and writes its version and settings into
         # the stream unless told not to.

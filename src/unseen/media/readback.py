@@ -20,12 +20,14 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 from PIL import ExifTags, Image, ImageCms, TiffTags
 
 from ..errors import InputError, shown
 from . import icc
+from .local_av import open_input
 
 _VALUE_CHARS = 80
 
@@ -172,7 +174,7 @@ def exif_items(data: bytes, where: str = "EXIF") -> list[Item]:
         name = ExifTags.TAGS.get(tag, f"tag 0x{tag:04x}")
         items.append(Item(where, name, _text(value), name in _EXIF_ALLOWED))
     for pointer, label in _EXIF_POINTERS.items():
-        ifd = exif.get_ifd(pointer)
+        ifd = _ifd(exif, pointer)
         names = ExifTags.GPSTAGS if pointer == 0x8825 else ExifTags.TAGS
         for tag, value in ifd.items():
             name = names.get(tag, f"tag 0x{tag:04x}")
@@ -180,7 +182,7 @@ def exif_items(data: bytes, where: str = "EXIF") -> list[Item]:
                 items.append(Item(where, "MakerNote", f"{len(value)} bytes of camera maker notes"))
             else:
                 items.append(Item(f"{where} {label}", name, _text(value), name in _EXIF_ALLOWED))
-    thumbnail = exif.get_ifd(ExifTags.IFD.IFD1)
+    thumbnail = _ifd(exif, ExifTags.IFD.IFD1)
     if thumbnail:
         size = thumbnail.get(0x0202)  # JPEGInterchangeFormatLength
         detail = f"{size} bytes" if size else f"{len(thumbnail)} tags"
@@ -204,6 +206,15 @@ def icc_items(data: bytes, where: str = "ICC") -> list[Item]:
     if maker:
         items.append(Item(where, "device", maker, False))
     return items
+
+
+def _ifd(exif: Image.Exif, pointer: int) -> dict[int, Any]:
+    """One sub-IFD of ``exif``, empty when absent (Pillow before 11 raises KeyError for a missing
+    Exif IFD under an Interop pointer, or for a missing pointer)."""
+    try:
+        return dict(exif.get_ifd(pointer))
+    except KeyError:
+        return {}
 
 
 def xmp_items(data: bytes, where: str = "XMP") -> list[Item]:
@@ -400,7 +411,7 @@ def _tiff_items(im: Image.Image) -> list[Item]:
     exif = im.getexif()
     for pointer, label in ((0x8769, "Exif"), (0x8825, "GPS")):
         names = ExifTags.GPSTAGS if pointer == 0x8825 else ExifTags.TAGS
-        for tag, value in exif.get_ifd(pointer).items():
+        for tag, value in _ifd(exif, pointer).items():
             items.append(Item(f"TIFF {label}", names.get(tag, f"tag 0x{tag:04x}"), _text(value)))
     if getattr(im, "n_frames", 1) > 1:
         items.append(Item("TIFF", "pages", f"{im.n_frames - 1} more page(s) than the one shown"))  # type: ignore[attr-defined]
@@ -496,7 +507,7 @@ def video_items(path: str | os.PathLike[str]) -> list[Item]:
     """
     path = Path(path)
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             items = list(_tag_items("container", dict(container.metadata), _CONTAINER_ALLOWED))
             for stream in container.streams:
                 where = f"stream {stream.index} ({stream.type})"

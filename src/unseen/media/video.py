@@ -27,6 +27,7 @@ from av.stream import Disposition
 from av.video.reformatter import ColorRange, VideoReformatter
 from av.video.stream import VideoStream
 
+from .. import machine
 from ..errors import InputError, OutputError, shown
 from .atomic import atomic_output
 from .encoder import MOV_FAMILY, MUXERS, add_video_stream, check_encoder_setup, encode_time_base, muxer_for
@@ -158,6 +159,7 @@ def read_frames(path: str | os.PathLike[str], *, accept_concealed: bool = False)
         with open_input(path) as container:
             stream = _video_stream(container, path)
             stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = machine.thread_budget()
             for decoded in container.decode(stream):
                 if decoded.is_corrupt and not accept_concealed:
                     raise InputError(f"{shown(path)}: frame {index} {CONCEALED_ADVICE}")

@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from ..errors import InputError, shown
+from ..media.local_av import open_input
 from ..media.video import probe
 
 AHEAD = 48  # a frame at most this far after the last one decoded is reached by decoding on
@@ -38,7 +39,7 @@ class FrameSource:
 
     def _timestamps(self) -> list[int]:
         try:
-            with av.open(str(self.path)) as container:
+            with open_input(self.path) as container:
                 stream = container.streams.video[0]
                 return sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size)
         except (av.FFmpegError, OSError) as exc:
@@ -68,7 +69,7 @@ class FrameSource:
 
     def _seek(self, index: int) -> None:
         self.close()
-        self._container = av.open(str(self.path))
+        self._container = open_input(self.path)
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         if self._pts:

@@ -1,0 +1,345 @@
+"""One long video across several workers: cut at keyframes, painted in parallel, joined losslessly.
+
+The video is cut at source keyframes into one segment per worker. Each worker decodes its segment
+with a margin of ``2 * Tracker.lag`` frames on both sides, detects on the same frames a single
+process would (every ``detect_every``-th frame of the whole video, and its last one), tracks over
+the whole span and paints only the frames it owns. So a face crossing a cut is tracked on both
+sides of it, from sightings before and after, as in one pass. Each worker encodes its frames with
+their own timestamps (``write_video``, audio dropped); the driver then copies the encoded packets of
+all segments, in order, into the output, with the source's audio copied once, in step. Frame count,
+every timestamp and the duration are those of a single-process run.
+
+Anything this cannot carry over exactly (no timestamps, frames the demuxer discards, audio that
+would have to be transcoded, a container it does not join) is left to the single-process path.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import av
+import numpy as np
+from av.stream import Disposition
+from av.video.reformatter import VideoReformatter
+
+from .. import api
+from ..batch import Job
+from ..errors import AnalysisError, InputError, OutputError, shown
+from ..media.atomic import atomic_output
+from ..media.local_av import open_input, open_output
+from ..media.orientation import Orientation
+from ..media.video import Frame, VideoInfo, probe, write_video
+from ..process import Progress, Settings, anonymise_job
+from ..regions import Regions
+from ..track import Tracker
+from ..video_pipeline import Keyframe, protect_frames
+from .common import die_with_parent
+from .workdir import scratch_folder
+
+JOINED = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
+"""Output containers whose segments are joined here; others take the single-process path."""
+
+MIN_SEGMENT = 300
+"""Fewest frames a segment owns: below that the margins cost more than the split gains."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Frames ``start``..``stop`` (exclusive) are this segment's; ``first``..``end`` are decoded."""
+
+    start: int
+    stop: int
+    first: int  # a keyframe at or before start - margin: decoding starts there
+    end: int  # stop + margin, at most the frame count
+    seek_pts: int  # pts of frame ``first``
+    pts: tuple[int, ...]  # pts of frames first..end-1, in presentation order
+    total: int  # frames in the whole video
+
+
+@dataclass
+class Painted:
+    """What one worker made of its segment."""
+
+    path: Path
+    frames: int
+    tracks: int  # tracks first seen on frames this segment owns
+    regions: Regions | None
+    notices: list[str] = field(default_factory=list)
+
+
+def plan(src: Path, parts: int, margin: int) -> list[Segment] | None:
+    """Cut ``src`` into up to ``parts`` segments at keyframes, or None if it should not be split.
+
+    A file that cannot be read here is not split either: the one-process path reports it.
+    """
+    try:
+        layout = _layout(src)
+    except (av.FFmpegError, OSError, InputError):
+        return None
+    if layout is None:
+        return None
+    pts, keys = layout
+    total = len(pts)
+    parts = min(parts, total // MIN_SEGMENT)
+    if parts < 2:
+        return None
+    cuts = [0]
+    for k in range(1, parts):
+        cut = min(keys, key=lambda i: abs(i - total * k // parts))  # nearest keyframe
+        if cut - cuts[-1] >= MIN_SEGMENT // 2:
+            cuts.append(cut)
+    cuts.append(total)
+    if len(cuts) < 3:
+        return None
+    segments = []
+    for start, stop in zip(cuts, cuts[1:], strict=False):
+        first = max((k for k in keys if k <= max(start - margin, 0)), default=0)
+        end = min(stop + margin, total)
+        segments.append(Segment(start, stop, first, end, pts[first], tuple(pts[first:end]), total))
+    return segments
+
+
+def _layout(src: Path) -> tuple[list[int], list[int]] | None:
+    """Every frame's pts in presentation order and the indices of keyframes, from the packets alone."""
+    with open_input(src) as container:
+        streams = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
+        if not streams:
+            return None
+        packets = []
+        for packet in container.demux(streams[0]):
+            if not packet.size:
+                continue
+            if packet.pts is None or packet.is_discard or packet.is_corrupt:
+                return None
+            packets.append((packet.pts, packet.is_keyframe))
+    pts = sorted(p for p, _ in packets)
+    if len(set(pts)) != len(pts) or not packets:
+        return None
+    where = {p: i for i, p in enumerate(pts)}
+    keys = sorted(where[p] for p, key in packets if key)
+    return (pts, keys) if keys and keys[0] == 0 else None
+
+
+def _frames(src: Path, info: VideoInfo, segment: Segment) -> Iterator[Frame]:
+    """Frames ``segment.first``..``segment.end`` of ``src``, upright RGB, decoded from a keyframe."""
+    where = {p: segment.first + i for i, p in enumerate(segment.pts)}
+    shown_as = Orientation(info.rotation, info.mirror)
+    to_rgb = VideoReformatter()
+    expected = segment.first
+    try:
+        with open_input(src) as container:
+            stream = next(s for s in container.streams.video if not s.disposition & Disposition.attached_pic)
+            stream.thread_type = "AUTO"
+            container.seek(segment.seek_pts, stream=stream, backward=True, any_frame=False)
+            for decoded in container.decode(stream):
+                index = where.get(decoded.pts)
+                if index is None and decoded.pts is not None and decoded.pts < segment.seek_pts:
+                    continue  # before the keyframe (an open GOP's leading frames)
+                if index is None or index != expected or decoded.is_corrupt:
+                    raise InputError(f"{shown(src)}: frame {expected} did not decode where it should")
+                pixels = shown_as.apply(to_rgb.reformat(decoded, format="rgb24").to_ndarray())
+                yield Frame(index, decoded.pts, pixels)
+                expected += 1
+                if expected == segment.end:
+                    return
+    except av.FFmpegError as exc:
+        raise InputError(f"{shown(src)}: cannot decode frame {expected}: {exc}") from exc
+    raise InputError(f"{shown(src)}: ended at frame {expected}, before frame {segment.end}")
+
+
+def paint(src: Path, out: Path, segment: Segment, settings: Settings) -> Painted:
+    """Detect, track and paint one segment (in a worker), encoding the frames it owns into ``out``."""
+    info = probe(src)
+    options = settings.options
+    every = options.track.detect_every
+
+    def analysed(pixels: np.ndarray) -> Regions:
+        try:
+            return api.detect(pixels, options.sensitivity, video=True)
+        except AnalysisError as exc:
+            raise AnalysisError(f"{shown(src)}: {exc}") from exc
+
+    keyframes: list[Keyframe] = [
+        (f.index, analysed(f.pixels))
+        for f in _frames(src, info, segment)
+        if f.index % every == 0 or f.index == segment.total - 1
+    ]
+    tracker = Tracker(options.track, frame_size=(info.height, info.width))
+    recorded: list[Regions] = []
+    painted = protect_frames(
+        _frames(src, info, segment),
+        keyframes,
+        tracker,
+        plan=options.plan,
+        paint=options.obscure,
+        record=recorded,
+    )
+    owned = (f for f in painted if segment.start <= f.index < segment.stop)
+    written = write_video(src, out, info, owned, codec=settings.codec, crf=settings.crf, audio="drop")
+    if written.frames != segment.stop - segment.start:
+        raise InputError(f"{shown(src)}: segment at frame {segment.start} came out short")
+    mine = recorded[segment.start - segment.first : segment.stop - segment.first]
+    first_seen: dict[int, int] = {}
+    for offset, regions in enumerate(recorded):
+        for track in regions.track.tolist():
+            first_seen.setdefault(int(track), segment.first + offset)
+    tracks = sum(segment.start <= frame < segment.stop for frame in first_seen.values())
+    regions = Regions.concat(mine) if settings.keep_regions and mine else None
+    return Painted(out, written.frames, tracks, regions, list(written.notices))
+
+
+def split_video(
+    job: Job, dst: Path, settings: Settings, progress: Progress | None, *, workers: int, env: dict[str, str]
+) -> api.FileReport:
+    """Anonymise one video across ``workers`` local processes; the single-process path if it cannot split."""
+    start = time.perf_counter()
+    src = job.src
+    segments = plan(src, workers, 2 * Tracker(settings.options.track, frame_size=(1, 1)).lag)
+    if segments is None or not _joinable(src, dst, settings.audio):
+        return anonymise_job(job, dst, settings, progress)
+    info = probe(src)
+    with scratch_folder(dst) as work:
+        outs = [work / f"{i:04d}{dst.suffix}" for i in range(len(segments))]
+        try:
+            painted = _paint_all(src, outs, segments, settings, env)
+        except BrokenProcessPool:  # a worker died (killed, out of memory): do the file in one piece
+            return anonymise_job(job, dst, settings, progress)
+        if progress:
+            progress(info.frames or 0, info.frames)
+        audio = _join(src, dst, [p.path for p in painted], settings.audio == "keep", settings.overwrite)
+    kept = [p.regions for p in painted if p.regions is not None]
+    regions = Regions.concat(kept) if kept else Regions()
+    notices = list(dict.fromkeys(n for p in painted for n in p.notices))
+    return api.FileReport(
+        src,
+        dst,
+        "video",
+        info.width,
+        info.height,
+        regions,
+        time.perf_counter() - start,
+        frames=sum(p.frames for p in painted),
+        tracks=sum(p.tracks for p in painted),
+        # Tracks first seen in each segment's own frames; fragments are not joined across cuts, so
+        # this can count a face more than once (a single-process run joins them).
+        faces=sum(p.tracks for p in painted),
+        notices=notices,
+        audio=audio,
+    )
+
+
+def _paint_all(
+    src: Path, outs: list[Path], segments: list[Segment], settings: Settings, env: dict[str, str]
+) -> list[Painted]:
+    """Every segment painted by a worker process of its own, in order."""
+    pool = ProcessPoolExecutor(len(segments), get_context("spawn"), _take_share, (env,))
+    try:
+        futures = [pool.submit(paint, src, o, s, settings) for o, s in zip(outs, segments, strict=True)]
+        return [f.result() for f in futures]
+    except KeyboardInterrupt:  # stop every segment now, the way Ctrl-C stops one process
+        for child in multiprocessing.active_children():
+            child.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _take_share(env: dict[str, str]) -> None:
+    """A segment worker's start: its share of the cores, before the model or an encoder is made.
+
+    Ctrl-C reaches the whole process group; the driver decides, and stops workers with SIGTERM,
+    which drops the segment in progress like Ctrl-C (its temporary file is removed).
+    """
+    os.environ.update(env)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _interrupt)
+    die_with_parent()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _joinable(src: Path, dst: Path, audio: str) -> bool:
+    """Whether the output's container is one this module joins and the audio can be copied as is."""
+    muxer = JOINED.get(dst.suffix.lower())
+    if muxer is None:
+        return False
+    with open_input(src) as container:
+        if audio != "keep" or not container.streams.audio:
+            return True
+        if len(container.streams.audio) > 1:  # the join copies one audio track; one process keeps all
+            return False
+        codec = container.streams.audio[0].codec_context.codec.canonical_name
+    with av.open(io.BytesIO(), "w", format=muxer) as probe_out:
+        return codec in probe_out.supported_codecs
+
+
+def _join(src: Path, dst: Path, parts: list[Path], keep_audio: bool, overwrite: bool) -> bool:
+    """Copy the packets of ``parts`` (in order) and ``src``'s first audio track into ``dst``."""
+    muxer = JOINED[dst.suffix.lower()]
+    options = {"fflags": "+bitexact"} | ({"movflags": "+faststart"} if muxer in ("mp4", "mov") else {})
+    with atomic_output(dst, overwrite) as tmp:
+        try:
+            with open_output(tmp, muxer, options) as out:
+                inputs = [open_input(p) for p in parts]
+                source = open_input(src)
+                try:
+                    video = out.add_stream_from_template(inputs[0].streams.video[0])
+                    video.metadata.clear()
+                    audio = _AudioCopy(source, out) if keep_audio and source.streams.audio else None
+                    for part in inputs:
+                        for packet in part.demux(part.streams.video[0]):
+                            if not packet.size:
+                                continue
+                            if audio and packet.dts is not None:
+                                audio.until(packet.dts * packet.time_base)
+                            packet.stream = video
+                            out.mux(packet)
+                    if audio:
+                        audio.until(None)
+                finally:
+                    for container in [*inputs, source]:
+                        container.close()
+        except av.FFmpegError as exc:
+            raise OutputError(f"{shown(dst)}: cannot join the painted segments: {exc}") from exc
+    return audio is not None
+
+
+class _AudioCopy:
+    """The source's first audio track, copied packet by packet as the video reaches each one's time."""
+
+    def __init__(self, source: av.container.InputContainer, out: av.container.OutputContainer) -> None:
+        original = source.streams.audio[0]
+        self.stream = out.add_stream_from_template(original)
+        language = original.metadata.get("language")
+        self.stream.metadata.clear()
+        if language:
+            self.stream.metadata["language"] = language
+        self.out = out
+        self.packets = (p for p in source.demux(original) if p.size)
+        self.pending: av.Packet | None = None
+
+    def until(self, seconds: object) -> None:
+        """Mux every audio packet that starts at or before ``seconds`` (all that are left if None)."""
+        while True:
+            packet = self.pending or next(self.packets, None)
+            if packet is None:
+                return
+            stamp = packet.dts if packet.dts is not None else packet.pts
+            if seconds is not None and stamp is not None and stamp * packet.time_base > seconds:
+                self.pending = packet
+                return
+            self.pending = None
+            packet.stream = self.stream
+            self.out.mux(packet)
