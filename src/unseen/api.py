@@ -108,24 +108,31 @@ def anonymise_file(
     start = time.perf_counter()
     src, dst = Path(src), Path(dst)
     photo = read_photo(src)
-    try:
-        result = anonymise(photo.pixels, options, regions)
-    except AnalysisError as exc:
-        raise AnalysisError(f"{shown(src)}: {exc}") from exc
-    write_photo(photo, result.image, dst, overwrite=overwrite)
+    pictures = [photo.pixels, *(pixels for pixels, _ in photo.more)]  # frames of an animation, pages
+    results = []
+    for i, pixels in enumerate(pictures):
+        given = None if regions is None else regions[regions.frame == i]
+        try:
+            result = anonymise(pixels, options, given)
+        except AnalysisError as exc:
+            raise AnalysisError(f"{shown(src)}: {exc}" + (f" (frame {i})" if i else "")) from exc
+        result.regions.frame[:] = i
+        results.append(result)
+    write_photo(photo, results[0].image, dst, overwrite=overwrite, more=[r.image for r in results[1:]])
     h, w = photo.pixels.shape[:2]
-    faces, candidates = photo_counts(result.regions, PHOTO_CASCADE.threshold)
+    counts = [photo_counts(r.regions, PHOTO_CASCADE.threshold) for r in results]
     return FileReport(
         src,
         dst,
         "image",
         w,
         h,
-        result.regions,
+        Regions.concat([r.regions for r in results]),
         time.perf_counter() - start,
+        frames=len(results),
         notices=list(photo.notices),
-        faces=faces,
-        candidates=candidates,
+        faces=max(f for f, _ in counts),  # the same people, frame after frame
+        candidates=max(c for _, c in counts),
     )
 
 

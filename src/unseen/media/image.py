@@ -76,6 +76,10 @@ _SEVERAL = {
     "HEIF": ("HEIF with several images", "primary", "images"),
 }
 
+# Formats whose every frame (page) is read, painted and written back; the others (MPO's depth maps and
+# previews, HEIF's secondary images) keep their first (primary) image, with a notice.
+_ALL_FRAMES = frozenset({"GIF", "PNG", "WEBP", "TIFF"})
+
 GIF_EXACT_COLOURS = 64
 """Palette entries a GIF output with more than 256 colours gives to its most frequent exact colours."""
 
@@ -112,6 +116,12 @@ class Photo:
     """RGB colour profile of the source as ``icc.scrub`` rebuilds it: its colour, none of its text."""
     notices: list[str] = field(default_factory=list)
     """What the reader left out or could not apply, one line each, for the user (e.g. dropped frames)."""
+    more: list[tuple[np.ndarray, np.ndarray | None]] = field(default_factory=list)
+    """The further frames or pages of an animation or multi-page TIFF, (pixels, alpha) like the first."""
+    durations: list[int] | None = None
+    """Milliseconds each frame of an animation is shown (first frame included), if the file says."""
+    loop: int | None = None
+    """How often an animation repeats (0: for ever), if the file says."""
 
 
 def read_photo(path: str | os.PathLike[str]) -> Photo:
@@ -142,12 +152,37 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
         # may be lost with it, and the user should know why a photo comes out turned.
         if caught and "exif" in im.info and orientation is None:
             notices.append("EXIF unreadable; orientation not applied")
+        photo = Photo(pixels, alpha, fmt, None, notices)
         if frames > 1:
             kind, which, unit = _SEVERAL.get(im.format, (im.format, "first", "frames"))
-            notices.append(f"{kind}: only the {which} of {frames} {unit} was kept")
+            if im.format in _ALL_FRAMES and frames * pixels.shape[0] * pixels.shape[1] <= MAX_PIXELS:
+                _read_more(path, im, frames, photo)
+            else:
+                too_many = " (too many to hold at once)" if im.format in _ALL_FRAMES else ""
+                notices.append(f"{kind}: only the {which} of {frames} {unit} was kept{too_many}")
     if scaled:
         notices.append(scaled)
-    return Photo(pixels, alpha, fmt, _colour_profile(icc_profile, notices), notices)
+    photo.icc_profile = _colour_profile(icc_profile, notices)
+    return photo
+
+
+def _read_more(path: Path, im: Image.Image, frames: int, photo: Photo) -> None:
+    """Frames 2.. of an animation or pages 2.. of a TIFF into ``photo``, each as upright as the first."""
+    durations = [int(im.info.get("duration") or 0)]
+    try:
+        for i in range(1, frames):
+            im.seek(i)
+            upright, _ = _eight_bit(ImageOps.exif_transpose(im))
+            pixels, alpha = _rgb_and_alpha(upright)
+            if pixels.shape != photo.pixels.shape:
+                raise ValueError(f"frame {i} is {pixels.shape[1]} x {pixels.shape[0]}, unlike the first")
+            photo.more.append((pixels, alpha))
+            durations.append(int(im.info.get("duration") or 0))
+    except _DECODE_ERRORS as exc:
+        raise InputError(f"{shown(path)}: corrupt or truncated frame {len(photo.more) + 1}: {exc}") from exc
+    if photo.format != "TIFF":
+        photo.durations = durations if any(durations) else None
+        photo.loop = im.info.get("loop")
 
 
 def frame_count(path: str | os.PathLike[str]) -> int:
@@ -258,32 +293,42 @@ def _rgb_and_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def write_photo(
-    photo: Photo, pixels: np.ndarray, dst: str | os.PathLike[str], overwrite: bool = False
+    photo: Photo,
+    pixels: np.ndarray,
+    dst: str | os.PathLike[str],
+    overwrite: bool = False,
+    more: list[np.ndarray] | None = None,
 ) -> None:
     """Write ``pixels`` (the anonymised H x W x 3 uint8 image) to ``dst`` in ``photo``'s format.
 
-    The image is built afresh from the array, so nothing from the source file's metadata can leak:
-    the output has no EXIF (hence no orientation tag: the pixels are already upright), XMP, IPTC,
-    comments, text chunks or thumbnails. Only ``photo.alpha`` and ``photo.icc_profile`` are carried
-    over. The file appears at ``dst`` only once fully written; OSError becomes OutputError.
+    ``more``: the anonymised further frames of an animation or pages of a TIFF (``photo.more``), written
+    after the first with the source's frame timing. The image is built afresh from the arrays, so
+    nothing from the source file's metadata can leak: the output has no EXIF (hence no orientation
+    tag: the pixels are already upright), XMP, IPTC, comments, text chunks or thumbnails. Only alpha,
+    timing and ``photo.icc_profile`` are carried over. The file appears at ``dst`` only once fully
+    written; OSError becomes OutputError.
     """
-    pixels = np.asarray(pixels)
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
-        raise ValueError(f"pixels must be an H x W x 3 uint8 array, not {pixels.dtype} {pixels.shape}")
     if photo.format not in _SAVE_OPTIONS:
         raise ValueError(f"cannot write format {photo.format!r}")
-    if photo.alpha is not None and photo.alpha.shape != pixels.shape[:2]:
-        raise ValueError(f"alpha shape {photo.alpha.shape} does not match pixels {pixels.shape[:2]}")
-    alpha = None if photo.alpha is None else np.ascontiguousarray(photo.alpha, dtype=np.uint8)
+    more = more or []
+    if len(more) != len(photo.more):
+        raise ValueError(f"{len(photo.more)} further frames to write, {len(more)} given")
     options = dict(_SAVE_OPTIONS[photo.format])
-    if photo.format == "GIF":
-        image, transparency = _palette_image(pixels, alpha)
-        if transparency is not None:
-            options["transparency"] = transparency
-    else:
-        image = Image.fromarray(np.ascontiguousarray(pixels))
-        if alpha is not None:
-            image.putalpha(Image.fromarray(alpha))
+    image, transparency = _frame_image(photo.format, pixels, photo.alpha)
+    if transparency is not None:
+        options["transparency"] = transparency
+    if more:
+        frames = []
+        for painted, (_, alpha) in zip(more, photo.more, strict=True):
+            frame, clear = _frame_image(photo.format, painted, alpha)
+            if clear is not None:
+                frame.info["transparency"] = clear
+            frames.append(frame)
+        options.update(save_all=True, append_images=frames)
+        if photo.durations:
+            options["duration"] = photo.durations
+        if photo.loop is not None:
+            options["loop"] = photo.loop
     if photo.icc_profile:
         options["icc_profile"] = photo.icc_profile
     try:
@@ -292,6 +337,22 @@ def write_photo(
             image.save(tmp, format=photo.format, **options)
     except OSError as exc:
         raise OutputError(f"{shown(dst)}: cannot write output: {exc.strerror or exc}") from exc
+
+
+def _frame_image(fmt: str, pixels: np.ndarray, alpha: np.ndarray | None) -> tuple[Image.Image, int | None]:
+    """One frame as a Pillow image for ``fmt``, and a GIF's transparent index."""
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"pixels must be an H x W x 3 uint8 array, not {pixels.dtype} {pixels.shape}")
+    if alpha is not None and alpha.shape != pixels.shape[:2]:
+        raise ValueError(f"alpha shape {alpha.shape} does not match pixels {pixels.shape[:2]}")
+    alpha = None if alpha is None else np.ascontiguousarray(alpha, dtype=np.uint8)
+    if fmt == "GIF":
+        return _palette_image(pixels, alpha)
+    image = Image.fromarray(np.ascontiguousarray(pixels))
+    if alpha is not None:
+        image.putalpha(Image.fromarray(alpha))
+    return image, None
 
 
 def _palette_image(pixels: np.ndarray, alpha: np.ndarray | None) -> tuple[Image.Image, int | None]:
