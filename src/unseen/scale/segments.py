@@ -296,6 +296,7 @@ def _join(src: Path, dst: Path, parts: list[Path], keep_audio: bool, overwrite: 
                 source = open_input(src)
                 try:
                     video = out.add_stream_from_template(inputs[0].streams.video[0])
+                    video.time_base = inputs[0].streams.video[0].time_base  # PyAV 17 does not copy it
                     video.metadata.clear()
                     audio = _AudioCopy(source, out) if keep_audio and source.streams.audio else None
                     for part in inputs:
