@@ -22,15 +22,21 @@ from scenes import (
     covered_fraction,
     painted_fraction,
     render,
+    spread_faces,
+    tiled_background,
+    tilted,
+    turned,
 )
 from skimage import data
 
 from unseen import api
 from unseen.api import Result, anonymise, detect
-from unseen.detect.cascade import _strips
 from unseen.detect.model import _load_graph, shared_model
+from unseen.detect.tiles import tiles, unturn
+from unseen.errors import AnalysisError
 from unseen.obscure import ObscureOptions, obscure
 from unseen.plan import plan_regions
+from unseen.regions import Regions
 
 BLACK = (0, 0, 0)
 COVERED = 0.7  # share of a face box that must be painted for the face to count as covered
@@ -56,6 +62,14 @@ def crowds() -> list[tuple[Scene, Result]]:
         scene = compose_crowd(SIZES, (768, 1024), seed=seed, background_kind=kind, faces=FACES)
         out.append((scene, anonymise(scene.image)))
     return out
+
+
+def _coverage_list(scene: Scene, result: Result) -> list[tuple[float, float]]:
+    """(face height, covered share) of every face of the scene."""
+    return [
+        (float(h), covered_fraction(scene.image, result.image, box, color=BLACK))
+        for h, box in zip(scene.heights, scene.boxes, strict=True)
+    ]
 
 
 def _coverage(scene: Scene, result: Result) -> dict[int, float]:
@@ -111,7 +125,7 @@ def test_regions_are_well_formed(crowds: list[tuple[Scene, Result]]) -> None:
         assert (b[:, 2] <= w).all() and (b[:, 3] <= h).all()
         assert (b[:, 2] > b[:, 0]).all() and (b[:, 3] > b[:, 1]).all()
         assert ((regions.scores > 0) & (regions.scores <= 1)).all()
-        assert set(regions.source) <= {"full", "coarse", "fine"}
+        assert set(regions.source) <= {"full", "coarse", "fine", "turned"}
         assert (regions.frame == 0).all() and (regions.track == -1).all()
 
 
@@ -135,24 +149,27 @@ def test_faces_cut_by_the_border_are_covered(outside: float) -> None:
 
 
 @pytest.mark.parametrize("video", [False, True], ids=["photo", "video"])
-def test_faces_on_the_seams_between_strips_are_covered(video: bool) -> None:
-    # A 1080p frame is detected in overlapping strips, so a face on a seam is cut in one strip or
-    # both; whether found whole in the overlap, in the coarse view or in parts, it must be covered
+def test_faces_on_the_seams_between_tiles_are_covered(video: bool) -> None:
+    # A 1080p frame is detected in overlapping tiles, so a face on a seam is cut in one tile or
+    # both; whether found whole in the overlap, in a reduced view or in parts, it must be covered
     # where it is.
     options = api.detector(video=video).options
-    strips = _strips(1080, 1920, options.full_pixels, options.full_overlap)
-    assert len(strips) > 1
-    seams = sorted({x for s in strips for x in (s[0], s[2])} - {0, 1920})
+    grid = tiles(1080, 1920, options.tile_pixels, options.tile_overlap, 32)
+    assert len(grid) > 1
+    columns = sorted({x for t in grid for x in (t[0], t[2])} - {0, 1920})
+    rows = sorted({y for t in grid for y in (t[1], t[3])} - {0, 1080})
     base = background((1080, 1920), seed=3, kind="coffee")
-    for seam in seams:
-        sizes = (40, 90, 150)
-        scene = render(base, [Placement(h, seam, 120 + 320 * i) for i, h in enumerate(sizes)])
+    sizes = (40, 90, 150)
+    lines = [(x, None) for x in columns] + [(None, y) for y in rows]
+    for x, y in lines:
+        spots = [(x, 150 + 330 * i) if y is None else (200 + 600 * i, y) for i in range(len(sizes))]
+        scene = render(base, [Placement(h, cx, cy) for h, (cx, cy) in zip(sizes, spots, strict=True)])
         assert len(scene.boxes) == len(sizes)
         found = detect(scene.image, video=video)
         painted = obscure(scene.image, plan_regions(found, scene.image.shape), ObscureOptions(color=BLACK))
         coverage = [covered_fraction(scene.image, painted, box, color=BLACK) for box in scene.boxes]
         by_size = dict(zip(sizes, coverage, strict=True))
-        assert min(coverage) >= COVERED, f"seam at x={seam}: coverage by face height {by_size}"
+        assert min(coverage) >= COVERED, f"seam at x={x}, y={y}: coverage by face height {by_size}"
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -217,3 +234,134 @@ def test_released_model_reopens_and_finds_the_same_faces() -> None:
     after = model.run(batch)[0].heat
     assert before.max() > 0.5  # the astronaut's face
     np.testing.assert_allclose(after, before, atol=1e-5)
+
+
+# ------------------------------------------------------------------ tiles: native resolution, flat memory
+
+
+@pytest.mark.parametrize(
+    ("shape", "pixels", "overlap"),
+    [
+        ((1080, 1920), 600_000, 96),
+        ((3024, 4032), 1_200_000, 96),
+        # 48 and 100 MP with the old strip budget and overlap: the short side times the overlap is
+        # over the budget, and the strip search of before never returned
+        ((6048, 8064), 600_000, 160),
+        ((8660, 11547), 600_000, 160),
+        ((8064, 6048), 1_200_000, 96),
+        ((300, 20000), 600_000, 96),  # a panorama
+        ((700, 1024), 1_200_000, 96),  # one tile
+        ((5, 7), 1_200_000, 96),
+    ],
+)
+def test_tiles_cover_the_image_and_hold_every_small_face_whole(
+    shape: tuple[int, int], pixels: int, overlap: int
+) -> None:
+    h, w = shape
+    grid = tiles(h, w, pixels, overlap, 32)
+    xs = sorted({(t[0], t[2]) for t in grid})
+    ys = sorted({(t[1], t[3]) for t in grid})
+    assert len(grid) == len(xs) * len(ys)  # a grid: every column crosses every row
+    for spans, length in ((xs, w), (ys, h)):
+        assert spans[0][0] == 0 and spans[-1][1] == length
+        for (_, a1), (b0, _) in zip(spans, spans[1:], strict=False):
+            assert b0 < a1 and a1 - b0 >= overlap  # neighbours overlap: a face that size is whole in one
+    for x0, y0, x1, y1 in grid:
+        assert (x1 - x0) * (y1 - y0) <= pixels * 1.1  # the budget, give or take rounding to 32 px
+    covered = sum((t[2] - t[0]) * (t[3] - t[1]) for t in grid)
+    # overlaps repeat no more pixels than needed, give or take rounding each tile's sides up to 32
+    nx, ny = len(xs), len(ys)
+    assert covered <= (w + (nx - 1) * overlap + nx * 32) * (h + (ny - 1) * overlap + ny * 32)
+
+
+def test_tiles_refuse_a_budget_that_cannot_hold_the_overlap() -> None:
+    with pytest.raises(ValueError, match="cannot overlap"):
+        tiles(4000, 4000, 10_000, 96)
+
+
+@pytest.mark.parametrize("turn", [0, 1, 2, 3])
+def test_boxes_found_in_a_turned_crop_map_back_exactly(turn: int) -> None:
+    rng = np.random.default_rng(turn)
+    h, w = 37, 58
+    for _ in range(20):
+        x0, y0 = int(rng.integers(0, w - 1)), int(rng.integers(0, h - 1))
+        x1, y1 = int(rng.integers(x0 + 1, w + 1)), int(rng.integers(y0 + 1, h + 1))
+        mark = np.zeros((h, w), np.uint8)
+        mark[y0:y1, x0:x1] = 1
+        ys, xs = np.nonzero(np.rot90(mark, turn))  # where the box is in the turned crop
+        found = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
+        np.testing.assert_array_equal(unturn(found, turn, h, w), [[x0, y0, x1, y1]])
+
+
+def test_an_image_over_the_pixel_limit_is_refused_not_shrunk() -> None:
+    from dataclasses import replace
+
+    from unseen.detect.cascade import Cascade
+
+    cascade = Cascade(shared_model(), replace(api.detector().options, max_pixels=1_000_000))
+    with pytest.raises(AnalysisError, match="too large"):
+        cascade(np.zeros((1001, 1000, 3), np.uint8))
+    assert isinstance(cascade(np.zeros((1000, 1000, 3), np.uint8)), Regions)
+
+
+# ------------------------------------------------------------------ large photos and turned faces
+
+BIG = (3024, 4032)  # a 12 MP phone photo
+BIG_SIZES = [12, 14, 16, 20, 24, 32, 40] * 16
+
+
+@pytest.fixture(scope="module")
+def big_photo() -> tuple[Scene, Result]:
+    scene = spread_faces(BIG_SIZES, BIG, seed=4)
+    return scene, anonymise(scene.image)
+
+
+def test_faces_spread_over_a_12_mp_photo_are_found_at_native_size(big_photo: tuple[Scene, Result]) -> None:
+    # Shrunk to 4 MP first (as before), a 20 px face here was 11.5 px and a 12 px one 7 px.
+    scene, result = big_photo
+    coverage = _coverage_list(scene, result)
+    missed = [(int(h), round(c, 2)) for h, c in coverage if h >= MIN_RELIABLE and c < COVERED]
+    assert not missed, f"faces (height, covered share) missed in a 12 MP photo: {missed}"
+    assert painted_fraction(scene.image, result.image) < 0.05  # the faces' heads are ~2 %
+
+
+TURN_SIZES = [16, 20, 24, 32, 40, 48, 64, 96] * 2
+
+
+@pytest.fixture(scope="module")
+def upright_photo() -> Scene:
+    return spread_faces(TURN_SIZES, (960, 1280), seed=2)
+
+
+@pytest.mark.parametrize("turn", [1, 2, 3], ids=["90", "180", "270"])
+def test_a_photo_turned_without_its_orientation_tag_is_covered(upright_photo: Scene, turn: int) -> None:
+    scene = turned(upright_photo, turn)
+    result = anonymise(scene.image)
+    missed = [(int(h), round(c, 2)) for h, c in _coverage_list(scene, result) if c < COVERED]
+    assert not missed, f"faces (height, covered share) missed, turned {90 * turn} degrees: {missed}"
+
+
+@pytest.mark.parametrize("degrees", [-10, 10])
+def test_a_slightly_tilted_photo_is_covered(upright_photo: Scene, degrees: float) -> None:
+    scene = tilted(upright_photo, degrees)
+    result = anonymise(scene.image)
+    missed = [(int(h), round(c, 2)) for h, c in _coverage_list(scene, result) if h >= 24 and c < COVERED]
+    assert not missed, f"faces (height, covered share) missed, tilted {degrees} degrees: {missed}"
+
+
+def test_faces_lying_in_an_upright_photo_are_covered() -> None:
+    # People lying down (faces turned a quarter turn each way) and one upside down, beside upright
+    # faces: the picture as a whole is upright, so only the turned views can find them.
+    faces = [(48, 0), (64, 0), (96, 0), (48, 1), (64, 1), (96, 3), (64, 3), (48, 2), (80, 2)]
+    spots = [(120 + 240 * (i % 4), 130 + 230 * (i // 4)) for i in range(len(faces))]
+    placements = [
+        Placement(h, cx, cy, face=("astronaut", "cameraman")[i % 2], turn=t)
+        for i, ((h, t), (cx, cy)) in enumerate(zip(faces, spots, strict=True))
+    ]
+    scene = render(tiled_background((720, 960), seed=6), placements)
+    result = anonymise(scene.image)
+    coverage = {
+        f"{h}px/{90 * t}": round(covered_fraction(scene.image, result.image, b, color=BLACK), 2)
+        for (h, t), b in zip(faces, scene.boxes, strict=True)
+    }
+    assert min(coverage.values()) >= COVERED, f"coverage by face (height/turn): {coverage}"
