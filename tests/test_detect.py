@@ -8,6 +8,9 @@ is what the product promises, not on raw detector boxes.
 from __future__ import annotations
 
 import importlib.resources
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import onnx
@@ -47,8 +50,7 @@ SIZES = [12, 14, 16, 20, 24, 32, 48, 64, 96, 128, 200]
 # cameraman and mixed faces on coffee, rocket, gradient and gravel backgrounds, 12 seeds each, sizes
 # 12-200 px): misses at 12 px 53/144, 14 px 37/144, 16 px 11/144, 18 px 2/144, 20 px and up 0/144.
 # The misses are faces found neither at native scale nor by the 2x look around weak candidates
-# (heat >= ``candidate_threshold``). Faces under this height are still in the scenes, checked as
-# xfail below.
+# (heat >= ``candidate_threshold``). Smaller faces are held to measured floors (``TINY_MISSES``).
 MIN_RELIABLE = 20
 SEEDS = [0, 1, 2]
 BACKGROUNDS = ["coffee", "gravel", "gradient"]  # one per seed
@@ -89,15 +91,26 @@ def test_crowd_every_face_covered(crowds: list[tuple[Scene, Result]], index: int
     assert not missed, f"faces (height: covered share) not covered: {missed}; all: {coverage}"
 
 
-@pytest.mark.xfail(
-    reason=f"faces under {MIN_RELIABLE} px are not reliably found yet (see MIN_RELIABLE)", strict=False
-)
-def test_crowd_tiny_faces_covered(crowds: list[tuple[Scene, Result]]) -> None:
-    missed = []
-    for scene, result in crowds:
-        coverage = _coverage(scene, result)
-        missed += [(size, round(c, 2)) for size, c in coverage.items() if size < MIN_RELIABLE and c < COVERED]
-    assert not missed, f"tiny faces (height, covered share) missed: {missed}"
+# Tiny faces: 12 of each size on each of two 1 MP scenes. Measured 2026-12-01 (this cascade): missed
+# at 12 px 9/24, 14 px 2/24, 16 px 3/24 (over six seeds: 23/72, 10/72, 10/72). The floors allow a
+# little slack for other machines' arithmetic; a detector that finds fewer tiny faces fails.
+TINY_SIZES = [12, 14, 16] * 12
+TINY_MISSES = {12: 11, 14: 4, 16: 5}
+
+
+@pytest.fixture(scope="module")
+def tiny_crowds() -> list[tuple[Scene, Result]]:
+    scenes = [spread_faces(TINY_SIZES, (768, 1024), seed=seed) for seed in (0, 1)]
+    return [(scene, anonymise(scene.image)) for scene in scenes]
+
+
+def test_tiny_faces_are_found_as_often_as_measured(tiny_crowds: list[tuple[Scene, Result]]) -> None:
+    misses = dict.fromkeys(TINY_MISSES, 0)
+    for scene, result in tiny_crowds:
+        for h, c in _coverage_list(scene, result):
+            misses[int(h)] += c < COVERED
+    over = {h: n for h, n in misses.items() if n > TINY_MISSES[h]}
+    assert not over, f"tiny faces missed (of 24 per size): {misses}; floors {TINY_MISSES}"
 
 
 def test_crowd_paints_little_besides_faces(crowds: list[tuple[Scene, Result]]) -> None:
@@ -365,3 +378,81 @@ def test_faces_lying_in_an_upright_photo_are_covered() -> None:
         for (h, t), b in zip(faces, scene.boxes, strict=True)
     }
     assert min(coverage.values()) >= COVERED, f"coverage by face (height/turn): {coverage}"
+
+
+# A child process, so that its peak memory (VmHWM) is its own. The network's working memory is set
+# by the tile size, not the photo's: it runs once on a full tile first, and then every tile of the
+# 100 MP photo gets empty maps of the right shape, so the test takes seconds. What is measured is
+# the cascade's own memory: views, turned and mirrored tiles, the network's input. A whole-image
+# copy anywhere would add 300 MB.
+HUNDRED_MP = textwrap.dedent(
+    """
+    import numpy as np
+    from unseen.detect.cascade import PHOTO_CASCADE, Cascade
+    from unseen.detect.model import ALIGN, CenterFace, RawMaps
+
+    def peak() -> int:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+
+    class Measured(CenterFace):
+        warm = False
+
+        def run(self, batch):
+            if not self.warm:
+                return super().run(batch)
+            assert batch.shape[1] % ALIGN == 0 and batch.shape[2] % ALIGN == 0
+            blob = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)  # as run() does
+            h, w = blob.shape[2] // 4, blob.shape[3] // 4
+            maps = np.zeros((2, h, w), np.float32)
+            return [RawMaps(maps[0], maps, maps)]
+
+    model = Measured()
+    cascade = Cascade(model, PHOTO_CASCADE)
+    cascade(np.zeros((1088, 1088, 3), np.uint8))  # a full tile and the smaller views
+    model.warm = True
+    h, w = 8660, 11547
+    image = np.empty((h, w, 3), np.uint8)
+    texture = np.random.default_rng(0).integers(0, 256, (512, 512, 3), np.uint8)
+    for y in range(0, h, 512):
+        for x in range(0, w, 512):
+            image[y : y + 512, x : x + 512] = texture[: h - y, : w - x]
+    before = peak()
+    cascade(image)
+    print(image.nbytes, peak() - before)
+    """
+)
+
+
+def test_a_100_mp_photo_is_analysed_in_bounded_memory() -> None:
+    proc = subprocess.run([sys.executable, "-c", HUNDRED_MP], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    image, extra = (int(v) for v in proc.stdout.split())
+    assert image == 8660 * 11547 * 3
+    # the half-size view (a quarter of the image), its quarter and eighth, and tiles
+    assert extra < 0.5 * image, f"the cascade needed {extra / 1e6:.0f} MB over the {image / 1e6:.0f} MB image"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lean_merging_matches_the_pairwise_one(seed: int) -> None:
+    # A 48 MP crowd gives tens of thousands of boxes: their pairwise overlap matrix would need
+    # gigabytes, so the cascade merges with a sweep over the boxes; the result must be the same.
+    from unseen.detect import merge
+    from unseen.regions import iou_matrix, nms
+
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 2000, (600, 2))
+    sizes = np.exp(rng.uniform(np.log(4), np.log(600), (600, 1))) * rng.uniform(0.7, 1.3, (600, 2))
+    jitter = np.repeat(centres[:40], 5, axis=0) + rng.normal(0, 3, (200, 2))  # clusters: one face, many views
+    centres = np.concatenate([centres, jitter])
+    sizes = np.concatenate([sizes, np.repeat(sizes[:40], 5, axis=0) * rng.uniform(0.9, 1.1, (200, 2))])
+    boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1)
+    regions = Regions.from_boxes(boxes, rng.uniform(0.05, 1, len(boxes)), "full")
+    for iou in (0.3, 0.4):
+        expected, got = nms(regions, iou), merge.nms(regions, iou)
+        np.testing.assert_array_equal(got.boxes, expected.boxes)
+        np.testing.assert_array_equal(got.scores, expected.scores)
+        few = boxes[::7]
+        np.testing.assert_array_equal(
+            merge.overlapping(few, boxes[1::3], iou), (iou_matrix(few, boxes[1::3]) > iou).any(axis=1)
+        )

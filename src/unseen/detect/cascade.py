@@ -33,7 +33,8 @@ import cv2
 import numpy as np
 
 from ..errors import AnalysisError
-from ..regions import Regions, iou_matrix, nms
+from ..regions import Regions
+from .merge import nms, overlapping
 from .model import ALIGN, CenterFace, decode
 from .tiles import Rect, tiles, unturn
 
@@ -49,8 +50,10 @@ class CascadeOptions:
     tiny_threshold: float = 0.05  # ... for tiny faces (fine pass only)
     candidate_threshold: float = 0.03  # a full-pass blip this strong is worth a fine look
     max_pixels: int = 200_000_000  # larger images are refused, never shrunk (media refuses them first)
-    tile_pixels: int = 1_200_000  # every view runs in tiles of at most this many pixels (memory)
-    tile_overlap: int = 96  # faces up to this size (view pixels) are whole in some tile
+    # Every view runs in tiles of at most this many pixels: the network needs ~250 MB for one (a
+    # WIDER photo is one tile), whatever the photo's size.
+    tile_pixels: int = 800_000
+    tile_overlap: int = 64  # faces up to this size are whole in some tile (larger: in a reduced view)
     coarse_side: int = 384  # long side of the coarse view
     coarse_min: float = 96.0  # the coarse views keep faces at least this tall ...
     level_min: float = 24.0  # ... and at least this tall in their own pixels
@@ -60,9 +63,11 @@ class CascadeOptions:
     turned: bool = True  # also look at the image turned by 90, 180 and 270 degrees ...
     turn_scale: float = 0.5  # ... at this fraction of the native size
     turn_min: float = 32.0  # ... and keep the faces at least this tall (in their own upright frame)
+    turn_threshold: float = 0.5  # ... and this confident: most photos are upright, so a turned view
+    # mostly finds patterns turned into face-like ones
     vote: bool = True  # re-run full and fine passes in a turned orientation that clearly wins:
-    vote_score: float = 0.5  # the faces at least this confident count in the vote ...
-    vote_ratio: float = 2.0  # ... and a turn wins with this many times the upright score
+    vote_ratio: float = 1.5  # its faces' summed scores are this many times any other view's ...
+    vote_margin: float = 0.5  # ... and this much more than the upright view's
     fine: bool = True  # run the upscaled pass on small-face candidates
     fine_scale: float = 2.0
     fine_context: float = 16.0  # the fine pass looks this far around each candidate's centre
@@ -80,20 +85,22 @@ class CascadeOptions:
 
 
 PHOTO_CASCADE = CascadeOptions()
-# Video skips the mirrored and the upscaled passes, and looks at turned faces only in a quarter-size
-# view: neighbouring frames already give the detector many looks at each face, and the time is
-# better spent on detecting often enough to follow them. Its coarse view is finer than a photo's: a
-# hard face that only one scale finds is then found frame after frame (measured: larger faces
-# exposed in some frames with the photo's coarser view). Tiles are smaller, for flat memory.
+# Video skips the mirrored and the upscaled passes, and looks for turned faces only in a fifth-size
+# view (large faces, for a few per cent of the time): neighbouring frames already give the detector
+# many looks at each face, and the time is better spent on detecting often enough to follow them.
+# Its coarse view is finer than a photo's: a hard face that only one scale finds is then found
+# frame after frame (measured: larger faces exposed in some frames with the photo's coarser view).
+# Tiles are smaller, for flat memory.
 VIDEO_CASCADE = CascadeOptions(
     mirror=False,
     fine=False,
     vote=False,
-    turn_scale=0.25,
+    turn_scale=0.2,
     turn_min=96.0,
     coarse_side=640,
     coarse_min=64.0,
     tile_pixels=600_000,
+    tile_overlap=96,
 )
 
 
@@ -133,8 +140,7 @@ def _preferred(primary: Found, secondary: Found, iou: float) -> Regions:
     """The faces of both, where a face of ``secondary`` that overlaps one of ``primary`` is dropped:
     a view of the face in its own orientation places its box better than a turned one."""
     first, second = primary.regions, secondary.regions
-    if len(first) and len(second):
-        second = second[iou_matrix(second.boxes, first.boxes).max(axis=1) <= iou]
+    second = second[~overlapping(second.boxes, first.boxes, iou)]
     return nms(Regions.concat([nms(first, iou), second]), iou)
 
 
@@ -167,7 +173,8 @@ class Cascade:
         turned = [self._view(views, o.turn_scale, turn=k, lo=o.turn_min, source="turned") for k in (1, 2, 3)]
         k = self._voted(upright[1], turned) if o.vote and o.mirror and o.mirror_scale == o.turn_scale else 0
         if not k:
-            return _preferred(Found.concat(upright), Found.concat(turned), o.nms_iou)
+            sure = [t[t.regions.scores >= o.turn_threshold] for t in turned]
+            return _preferred(Found.concat(upright), Found.concat(sure), o.nms_iou)
         raw = self._full(views, k)
         primary = [self._trusted(raw), turned[k - 1]]
         if o.fine:
@@ -242,16 +249,22 @@ class Cascade:
         return found[scores >= need]
 
     def _voted(self, upright: Found, turned: list[Found]) -> int:
-        """The quarter turn (1-3) whose view finds clearly more confident faces than upright, else 0."""
+        """The quarter turn (1-3) whose view clearly finds the most, else 0.
+
+        The network finds many faces in more than one orientation (large ones in any), but with the
+        highest confidence when they are upright; so each view's faces count by their scores, and
+        a turn wins when it beats the upright view at the same scale and each other turn by half.
+        """
         o = self.options
 
         def weight(f: Found) -> float:
-            scores = f.regions.scores
-            return float(scores[(scores >= o.vote_score) & (f.heights >= o.turn_min)].sum())
+            return float(nms(f.regions, 0.3).scores.sum())
 
         weights = [weight(f) for f in turned]
         best = int(np.argmax(weights))
-        if weights[best] >= o.vote_score and weights[best] > o.vote_ratio * weight(upright):
+        rivals = [weight(upright[upright.heights >= o.turn_min])]
+        rivals += [v for i, v in enumerate(weights) if i != best]
+        if weights[best] >= o.vote_ratio * max(rivals) and weights[best] - rivals[0] >= o.vote_margin:
             return best + 1
         return 0
 

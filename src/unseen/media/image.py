@@ -130,8 +130,8 @@ def _decode(path: Path, fh: BinaryIO) -> Photo:
             # maps); only the first image is decoded, and it is written back as a plain JPEG.
             fmt = "JPEG" if im.format == "MPO" else im.format
             icc = im.info.get("icc_profile")
-            upright = ImageOps.exif_transpose(im)
-            pixels, alpha = _rgb_and_alpha(upright)
+            ImageOps.exif_transpose(im, in_place=True)  # no copy of a 48 MP photo that is upright
+            pixels, alpha = _rgb_and_alpha(im)
         except _DECODE_ERRORS as exc:
             raise InputError(f"{shown(path)}: corrupt or truncated image: {exc}") from exc
     return Photo(
@@ -150,7 +150,7 @@ def _rgb_and_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     if im.has_transparency_data:
         rgba = np.array(im.convert("RGBA"))
         return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
-    return np.array(im.convert("RGB")), None
+    return np.array(im if im.mode == "RGB" else im.convert("RGB")), None
 
 
 def write_photo(
@@ -174,6 +174,8 @@ def write_photo(
             raise ValueError(f"alpha shape {photo.alpha.shape} does not match pixels {pixels.shape[:2]}")
         image.putalpha(Image.fromarray(np.ascontiguousarray(photo.alpha, dtype=np.uint8)))
     options = dict(_SAVE_OPTIONS[photo.format])
+    if photo.format == "JPEG" and pixels.shape[0] * pixels.shape[1] > 16_000_000:
+        options["optimize"] = False  # optimised Huffman tables hold every DCT coefficient: 290 MB at 48 MP
     if photo.icc_profile:
         options["icc_profile"] = photo.icc_profile
     try:
