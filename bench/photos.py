@@ -199,6 +199,13 @@ class Bench:
                 value=su / sd if su and sd else None,
                 derived=True,
             ),
+            # on a shared machine the wall time depends on what else runs; CPU time much less
+            Row(
+                "CPU s/MP (user+sys)",
+                per("unseen", "cpu_s", self.mp),
+                per("deface", "cpu_s", self.mp),
+                num(3, " s"),
+            ),
             Row(
                 "peak RSS (ru_maxrss)",
                 self.run_value("unseen", "maxrss_mb"),

@@ -92,10 +92,10 @@ def test_crowd_every_face_covered(crowds: list[tuple[Scene, Result]], index: int
 
 
 # Tiny faces: 12 of each size on each of two 1 MP scenes. Measured 2026-12-01 (this cascade): missed
-# at 12 px 9/24, 14 px 2/24, 16 px 3/24 (over six seeds: 23/72, 10/72, 10/72). The floors allow a
+# at 12 px 8/24, 14 px 2/24, 16 px 3/24 (over six seeds: 23/72, 10/72, 8/72). The floors allow a
 # little slack for other machines' arithmetic; a detector that finds fewer tiny faces fails.
 TINY_SIZES = [12, 14, 16] * 12
-TINY_MISSES = {12: 11, 14: 4, 16: 5}
+TINY_MISSES = {12: 10, 14: 4, 16: 5}
 
 
 @pytest.fixture(scope="module")
