@@ -67,7 +67,7 @@ class CascadeOptions:
     turn_threshold: float = 0.5  # ... and this confident: most photos are upright, so a turned view
     # mostly finds patterns turned into face-like ones
     vote: bool = True  # re-run full and fine passes in a turned orientation that clearly wins:
-    vote_ratio: float = 1.5  # its faces' summed scores are this many times any other view's ...
+    vote_ratio: float = 1.3  # its faces' summed scores are this many times any other view's ...
     vote_margin: float = 0.5  # ... and this much more than the upright view's
     fine: bool = True  # run the upscaled pass on small-face candidates
     fine_scale: float = 2.0
@@ -253,7 +253,9 @@ class Cascade:
 
         The network finds many faces in more than one orientation (large ones in any), but with the
         highest confidence when they are upright; so each view's faces count by their scores, and
-        a turn wins when it beats the upright view at the same scale and each other turn by half.
+        a turn wins when it beats the upright view at the same scale and each other turn by 30 %.
+        Measured on the WIDER sample: 69 of 116 turned photos vote their turn, none a wrong one;
+        10 of 320 upright photos vote a turn (they get the extra passes, and patches, for nothing).
         """
         o = self.options
 
