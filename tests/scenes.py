@@ -69,7 +69,9 @@ class Placement:
     """One face in a scene: ``height`` is the face box height in pixels, ``(cx, cy)`` its centre.
 
     The centre may lie near or beyond the canvas edge: the face is then cut off by the frame.
-    ``gain`` scales brightness; ``flip`` mirrors the face left-right.
+    ``gain`` scales brightness; ``flip`` mirrors the face left-right; ``turn`` turns it by that many
+    quarter turns counter-clockwise (a person lying down, or upside down); ``height`` stays the
+    face's own height.
     """
 
     height: float
@@ -78,6 +80,7 @@ class Placement:
     face: str = "astronaut"
     flip: bool = False
     gain: float = 1.0
+    turn: int = 0
 
 
 @dataclass
@@ -133,6 +136,35 @@ def background(canvas: tuple[int, int], seed: int = 0, kind: str = "coffee", blu
     return out
 
 
+def tiled_background(canvas: tuple[int, int], seed: int = 0, blur: float = 1.0) -> np.ndarray:
+    """A face-free background of skimage photos tiled at their native pixel size, randomly mirrored.
+
+    Unlike :func:`background` nothing is enlarged, so a 12 or 48 MP canvas has the same local detail
+    as a 1 MP one (as a phone photo has): a face of a given size then sits in the same surroundings
+    whatever the canvas size.
+    """
+    h, w = canvas
+    rng = np.random.default_rng(seed)
+    out = np.empty((h, w, 3), np.uint8)
+    photos = []
+    for kind in _PHOTOS[:5]:  # not "text": its letters are too regular
+        photo = getattr(data, kind)()
+        photos.append(np.repeat(photo[:, :, None], 3, axis=2) if photo.ndim == 2 else photo)
+    y = 0
+    while y < h:
+        x, row = 0, 256
+        while x < w:
+            photo = photos[int(rng.integers(len(photos)))]
+            tile = photo[:256, :256]
+            if rng.integers(2):
+                tile = tile[:, ::-1]
+            th, tw = min(row, h - y), min(tile.shape[1], w - x)
+            out[y : y + th, x : x + tw] = tile[:th, :tw]
+            x += tw
+        y += row
+    return cv2.GaussianBlur(out, (0, 0), blur) if blur > 0 else out
+
+
 # ---------------------------------------------------------------------------------------- rendering
 
 
@@ -164,6 +196,9 @@ def _head(p: Placement) -> tuple[np.ndarray, np.ndarray, Box]:
     ys = np.minimum(np.arange(hh) + 0.5, hh - np.arange(hh) - 0.5)
     xs = np.minimum(np.arange(hw) + 0.5, hw - np.arange(hw) - 0.5)
     alpha = np.clip(np.minimum(ys[:, None], xs[None, :]) / ramp, 0, 1).astype(np.float32)
+    for _ in range(p.turn % 4):  # (x, y) of an H x W picture lands at (y, W - x)
+        box = (box[1], head.shape[1] - box[2], box[3], head.shape[1] - box[0])
+        head, alpha = np.rot90(head), np.rot90(alpha)
     return head, alpha, box
 
 
@@ -180,7 +215,7 @@ def render(base: np.ndarray, placements: Sequence[Placement]) -> Scene:
 
     Returned boxes are the face boxes clipped to the canvas, one per placement still in view.
     """
-    out = base.astype(np.float32)
+    image = base.copy()  # blended head by head: a large scene is never held as floats
     h, w = base.shape[:2]
     boxes, kept = [], []
     for p in placements:
@@ -194,12 +229,12 @@ def render(base: np.ndarray, placements: Sequence[Placement]) -> Scene:
             continue
         a = alpha[y1 - oy : y2 - oy, x1 - ox : x2 - ox, None]
         patch = head[y1 - oy : y2 - oy, x1 - ox : x2 - ox]
-        out[y1:y2, x1:x2] = out[y1:y2, x1:x2] * (1 - a) + patch * a
+        blend = image[y1:y2, x1:x2] * (1 - a) + patch * a
+        image[y1:y2, x1:x2] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
         fb = np.clip(np.array([box[0] + ox, box[1] + oy, box[2] + ox, box[3] + oy]), 0, [w, h, w, h])
         if fb[2] > fb[0] and fb[3] > fb[1]:
             boxes.append(fb)
             kept.append(p)
-    image = np.clip(np.rint(out), 0, 255).astype(np.uint8)
     return Scene(image, np.array(boxes, np.float32).reshape(-1, 4), kept)
 
 
@@ -251,6 +286,69 @@ def compose_crowd(
         else:
             raise ValueError(f"could not place {len(sizes)} faces on a {w}x{h} canvas (seed {seed})")
     return render(base, [placed[i][1] for i in range(len(sizes))])
+
+
+def spread_faces(
+    sizes: Sequence[float],
+    canvas: tuple[int, int],
+    seed: int = 0,
+    faces: Sequence[str] = ("astronaut", "cameraman"),
+) -> Scene:
+    """Faces of the given heights spread over the whole of a large ``canvas``, one per cell of a grid,
+    on a :func:`tiled_background`.
+
+    Unlike :func:`compose_crowd` this needs no search for free space, so a 12 or 48 MP scene is made
+    in a moment; each face sits at a random spot of its own cell, so faces land on every part of the
+    picture (corners, edges, the seams of any tiling) without overlapping.
+    """
+    h, w = canvas
+    rng = np.random.default_rng(seed)
+    rows = max(1, round(math.sqrt(len(sizes) * h / w)))
+    cols = -(-len(sizes) // rows)
+    ch, cw = h / rows, w / cols
+    placements = []
+    for i, size in enumerate(rng.permutation(np.asarray(sizes, float))):
+        p = Placement(
+            float(size),
+            0.0,
+            0.0,
+            face=faces[int(rng.integers(len(faces)))],
+            flip=bool(rng.integers(2)),
+            gain=float(rng.uniform(0.8, 1.15)),
+        )
+        ex1, ey1, ex2, ey2 = head_extent(p)  # offsets of the head from the face centre
+        r, c = divmod(i, cols)
+        lo_x, hi_x = c * cw - ex1, (c + 1) * cw - ex2
+        lo_y, hi_y = r * ch - ey1, (r + 1) * ch - ey2
+        if hi_x < lo_x or hi_y < lo_y:
+            raise ValueError(f"a face of height {size} does not fit a {cw:.0f} x {ch:.0f} cell")
+        placements.append(replace(p, cx=float(rng.uniform(lo_x, hi_x)), cy=float(rng.uniform(lo_y, hi_y))))
+    return render(tiled_background(canvas, seed), placements)
+
+
+def turned(scene: Scene, turn: int) -> Scene:
+    """The scene turned by ``turn`` quarter turns counter-clockwise (``np.rot90``), boxes turned too."""
+    w = scene.image.shape[1]
+    boxes = scene.boxes
+    for _ in range(turn % 4):  # (x, y) of an H x W picture lands at (y, W - x)
+        x1, y1, x2, y2 = boxes.T
+        boxes = np.stack([y1, w - x2, y2, w - x1], axis=1)
+        w = scene.image.shape[0] if w == scene.image.shape[1] else scene.image.shape[1]
+    image = np.ascontiguousarray(np.rot90(scene.image, turn))
+    return Scene(image, boxes.astype(np.float32), scene.placements)
+
+
+def tilted(scene: Scene, degrees: float) -> Scene:
+    """The scene rotated by a small angle about its centre (the corners filled by reflection); each
+    face keeps its box size, centred where its centre went."""
+    h, w = scene.image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    image = cv2.warpAffine(scene.image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    b = scene.boxes
+    centres = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, np.ones(len(b))], axis=1) @ m.T
+    half = (b[:, 2:] - b[:, :2]) / 2
+    boxes = np.clip(np.concatenate([centres - half, centres + half], axis=1), 0, [w, h, w, h])
+    return Scene(image, boxes.astype(np.float32), scene.placements)
 
 
 def close_up(

@@ -73,7 +73,9 @@ def unturn(boxes: np.ndarray, turns: int, shape: tuple[int, int]) -> np.ndarray:
 def _cascade(sensitivity: float, upright: bool) -> Cascade:
     """The run's photo cascade at lower thresholds; turned views skip the upscaled look at tiny
     faces (a crowd lying down is rare, and that look costs as much as the rest together)."""
-    options = PHOTO_CASCADE.scaled(sensitivity)
+    # The audit turns the picture itself, one view per quarter turn: the cascade's own turned views
+    # and orientation vote would only repeat those looks four times over.
+    options = replace(PHOTO_CASCADE.scaled(sensitivity), turned=False, vote=False)
     return Cascade(shared_model(), options if upright else replace(options, fine=False))
 
 

@@ -77,10 +77,16 @@ def _create_locked(dst: Path) -> tuple[Path, int]:
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         if fcntl is None:
             return tmp, fd
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        with contextlib.suppress(OSError):
-            if os.stat(tmp).st_ino == os.fstat(fd).st_ino:  # not removed by a sweep before we locked it
-                return tmp, fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with contextlib.suppress(OSError):
+                if os.stat(tmp).st_ino == os.fstat(fd).st_ino:  # not removed by a sweep before the lock
+                    return tmp, fd
+        except BaseException:  # e.g. Ctrl-C right here: leave no file behind
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            os.close(fd)
+            raise
         os.close(fd)
 
 

@@ -142,10 +142,15 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
             # maps); only the first image is decoded, and it is written back as a plain JPEG.
             fmt = "JPEG" if im.format == "MPO" else im.format
             icc_profile = im.info.get("icc_profile")
-            upright, scaled = _eight_bit(ImageOps.exif_transpose(im))
-            pixels, alpha = _rgb_and_alpha(upright)
             frames = getattr(im, "n_frames", 1)
             orientation = im.getexif().get(_ORIENTATION)
+            if frames == 1:
+                ImageOps.exif_transpose(im, in_place=True)  # no copy of a 48 MP photo that is upright
+                upright = im
+            else:  # later frames are turned from the file's own orientation tag, which in_place drops
+                upright = ImageOps.exif_transpose(im)
+            upright, scaled = _eight_bit(upright)
+            pixels, alpha = _rgb_and_alpha(upright)
         except _DECODE_ERRORS as exc:
             raise InputError(f"{shown(path)}: corrupt or truncated image: {exc}") from exc
         # Pillow warns (and reads on, or gives up on the rest) when EXIF is damaged: the orientation
@@ -289,7 +294,7 @@ def _rgb_and_alpha(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     if im.has_transparency_data:
         rgba = np.array(im.convert("RGBA"))
         return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
-    return np.array(im.convert("RGB")), None
+    return np.array(im if im.mode == "RGB" else im.convert("RGB")), None
 
 
 def write_photo(
@@ -329,6 +334,8 @@ def write_photo(
             options["duration"] = photo.durations
         if photo.loop is not None:
             options["loop"] = photo.loop
+    if photo.format == "JPEG" and image.width * image.height > 16_000_000:
+        options["optimize"] = False  # optimised Huffman tables hold every DCT coefficient: 290 MB at 48 MP
     if photo.icc_profile:
         options["icc_profile"] = photo.icc_profile
     try:

@@ -136,6 +136,7 @@ class _Pool:
 
     def stop(self) -> None:
         """Stop every worker: busy ones are told to drop their file (SIGTERM), idle ones to exit."""
+        busy = {self.planned[w.job][1].parent for w in self.workers if w.job is not None}
         for w in self.workers:
             if w.job is not None and w.process.exitcode is None:
                 with contextlib.suppress(OSError):
@@ -153,9 +154,10 @@ class _Pool:
             if w.job is not None:  # it never answered: the file was not written
                 job, dst = self.planned[w.job]
                 self.finished[w.job] = Outcome(job.src, dst, job.kind, "interrupted")
-                remove_stale_parts(dst.parent)
             w.conn.close()
         self.workers.clear()
+        for folder in busy:  # a stop that landed between creating a temporary file and guarding it
+            remove_stale_parts(folder)
 
 
 def run_local(
