@@ -22,16 +22,19 @@ OVERLAP = 0.2  # a weak box overlapping a detection this much is that detection,
 
 
 @cache
-def weak_detector(sensitivity: float = 1.0, video: bool = False) -> Cascade:
+def weak_detector(sensitivity: float = 1.0, video: bool = False, reach: float = REACH) -> Cascade:
     """The cascade at lower thresholds, built once per process."""
     base = VIDEO_CASCADE if video else PHOTO_CASCADE
-    return Cascade(shared_model(), base.scaled(sensitivity * REACH))
+    return Cascade(shared_model(), base.scaled(sensitivity * reach))
 
 
-def suggestions(image: np.ndarray, found: Regions, sensitivity: float = 1.0, video: bool = False) -> Regions:
-    """Weak candidates in ``image`` that none of the regions in ``found`` already covers."""
+def suggestions(
+    image: np.ndarray, found: Regions, sensitivity: float = 1.0, video: bool = False, reach: float = REACH
+) -> Regions:
+    """Weak candidates in ``image`` that none of the regions in ``found`` already covers
+    (``reach``: how far below the normal thresholds to look; bench/suggestions.py measures it)."""
     try:
-        weak = weak_detector(sensitivity, video)(np.ascontiguousarray(image))
+        weak = weak_detector(sensitivity, video, reach)(np.ascontiguousarray(image))
     except Exception as exc:  # the same failure the normal detection reports
         raise AnalysisError(f"face detection failed: {exc}") from exc
     if len(weak) and len(found):
