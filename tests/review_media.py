@@ -62,3 +62,25 @@ def review_video(path: Path) -> list[np.ndarray]:
 
     make_clip(path, frames=VIDEO_FRAMES, size=(256, 192), audio=False, pictures=picture)
     return boxes
+
+
+FOLLOW_FRAMES = 16
+
+
+def follow_faces(i: int) -> list[tuple[float, float, float, float]]:
+    """Frame ``i`` of the follow clip: a hidden face crossing the picture, a clear one standing still."""
+    return [(70 + 5 * i, 80 + 2 * i, 0.12, 9), (200, 150, 1.0, 0)]
+
+
+def follow_video(path: Path) -> list[np.ndarray]:
+    """A 256 x 192 clip of ``FOLLOW_FRAMES`` frames whose hidden face moves fast; each frame's boxes."""
+    base = background((192, 256), 1, "coffee")
+    boxes = []
+
+    def picture(i: int) -> np.ndarray:
+        image, frame_boxes = _scene(base, follow_faces(i), 44)
+        boxes.append(frame_boxes)
+        return image
+
+    make_clip(path, frames=FOLLOW_FRAMES, size=(256, 192), audio=False, pictures=picture)
+    return boxes

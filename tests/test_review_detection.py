@@ -8,7 +8,7 @@ from review_media import CLEAR, HIDDEN, WEAK, review_photo
 from unseen import api
 from unseen.regions import iou_matrix
 from unseen.review.detection import detect_photo
-from unseen.review.suggest import LIMIT
+from unseen.review.suggest import LIMIT, MIN_HEIGHT, suggestions
 
 
 def test_photo_review_starts_from_the_normal_run_and_adds_weak_faces_as_suggestions(tmp_path):
@@ -26,3 +26,14 @@ def test_photo_review_starts_from_the_normal_run_and_adds_weak_faces_as_suggesti
     assert iou_matrix(faces[HIDDEN : HIDDEN + 1], entry.regions.boxes).max() < 0.1
     assert np.all(suggested.scores < 0.2)  # below the normal threshold for faces of this size
     assert entry.sha256 is not None and entry.size == src.stat().st_size
+
+
+def test_weak_boxes_too_small_to_be_a_missed_face_are_not_suggested(tmp_path):
+    src = tmp_path / "people.png"
+    pixels, faces = review_photo(src)
+    found = api.detect(pixels)
+    everything = suggestions(pixels, found, min_height=0, limit=10**6)
+    kept = suggestions(pixels, found)
+    assert (everything.heights < MIN_HEIGHT).sum() >= 3  # the weak pass sees texture as tiny faces ...
+    assert len(kept) and np.all(kept.heights >= MIN_HEIGHT)  # ... which is not offered
+    assert iou_matrix(faces[WEAK : WEAK + 1], kept.boxes).max() > 0.5  # the weak face still is

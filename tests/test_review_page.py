@@ -16,12 +16,14 @@ import pytest
 from PIL import Image
 from review_media import (
     CLEAR,
+    FOLLOW_FRAMES,
     HIDDEN,
     VIDEO_CLEAR,
     VIDEO_FRAMES,
     VIDEO_HIDDEN,
     VIDEO_WEAK,
     WEAK,
+    follow_video,
     review_photo,
     review_video,
 )
@@ -247,3 +249,75 @@ def test_video_review_keep_track_draw_on_two_frames_export(page, tmp_path):
             assert hidden < 0.5, f"frame {i} painted outside the drawn frames"
         weak = covered_fraction(a, b, faces[i][VIDEO_WEAK], tol=24, color=WHITE)
         assert weak >= 0.9, f"accepted suggestion not covered on frame {i}"
+
+
+def _drawn_frames(path: Path) -> list[int]:
+    regions = load_document(path).files[0].regions
+    return sorted(regions.frame[regions.source == "manual"].tolist())
+
+
+def test_video_draw_once_follow_forward_stop_and_export(page, tmp_path):
+    src = tmp_path / "crossing.mp4"
+    faces = follow_video(src)  # a face the detector misses crosses the picture, 5 px a frame
+    entry = detect_video(src, tmp_path / "out" / "crossing.mp4", Options())
+    hidden = np.stack([f[0] for f in faces])
+    painted = entry.regions[entry.actions != "suggested"]
+    for i in range(FOLLOW_FRAMES):  # missed on every frame
+        assert iou_matrix(painted.boxes[painted.frame == i], hidden[i : i + 1]).max(initial=0) < 0.1
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        sync_api.expect(page.locator("#follow-forward")).to_be_disabled()  # nothing drawn is selected
+        page.click("#scrubber")
+        page.keyboard.press("Home")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 3 / {FOLLOW_FRAMES}")
+        _drag(page, _grown(faces[2][0]), (256, 192))  # drawn once, on frame 2
+        _saved(page)
+        sync_api.expect(page.locator("#follow-forward")).to_be_enabled()
+        # Following stops when the person says so: what it finds after that is not added.
+        page.keyboard.press("f")
+        page.keyboard.press("Escape")
+        sync_api.expect(page.locator("#status")).to_have_text(re.compile(r"followed \d+ frames? \(stopped\)"))
+        sync_api.expect(page.locator("#follow-stop")).to_be_hidden()
+        stopped = _drawn_frames(path)
+        assert stopped in ([2], list(range(2, 11)))  # nothing, or the first 8 frames (one chunk)
+        if stopped != [2]:
+            page.keyboard.press("z")  # the run is one step: undone, only the drawn box is left
+            _saved(page)
+            assert _drawn_frames(path) == [2]
+        page.click("#scrubber")
+        page.keyboard.press("Home")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")  # back on frame 2: its drawn box is selected again
+        sync_api.expect(page.locator("#overlay rect.region.manual.selected")).to_have_count(1)
+        page.click("#follow-forward")  # to the end of the video, 8 frames a request
+        sync_api.expect(page.locator("#follow-stop")).to_be_visible()
+        sync_api.expect(page.locator("#status")).to_have_text("followed 13 frames", timeout=30_000)
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame {FOLLOW_FRAMES} / {FOLLOW_FRAMES}")
+        assert _drawn_frames(path) == list(range(2, FOLLOW_FRAMES))
+        saved = load_document(path).files[0].regions
+        assert len(set(saved.track[saved.source == "manual"].tolist())) == 1  # one track, drawn once
+        page.keyboard.press("z")  # the whole run is one step: undone, only the drawn box is left
+        _saved(page)
+        assert _drawn_frames(path) == [2]
+        page.keyboard.press("y")
+        _saved(page)
+        assert _drawn_frames(path) == list(range(2, FOLLOW_FRAMES))
+        page.click("#scrubber")
+        page.keyboard.press("Home")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("Shift+F")  # and backward from the drawn frame, to the first one
+        sync_api.expect(page.locator("#status")).to_have_text("followed 2 frames")
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 1 / {FOLLOW_FRAMES}")
+        assert _drawn_frames(path) == list(range(FOLLOW_FRAMES))
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+
+    source, out = _frames(src), _frames(tmp_path / "out" / "crossing.mp4")
+    for i in range(FOLLOW_FRAMES):
+        assert covered_fraction(source[i], out[i], hidden[i], tol=24, color=WHITE) >= 0.9, f"frame {i}"

@@ -173,6 +173,16 @@ def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
             return PlainTextResponse("bad frame or box", status_code=400)
         return _jpeg(await run_in_threadpool(session.crop, _index(request), frame, (x1, y1, x2, y2)))
 
+    async def follow(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return PlainTextResponse("too large", status_code=413)
+        try:
+            boxes = await run_in_threadpool(session.follow, _index(request), json.loads(body))
+        except ValueError as exc:  # JSON errors included
+            return PlainTextResponse(f"refused: {exc}", status_code=400)
+        return JSONResponse({"boxes": boxes})
+
     async def export(request: Request) -> Response:
         return JSONResponse({"results": await run_in_threadpool(session.export)})
 
@@ -193,6 +203,7 @@ def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
         Route("/api/files/{index:int}", entry, methods=["GET", "PUT"]),
         Route("/api/files/{index:int}/picture", picture),
         Route("/api/files/{index:int}/crop", crop),
+        Route("/api/files/{index:int}/follow", follow, methods=["POST"]),
         Route("/api/export", export, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={KeyError: missing, UnseenError: failed})

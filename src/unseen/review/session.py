@@ -8,6 +8,7 @@ shown, and again by :func:`unseen.render.render_entry` before an output is writt
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -28,10 +29,12 @@ from ..regions_file import (
     save_document,
 )
 from ..render import check_size, options_from_record, render_entry
+from .follow import follow
 from .frames import FrameSource
 
 PHOTOS_KEPT = 4  # decoded photos held for the page (the one shown and its neighbours)
 THUMB = 96  # track cards' pictures fit in this many pixels
+FOLLOW_MOST = 64  # frames followed per request: the page asks again, so a person can stop it between
 
 
 class ReviewSession:
@@ -129,6 +132,16 @@ class ReviewSession:
                 self._photos.popitem(last=False)
         return pixels
 
+    def follow(self, index: int, body: Any) -> list[dict[str, Any]]:
+        """Follow a drawn box from ``body['frame']`` ``body['count']`` frames on in ``body['step']``
+        (1 forward, -1 backward); the boxes found, frame by frame. ValueError if the request is malformed."""
+        entry = self.entry(index)
+        if entry.kind != "video":
+            raise ValueError("only a video's regions can be followed")
+        frame, box, step, count = _follow_request(body, entry.frames)
+        followed = follow(lambda i: self._pixels(index, entry, i), frame, box, step, count, entry.frames)
+        return [{"frame": i, "box": [round(float(v), 1) for v in b]} for i, b in followed]
+
     def export(self) -> list[dict[str, Any]]:
         """Write every output from the current regions; one result per file, failures named."""
         results = []
@@ -143,6 +156,25 @@ class ReviewSession:
     def close(self) -> None:
         for source in self._videos.values():
             source.close()
+
+
+def _follow_request(body: Any, frames: int) -> tuple[int, np.ndarray, int, int]:
+    """``frame, box, step, count`` of a follow request, checked; ValueError names what is wrong."""
+    if not isinstance(body, dict):
+        raise ValueError("expected an object with 'frame', 'box', 'step' and 'count'")
+    frame, box, step, count = (body.get(k) for k in ("frame", "box", "step", "count"))
+    if type(frame) is not int or not 0 <= frame < frames:
+        raise ValueError(f"frame must be a frame of the video (0 to {frames - 1})")
+    if step not in (1, -1) or type(step) is not int:
+        raise ValueError("step must be 1 (forward) or -1 (backward)")
+    if type(count) is not int or not 1 <= count <= FOLLOW_MOST:
+        raise ValueError(f"count must be 1 to {FOLLOW_MOST}")
+    numbers = box if isinstance(box, list) and len(box) == 4 else []
+    if not all(type(v) in (int, float) and math.isfinite(v) for v in numbers) or not numbers:
+        raise ValueError("box must be four finite numbers x1, y1, x2, y2")
+    if not (numbers[2] > numbers[0] and numbers[3] > numbers[1]):
+        raise ValueError("box must have x2 > x1 and y2 > y1")
+    return frame, np.asarray(numbers, np.float64), step, count
 
 
 def _summary(index: int, entry: FileEntry) -> dict[str, Any]:

@@ -5,6 +5,7 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 const MIN_SIDE = 4; // a drawn box smaller than this (image pixels) is a click, not a region
+const FOLLOW_CHUNK = 8; // frames asked for at a time while following: a person can stop between
 const CHAIN_GAP = 24; // frames: suggestions this close (keyframes are 8 apart) can be the same face
 const $ = (id) => document.getElementById(id);
 
@@ -22,6 +23,7 @@ const state = {
   saved: 0, // edits the server has stored (the preview is fetched again after each)
   frame: 0,
   drag: null,
+  following: null, // {stop} while a drawn region is being followed
 };
 
 // ------------------------------------------------------------------------------------ server
@@ -206,6 +208,72 @@ function interpolate(track) {
   }
 }
 
+// ------------------------------------------------------------------------------------ following
+
+function canFollow() {
+  const r = selectedRegion();
+  return isVideo() && !state.following && r !== undefined && r.source === "manual" && r.track >= 0;
+}
+
+// Follow the selected drawn region through the next (step 1) or previous (-1) frames, a chunk at a
+// time, adding each box to its track, until stopped, at the video's end or at a frame drawn by hand.
+// The whole run is one undoable step; each chunk is saved as it comes.
+async function follow(step) {
+  if (!canFollow()) return;
+  const start = selectedRegion();
+  const { track, action } = start;
+  const index = state.index;
+  const before = snapshot();
+  const run = { stop: false };
+  state.following = run;
+  state.track = track;
+  let at = { frame: start.frame, box: start.box };
+  let added = 0;
+  let ended = false;
+  status("following… (Esc stops)");
+  draw();
+  try {
+    while (!run.stop && !ended) {
+      const body = { frame: at.frame, box: at.box, step, count: FOLLOW_CHUNK };
+      const { boxes } = await api("POST", `/api/files/${index}/follow`, body);
+      if (run.stop || state.index !== index) break;
+      ended = boxes.length < FOLLOW_CHUNK;
+      for (const b of boxes) {
+        if (state.regions.some((r) => r.track === track && r.frame === b.frame && r.source === "manual")) {
+          ended = true; // a key the person drew: theirs wins
+          break;
+        }
+        state.regions = state.regions.filter((r) => !(r.track === track && r.frame === b.frame));
+        state.regions.push({ box: b.box, score: 1, source: "manual", frame: b.frame, track, action });
+        at = b;
+        added += 1;
+      }
+      state.frame = at.frame;
+      state.selected = state.regions.findIndex((r) => r.track === track && r.frame === at.frame);
+      draw();
+      save();
+    }
+  } catch (err) {
+    status(`following failed: ${err.message}`, true);
+  } finally {
+    state.following = null;
+  }
+  if (state.index !== index) return;
+  if (added) {
+    state.undo.push(before);
+    state.redo = [];
+    state.reviewed = false;
+    save();
+  }
+  draw();
+  await saving;
+  status(`followed ${added} frame${added === 1 ? "" : "s"}${run.stop ? " (stopped)" : ""}`);
+}
+
+function stopFollowing() {
+  if (state.following) state.following.stop = true;
+}
+
 // ------------------------------------------------------------------------------------ drawing
 
 function svgPoint(event) {
@@ -379,6 +447,9 @@ function draw() {
   $("reject").disabled = !r;
   $("undo").disabled = !state.undo.length;
   $("redo").disabled = !state.redo.length;
+  $("follow-back").hidden = $("follow-forward").hidden = !isVideo() || state.following !== null;
+  $("follow-back").disabled = $("follow-forward").disabled = !canFollow();
+  $("follow-stop").hidden = state.following === null;
   if (isVideo()) drawVideo();
   location.replace(`#file=${state.index}&frame=${state.frame}`);
 }
@@ -411,6 +482,7 @@ function renderFiles() {
 
 async function openFile(index, frame = 0) {
   if (index < 0 || index >= state.files.length) return;
+  stopFollowing();
   await saving;
   const entry = await api("GET", `/api/files/${index}`);
   Object.assign(state, {
@@ -612,7 +684,9 @@ function onKey(event) {
     case "y": case "Z": handled(); return redo();
     case "r": case "R": handled(); return toggleReviewed();
     case "p": case "P": handled(); return togglePreview();
-    case "Escape": handled(); state.selected = -1; state.track = null; return draw();
+    case "f": handled(); return follow(1);
+    case "F": handled(); return follow(-1);
+    case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = -1; state.track = null; return draw();
     case "ArrowRight": if (isVideo()) { handled(); seek(state.frame + step); } return;
     case "ArrowLeft": if (isVideo()) { handled(); seek(state.frame - step); } return;
   }
@@ -654,6 +728,9 @@ async function start() {
   $("accept").addEventListener("click", accept);
   $("reject").addEventListener("click", reject);
   $("next-suggestion").addEventListener("click", () => nextSuggestion(1));
+  $("follow-forward").addEventListener("click", () => follow(1));
+  $("follow-back").addEventListener("click", () => follow(-1));
+  $("follow-stop").addEventListener("click", stopFollowing);
   $("undo").addEventListener("click", undo);
   $("redo").addEventListener("click", redo);
   $("reviewed").addEventListener("click", toggleReviewed);
