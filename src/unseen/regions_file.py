@@ -240,9 +240,9 @@ def _write_text(path: str | os.PathLike[str], text: str) -> None:
         raise OutputError(f"{shown(path)}: cannot write regions file: {exc.strerror or exc}") from exc
 
 
-def load_document(path: str | os.PathLike[str]) -> RegionsDocument:
-    """Read a ``unseen.regions/1`` or ``/2`` file; InputError naming the file if it is anything else."""
-    path = Path(path)
+def read_json_document(path: Path) -> dict[str, Any]:
+    """The JSON of a ``unseen.regions/1`` or ``/2`` file, with a ``files`` list; InputError naming
+    the file if it is anything else. The entries are left to the caller to check."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -252,9 +252,16 @@ def load_document(path: str | os.PathLike[str]) -> RegionsDocument:
     schema = doc.get("schema") if isinstance(doc, dict) else None
     if schema not in (SCHEMA, SCHEMA_V1):
         raise InputError(f"{shown(path)}: not a regions file (schema {schema!r}, expected {SCHEMA!r})")
-    files = doc.get("files")
-    if not isinstance(files, list):
+    if not isinstance(doc.get("files"), list):
         raise InputError(f"{shown(path)}: not a regions file ('files' must be a list)")
+    return doc
+
+
+def load_document(path: str | os.PathLike[str]) -> RegionsDocument:
+    """Read a ``unseen.regions/1`` or ``/2`` file; InputError naming the file if it is anything else."""
+    path = Path(path)
+    doc = read_json_document(path)
+    schema, files = doc["schema"], doc["files"]
     options = doc.get("options")
     if options is not None and not isinstance(options, dict):
         raise InputError(f"{shown(path)}: not a regions file ('options' must be an object)")

@@ -7,7 +7,6 @@ given on the command line, files or folders paired by relative path.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,7 @@ import numpy as np
 from ..batch import MEDIA_EXTENSIONS, OUTPUT_TAG, kind_of
 from ..errors import InputError, shown
 from ..regions import Regions
-
-SCHEMAS = ("unseen.regions/1", "unseen.regions/2")
+from ..regions_file import read_json_document
 
 # Run options the audit needs to know what was planned; named as in the /2 schema's ``options``.
 RUN_OPTION_KEYS = ("method", "shape", "pixel_cells", "blur_strength", "margin", "head_top", "min_size")
@@ -74,18 +72,8 @@ def _regions(records: list[dict[str, Any]]) -> tuple[Regions, Regions]:
 def read_run(path: str | os.PathLike[str]) -> Run:
     """Read a regions file's pairs, regions and options. InputError naming the file if it is unusable."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{shown(path)}: cannot read regions file: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{shown(path)}: not a regions file (invalid JSON: {exc})") from exc
-    if not isinstance(doc, dict) or doc.get("schema") not in SCHEMAS:
-        found = doc.get("schema") if isinstance(doc, dict) else None
-        raise InputError(f"{shown(path)}: not a regions file (schema {found!r}, expected one of {SCHEMAS})")
-    files = doc.get("files")
-    if not isinstance(files, list):
-        raise InputError(f"{shown(path)}: not a regions file ('files' must be a list)")
+    doc = read_json_document(path)
+    files = doc["files"]
     options = doc.get("options") if isinstance(doc.get("options"), dict) else {}
     base = path.parent
     pairs = []
