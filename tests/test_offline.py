@@ -120,3 +120,24 @@ def test_full_run_without_any_network(tmp_path, photo):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["faces"] >= 1
     assert (tmp_path / "astronaut.unseen.jpg").is_file()
+
+
+def _telemetry_store(home: Path, code: str) -> bool:
+    """Whether running ``code`` with this home folder leaves onnxruntime's telemetry store in it."""
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+    return (home / ".cache" / "Microsoft").exists()
+
+
+def test_onnxruntime_keeps_no_telemetry(tmp_path):
+    """onnxruntime 1.32 queues telemetry events (device id, process, machine) for upload to Microsoft
+    from its import on; a run of unseen must start none of it."""
+    if not _telemetry_store(tmp_path / "plain", "import onnxruntime"):
+        pytest.skip("this onnxruntime keeps no telemetry store")
+    run = (
+        "import numpy as np, unseen\n"
+        "from unseen.detect.model import CenterFace\n"
+        "CenterFace().run(np.zeros((1, 32, 32, 3), np.uint8))\n"
+    )
+    assert not _telemetry_store(tmp_path / "unseen", run)

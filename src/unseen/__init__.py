@@ -1,5 +1,13 @@
 """unseen: find every face in photos and videos and obscure it irreversibly, offline."""
 
+import os
+
+# onnxruntime (1.32 on Linux too) records telemetry events from its import on, in a store under
+# ~/.cache/Microsoft, for upload to Microsoft. unseen sends nothing anywhere: this switch is read when
+# onnxruntime is imported, so it is set before anything of unseen can import it.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
+
 from .api import FileReport, Options, Result, anonymise, anonymise_file, anonymise_video_file, detect
 from .obscure import ObscureOptions
 from .plan import PlanOptions

@@ -65,6 +65,7 @@ class CenterFace:
         import onnxruntime as ort
 
         ort.set_default_logger_severity(3)
+        ort.disable_telemetry_events()  # in case onnxruntime was imported before unseen set it off
         self._providers = providers or machine.providers()[0]
         self._options = ort.SessionOptions()
         self._options.intra_op_num_threads = threads or machine.thread_budget()
