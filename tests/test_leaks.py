@@ -17,10 +17,13 @@ from clips import make_clip
 from PIL import Image
 from skimage import data
 
+from unseen.batch import Job
 from unseen.cli import main
 from unseen.errors import OutputError, shown
 from unseen.media import atomic
 from unseen.media.atomic import PART_TAG, atomic_output, remove_stale_parts
+from unseen.process import Settings, process
+from unseen.records import Records
 from unseen.regions_file import read_regions_file
 
 CLI = [sys.executable, "-m", "unseen"]
@@ -254,3 +257,20 @@ def test_the_regions_file_is_refused_inside_the_output_folder(tmp_path, capsys, 
         main([str(src), "-o", str(out), "--regions", str(out / "r.json"), "--regions-in-output", "-q"]) == 0
     )
     assert (out / "r.json").is_file()
+
+
+def test_a_stop_while_the_record_is_kept_still_keeps_it(tmp_path, monkeypatch, small):
+    """Ctrl-C (or a worker's SIGTERM) between publishing an output and recording it made the next run
+    refuse the finished output as 'not unseen's'."""
+    src = save(small, tmp_path / "p.jpg")
+    dst = tmp_path / "out" / "p.jpg"
+    real = Records.write
+
+    def write(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # the stop lands right after the output was published
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Records, "write", write)
+    with pytest.raises(KeyboardInterrupt):
+        process(Job(src, None, "image"), dst, Settings())
+    assert dst.is_file() and Records().finished(src, dst) is not None

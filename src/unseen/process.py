@@ -8,6 +8,7 @@ naming the file, so a batch goes on.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,10 @@ from typing import Any
 from . import api
 from .batch import Job
 from .errors import UnseenError, one_line, shown
+from .media.atomic import PUBLISHED
 from .records import FileState, Records
 from .regions_file import entry_from_report, tool_version
+from .stops import stops_held
 
 
 @dataclass(frozen=True)
@@ -109,13 +112,32 @@ def process(
             )
             return Outcome(job.src, dst, job.kind, "failed", error=message)
         return Outcome(job.src, dst, job.kind, "skipped", entry=record.entry, summary=record.summary)
+
+    def vouch(published: Path) -> None:
+        """A first record the moment the output is published (stops held), so that a stop before the
+        full record below cannot leave a finished output that a re-run refuses."""
+        if published == dst:
+            with contextlib.suppress(UnseenError):
+                records.write(job.src, dst, tool_version(), None, {})
+
+    token = PUBLISHED.set(vouch)
     try:
         report = (anonymise or anonymise_job)(job, dst, settings, progress)
     except Exception as exc:  # UnseenError, OSError or a bug: report it and go on with the batch
         return Outcome(job.src, dst, job.kind, "failed", error=describe(job.src, exc))
+    finally:
+        PUBLISHED.reset(token)
     outcome = Outcome(job.src, dst, job.kind, "done", report, None, report.seconds, list(report.notices))
+    with stops_held():  # the full record, with the regions entry and the counts
+        return _recorded(outcome, records, settings)
+
+
+def _recorded(outcome: Outcome, records: Records, settings: Settings) -> Outcome:
+    """Keep the record of a finished output (and its regions entry, if the run keeps regions)."""
+    job_src, dst, report = outcome.src, outcome.dst, outcome.report
+    assert dst is not None and report is not None
     try:
-        source = FileState.of(job.src)
+        source = FileState.of(job_src)
     except OSError as exc:
         outcome.notices.append(f"cannot read the input again to record it: {exc.strerror or exc}")
         return outcome
@@ -128,7 +150,7 @@ def process(
         "notices": outcome.notices,
     }
     try:
-        records.write(job.src, dst, tool_version(), outcome.entry, summary, source=source)
+        records.write(job_src, dst, tool_version(), outcome.entry, summary, source=source)
     except UnseenError as exc:
         outcome.notices.append(f"{exc}; a later run will not recognise this output as done")
     return outcome

@@ -16,11 +16,13 @@ import ctypes.util
 import errno
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
 from ..errors import OutputError, shown
+from ..stops import stops_held
 
 try:
     import fcntl
@@ -29,6 +31,10 @@ except ImportError:  # not POSIX: no locks, so stale temporary files cannot be t
 
 PART_TAG = ".unseen-part"
 """In the name of every temporary output: ``.NAME.EXT.<random>.unseen-part.EXT``."""
+
+PUBLISHED: ContextVar[Callable[[Path], None] | None] = ContextVar("unseen_published", default=None)
+"""Called with each output's path right after it is published, while stops are held (the per-file
+function records the output there, see process.py)."""
 
 _RENAME_NOREPLACE = 1
 _AT_FDCWD = -100
@@ -60,8 +66,12 @@ def atomic_output(dst: str | os.PathLike[str], overwrite: bool = False) -> Itera
         yield tmp
         os.fsync(fd)  # the data is on disk before the name points at it (power cut: no empty output)
         os.chmod(tmp, _new_file_mode())  # a temporary file is private (0o600); an output is not
-        _publish(tmp, dst, overwrite)
-        _sync_folder(dst.parent)
+        with stops_held():  # published and vouched for in one step
+            _publish(tmp, dst, overwrite)
+            _sync_folder(dst.parent)
+            hook = PUBLISHED.get()
+            if hook is not None:
+                hook(dst)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
