@@ -21,7 +21,15 @@ from .detect.model import shared_model
 from .errors import AnalysisError, InputError, shown
 from .heap import trim_heap
 from .media.image import read_photo, write_photo
-from .media.video import Frame, VideoInfo, check_video_output, probe, read_frames, write_video
+from .media.video import (
+    Frame,
+    VideoInfo,
+    VideoWriteResult,
+    check_video_output,
+    probe,
+    read_frames,
+    write_video,
+)
 from .obscure import ObscureOptions, obscure
 from .plan import PlanOptions, plan_regions
 from .regions import Regions
@@ -64,6 +72,24 @@ class FileReport:
     audio: bool = False  # a video output that carries the source's audio (voices can identify people)
     faces: int = 0  # what a person would count: confident faces, a video's track fragments joined
     candidates: int = 0  # the weaker detections, painted all the same (see unseen.count)
+
+    @classmethod
+    def of_video(
+        cls,
+        src: Path,
+        dst: Path,
+        info: VideoInfo,
+        regions: Regions,
+        start: float,
+        written: VideoWriteResult,
+        **counts: int,
+    ) -> FileReport:
+        """The report of a video written as ``written`` says, begun at ``start`` (perf_counter);
+        ``counts``: ``tracks``, ``faces``, ``candidates``."""
+        seconds = time.perf_counter() - start
+        report = cls(src, dst, "video", info.width, info.height, regions, seconds, written.frames, **counts)
+        report.notices, report.audio = list(written.notices), written.audio
+        return report
 
 
 @cache
@@ -206,28 +232,15 @@ def anonymise_video_file(
     )
     written = write_video(src, dst, info, protected, codec=codec, crf=crf, audio=audio, overwrite=overwrite)
     trim_heap()  # the encoder's buffers are gone: do not carry them into the next file
-    regions = Regions.concat(recorded) if recorded else Regions()
-    notices = list(written.notices)
     if concealed:
-        notices.append(
+        written.notices.append(
             f"{len(concealed)} damaged frame(s) analysed and written as the decoder concealed the damage; "
             "concealment can hide faces from the detector: check the output"
         )
+    regions = Regions.concat(recorded) if recorded else Regions()
     faces, candidates = tracker.counts()
-    return FileReport(
-        src,
-        dst,
-        "video",
-        info.width,
-        info.height,
-        regions,
-        time.perf_counter() - start,
-        frames=written.frames,
-        tracks=tracker.count,
-        notices=notices,
-        audio=written.audio,
-        faces=faces,
-        candidates=candidates,
+    return FileReport.of_video(
+        src, dst, info, regions, start, written, tracks=tracker.count, faces=faces, candidates=candidates
     )
 
 
@@ -263,20 +276,8 @@ def _paint_video_file(
     written = write_video(src, dst, info, painted, codec=codec, crf=crf, audio=audio, overwrite=overwrite)
     trim_heap()
     tracks = len(set(regions.track[regions.track >= 0].tolist()))
-    return FileReport(
-        src,
-        dst,
-        "video",
-        info.width,
-        info.height,
-        regions,
-        time.perf_counter() - start,
-        frames=written.frames,
-        tracks=tracks,
-        notices=list(written.notices),
-        audio=written.audio,
-        faces=tracks,  # painted from given regions: each track is a face someone kept obscured
-    )
+    # Painted from given regions: each track is a face someone kept obscured.
+    return FileReport.of_video(src, dst, info, regions, start, written, tracks=tracks, faces=tracks)
 
 
 def render(

@@ -18,7 +18,7 @@ from . import api
 from .batch import Job
 from .errors import UnseenError, one_line, shown
 from .media.atomic import PUBLISHED
-from .records import FileState, Records
+from .records import FileState, Record, Records
 from .regions_file import entry_from_report, tool_version
 from .stops import stops_held
 
@@ -113,12 +113,14 @@ def process(
             return Outcome(job.src, dst, job.kind, "failed", error=message)
         return Outcome(job.src, dst, job.kind, "skipped", entry=record.entry, summary=record.summary)
 
+    vouched: list[Record] = []
+
     def vouch(published: Path) -> None:
         """A first record the moment the output is published (stops held), so that a stop before the
         full record below cannot leave a finished output that a re-run refuses."""
         if published == dst:
             with contextlib.suppress(UnseenError):
-                records.write(job.src, dst, tool_version(), None, {})
+                vouched.append(records.write(job.src, dst, tool_version(), None, {}))
 
     token = PUBLISHED.set(vouch)
     try:
@@ -129,15 +131,16 @@ def process(
         PUBLISHED.reset(token)
     outcome = Outcome(job.src, dst, job.kind, "done", report, None, report.seconds, list(report.notices))
     with stops_held():  # the full record, with the regions entry and the counts
-        return _recorded(outcome, records, settings)
+        return _recorded(outcome, records, settings, vouched[0] if vouched else None)
 
 
-def _recorded(outcome: Outcome, records: Records, settings: Settings) -> Outcome:
-    """Keep the record of a finished output (and its regions entry, if the run keeps regions)."""
+def _recorded(outcome: Outcome, records: Records, settings: Settings, first: Record | None) -> Outcome:
+    """Keep the record of a finished output (and its regions entry, if the run keeps regions); the
+    files' states come from the ``first`` record when there is one, not from hashing them again."""
     job_src, dst, report = outcome.src, outcome.dst, outcome.report
     assert dst is not None and report is not None
     try:
-        source = FileState.of(job_src)
+        source = first.input_state if first else FileState.of(job_src)
     except OSError as exc:
         outcome.notices.append(f"cannot read the input again to record it: {exc.strerror or exc}")
         return outcome
@@ -150,7 +153,8 @@ def _recorded(outcome: Outcome, records: Records, settings: Settings) -> Outcome
         "notices": outcome.notices,
     }
     try:
-        records.write(job_src, dst, tool_version(), outcome.entry, summary, source=source)
+        output = first.output_state if first else None
+        records.write(job_src, dst, tool_version(), outcome.entry, summary, source=source, output=output)
     except UnseenError as exc:
         outcome.notices.append(f"{exc}; a later run will not recognise this output as done")
     return outcome

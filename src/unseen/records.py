@@ -145,15 +145,16 @@ class Records:
         entry: dict[str, Any] | None,
         summary: dict[str, Any],
         source: FileState | None = None,
+        output: FileState | None = None,
     ) -> Record:
-        """Record that ``dst`` was just written from ``src`` (whose state is ``source`` if known);
-        OutputError if the record cannot be kept."""
+        """Record that ``dst`` was just written from ``src`` (the files' states ``source`` and
+        ``output`` if known); OutputError if the record cannot be kept."""
         try:
             record = Record(
                 input=os.path.abspath(src),
                 output=os.path.abspath(dst),
                 input_state=source or FileState.of(src),
-                output_state=FileState.of(dst),
+                output_state=output or FileState.of(dst),
                 tool=tool,
                 entry=entry,
                 summary=summary,

@@ -38,7 +38,7 @@ from ..errors import AnalysisError, InputError, OutputError, shown
 from ..media.atomic import atomic_output
 from ..media.local_av import open_input, open_output
 from ..media.orientation import Orientation
-from ..media.video import Frame, VideoInfo, probe, write_video
+from ..media.video import Frame, VideoInfo, VideoWriteResult, probe, write_video
 from ..process import Progress, Settings, anonymise_job
 from ..regions import Regions
 from ..track import Tracker
@@ -220,22 +220,11 @@ def split_video(
     kept = [p.regions for p in painted if p.regions is not None]
     regions = Regions.concat(kept) if kept else Regions()
     notices = list(dict.fromkeys(n for p in painted for n in p.notices))
-    return api.FileReport(
-        src,
-        dst,
-        "video",
-        info.width,
-        info.height,
-        regions,
-        time.perf_counter() - start,
-        frames=sum(p.frames for p in painted),
-        tracks=sum(p.tracks for p in painted),
-        # Tracks first seen in each segment's own frames; fragments are not joined across cuts, so
-        # this can count a face more than once (a single-process run joins them).
-        faces=sum(p.tracks for p in painted),
-        notices=notices,
-        audio=audio,
-    )
+    written = VideoWriteResult(frames=sum(p.frames for p in painted), audio=audio, notices=notices)
+    # Tracks first seen in each segment's own frames; fragments are not joined across cuts, so this
+    # can count a face more than once (a single-process run joins them).
+    tracks = sum(p.tracks for p in painted)
+    return api.FileReport.of_video(src, dst, info, regions, start, written, tracks=tracks, faces=tracks)
 
 
 def _paint_all(
