@@ -8,7 +8,8 @@ Clips as in bench/scale.py (../shared/tools/make_videos.py, H.264, 30 fps, cache
 ``unseen CLIP -o OUT --quiet --overwrite --workers 1`` process, with ``UNSEEN_OVERLAP=0`` (every stage
 in one thread, as before unseen.pipelined) or 1 (the default); the two alternate, round after round,
 so that a busy neighbour on a shared machine slows each alike. Frames per second = frames / wall
-time (start-up and model loading included); CPU seconds are the process's user + system time.
+time (start-up and model loading included); CPU seconds are the process's user + system time, peak
+memory its largest resident set.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def main() -> int:
     a = ap.parse_args()
     data, out = a.data.resolve(), a.out.resolve()
     source = (data / "video_sources.txt").read_text().split()[:1]
-    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for res, size in SIZES.items():
         if a.only and res != a.only:
             continue
@@ -53,18 +54,19 @@ def main() -> int:
                 if run.rc != 0:
                     raise SystemExit(f"{label}: exit {run.rc}, see {run.log}")
                 fps = frames / run.wall_s
-                results.setdefault((res, mode), []).append((fps, run.cpu_s))
-                print(f"  {label}: {fps:.2f} fps, {run.wall_s:.1f} s wall, {run.cpu_s:.1f} s cpu", flush=True)
+                results.setdefault((res, mode), []).append((fps, run.cpu_s, run.maxrss_mb))
+                print(
+                    f"  {label}: {fps:.2f} fps, {run.wall_s:.1f} s wall, {run.cpu_s:.1f} s cpu, "
+                    f"peak {run.maxrss_mb:.0f} MB",
+                    flush=True,
+                )
     print()
     for (res, mode), rows in results.items():
-        fps = [f for f, _ in rows]
+        fps, cpu, peak = zip(*rows, strict=True)
         what = "overlap" if mode == "1" else "serial "
         print(
-            f"{res}p {what}: "
-            + ", ".join(f"{f:.2f}" for f in fps)
-            + f" fps (best {max(fps):.2f}); cpu "
-            + ", ".join(f"{c:.1f}" for _, c in rows)
-            + " s"
+            f"{res}p {what}: {', '.join(f'{f:.2f}' for f in fps)} fps (best {max(fps):.2f}); "
+            f"cpu {', '.join(f'{c:.1f}' for c in cpu)} s; peak {max(peak):.0f} MB"
         )
     return 0
 

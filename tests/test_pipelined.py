@@ -16,7 +16,8 @@ import unseen.api
 import unseen.media.video
 import unseen.video_pipeline
 from unseen.api import anonymise_video_file
-from unseen.errors import InputError, OutputError
+from unseen.errors import AnalysisError, InputError, OutputError
+from unseen.media.video import Frame
 from unseen.pipelined import OVERLAP_ENV, ahead
 
 FRAMES = 30
@@ -193,6 +194,29 @@ def test_a_decode_error_in_its_thread_fails_the_file_leaving_nothing(
     with pytest.raises(InputError, match="frame 12: simulated"):
         anonymise_video_file(clip, out / "walk.mp4")
     assert where == ["unseen-ahead"]
+    assert leftovers(out) == []
+    assert _alive() == []
+
+
+def test_a_frame_that_was_not_analysed_is_never_written(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file grew between the passes: painted aside, the extra frame still stops the encoder."""
+    real, passes = unseen.api.read_frames, []
+
+    def growing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        passes.append(1)
+        frame = None
+        for frame in real(*args, **kwargs):
+            yield frame
+        if len(passes) == 2 and frame is not None:
+            yield Frame(frame.index + 1, frame.pts + 512, frame.pixels.copy())
+
+    monkeypatch.setattr(unseen.api, "read_frames", growing)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(AnalysisError, match=f"frame {FRAMES} was not there when the video was analysed"):
+        anonymise_video_file(clip, out / "walk.mp4")
     assert leftovers(out) == []
     assert _alive() == []
 
