@@ -60,6 +60,7 @@ def test_batched_tiles_find_exactly_what_single_tiles_find(
         assert list(together.source) == list(alone.source)
 
 
+@pytest.mark.filterwarnings("ignore:Specified provider 'CUDAExecutionProvider':UserWarning")
 def test_the_batch_follows_the_provider() -> None:
     assert CenterFace(threads=1, providers=[CPU]).batch == 1
     assert CenterFace(threads=1, providers=[CPU], batch=3).batch == 3

@@ -63,8 +63,10 @@ class CenterFace:
     of the machine (see :mod:`unseen.machine`).
 
     ``batch`` is how many same-shaped tiles the cascade hands :meth:`run` at once. None picks it
-    from the provider: 8 on CUDA, where one tile cannot keep the GPU busy and eight 600k-pixel tiles
-    take about 1.6 GB of its memory; 1 on the CPU, where one tile already keeps every core busy.
+    from the provider: 8 on CUDA, where one tile cannot keep the GPU busy (a 1080p video frame is then
+    5 runs instead of 8, a photo's native tiles one run per 8; eight 600k-pixel tiles need about
+    1.6 GB, 8 x the 200 MB one needs on the CPU: not yet measured on a GPU); 1 on the CPU, where one
+    tile already keeps every core busy.
     Measured on 2 shared cores (bench/batch.py, 12 WIDER photos and 8 1080p frames, batches
     interleaved): CPU seconds per photo 0.56 at batch 1, 0.60 at 2, 0.52 at 4; per 1080p frame 0.55,
     0.51, 0.48; within the machine's noise for photos, at most 13 % for frames, while a 1080p frame's
