@@ -29,7 +29,10 @@ from clips import make_clip  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 from test_scale import Killer, files, frame_count, make_photos, parts, run, same_but_folder  # noqa: E402
 
+from unseen.batch import Job  # noqa: E402
 from unseen.media.atomic import PART_TAG  # noqa: E402
+from unseen.process import Settings  # noqa: E402
+from unseen.scale.runner import ScaleOptions, outcomes  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(240)]
 
@@ -104,6 +107,18 @@ def test_a_stopped_ray_run_started_again_does_only_the_rest(tmp_path, capsys, cl
     assert code == 0, err
     assert (report["done"], report["skipped"]) == (7 - first, first)
     assert frame_count(out / "a.mp4") == 300
+
+
+def test_ray_reports_a_videos_frames_as_local_workers_do(tmp_path, cluster):
+    clip = make_clip(tmp_path / "clip.mp4", frames=300, size=(480, 360), audio=False)
+    planned = [(Job(clip, None, "video"), tmp_path / "out" / "clip.mp4")]
+    seen: list[tuple[int, int, int | None]] = []
+    done = list(outcomes(planned, Settings(), ScaleOptions(ray=cluster), lambda *count: seen.append(count)))
+    assert [o.status for o in done] == ["done"]
+    assert {(i, total) for i, _, total in seen} == {(0, 600)}  # both passes over the 300 frames
+    counts = [n for _, n, _ in seen]
+    assert counts == sorted(counts) and len(counts) >= 3
+    assert counts[0] <= 300 < counts[-1]  # the analysing pass and the writing pass were both seen
 
 
 def _descendants(root: int) -> set[int]:

@@ -31,6 +31,7 @@ from .media.video import (
     write_video,
 )
 from .obscure import ObscureOptions, obscure
+from .pipelined import ahead
 from .plan import PlanOptions, plan_regions
 from .regions import Regions
 from .track import Tracker, TrackOptions
@@ -223,14 +224,23 @@ def anonymise_video_file(
                 concealed.append(frame.index)
             yield frame
 
-    keyframes = detect_keyframes(counted(noted(read()), 0), analysed, options.track.detect_every)
+    every = options.track.detect_every
+    # Decoding runs beside detection (keyframes turned to RGB in the decoding thread), and then
+    # decoding, painting and encoding run side by side (see unseen.pipelined).
+    with ahead(read(), prepare=lambda f: f.index % every == 0 and f.pixels) as decoded:
+        keyframes = detect_keyframes(counted(noted(decoded), 0), analysed, every)
     analysed_frames = keyframes[-1][0] + 1 if keyframes else 0
     shared_model().release_memory()  # detection is done: its memory is the encoder's now
-    frames = counted(read(), analysed_frames, limit=analysed_frames)
-    protected = protect_frames(
-        frames, keyframes, tracker, plan=options.plan, paint=options.obscure, record=recorded
-    )
-    written = write_video(src, dst, info, protected, codec=codec, crf=crf, audio=audio, overwrite=overwrite)
+    with (
+        ahead(read(), prepare=lambda f: f.pixels) as decoded,
+        ahead(
+            protect_frames(
+                decoded, keyframes, tracker, plan=options.plan, paint=options.obscure, record=recorded
+            )
+        ) as protected,
+    ):
+        painted = counted(protected, analysed_frames, limit=analysed_frames)
+        written = write_video(src, dst, info, painted, codec=codec, crf=crf, audio=audio, overwrite=overwrite)
     trim_heap()  # the encoder's buffers are gone: do not carry them into the next file
     if concealed:
         written.notices.append(
@@ -272,8 +282,12 @@ def _paint_video_file(
         if last >= count:
             raise InputError(f"{shown(src)}: has {count} frames, but the regions name frame {last}")
 
-    painted = paint_frames(counted(read()), regions, plan=options.plan, paint=options.obscure)
-    written = write_video(src, dst, info, painted, codec=codec, crf=crf, audio=audio, overwrite=overwrite)
+    with (
+        ahead(read(), prepare=lambda f: f.pixels) as decoded,
+        ahead(paint_frames(decoded, regions, plan=options.plan, paint=options.obscure)) as painted,
+    ):
+        frames = counted(painted)
+        written = write_video(src, dst, info, frames, codec=codec, crf=crf, audio=audio, overwrite=overwrite)
     trim_heap()
     tracks = len(set(regions.track[regions.track >= 0].tolist()))
     # Painted from given regions: each track is a face someone kept obscured.

@@ -16,8 +16,8 @@ THREADS_ENV = "UNSEEN_THREADS"
 DEVICE_ENV = "UNSEEN_DEVICE"
 DEVICES = ("auto", "cpu", "cuda")
 
-_CPU = "CPUExecutionProvider"
-_CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
 
 
 def cpu_count() -> int:
@@ -50,7 +50,7 @@ def choose_providers(wanted: str, available: Iterable[str]) -> tuple[list[str], 
     """
     if wanted not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {wanted!r}")
-    has_cuda = _CUDA in set(available)
+    has_cuda = CUDA in set(available)
     if wanted == "cpu" or not has_cuda:
         notice = None
         if wanted == "cuda":
@@ -58,8 +58,8 @@ def choose_providers(wanted: str, available: Iterable[str]) -> tuple[list[str], 
                 "--device cuda: onnxruntime here has no CUDA provider (install 'unseen[gpu]' on a "
                 "machine with an NVIDIA GPU); running on the CPU"
             )
-        return [_CPU], notice
-    return [_CUDA, _CPU], None
+        return [CPU], notice
+    return [CUDA, CPU], None
 
 
 def providers() -> tuple[list[str], str | None]:

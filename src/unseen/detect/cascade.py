@@ -27,6 +27,7 @@ positive there costs a few pixels, while a missed face costs a person.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import cv2
@@ -149,6 +150,28 @@ def _upscaled(crop: np.ndarray, up: float) -> np.ndarray:
         return crop
     h, w = crop.shape[:2]
     return cv2.resize(crop, (round(w * up), round(h * up)), interpolation=cv2.INTER_LINEAR)
+
+
+def _padded(rect: Rect, up: float, turn: int) -> tuple[int, int]:
+    """The network input shape of ``rect`` upscaled by ``up`` and turned: its sides rounded up to ALIGN."""
+    x0, y0, x1, y1 = rect
+    h, w = round((y1 - y0) * up), round((x1 - x0) * up)
+    if turn % 2:
+        h, w = w, h
+    return -(-h // ALIGN) * ALIGN, -(-w // ALIGN) * ALIGN
+
+
+def _batches(
+    rects: list[Rect], up: float, turn: int, size: int
+) -> Iterator[tuple[tuple[int, int], list[int]]]:
+    """The indices of ``rects`` in groups of the same input shape, at most ``size`` (at least 1) each."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, rect in enumerate(rects):
+        groups.setdefault(_padded(rect, up, turn), []).append(i)
+    size = max(1, size)
+    for shape, members in groups.items():
+        for start in range(0, len(members), size):
+            yield shape, members[start : start + size]
 
 
 class Cascade:
@@ -294,6 +317,14 @@ class Cascade:
 
     # ------------------------------------------------------------------ the network
 
+    @staticmethod
+    def _crop(view: np.ndarray, rect: Rect, up: float, flip: bool, turn: int) -> np.ndarray:
+        x0, y0, x1, y1 = rect
+        crop = _upscaled(view[y0:y1, x0:x1], up)
+        if flip:
+            crop = crop[:, ::-1]
+        return np.rot90(crop, turn)
+
     def _look(
         self,
         view: np.ndarray,
@@ -308,18 +339,27 @@ class Cascade:
     ) -> Found:
         """Run the model on ``rects`` of ``view`` (the image at ``scale``), each crop upscaled by ``up``,
         mirrored if ``flip``, then turned by ``turn`` quarter turns counter-clockwise; boxes come back
-        in original pixels, heights in the face's own frame."""
+        in original pixels, heights in the face's own frame.
+
+        Crops that pad to the same input shape (most tiles of a view) go through the network together,
+        up to the model's ``batch`` at a time, so at most that many tiles are in memory at once; each
+        crop is padded exactly as it would be alone, so the detections do not depend on the batch.
+        """
+        found: list[tuple[Regions, tuple[int, int]] | None] = [None] * len(rects)
+        for (ph, pw), chunk in _batches(rects, up, turn, self.model.batch):
+            canvas = np.zeros((len(chunk), ph, pw, 3), np.uint8)
+            shapes = []
+            for slot, i in enumerate(chunk):
+                crop = self._crop(view, rects[i], up, flip, turn)
+                canvas[slot, : crop.shape[0], : crop.shape[1]] = crop
+                shapes.append((crop.shape[0], crop.shape[1]))
+            for i, maps, shape in zip(chunk, self.model.run(canvas), shapes, strict=True):
+                found[i] = decode(maps, threshold, source, shape), shape
         boxes, heights, scores = [], [], []
-        for x0, y0, x1, y1 in rects:
-            crop = _upscaled(view[y0:y1, x0:x1], up)
-            ch, cw = crop.shape[:2]
-            if flip:
-                crop = crop[:, ::-1]
-            crop = np.rot90(crop, turn)
-            th, tw = crop.shape[:2]
-            canvas = np.zeros((1, -(-th // ALIGN) * ALIGN, -(-tw // ALIGN) * ALIGN, 3), np.uint8)
-            canvas[0, :th, :tw] = crop
-            r = decode(self.model.run(canvas)[0], threshold, source, (th, tw))
+        for (x0, y0, _, _), done in zip(rects, found, strict=True):
+            assert done is not None
+            r, (th, tw) = done
+            ch, cw = (tw, th) if turn % 2 else (th, tw)  # the crop's size before it was turned
             b = unturn(r.boxes, turn, ch, cw)
             if flip:
                 b[:, [0, 2]] = cw - b[:, [2, 0]]

@@ -5,6 +5,8 @@ file, not per file) and runs :func:`unseen.process.process` on one file at a tim
 fails comes back as a failed outcome like any other; an actor that dies (its node lost, killed, out
 of memory) is replaced, and its file is retried on another actor once: outputs are published
 atomically and never replace an existing file, so a file is never written twice or half-written.
+A video's actor tells a small :class:`Tally` actor its frame count every 0.1 s; the driver takes
+the counts from it as it waits for outcomes and feeds them to the progress bar, as local workers do.
 
 Without an address a private Ray instance is started on 127.0.0.1 for this run and stopped after
 it (no dashboard, no usage statistics). ``auto`` or ``host:port`` joins a running cluster, as
@@ -31,12 +33,13 @@ from ..errors import one_line
 from ..heap import limit_heap_growth
 from ..media.atomic import remove_stale_parts
 from ..process import Outcome, Progress, Settings, describe, process
-from .common import ATTEMPTS, Planned, ScaleError, died, in_order
+from .common import ATTEMPTS, FileProgress, Planned, ScaleError, died, in_order
 
 RAY_MISSING = "--ray needs Ray, which is not installed here: pip install 'unseen[ray]'"
 LOCAL = "local"
 LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray's single-machine mode, loopback only
 _STOP_GRACE = 30.0
+_PROGRESS_EVERY = 0.1  # seconds between a worker's frame counts (and its looks for a cancel)
 
 
 class Worker:
@@ -47,18 +50,34 @@ class Worker:
         limit_heap_growth()
         self.settings = settings
 
-    def process(self, job: Job, dst: Path) -> Outcome:
-        return process(job, dst, self.settings, _stop_when_cancelled())
+    def process(self, job: Job, dst: Path, index: int = 0, tally: Any = None) -> Outcome:
+        return process(job, dst, self.settings, _progress(index, tally))
 
     def pid(self) -> int:
         return os.getpid()
 
 
-def _stop_when_cancelled() -> Progress:
-    """A progress callback that stops a video the way Ctrl-C would once the driver cancels it.
+class Tally:
+    """A Ray actor that keeps the latest frame count of each file in progress, for the driver."""
 
-    Ray only flags a cancelled task of a plain actor; the flag is looked at every 0.1 s of work.
-    A photo takes less than that and is finished rather than stopped.
+    def __init__(self) -> None:
+        self.latest: dict[int, tuple[int, int | None]] = {}
+
+    def report(self, index: int, done: int, total: int | None) -> None:
+        self.latest[index] = (done, total)
+
+    def take(self) -> dict[int, tuple[int, int | None]]:
+        """The counts reported since the last take."""
+        latest, self.latest = self.latest, {}
+        return latest
+
+
+def _progress(index: int, tally: Any) -> Progress:
+    """A progress callback that sends file ``index``'s count to ``tally`` (if any) and stops a video
+    the way Ctrl-C would once the driver cancels it, both every 0.1 s of work at most.
+
+    Ray only flags a cancelled task of a plain actor. A photo takes less than 0.1 s and is finished
+    rather than stopped. The counts go without waiting for an answer: a lost one only delays the bar.
     """
     import ray
 
@@ -66,8 +85,10 @@ def _stop_when_cancelled() -> Progress:
 
     def check(done: int, total: int | None) -> None:
         now = time.monotonic()
-        if now - last[0] >= 0.1:
+        if now - last[0] >= _PROGRESS_EVERY or done == total:
             last[0] = now
+            if tally is not None:
+                tally.report.remote(index, done, total)
             if context.is_canceled():
                 raise KeyboardInterrupt
 
@@ -121,12 +142,18 @@ def _check_answers(address: str) -> None:
 
 
 def run_ray(
-    planned: Planned, settings: Settings, workers: int | None, device: str, address: str
+    planned: Planned,
+    settings: Settings,
+    workers: int | None,
+    device: str,
+    address: str,
+    progress: FileProgress | None = None,
 ) -> Iterator[Outcome]:
     """Each planned file's outcome in the order of ``planned``, worked on by Ray actors.
 
-    Ray reports files, not frames. On KeyboardInterrupt the files in progress are cancelled (their
-    workers drop them unwritten) and come out as "interrupted".
+    ``progress`` gets the frame counts of the videos in progress, a few times a second. On
+    KeyboardInterrupt the files in progress are cancelled (their workers drop them unwritten) and
+    come out as "interrupted".
     """
     ray = import_ray(local=address == LOCAL or _is_loopback(address))
     # Ray prints its own notes (such as a worker that died) on stdout, which carries the --json
@@ -135,7 +162,7 @@ def run_ray(
         connect(ray, address)
         dispatch = None
         try:
-            dispatch = _Dispatch(ray, planned, settings, workers, device)
+            dispatch = _Dispatch(ray, planned, settings, workers, device, progress)
             yield from dispatch.run()
         finally:
             ray.shutdown()  # stops this run's actors (and a private Ray)
@@ -155,8 +182,10 @@ class _Dispatch:
         settings: Settings,
         workers: int | None,
         device: str,
+        progress: FileProgress | None,
     ) -> None:
-        self.ray, self.planned, self.settings = ray, planned, settings
+        self.ray, self.planned, self.settings, self.progress = ray, planned, settings, progress
+        self.tally = ray.remote(num_cpus=0)(Tally).remote() if progress is not None else None
         cpus = float(ray.cluster_resources().get("CPU", 1))
         node_cpus = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=cpus)
         count = workers or max(1, min(int(cpus), len(planned)))
@@ -183,6 +212,7 @@ class _Dispatch:
                 ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=0.25)
                 for ref in ready:
                     self._collect(ref)
+                self._report()
                 for outcome in in_order(self.finished, emitted):
                     emitted += 1
                     yield outcome
@@ -197,7 +227,21 @@ class _Dispatch:
             actor, i = self.idle.pop(), self.todo.popleft()
             job, dst = self.planned[i]
             self.attempts[i] = self.attempts.get(i, 0) + 1
-            self.running[actor.process.remote(job, dst)] = (actor, i)
+            self.running[actor.process.remote(job, dst, i, self.tally)] = (actor, i)
+
+    def _report(self) -> None:
+        """Hand on the frame counts of the files still in progress (a finished file's are late)."""
+        if self.tally is None or self.progress is None or not self.running:
+            return
+        running = {i for _, i in self.running.values()}
+        try:
+            latest = self.ray.get(self.tally.take.remote())
+        except self.ray.exceptions.RayError:  # the tally is gone (its node lost): files, not frames
+            self.tally = None
+            return
+        for i, (done, total) in latest.items():
+            if i in running:
+                self.progress(i, done, total)
 
     def _collect(self, ref: Any) -> None:
         exceptions = self.ray.exceptions

@@ -77,7 +77,7 @@ def outcomes(
     if options.ray is not None:
         from .ray_runner import run_ray
 
-        yield from run_ray(planned, settings, options.workers, options.device, options.ray)
+        yield from run_ray(planned, settings, options.workers, options.device, options.ray, progress)
         return
     one_video = len(planned) == 1 and planned[0][0].kind == "video"
     # One video is split across workers only when asked for (--workers N): the split path joins

@@ -39,6 +39,7 @@ from ..media.atomic import atomic_output
 from ..media.local_av import open_input, open_output
 from ..media.orientation import Orientation
 from ..media.video import Frame, VideoInfo, VideoWriteResult, probe, write_video
+from ..pipelined import ahead
 from ..process import Progress, Settings, anonymise_job
 from ..regions import Regions
 from ..track import Tracker
@@ -169,23 +170,24 @@ def paint(src: Path, out: Path, segment: Segment, settings: Settings) -> Painted
         except AnalysisError as exc:
             raise AnalysisError(f"{shown(src)}: {exc}") from exc
 
-    keyframes: list[Keyframe] = [
-        (f.index, analysed(f.pixels))
-        for f in _frames(src, info, segment)
-        if f.index % every == 0 or f.index == segment.total - 1
-    ]
+    with ahead(_frames(src, info, segment)) as decoded:  # decoding beside detection, as in one process
+        keyframes: list[Keyframe] = [
+            (f.index, analysed(f.pixels))
+            for f in decoded
+            if f.index % every == 0 or f.index == segment.total - 1
+        ]
     tracker = Tracker(options.track, frame_size=(info.height, info.width))
     recorded: list[Regions] = []
-    painted = protect_frames(
-        _frames(src, info, segment),
-        keyframes,
-        tracker,
-        plan=options.plan,
-        paint=options.obscure,
-        record=recorded,
-    )
-    owned = (f for f in painted if segment.start <= f.index < segment.stop)
-    written = write_video(src, out, info, owned, codec=settings.codec, crf=settings.crf, audio="drop")
+    with (
+        ahead(_frames(src, info, segment)) as decoded,
+        ahead(
+            protect_frames(
+                decoded, keyframes, tracker, plan=options.plan, paint=options.obscure, record=recorded
+            )
+        ) as painted,
+    ):
+        owned = (f for f in painted if segment.start <= f.index < segment.stop)
+        written = write_video(src, out, info, owned, codec=settings.codec, crf=settings.crf, audio="drop")
     if written.frames != segment.stop - segment.start:
         raise InputError(f"{shown(src)}: segment at frame {segment.start} came out short")
     mine = recorded[segment.start - segment.first : segment.stop - segment.first]
