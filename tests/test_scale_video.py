@@ -124,3 +124,30 @@ def test_ctrl_c_stops_every_segment_and_leaves_nothing(tmp_path, clip):
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert list(out.iterdir()) == []  # no output, no segments, no scratch folder
+
+
+def test_a_video_with_several_audio_tracks_is_split_and_keeps_every_track(tmp_path, monkeypatch):
+    """The join moves every audio track as the encoder does (it used to copy only the first one, so
+    such a video was left to one process)."""
+    from unseen.scale import segments
+
+    clip = make_clip(tmp_path / "two.mp4", frames=900, size=SIZE, pictures=picture, audio_tracks=2)
+    painted = []
+    paint_all = segments._paint_all
+    monkeypatch.setattr(segments, "_paint_all", lambda *a: painted.append(paint_all(*a)) or painted[-1])
+    for n in (1, 3):
+        assert main([str(clip), "-o", str(tmp_path / f"w{n}"), "--workers", str(n), "-q"]) == 0
+    assert len(painted) == 1 and len(painted[0]) == 3  # the three-worker run was split, the other not
+
+    def tracks(path: Path) -> list[tuple[str, list[bytes]]]:
+        with av.open(str(path)) as container:
+            streams = container.streams.audio
+            packets = {s.index: [] for s in streams}
+            for packet in container.demux(list(streams)):
+                if packet.size:
+                    packets[packet.stream.index].append(bytes(packet))
+            return [(s.metadata.get("language", ""), packets[s.index]) for s in streams]
+
+    one, split = tracks(tmp_path / "w1" / clip.name), tracks(tmp_path / "w3" / clip.name)
+    assert [lang for lang, _ in split] == ["eng", "fra"]
+    assert split == one and all(packets for _, packets in split)

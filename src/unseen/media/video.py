@@ -293,7 +293,7 @@ class _Writer:
         try:
             self.video = add_video_stream(out, info, codec, crf, preset, notices)
             keep_audio = audio == "keep" and source.streams.audio
-            self.audio = _Audio(src, source, out, notices) if keep_audio else None
+            self.audio = AudioTracks(src, source, out, notices) if keep_audio else None
         except (av.FFmpegError, ValueError) as exc:
             raise OutputError(f"{shown(dst)}: cannot set up the encoder: {reason(exc)}") from exc
         # One nominal frame interval, for frames that arrive without a usable timestamp.
@@ -349,8 +349,9 @@ class _Writer:
             self.out.mux(packet)
 
 
-class _Audio:
-    """Every audio track of the source, moved into the output a packet at a time, in step with the video.
+class AudioTracks:
+    """Every audio track of the source, moved into the output a packet at a time, in step with the video
+    (the encoder's, or the packets of painted segments being joined: see unseen.scale.segments).
 
     Packets are read from a second handle on the source as the video encode reaches their time, so
     only a few are ever held. Each track is copied untouched when the output container accepts its

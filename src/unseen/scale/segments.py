@@ -6,16 +6,16 @@ process would (every ``detect_every``-th frame of the whole video, and its last 
 the whole span and paints only the frames it owns. So a face crossing a cut is tracked on both
 sides of it, from sightings before and after, as in one pass. Each worker encodes its frames with
 their own timestamps (``write_video``, audio dropped); the driver then copies the encoded packets of
-all segments, in order, into the output, with the source's audio copied once, in step. Frame count,
-every timestamp and the duration are those of a single-process run.
+all segments, in order, into the output, with every audio track of the source moved once, in step,
+by the same code as a single-process run's encoder (``AudioTracks``). Frame count, every timestamp
+and the duration are those of a single-process run.
 
-Anything this cannot carry over exactly (no timestamps, frames the demuxer discards, audio that
-would have to be transcoded, a container it does not join) is left to the single-process path.
+Anything this cannot carry over exactly (no timestamps, frames the demuxer discards, a container it
+does not join) is left to the single-process path.
 """
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import os
 import signal
@@ -38,7 +38,7 @@ from ..errors import AnalysisError, InputError, OutputError, shown
 from ..media.atomic import atomic_output
 from ..media.local_av import open_input, open_output
 from ..media.orientation import Orientation
-from ..media.video import Frame, VideoInfo, VideoWriteResult, probe, write_video
+from ..media.video import AudioTracks, Frame, VideoInfo, VideoWriteResult, probe, write_video
 from ..pipelined import ahead
 from ..process import Progress, Settings, anonymise_job
 from ..regions import Regions
@@ -207,7 +207,7 @@ def split_video(
     start = time.perf_counter()
     src = job.src
     segments = plan(src, workers, 2 * Tracker(settings.options.track, frame_size=(1, 1)).lag)
-    if segments is None or not _joinable(src, dst, settings.audio):
+    if segments is None or not _joinable(dst):
         return anonymise_job(job, dst, settings, progress)
     info = probe(src)
     with scratch_folder(dst) as work:
@@ -218,10 +218,11 @@ def split_video(
             return anonymise_job(job, dst, settings, progress)
         if progress:
             progress(info.frames or 0, info.frames)
-        audio = _join(src, dst, [p.path for p in painted], settings.audio == "keep", settings.overwrite)
+        notices = list(dict.fromkeys(n for p in painted for n in p.notices))
+        keep_audio = settings.audio == "keep"
+        audio = _join(src, dst, [p.path for p in painted], keep_audio, settings.overwrite, notices)
     kept = [p.regions for p in painted if p.regions is not None]
     regions = Regions.concat(kept) if kept else Regions()
-    notices = list(dict.fromkeys(n for p in painted for n in p.notices))
     written = VideoWriteResult(frames=sum(p.frames for p in painted), audio=audio, notices=notices)
     # Tracks first seen in each segment's own frames; fragments are not joined across cuts, so this
     # can count a face more than once (a single-process run joins them).
@@ -261,23 +262,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _joinable(src: Path, dst: Path, audio: str) -> bool:
-    """Whether the output's container is one this module joins and the audio can be copied as is."""
-    muxer = JOINED.get(dst.suffix.lower())
-    if muxer is None:
-        return False
-    with open_input(src) as container:
-        if audio != "keep" or not container.streams.audio:
-            return True
-        if len(container.streams.audio) > 1:  # the join copies one audio track; one process keeps all
-            return False
-        codec = container.streams.audio[0].codec_context.codec.canonical_name
-    with av.open(io.BytesIO(), "w", format=muxer) as probe_out:
-        return codec in probe_out.supported_codecs
+def _joinable(dst: Path) -> bool:
+    """Whether the output's container is one this module joins."""
+    return dst.suffix.lower() in JOINED
 
 
-def _join(src: Path, dst: Path, parts: list[Path], keep_audio: bool, overwrite: bool) -> bool:
-    """Copy the packets of ``parts`` (in order) and ``src``'s first audio track into ``dst``."""
+def _join(
+    src: Path, dst: Path, parts: list[Path], keep_audio: bool, overwrite: bool, notices: list[str]
+) -> bool:
+    """Copy the packets of ``parts`` (in order) and every audio track of ``src`` into ``dst``, the audio
+    in step with the video as the encoder of a single-process run writes it (notices go to ``notices``)."""
     muxer = JOINED[dst.suffix.lower()]
     options = {"fflags": "+bitexact"} | ({"movflags": "+faststart"} if muxer in ("mp4", "mov") else {})
     with atomic_output(dst, overwrite) as tmp:
@@ -289,49 +283,21 @@ def _join(src: Path, dst: Path, parts: list[Path], keep_audio: bool, overwrite: 
                     video = out.add_stream_from_template(inputs[0].streams.video[0])
                     video.time_base = inputs[0].streams.video[0].time_base  # PyAV 17 does not copy it
                     video.metadata.clear()
-                    audio = _AudioCopy(source, out) if keep_audio and source.streams.audio else None
+                    has_audio = keep_audio and bool(source.streams.audio)
+                    audio = AudioTracks(src, source, out, notices) if has_audio else None
                     for part in inputs:
                         for packet in part.demux(part.streams.video[0]):
                             if not packet.size:
                                 continue
                             if audio and packet.dts is not None:
-                                audio.until(packet.dts * packet.time_base)
+                                audio.mux_until(packet.dts * packet.time_base)
                             packet.stream = video
                             out.mux(packet)
                     if audio:
-                        audio.until(None)
+                        audio.mux_until(None)
                 finally:
                     for container in [*inputs, source]:
                         container.close()
         except av.FFmpegError as exc:
             raise OutputError(f"{shown(dst)}: cannot join the painted segments: {exc}") from exc
     return audio is not None
-
-
-class _AudioCopy:
-    """The source's first audio track, copied packet by packet as the video reaches each one's time."""
-
-    def __init__(self, source: av.container.InputContainer, out: av.container.OutputContainer) -> None:
-        original = source.streams.audio[0]
-        self.stream = out.add_stream_from_template(original)
-        language = original.metadata.get("language")
-        self.stream.metadata.clear()
-        if language:
-            self.stream.metadata["language"] = language
-        self.out = out
-        self.packets = (p for p in source.demux(original) if p.size)
-        self.pending: av.Packet | None = None
-
-    def until(self, seconds: object) -> None:
-        """Mux every audio packet that starts at or before ``seconds`` (all that are left if None)."""
-        while True:
-            packet = self.pending or next(self.packets, None)
-            if packet is None:
-                return
-            stamp = packet.dts if packet.dts is not None else packet.pts
-            if seconds is not None and stamp is not None and stamp * packet.time_base > seconds:
-                self.pending = packet
-                return
-            self.pending = None
-            packet.stream = self.stream
-            self.out.mux(packet)
