@@ -98,7 +98,8 @@ class FileEntry:
             for record, action in zip(self.regions.to_records(), self.actions, strict=True)
         ]
 
-    def to_json(self) -> dict[str, Any]:
+    def header(self) -> dict[str, Any]:
+        """The entry's keys but its ``regions``."""
         return {
             "input": self.input,
             "output": self.output,
@@ -110,8 +111,36 @@ class FileEntry:
             "sha256": self.sha256,
             "reviewed": bool(self.reviewed),
             "edited": bool(self.edited),
-            "regions": self.records(),
         }
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.header(), "regions": self.records()}
+
+    def region_lines(self) -> list[str]:
+        """Each record of :meth:`records` as ``json.dumps`` writes it, made column by column: an hour of
+        video has hundreds of thousands of regions, and review writes them all after every edit."""
+        regions = self.regions
+        finite = np.isfinite(regions.boxes).all() and np.isfinite(regions.scores).all()
+        if regions.data or not finite:  # extra columns or odd numbers: the general way
+            return [json.dumps(record, ensure_ascii=False) for record in self.records()]
+        quoted: dict[str, str] = {}  # the few distinct sources and actions, each quoted once
+
+        def text(value: Any) -> str:
+            if value not in quoted:
+                quoted[value] = json.dumps(str(value), ensure_ascii=False)
+            return quoted[value]
+
+        # A float32 times 10 or 10^4 is exact in float64, so numpy's rounding (scale, round half to
+        # even, divide) gives the very numbers Python's round() gives to to_records.
+        boxes = np.round(regions.boxes.astype(np.float64), 1).tolist()
+        scores = np.round(regions.scores.astype(np.float64), 4).tolist()
+        columns = (boxes, scores, regions.source.tolist(), regions.frame.tolist(), regions.track.tolist())
+        rows = zip(*columns, self.actions.tolist(), strict=True)
+        return [
+            f'{{"box": [{x1!r}, {y1!r}, {x2!r}, {y2!r}], "score": {score!r}, "source": {text(source)}, '
+            f'"frame": {frame}, "track": {track}, "action": {text(action)}}}'
+            for (x1, y1, x2, y2), score, source, frame, track, action in rows
+        ]
 
 
 @dataclass
@@ -183,22 +212,29 @@ def regions_document(reports: Iterable[FileReport], options: Options | None = No
 
 def dumps_regions(doc: dict[str, Any]) -> str:
     """JSON text of a regions document: indented, with one region per line (easy to diff and grep)."""
+    files = [
+        ({k: v for k, v in entry.items() if k != "regions"}, [_dump(r) for r in entry.get("regions", [])])
+        for entry in doc.get("files", [])
+    ]
+    return _layout({k: v for k, v in doc.items() if k != "files"}, files)
 
-    def dump(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False)
 
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _layout(head: dict[str, Any], files: list[tuple[dict[str, Any], list[str]]]) -> str:
+    """The document's text from its top keys and, per file, its keys and its regions' JSON lines."""
     lines = ["{"]
-    lines += [f"  {dump(key)}: {dump(value)}," for key, value in doc.items() if key != "files"]
-    files = doc.get("files", [])
+    lines += [f"  {_dump(key)}: {_dump(value)}," for key, value in head.items()]
     if not files:
         return "\n".join([*lines, '  "files": []', "}"]) + "\n"
     lines.append('  "files": [')
-    for i, entry in enumerate(files):
+    for i, (entry, records) in enumerate(files):
         lines.append("    {")
-        fields = [f"      {dump(key)}: {dump(value)}" for key, value in entry.items() if key != "regions"]
-        records = entry.get("regions", [])
+        fields = [f"      {_dump(key)}: {_dump(value)}" for key, value in entry.items()]
         if records:
-            body = ",\n".join(f"        {dump(record)}" for record in records)
+            body = ",\n".join(f"        {record}" for record in records)
             fields.append(f'      "regions": [\n{body}\n      ]')
         else:
             fields.append('      "regions": []')
@@ -211,7 +247,8 @@ def dumps_regions(doc: dict[str, Any]) -> str:
 def save_document(path: str | os.PathLike[str], doc: RegionsDocument) -> None:
     """Write ``doc`` atomically and durably (flushed to disk before the rename): a crash at any moment
     leaves either the previous file or this one, never a mix. OSError becomes OutputError."""
-    _write_text(path, dumps_regions(doc.to_json()))
+    head = {k: v for k, v in RegionsDocument([], doc.options, doc.tool).to_json().items() if k != "files"}
+    _write_text(path, _layout(head, [(entry.header(), entry.region_lines()) for entry in doc.files]))
 
 
 def write_regions_file(
