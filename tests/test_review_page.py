@@ -6,6 +6,7 @@ the page (the edits are still there), exports, and the output pixels say it all 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,8 +32,15 @@ from scenes import covered_fraction
 
 from unseen.api import Options
 from unseen.obscure import ObscureOptions
-from unseen.regions import iou_matrix
-from unseen.regions_file import RegionsDocument, load_document, options_record, save_document
+from unseen.regions import Regions, iou_matrix
+from unseen.regions_file import (
+    FileEntry,
+    RegionsDocument,
+    fingerprint,
+    load_document,
+    options_record,
+    save_document,
+)
 from unseen.review.detection import detect_photo, detect_video
 from unseen.review.server import ReviewServer
 from unseen.review.session import ReviewSession
@@ -176,6 +184,51 @@ def test_photo_review_keep_draw_accept_reload_export(page, tmp_path):
     assert covered_fraction(original, out, faces[HIDDEN], color=WHITE) >= 0.9  # drawn
 
 
+def _key(records: list[dict]) -> list[str]:
+    return sorted(
+        json.dumps({**r, "score": float(r["score"]), "box": [float(v) for v in r["box"]]}) for r in records
+    )
+
+
+def test_an_edit_sends_operations_not_the_whole_video(page, tmp_path):
+    """Keeping a track of every frame sends one small operation, and so do its undo and redo; the
+    file has each of them at once, and the page reloads with the last."""
+    src = tmp_path / "clip.mp4"
+    faces = review_video(src)
+    boxes = np.asarray([faces[i][VIDEO_CLEAR] for i in range(VIDEO_FRAMES)])
+    regions = Regions(boxes, 0.9, "full", np.arange(VIDEO_FRAMES), 0)  # one track on every frame
+    size, sha = fingerprint(src)
+    dst = str(tmp_path / "out" / "clip.mp4")
+    entry = FileEntry(str(src), dst, "video", 256, 192, VIDEO_FRAMES, regions, size=size, sha256=sha)
+    server, path = _serve([entry], tmp_path)
+    sent = []
+    page.on(
+        "request", lambda r: sent.append(r) if r.url.endswith("/api/files/0") and r.method != "GET" else None
+    )
+    try:
+        _open(page, server)
+        page.click('.card[data-track="0"] .track-keep')
+        _saved(page)
+        assert (load_document(path).files[0].actions == "keep").all()
+        page.keyboard.press("z")
+        _saved(page)
+        assert (load_document(path).files[0].actions == "obscure").all()
+        page.keyboard.press("y")
+        _saved(page)
+        page.reload()
+        page.wait_for_selector("body.ready")
+        sync_api.expect(page.locator('.card[data-track="0"]')).to_have_class(re.compile("keep"))
+    finally:
+        server.stop()
+    assert [r.method for r in sent] == ["PATCH"] * 3
+    assert [json.loads(r.post_data) for r in sent] == [
+        {"ops": [{"op": "action", "track": 0, "action": "keep"}]},
+        {"ops": [{"op": "action", "track": 0, "action": "obscure", "frames": [0, VIDEO_FRAMES - 1]}]},
+        {"ops": [{"op": "action", "track": 0, "action": "keep"}]},
+    ]
+    assert (load_document(path).files[0].actions == "keep").all()
+
+
 def _frames(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
@@ -221,6 +274,8 @@ def test_video_review_keep_track_draw_on_two_frames_export(page, tmp_path):
         page.keyboard.press("a")  # ... accepted with its neighbours on keyframes 0, 8 and 23
         _saved(page)
         sync_api.expect(page.locator(".card")).to_have_count(3)
+        # The server filled the drawn tracks from the operations exactly as the page did.
+        assert _key(page.evaluate("state.regions")) == _key(load_document(path).files[0].records())
 
         page.reload()
         page.wait_for_selector("body.ready")

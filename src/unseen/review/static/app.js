@@ -1,6 +1,8 @@
 // unseen review page: plain JavaScript and SVG, no build step, nothing loaded from elsewhere.
-// The server holds the truth: every change is sent at once (PUT of the file's regions) and written
-// to the regions file there, so a reload or a crash loses nothing.
+// The server holds the truth: every change is sent at once, as a few operations (PATCH; their size
+// does not grow with the video's length), and written to the regions file there, so a reload or a
+// crash loses nothing. The page applies the same operations to its copy and keeps their inverses
+// for undo and redo.
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -17,8 +19,9 @@ const state = {
   reviewed: false,
   selected: -1, // index into regions
   track: null, // selected track (video)
-  undo: [],
+  undo: [], // steps: {ops, undo}
   redo: [],
+  version: 0, // bumped by every applied edit (derived views are rebuilt when it changes)
   preview: false,
   saved: 0, // edits the server has stored (the preview is fetched again after each)
   frame: 0,
@@ -47,12 +50,12 @@ async function api(method, url, body) {
   return reply.json();
 }
 
-function save() {
+// Send ``ops`` (already applied here) to the server, after the edits sent before them.
+function send(ops) {
   const index = state.index;
-  const body = { regions: state.regions.map((r) => ({ ...r })), reviewed: state.reviewed };
   status("saving…");
   saving = saving
-    .then(() => api("PUT", `/api/files/${index}`, body))
+    .then(() => api("PATCH", `/api/files/${index}`, { ops }))
     .then((summary) => {
       state.files[index] = summary;
       state.saved += 1;
@@ -60,71 +63,117 @@ function save() {
       status("saved");
       if (state.preview && index === state.index) draw();
     })
-    .catch((err) => status(`not saved: ${err.message}`, true));
+    .catch((err) => status(`not saved: ${err.message} (reload the page)`, true));
   return saving;
 }
 
 // ------------------------------------------------------------------------------------ edits
 
-function snapshot() {
-  return JSON.stringify({ regions: state.regions, reviewed: state.reviewed });
+const copy = (r) => ({ ...r, box: [...r.box] });
+const same = (a, b) =>
+  a.frame === b.frame && a.track === b.track && a.score === b.score && a.source === b.source &&
+  a.action === b.action && a.box.every((v, i) => v === b.box[i]);
+
+// Apply operations (as unseen/review/edits.py does) to the page's copy; returns those that undo them.
+// Interpolations are re-run last, once the drawn keys they follow are back.
+function apply(ops) {
+  const undo = [];
+  const filled = new Set();
+  for (const op of ops) {
+    if (op.op === "reviewed") {
+      undo.push({ op: "reviewed", value: state.reviewed });
+      state.reviewed = op.value;
+    } else if (op.op === "action") {
+      undo.push(...setActions(op));
+    } else if (op.op === "replace") {
+      for (const [old, now] of op.regions) state.regions[find(old)] = copy(now);
+      undo.push({ op: "replace", regions: op.regions.map(([old, now]) => [now, old]) });
+    } else if (op.op === "remove") {
+      for (const gone of op.regions) state.regions.splice(find(gone), 1);
+      undo.push({ op: "add", regions: op.regions });
+    } else if (op.op === "add") {
+      state.regions.push(...op.regions.map(copy));
+      undo.push({ op: "remove", regions: op.regions });
+    } else if (op.op === "interpolate") {
+      interpolate(op.track);
+      filled.add(op.track);
+    }
+  }
+  state.version += 1;
+  return [...undo.reverse(), ...[...filled].map((track) => ({ op: "interpolate", track }))];
 }
 
-function restore(text) {
-  const s = JSON.parse(text);
-  state.regions = s.regions;
-  state.reviewed = s.reviewed;
-  if (state.selected >= state.regions.length) state.selected = -1;
+function find(record) {
+  const at = state.regions.findIndex((r) => same(r, record));
+  if (at < 0) throw new Error("the page and the regions file disagree: reload the page");
+  return at;
 }
 
-// Apply ``edit`` as one undoable step; ``before`` is the snapshot taken when a drag started.
-function change(edit, before = snapshot()) {
-  edit();
-  if (snapshot() === before) return;
-  state.undo.push(before);
+// Set the action of a track's regions (frames [first, last] only, if given); the undo is one
+// operation per run of frames that had another action, so it stays small too.
+function setActions({ track, action, frames }) {
+  const hit = state.regions
+    .filter((r) => r.track === track && r.action !== "suggested")
+    .filter((r) => !frames || (r.frame >= frames[0] && r.frame <= frames[1]))
+    .sort((a, b) => a.frame - b.frame);
+  const runs = [];
+  for (const r of hit) {
+    const run = runs[runs.length - 1];
+    if (run && run.action === r.action) run.frames[1] = r.frame;
+    else runs.push({ op: "action", track, action: r.action, frames: [r.frame, r.frame] });
+    r.action = action;
+  }
+  return runs.filter((run) => run.action !== action);
+}
+
+// One undoable step: apply ``ops``, send them; the file is no longer reviewed unless ``keepsReview``.
+// ``select`` (a record) is selected afterwards. Returns false if nothing changed.
+function commit(ops, { keepsReview = false, select = null } = {}) {
+  let undone = apply(ops);
+  if (!undone.length) return false;
+  if (!keepsReview && state.reviewed) {
+    const unmark = { op: "reviewed", value: false };
+    undone = [...apply([unmark]), ...undone];
+    ops = [...ops, unmark];
+  }
+  state.undo.push({ ops, undo: undone });
   state.redo = [];
-  if (!edit.keepsReview) state.reviewed = false; // changed since it was reviewed
+  if (select) reselect(select);
   draw();
-  save();
+  send(ops);
+  return true;
 }
 
-function undo() {
-  if (!state.undo.length) return;
-  state.redo.push(snapshot());
-  restore(state.undo.pop());
-  draw();
-  save();
+function reselect(record) {
+  state.selected = state.regions.findIndex((r) => same(r, record));
 }
 
-function redo() {
-  if (!state.redo.length) return;
-  state.undo.push(snapshot());
-  restore(state.redo.pop());
+function replay(from, to, which) {
+  const step = from.pop();
+  if (!step) return;
+  const selected = selectedRegion() && copy(selectedRegion());
+  apply(step[which]);
+  to.push(step);
+  if (selected) reselect(selected);
   draw();
-  save();
+  send(step[which]);
 }
+
+const undo = () => replay(state.undo, state.redo, "undo");
+const redo = () => replay(state.redo, state.undo, "ops");
 
 const isVideo = () => state.info && state.info.kind === "video";
 const selectedRegion = () => state.regions[state.selected];
 
-// The regions an action applies to: a whole track in a video, else the selected region.
-function targets() {
-  const r = selectedRegion();
-  if (!r) return [];
-  if (isVideo() && r.track >= 0 && r.action !== "suggested") {
-    return state.regions.filter((o) => o.track === r.track && o.action !== "suggested");
-  }
-  return [r];
-}
-
 function setAction(action) {
-  change(() => targets().forEach((r) => (r.action = action)));
+  const r = selectedRegion();
+  if (!r || r.action === "suggested" || r.action === action) return;
+  if (isVideo() && r.track >= 0) return setTrackAction(r.track, action);
+  commit([{ op: "replace", regions: [[copy(r), { ...copy(r), action }]] }]);
 }
 
 function setTrackAction(track, action) {
-  change(() =>
-    state.regions.filter((r) => r.track === track && r.action !== "suggested").forEach((r) => (r.action = action)),
-  );
+  commit([{ op: "action", track, action }]); // changes the regions in place: the selection stays
 }
 
 function nextTrackId() {
@@ -134,17 +183,17 @@ function nextTrackId() {
 function accept() {
   const r = selectedRegion();
   if (!r || r.action !== "suggested") return;
-  change(() => {
-    if (!isVideo()) {
-      r.action = "obscure";
-      return;
-    }
-    // In a video, the same face's suggestions on nearby keyframes become one drawn track.
-    const track = nextTrackId();
-    for (const key of chain(r)) Object.assign(key, { action: "obscure", source: "manual", track });
-    state.track = track;
-    interpolate(track);
-    state.selected = state.regions.indexOf(r);
+  if (!isVideo()) {
+    commit([{ op: "replace", regions: [[copy(r), { ...copy(r), action: "obscure" }]] }]);
+    return;
+  }
+  // In a video, the same face's suggestions on nearby keyframes become one drawn track.
+  const track = nextTrackId();
+  const keys = chain(r).map(copy);
+  const drawn = keys.map((k) => ({ ...k, action: "obscure", source: "manual", track }));
+  state.track = track;
+  commit([{ op: "replace", regions: keys.map((k, i) => [k, drawn[i]]) }, { op: "interpolate", track }], {
+    select: drawn[0],
   });
 }
 
@@ -176,19 +225,16 @@ function chain(start) {
 }
 
 function reject() {
-  if (state.selected < 0) return;
-  change(() => {
-    const gone = state.regions[state.selected];
-    state.regions.splice(state.selected, 1);
-    state.selected = -1;
-    if (isVideo() && gone.source === "manual" && gone.track >= 0) interpolate(gone.track);
-  });
+  const gone = selectedRegion();
+  if (!gone) return;
+  state.selected = -1;
+  const ops = [{ op: "remove", regions: [copy(gone)] }];
+  if (isVideo() && gone.source === "manual" && gone.track >= 0) ops.push({ op: "interpolate", track: gone.track });
+  commit(ops);
 }
 
 function toggleReviewed() {
-  const edit = () => (state.reviewed = !state.reviewed);
-  edit.keepsReview = true;
-  change(edit);
+  commit([{ op: "reviewed", value: !state.reviewed }], { keepsReview: true });
 }
 
 // A drawn track (every region of it drawn or filled in): fill the frames between its drawn keys.
@@ -223,7 +269,7 @@ async function follow(step) {
   const start = selectedRegion();
   const { track, action } = start;
   const index = state.index;
-  const before = snapshot();
+  const edit = { ops: [], undo: [] }; // the whole run is one step
   const run = { stop: false };
   state.following = run;
   state.track = track;
@@ -238,20 +284,25 @@ async function follow(step) {
       const { boxes } = await api("POST", `/api/files/${index}/follow`, body);
       if (run.stop || state.index !== index) break;
       ended = boxes.length < FOLLOW_CHUNK;
+      const ops = [];
       for (const b of boxes) {
-        if (state.regions.some((r) => r.track === track && r.frame === b.frame && r.source === "manual")) {
+        const there = state.regions.filter((r) => r.track === track && r.frame === b.frame);
+        if (there.some((r) => r.source === "manual")) {
           ended = true; // a key the person drew: theirs wins
           break;
         }
-        state.regions = state.regions.filter((r) => !(r.track === track && r.frame === b.frame));
-        state.regions.push({ box: b.box, score: 1, source: "manual", frame: b.frame, track, action });
+        if (there.length) ops.push({ op: "remove", regions: there.map(copy) });
+        ops.push({ op: "add", regions: [{ box: b.box, score: 1, source: "manual", frame: b.frame, track, action }] });
         at = b;
         added += 1;
       }
+      if (!ops.length) break;
+      edit.undo = [...apply(ops), ...edit.undo];
+      edit.ops.push(...ops);
+      send(ops);
       state.frame = at.frame;
       state.selected = state.regions.findIndex((r) => r.track === track && r.frame === at.frame);
       draw();
-      save();
     }
   } catch (err) {
     status(`following failed: ${err.message}`, true);
@@ -260,10 +311,14 @@ async function follow(step) {
   }
   if (state.index !== index) return;
   if (added) {
-    state.undo.push(before);
+    if (state.reviewed) {
+      const unmark = { op: "reviewed", value: false };
+      edit.undo = [...apply([unmark]), ...edit.undo];
+      edit.ops.push(unmark);
+      send([unmark]);
+    }
+    state.undo.push(edit);
     state.redo = [];
-    state.reviewed = false;
-    save();
   }
   draw();
   await saving;
@@ -333,17 +388,16 @@ function onPointerDown(event) {
   event.preventDefault();
   const target = event.target;
   const [x, y] = svgPoint(event);
-  const before = snapshot();
   $("overlay").setPointerCapture(event.pointerId);
   if (target.dataset.corner !== undefined && selectedRegion()) {
-    state.drag = { kind: "resize", corner: target.dataset.corner, before, start: [...selectedRegion().box] };
+    state.drag = { kind: "resize", corner: target.dataset.corner, start: [...selectedRegion().box] };
   } else if (target.dataset.index !== undefined) {
     state.selected = Number(target.dataset.index);
     state.track = selectedRegion().track >= 0 ? selectedRegion().track : null;
-    state.drag = { kind: "move", at: [x, y], before, start: [...selectedRegion().box] };
+    state.drag = { kind: "move", at: [x, y], start: [...selectedRegion().box] };
     draw();
   } else {
-    state.drag = { kind: "draw", at: [x, y], before, box: null };
+    state.drag = { kind: "draw", at: [x, y], box: null };
   }
 }
 
@@ -383,42 +437,35 @@ function onPointerUp() {
       draw();
       return;
     }
-    change(() => addDrawn(box), d.before);
+    addDrawn(box);
     return;
   }
   if (!d.moved) return;
   const r = selectedRegion();
   const moved = normalised(r.box);
-  r.box = d.start; // the snapshot is taken from the state before the drag
-  change(() => {
-    r.box = moved;
-    r.source = "manual";
-    r.score = 1;
-    if (isVideo() && r.track >= 0) interpolate(r.track);
-    state.selected = state.regions.indexOf(r);
-  }, d.before);
+  r.box = d.start; // the edit starts from the region as it was before the drag
+  const now = { ...copy(r), box: moved, source: "manual", score: 1 };
+  const ops = [{ op: "replace", regions: [[copy(r), now]] }];
+  if (isVideo() && r.track >= 0) ops.push({ op: "interpolate", track: r.track });
+  if (!commit(ops, { select: now })) draw();
 }
 
 // A drawn region: a new one, or in a video the next key of the selected drawn track.
 function addDrawn(box) {
   const region = { box, score: 1, source: "manual", frame: isVideo() ? state.frame : 0, track: -1, action: "obscure" };
-  if (isVideo()) {
-    const sel = state.track;
-    const drawnTrack =
-      sel !== null &&
-      state.regions.some((r) => r.track === sel) &&
-      state.regions.every((r) => r.track !== sel || r.source === "manual" || r.source === "interpolated");
-    const free = drawnTrack && !state.regions.some((r) => r.track === sel && r.frame === state.frame && r.source === "manual");
-    region.track = free ? sel : nextTrackId();
-    if (free) state.regions = state.regions.filter((r) => !(r.track === sel && r.frame === state.frame));
-    state.track = region.track;
-    state.regions.push(region);
-    interpolate(region.track);
-    state.selected = state.regions.indexOf(region);
-  } else {
-    state.regions.push(region);
-    state.selected = state.regions.length - 1;
-  }
+  if (!isVideo()) return commit([{ op: "add", regions: [region] }], { select: region });
+  const sel = state.track;
+  const drawnTrack =
+    sel !== null &&
+    state.regions.some((r) => r.track === sel) &&
+    state.regions.every((r) => r.track !== sel || r.source === "manual" || r.source === "interpolated");
+  const here = state.regions.filter((r) => r.track === sel && r.frame === state.frame);
+  const free = drawnTrack && !here.some((r) => r.source === "manual");
+  region.track = free ? sel : nextTrackId();
+  state.track = region.track;
+  const ops = free && here.length ? [{ op: "remove", regions: here.map(copy) }] : [];
+  ops.push({ op: "add", regions: [region] }, { op: "interpolate", track: region.track });
+  commit(ops, { select: region });
 }
 
 // ------------------------------------------------------------------------------------ views

@@ -1,0 +1,71 @@
+"""The review page's edits as operations on a file entry: small, checked, all or nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from unseen.regions import Regions
+from unseen.regions_file import FileEntry
+from unseen.review.edits import apply_edits
+
+FRAMES = 100
+
+
+def _video(**kw) -> FileEntry:
+    """A detected track on every frame, and a suggestion on frame 50."""
+    boxes = [[10.0 + f, 20.0, 50.0 + f, 70.0] for f in range(FRAMES)] + [[200.0, 10.0, 230.0, 44.0]]
+    frames = [*range(FRAMES), 50]
+    regions = Regions(np.asarray(boxes), 0.9, "full", frames, [0] * FRAMES + [-1])
+    return FileEntry(
+        "in.mp4", "out.mp4", "video", 320, 240, FRAMES, regions, ["obscure"] * FRAMES + ["suggested"], **kw
+    )
+
+
+def test_a_track_action_on_some_frames_leaves_the_rest_and_the_suggestions():
+    entry = _video()
+    changed = apply_edits(entry, [{"op": "action", "track": 0, "action": "keep", "frames": [10, 19]}])
+    assert changed.edited and not entry.edited
+    assert np.flatnonzero(changed.actions == "keep").tolist() == list(range(10, 20))
+    assert changed.actions[-1] == "suggested" and (entry.actions[:FRAMES] == "obscure").all()
+    again = apply_edits(changed, [{"op": "action", "track": 0, "action": "keep", "frames": [10, 19]}])
+    assert again.actions.tolist() == changed.actions.tolist()
+
+
+def test_drawn_keys_are_interpolated_as_the_page_does_and_a_refused_op_changes_nothing():
+    entry = _video()
+    keys = [
+        {
+            "box": [0.0, 0.0, 10.0, 10.0],
+            "score": 1.0,
+            "source": "manual",
+            "frame": 10,
+            "track": 5,
+            "action": "obscure",
+        },
+        {
+            "box": [3.0, 1.0, 13.0, 12.0],
+            "score": 1.0,
+            "source": "manual",
+            "frame": 13,
+            "track": 5,
+            "action": "obscure",
+        },
+    ]
+    drawn = apply_edits(entry, [{"op": "add", "regions": keys}, {"op": "interpolate", "track": 5}])
+    filled = [r for r in drawn.records() if r["source"] == "interpolated"]
+    # The page's rule: Math.round((a + t * (b - a)) * 10) / 10 on each side of the box.
+    assert [(r["frame"], r["box"]) for r in filled] == [
+        (11, [1.0, 0.3, 11.0, 10.7]),
+        (12, [2.0, 0.7, 12.0, 11.3]),
+    ]
+    moved = {**keys[1], "frame": 12}
+    redrawn = apply_edits(
+        drawn, [{"op": "replace", "regions": [[keys[1], moved]]}, {"op": "interpolate", "track": 5}]
+    )
+    assert sorted(r["frame"] for r in redrawn.records() if r["track"] == 5) == [10, 11, 12]
+    with pytest.raises(ValueError, match="no such region"):
+        apply_edits(drawn, [{"op": "interpolate", "track": 5}, {"op": "remove", "regions": [moved]}])
+    with pytest.raises(ValueError, match="within"):
+        apply_edits(entry, [{"op": "action", "track": 0, "action": "keep", "frames": [0, FRAMES]}])
+    assert len(drawn.regions) == FRAMES + 1 + 4  # the refused edits left it as it was
