@@ -341,9 +341,24 @@ function svgPoint(event) {
 }
 
 function visible() {
-  return state.regions
-    .map((r, i) => [r, i])
-    .filter(([r]) => !isVideo() || r.frame === state.frame);
+  if (!isVideo()) return state.regions.map((r, i) => [r, i]);
+  return (derived().byFrame.get(state.frame) || []).map((i) => [state.regions[i], i]);
+}
+
+// What the video view derives from all regions (a long video has hundreds of thousands): the
+// regions of each frame and the tracks, made again only after an edit, not at every step.
+let views = { version: -1, regions: null };
+
+function derived() {
+  if (views.version !== state.version || views.regions !== state.regions) {
+    const byFrame = new Map();
+    state.regions.forEach((r, i) => {
+      if (!byFrame.has(r.frame)) byFrame.set(r.frame, []);
+      byFrame.get(r.frame).push(i);
+    });
+    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks() };
+  }
+  return views;
 }
 
 function el(name, attrs, parent) {
@@ -541,6 +556,7 @@ async function openFile(index, frame = 0) {
     track: null,
     undo: [],
     redo: [],
+    version: state.version + 1, // another file's regions: every derived view is made again
     frame: Math.min(Math.max(frame, 0), entry.frames - 1),
   });
   state.files[index] = { ...state.files[index], ...entry, regions: undefined };
@@ -594,7 +610,7 @@ function tracks() {
 let shownTracks = "";
 
 // Track cards; rebuilt only when a track changed (stepping through frames keeps the pictures).
-function renderTracks(list = tracks()) {
+function renderTracks(list) {
   const box = $("tracks");
   const key = JSON.stringify([state.index, state.track, list.map((t) => [t.id, t.first, t.last, t.kept, t.count])]);
   if (key === shownTracks) return;
@@ -632,12 +648,28 @@ function renderTracks(list = tracks()) {
   }
 }
 
+const LANE = 12;
+let shownTimeline = "";
+
 function drawVideo() {
   const frames = state.info.frames;
   $("scrubber").value = String(state.frame);
   $("frame-label").textContent = `frame ${state.frame + 1} / ${frames}`;
-  const list = tracks();
-  const lane = 12;
+  const list = derived().tracks;
+  const key = JSON.stringify([state.index, state.version, state.track, frames]);
+  if (key !== shownTimeline) {
+    shownTimeline = key;
+    drawTimeline(list);
+  }
+  const cursor = $("timeline").querySelector(".cursor");
+  cursor.setAttribute("x", String(state.frame));
+  renderTracks(list);
+}
+
+// The lanes of the tracks and of the suggestions; the cursor is moved at each step.
+function drawTimeline(list) {
+  const frames = state.info.frames;
+  const lane = LANE;
   const svg = $("timeline");
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${frames} ${Math.max(list.length, 1) * lane + lane}`);
@@ -670,7 +702,6 @@ function drawVideo() {
     }
   }
   el("rect", { x: state.frame, y: 0, width: Math.max(frames / 400, 0.5), height: (list.length + 1) * lane, class: "cursor" }, svg);
-  renderTracks(list);
 }
 
 function timelineFrame(event) {
