@@ -7,9 +7,17 @@ import json
 import numpy as np
 import pytest
 
+from unseen.errors import InputError
 from unseen.plan import plan_regions
 from unseen.regions import SCHEMA, Regions, nms
-from unseen.regions_file import FileEntry, RegionsDocument, dumps_regions, read_regions_file, save_document
+from unseen.regions_file import (
+    FileEntry,
+    RegionsDocument,
+    dumps_regions,
+    load_document,
+    read_regions_file,
+    save_document,
+)
 
 BOXES = np.array([[10, 10, 50, 60], [100, 20, 140, 70], [30, 200, 90, 280]], np.float32)
 
@@ -162,3 +170,18 @@ def test_the_file_is_written_line_by_line_as_json_writes_each_record(tmp_path):
     )
     save_document(tmp_path / "r.json", doc)
     assert (tmp_path / "r.json").read_text(encoding="utf-8") == dumps_regions(doc.to_json())
+
+
+def test_static_zones_are_written_and_read_back_and_files_without_them_still_load(tmp_path):
+    plain = FileEntry("a.png", "b.png", "image", 9, 9, 1, Regions())
+    zoned = FileEntry("c.mp4", "d.mp4", "video", 64, 48, 5, Regions(), zones=[[1, 2, 30.25, 40]])
+    save_document(tmp_path / "r.json", RegionsDocument([plain, zoned]))
+    raw = json.loads((tmp_path / "r.json").read_text())
+    assert "zones" not in raw["files"][0]  # the layout of files without zones is unchanged
+    assert raw["files"][1]["zones"] == [{"box": [1.0, 2.0, 30.2, 40.0]}]
+    back = load_document(tmp_path / "r.json").files
+    assert back[0].zones.shape == (0, 4) and back[1].zone_records() == raw["files"][1]["zones"]
+    raw["files"][1]["zones"] = [{"box": [5, 5, 1, 1]}]
+    (tmp_path / "r.json").write_text(json.dumps(raw))
+    with pytest.raises(InputError, match="file entry 1 is malformed"):
+        load_document(tmp_path / "r.json")

@@ -69,3 +69,17 @@ def test_drawn_keys_are_interpolated_as_the_page_does_and_a_refused_op_changes_n
     with pytest.raises(ValueError, match="within"):
         apply_edits(entry, [{"op": "action", "track": 0, "action": "keep", "frames": [0, FRAMES]}])
     assert len(drawn.regions) == FRAMES + 1 + 4  # the refused edits left it as it was
+
+
+def test_zones_are_added_removed_and_checked():
+    entry = _video()
+    zoned = apply_edits(entry, [{"op": "add_zone", "box": [10, 20, 110.04, 90]}])
+    assert (
+        zoned.zone_records() == [{"box": [10.0, 20.0, 110.0, 90.0]}] and zoned.edited and not len(entry.zones)
+    )
+    for bad in [[10, 20, 5, 90], [1, 2, 3], "all", [0, 0, float("nan"), 4]]:
+        with pytest.raises(ValueError):
+            apply_edits(zoned, [{"op": "add_zone", "box": bad}])
+    with pytest.raises(ValueError, match="no such zone"):
+        apply_edits(zoned, [{"op": "remove_zone", "box": [10, 20, 111, 90]}])
+    assert not len(apply_edits(zoned, [{"op": "remove_zone", "box": [10.0, 20.0, 110.0, 90.0]}]).zones)

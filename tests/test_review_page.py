@@ -190,16 +190,25 @@ def _key(records: list[dict]) -> list[str]:
     )
 
 
-def test_an_edit_sends_operations_not_the_whole_video(page, tmp_path):
-    """Keeping a track of every frame sends one small operation, and so do its undo and redo; the
-    file has each of them at once, and the page reloads with the last."""
+def _tracked_clip(tmp_path: Path) -> tuple[Path, list[np.ndarray], FileEntry]:
+    """The review clip with the clear face as one track on every frame, as a run writes it."""
     src = tmp_path / "clip.mp4"
     faces = review_video(src)
     boxes = np.asarray([faces[i][VIDEO_CLEAR] for i in range(VIDEO_FRAMES)])
-    regions = Regions(boxes, 0.9, "full", np.arange(VIDEO_FRAMES), 0)  # one track on every frame
+    regions = Regions(boxes, 0.9, "full", np.arange(VIDEO_FRAMES), 0)
     size, sha = fingerprint(src)
     dst = str(tmp_path / "out" / "clip.mp4")
-    entry = FileEntry(str(src), dst, "video", 256, 192, VIDEO_FRAMES, regions, size=size, sha256=sha)
+    return (
+        src,
+        faces,
+        FileEntry(str(src), dst, "video", 256, 192, VIDEO_FRAMES, regions, size=size, sha256=sha),
+    )
+
+
+def test_an_edit_sends_operations_not_the_whole_video(page, tmp_path):
+    """Keeping a track of every frame sends one small operation, and so do its undo and redo; the
+    file has each of them at once, and the page reloads with the last."""
+    src, _, entry = _tracked_clip(tmp_path)
     server, path = _serve([entry], tmp_path)
     sent = []
     page.on(
@@ -227,6 +236,47 @@ def test_an_edit_sends_operations_not_the_whole_video(page, tmp_path):
         {"ops": [{"op": "action", "track": 0, "action": "keep"}]},
     ]
     assert (load_document(path).files[0].actions == "keep").all()
+
+
+def test_a_static_zone_is_obscured_on_every_frame(page, tmp_path):
+    """A zone drawn once (S, then a box) over the path of the face nobody found covers it on every
+    frame of the export; undo, redo and reload keep it."""
+    src, faces, entry = _tracked_clip(tmp_path)
+    zone = [150, 24, 232, 132]  # the hidden face moves down from y 60 to 84 at x 190
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        page.keyboard.press("s")
+        sync_api.expect(page.locator("#zone")).to_have_attribute("aria-pressed", "true")
+        _drag(page, zone, (256, 192))
+        sync_api.expect(page.locator("#overlay rect.zone")).to_have_count(1)
+        _saved(page)
+        page.keyboard.press("z")
+        sync_api.expect(page.locator("#overlay rect.zone")).to_have_count(0)
+        _saved(page)
+        assert load_document(path).files[0].zones.shape == (0, 4)
+        page.keyboard.press("y")
+        _saved(page)
+        page.keyboard.press("Shift+ArrowRight")  # shown on every frame
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 11 / {VIDEO_FRAMES}")
+        sync_api.expect(page.locator("#overlay rect.zone")).to_have_count(1)
+        page.reload()
+        page.wait_for_selector("body.ready")
+        sync_api.expect(page.locator("#overlay rect.zone")).to_have_count(1)
+        sync_api.expect(page.locator(".file.current .counts")).to_contain_text("1 zone")
+        saved = load_document(path).files[0]
+        assert np.abs(saved.zones - np.asarray([zone])).max() < 1.5 and saved.edited
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+    source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
+    assert len(out) == VIDEO_FRAMES
+    for i, (a, b) in enumerate(zip(source, out, strict=True)):
+        assert covered_fraction(a, b, faces[i][VIDEO_HIDDEN], tol=24, color=WHITE) >= 0.95, f"frame {i}"
+        assert covered_fraction(a, b, _grown(zone, -2), tol=24, color=WHITE) >= 0.95, f"frame {i}"
+        assert covered_fraction(a, b, faces[i][VIDEO_CLEAR], tol=24, color=WHITE) >= 0.9, f"frame {i}"
+        assert covered_fraction(a, b, [0, 150, 60, 192], tol=24, color=WHITE) < 0.1  # the rest is left
 
 
 def _frames(path: Path) -> list[np.ndarray]:

@@ -75,8 +75,12 @@ class FileEntry:
     sha256: str | None = None
     reviewed: bool = False  # a person marked the file as checked
     edited: bool = False  # a person changed its regions
+    zones: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    """Static zones, x1, y1, x2, y2 each: areas a person drew once, obscured on every frame (a screen
+    showing faces, a window onto a street)."""
 
     def __post_init__(self) -> None:
+        self.zones = np.asarray(self.zones, np.float32).reshape(-1, 4)
         n = len(self.regions)
         actions = np.asarray(self.actions, "U9").reshape(-1)
         self.actions = np.full(n, "obscure", "U9") if actions.size == 0 and n else actions
@@ -111,7 +115,12 @@ class FileEntry:
             "sha256": self.sha256,
             "reviewed": bool(self.reviewed),
             "edited": bool(self.edited),
+            **({"zones": self.zone_records()} if len(self.zones) else {}),
         }
+
+    def zone_records(self) -> list[dict[str, Any]]:
+        """The entry's ``zones`` array (boxes rounded as regions' are)."""
+        return [{"box": [round(float(v), 1) for v in box]} for box in self.zones]
 
     def to_json(self) -> dict[str, Any]:
         return {**self.header(), "regions": self.records()}
@@ -320,6 +329,7 @@ def parse_entry(entry: dict[str, Any], v1: bool = False) -> FileEntry:
         raise ValueError(f"kind must be 'image' or 'video', not {kind!r}")
     width, height, frames = (_count(entry, key) for key in ("width", "height", "frames"))
     regions, actions = parse_records(entry["regions"], frames, v1)
+    zones = np.zeros((0, 4)) if v1 else parse_zones(entry.get("zones", []))
     size = None if v1 else entry.get("size")
     sha = None if v1 else entry.get("sha256")
     if size is not None and (not isinstance(size, int) or size < 0):
@@ -339,7 +349,25 @@ def parse_entry(entry: dict[str, Any], v1: bool = False) -> FileEntry:
         sha256=sha,
         reviewed=bool(entry.get("reviewed", False)) and not v1,
         edited=bool(entry.get("edited", False)) and not v1,
+        zones=zones,
     )
+
+
+def parse_zones(zones: Any) -> np.ndarray:
+    """The boxes of a ``zones`` array (N x 4); ValueError/TypeError on anything odd."""
+    if not isinstance(zones, list):
+        raise TypeError("'zones' must be a list")
+    boxes = []
+    for zone in zones:
+        box = zone.get("box") if isinstance(zone, dict) else None
+        if not (isinstance(box, list) and len(box) == 4):
+            raise ValueError("a zone must be an object with a box of four numbers")
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
+            raise ValueError("a zone's box must have four finite numbers")
+        if not (box[2] > box[0] and box[3] > box[1]):
+            raise ValueError("a zone's box must have x2 > x1 and y2 > y1")
+        boxes.append(box)
+    return np.asarray(boxes, np.float64).reshape(-1, 4)
 
 
 def parse_records(records: Any, frames: int, v1: bool = False) -> tuple[Regions, list[str]]:

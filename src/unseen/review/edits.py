@@ -15,6 +15,8 @@ the server applies them here, checked as strictly as a regions file is read, all
 * ``{"op": "interpolate", "track": T}`` fills a drawn track (every region drawn or interpolated)
   between its drawn keys, replacing its earlier interpolated regions, as the page does.
 * ``{"op": "reviewed", "value": bool}`` marks the file reviewed or not.
+* ``{"op": "add_zone", "box": [x1, y1, x2, y2]}`` adds a static zone (obscured on every frame);
+  ``{"op": "remove_zone", "box": ...}`` removes the zone with that box.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from ..regions import Regions
-from ..regions_file import FileEntry, parse_records
+from ..regions_file import FileEntry, parse_records, parse_zones
 
-OPS = ("action", "replace", "remove", "add", "interpolate", "reviewed")
+OPS = ("action", "replace", "remove", "add", "interpolate", "reviewed", "add_zone", "remove_zone")
 MOST_OPS = 4096  # operations in one request: an edit is a handful
 
 
@@ -36,7 +38,7 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
     refused); ValueError names what is wrong."""
     if not isinstance(ops, list) or not 1 <= len(ops) <= MOST_OPS:
         raise ValueError(f"'ops' must be a list of 1 to {MOST_OPS} operations")
-    regions, actions, reviewed = entry.regions, entry.actions.copy(), entry.reviewed
+    regions, actions, reviewed, zones = entry.regions, entry.actions.copy(), entry.reviewed, entry.zones
     changed = False
     for op in ops:
         kind = op.get("op") if isinstance(op, dict) else None
@@ -58,9 +60,11 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
         elif kind == "add":
             regions, actions = _add(regions, actions, op.get("regions"), entry.frames)
             changed = True
-        else:
+        elif kind == "interpolate":
             regions, actions, filled = _interpolate(regions, actions, _track(op))
             changed = changed or filled
+        else:
+            zones, changed = _zone(zones, op, kind == "add_zone"), True
     return FileEntry(
         input=entry.input,
         output=entry.output,
@@ -74,7 +78,22 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
         sha256=entry.sha256,
         reviewed=reviewed,
         edited=entry.edited or changed,
+        zones=zones,
     )
+
+
+def _zone(zones: np.ndarray, op: dict[str, Any], add: bool) -> np.ndarray:
+    try:
+        box = parse_zones([{"box": op.get("box")}])
+    except TypeError as exc:
+        raise ValueError(str(exc)) from exc
+    if add:
+        return np.vstack([zones, box.astype(np.float32)])
+    rounded = [[round(float(v), 1) for v in z] for z in zones]
+    wanted = [round(float(v), 1) for v in box[0]]
+    if wanted not in rounded:
+        raise ValueError("no such zone: reload the page")
+    return np.delete(zones, rounded.index(wanted), axis=0)
 
 
 def _track(op: dict[str, Any]) -> int:

@@ -145,9 +145,11 @@ def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
         index = _index(request)
         if request.method == "GET":
             # Written line by line as the regions file is: an hour of video has ~300k regions.
-            head = json.dumps(_summary_of(session, index), ensure_ascii=False)[:-1]
-            regions = ", ".join(session.entry(index).region_lines())
-            return Response(f'{head}, "regions": [{regions}]}}', media_type="application/json")
+            found = session.entry(index)
+            summary = {**_summary_of(session, index), "zones": found.zone_records()}
+            head = json.dumps(summary, ensure_ascii=False)
+            regions = ", ".join(found.region_lines())
+            return Response(f'{head[:-1]}, "regions": [{regions}]}}', media_type="application/json")
         body = await request.body()
         if len(body) > MAX_BODY:
             return PlainTextResponse("too large", status_code=413)

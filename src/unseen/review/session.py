@@ -28,7 +28,7 @@ from ..regions_file import (
     load_document,
     save_document,
 )
-from ..render import check_size, options_from_record, render_entry
+from ..render import check_size, options_from_record, painted, render_entry
 from .edits import apply_edits
 from .follow import follow
 from .frames import FrameSource
@@ -96,8 +96,7 @@ class ReviewSession:
         pixels = self._pixels(index, entry, frame)
         if not output:
             return pixels
-        paint = entry.to_paint
-        return anonymise(pixels, self.options, regions=paint[paint.frame == frame]).image
+        return anonymise(pixels, self.options, regions=painted(entry, self.options, frame)).image
 
     def crop(self, index: int, frame: int, box: tuple[int, int, int, int]) -> np.ndarray:
         """A small picture of ``box`` (and a little around it) on ``frame``: a video track's card."""
@@ -193,4 +192,5 @@ def _summary(index: int, entry: FileEntry) -> dict[str, Any]:
         "faces": tracks if entry.kind == "video" else len(faces),
         "kept": int((actions == "keep").sum()),
         "suggestions": int((actions == "suggested").sum()),
+        "zone_count": len(entry.zones),
     }

@@ -17,6 +17,9 @@ const state = {
   info: null, // its summary (kind, width, height, frames)
   regions: [], // its regions: {box, score, source, frame, track, action}
   reviewed: false,
+  zones: [], // static zones: boxes obscured on every frame
+  zone: -1, // the selected zone (index into zones)
+  drawingZone: false, // the next box drawn is a zone
   selected: -1, // index into regions
   track: null, // selected track (video)
   undo: [], // steps: {ops, undo}
@@ -94,6 +97,15 @@ function apply(ops) {
     } else if (op.op === "add") {
       state.regions.push(...op.regions.map(copy));
       undo.push({ op: "remove", regions: op.regions });
+    } else if (op.op === "add_zone") {
+      state.zones.push([...op.box]);
+      undo.push({ op: "remove_zone", box: op.box });
+    } else if (op.op === "remove_zone") {
+      const at = state.zones.findIndex((z) => z.every((v, i) => v === op.box[i]));
+      if (at < 0) throw new Error("the page and the regions file disagree: reload the page");
+      state.zones.splice(at, 1);
+      state.zone = -1;
+      undo.push({ op: "add_zone", box: op.box });
     } else if (op.op === "interpolate") {
       interpolate(op.track);
       filled.add(op.track);
@@ -225,6 +237,7 @@ function chain(start) {
 }
 
 function reject() {
+  if (state.zone >= 0) return commit([{ op: "remove_zone", box: [...state.zones[state.zone]] }]);
   const gone = selectedRegion();
   if (!gone) return;
   state.selected = -1;
@@ -375,6 +388,11 @@ function drawOverlay() {
   svg.setAttribute("viewBox", `0 0 ${state.info.width} ${state.info.height}`);
   const stroke = Math.max(state.info.width, state.info.height) / 300;
   svg.style.setProperty("--stroke", `${stroke}`);
+  // Zones (on every frame) below the regions.
+  state.zones.forEach(([x1, y1, x2, y2], i) => {
+    const cls = `zone${i === state.zone ? " selected" : ""}`;
+    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-zone": i }, svg);
+  });
   // Larger regions below smaller ones, the selected one on top: every region stays clickable.
   const area = ([r, i]) => (i === state.selected ? -1 : (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]));
   for (const [r, i] of visible().sort((a, b) => area(b) - area(a))) {
@@ -406,7 +424,12 @@ function onPointerDown(event) {
   $("overlay").setPointerCapture(event.pointerId);
   if (target.dataset.corner !== undefined && selectedRegion()) {
     state.drag = { kind: "resize", corner: target.dataset.corner, start: [...selectedRegion().box] };
-  } else if (target.dataset.index !== undefined) {
+  } else if (target.dataset.zone !== undefined && !state.drawingZone) {
+    state.zone = Number(target.dataset.zone);
+    state.selected = -1;
+    draw();
+  } else if (target.dataset.index !== undefined && !state.drawingZone) {
+    state.zone = -1;
     state.selected = Number(target.dataset.index);
     state.track = selectedRegion().track >= 0 ? selectedRegion().track : null;
     state.drag = { kind: "move", at: [x, y], start: [...selectedRegion().box] };
@@ -447,8 +470,15 @@ function onPointerUp() {
   if (d.kind === "draw") {
     const box = d.box && normalised(d.box);
     if (!box || box[2] - box[0] < MIN_SIDE || box[3] - box[1] < MIN_SIDE) {
-      state.selected = -1; // a click on the picture: deselect
+      state.selected = state.zone = -1; // a click on the picture: deselect
       state.track = null;
+      draw();
+      return;
+    }
+    if (state.drawingZone) {
+      state.drawingZone = false;
+      commit([{ op: "add_zone", box }]);
+      state.zone = state.zones.length - 1;
       draw();
       return;
     }
@@ -503,10 +533,11 @@ function draw() {
   $("overlay").classList.toggle("hidden", state.preview);
   $("preview").setAttribute("aria-pressed", String(state.preview));
   $("reviewed").setAttribute("aria-pressed", String(state.reviewed));
+  $("zone").setAttribute("aria-pressed", String(state.drawingZone));
   const r = selectedRegion();
   $("accept").disabled = !r || r.action !== "suggested";
   $("keep").disabled = $("obscure").disabled = !r || r.action === "suggested";
-  $("reject").disabled = !r;
+  $("reject").disabled = !r && state.zone < 0;
   $("undo").disabled = !state.undo.length;
   $("redo").disabled = !state.redo.length;
   $("follow-back").hidden = $("follow-forward").hidden = !isVideo() || state.following !== null;
@@ -534,7 +565,7 @@ function renderFiles() {
     const counts = document.createElement("span");
     counts.className = "counts";
     const faces = `${f.faces} ${f.kind === "video" ? "track" : "face"}${f.faces === 1 ? "" : "s"}`;
-    counts.textContent = `${faces} · ${f.suggestions} suggestion${f.suggestions === 1 ? "" : "s"}` + (f.kept ? ` · ${f.kept} kept` : "");
+    counts.textContent = `${faces} · ${f.suggestions} suggestion${f.suggestions === 1 ? "" : "s"}` + (f.kept ? ` · ${f.kept} kept` : "") + (f.zone_count ? ` · ${f.zone_count} zone${f.zone_count === 1 ? "" : "s"}` : "");
     button.append(name, badge, counts);
     button.addEventListener("click", () => openFile(f.index));
     li.appendChild(button);
@@ -551,6 +582,9 @@ async function openFile(index, frame = 0) {
     index,
     info: entry,
     regions: entry.regions,
+    zones: entry.zones.map((z) => z.box),
+    zone: -1,
+    drawingZone: false,
     reviewed: entry.state === "reviewed",
     selected: -1,
     track: null,
@@ -559,7 +593,7 @@ async function openFile(index, frame = 0) {
     version: state.version + 1, // another file's regions: every derived view is made again
     frame: Math.min(Math.max(frame, 0), entry.frames - 1),
   });
-  state.files[index] = { ...state.files[index], ...entry, regions: undefined };
+  state.files[index] = { ...state.files[index], ...entry, regions: undefined, zones: undefined };
   $("file-title").textContent = entry.name;
   $("video").hidden = entry.kind !== "video";
   $("scrubber").max = String(entry.frames - 1);
@@ -762,12 +796,18 @@ function onKey(event) {
     case "y": case "Z": handled(); return redo();
     case "r": case "R": handled(); return toggleReviewed();
     case "p": case "P": handled(); return togglePreview();
+    case "s": case "S": handled(); return toggleZone();
     case "f": handled(); return follow(1);
     case "F": handled(); return follow(-1);
-    case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = -1; state.track = null; return draw();
+    case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = state.zone = -1; state.track = null; state.drawingZone = false; return draw();
     case "ArrowRight": if (isVideo()) { handled(); seek(state.frame + step); } return;
     case "ArrowLeft": if (isVideo()) { handled(); seek(state.frame - step); } return;
   }
+}
+
+function toggleZone() {
+  state.drawingZone = !state.drawingZone;
+  draw();
 }
 
 function togglePreview() {
@@ -813,6 +853,7 @@ async function start() {
   $("redo").addEventListener("click", redo);
   $("reviewed").addEventListener("click", toggleReviewed);
   $("preview").addEventListener("click", togglePreview);
+  $("zone").addEventListener("click", toggleZone);
   $("export").addEventListener("click", exportAll);
   $("scrubber").addEventListener("input", (e) => seek(Number(e.target.value)));
   $("prev-frame").addEventListener("click", () => seek(state.frame - 1));
