@@ -279,6 +279,38 @@ def test_a_static_zone_is_obscured_on_every_frame(page, tmp_path):
         assert covered_fraction(a, b, [0, 150, 60, 192], tol=24, color=WHITE) < 0.1  # the rest is left
 
 
+def test_the_coverage_meter_leads_to_a_gap_and_fills_once_it_is_drawn(page, tmp_path):
+    """The track loses the face on frames 10 to 13: the page says so, G goes there, two drawn keys
+    cover it (filled between) and the export paints the face on every frame."""
+    src, faces, entry = _tracked_clip(tmp_path)
+    gap = np.isin(entry.regions.frame, range(10, 14))
+    entry.regions, entry.actions = entry.regions[~gap], entry.actions[~gap]
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        sync_api.expect(page.locator("#coverage")).to_have_text("83.3 % covered · 4 frames with a gap")
+        page.keyboard.press("g")
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 11 / {VIDEO_FRAMES}")
+        _drag(page, _grown(faces[10][VIDEO_CLEAR]), (256, 192))
+        _saved(page)
+        sync_api.expect(page.locator("#coverage")).to_have_text("87.5 % covered · 3 frames with a gap")
+        page.keyboard.press("g")
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 12 / {VIDEO_FRAMES}")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        _drag(page, _grown(faces[13][VIDEO_CLEAR]), (256, 192))  # the same drawn track: 11 and 12 filled
+        _saved(page)
+        sync_api.expect(page.locator("#coverage")).to_have_text("100.0 % covered")
+        sync_api.expect(page.locator("#next-gap")).to_be_disabled()
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+    source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
+    for i, (a, b) in enumerate(zip(source, out, strict=True)):
+        assert covered_fraction(a, b, faces[i][VIDEO_CLEAR], tol=24, color=WHITE) >= 0.9, f"frame {i}"
+
+
 def _frames(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]

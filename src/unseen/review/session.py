@@ -29,6 +29,7 @@ from ..regions_file import (
     save_document,
 )
 from ..render import check_size, options_from_record, painted, render_entry
+from .coverage import coverage
 from .edits import apply_edits
 from .follow import follow
 from .frames import FrameSource
@@ -193,4 +194,5 @@ def _summary(index: int, entry: FileEntry) -> dict[str, Any]:
         "kept": int((actions == "keep").sum()),
         "suggestions": int((actions == "suggested").sum()),
         "zone_count": len(entry.zones),
+        **(coverage(entry) if entry.kind == "video" else {}),
     }

@@ -64,7 +64,7 @@ function send(ops) {
       state.saved += 1;
       renderFiles();
       status("saved");
-      if (state.preview && index === state.index) draw();
+      if (index === state.index) draw(); // the coverage, and the preview, follow the edit
     })
     .catch((err) => status(`not saved: ${err.message} (reload the page)`, true));
   return saving;
@@ -565,7 +565,8 @@ function renderFiles() {
     const counts = document.createElement("span");
     counts.className = "counts";
     const faces = `${f.faces} ${f.kind === "video" ? "track" : "face"}${f.faces === 1 ? "" : "s"}`;
-    counts.textContent = `${faces} · ${f.suggestions} suggestion${f.suggestions === 1 ? "" : "s"}` + (f.kept ? ` · ${f.kept} kept` : "") + (f.zone_count ? ` · ${f.zone_count} zone${f.zone_count === 1 ? "" : "s"}` : "");
+    counts.textContent = `${faces} · ${f.suggestions} suggestion${f.suggestions === 1 ? "" : "s"}` + (f.kept ? ` · ${f.kept} kept` : "") + (f.zone_count ? ` · ${f.zone_count} zone${f.zone_count === 1 ? "" : "s"}` : "") +
+      (f.gap_frames ? ` · ${(100 * f.covered).toFixed(1)} % covered` : "");
     button.append(name, badge, counts);
     button.addEventListener("click", () => openFile(f.index));
     li.appendChild(button);
@@ -695,6 +696,12 @@ function drawVideo() {
     shownTimeline = key;
     drawTimeline(list);
   }
+  const summary = state.files[state.index];
+  const gaps = summary.gap_frames || 0;
+  $("coverage-meter").value = summary.covered ?? 1;
+  $("coverage").textContent = `${(100 * (summary.covered ?? 1)).toFixed(1)} % covered` +
+    (gaps ? ` · ${gaps} frame${gaps === 1 ? "" : "s"} with a gap` : "");
+  $("next-gap").disabled = !gaps;
   const cursor = $("timeline").querySelector(".cursor");
   cursor.setAttribute("x", String(state.frame));
   renderTracks(list);
@@ -736,6 +743,14 @@ function drawTimeline(list) {
     }
   }
   el("rect", { x: state.frame, y: 0, width: Math.max(frames / 400, 0.5), height: (list.length + 1) * lane, class: "cursor" }, svg);
+}
+
+// The first frame of the next gap after the frame shown (round to the first).
+function nextGap() {
+  const gaps = (isVideo() && state.files[state.index].gaps) || [];
+  if (!gaps.length) return;
+  const next = gaps.find(([first]) => first > state.frame) || gaps[0];
+  seek(next[0]);
 }
 
 function timelineFrame(event) {
@@ -797,6 +812,7 @@ function onKey(event) {
     case "r": case "R": handled(); return toggleReviewed();
     case "p": case "P": handled(); return togglePreview();
     case "s": case "S": handled(); return toggleZone();
+    case "g": case "G": handled(); return nextGap();
     case "f": handled(); return follow(1);
     case "F": handled(); return follow(-1);
     case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = state.zone = -1; state.track = null; state.drawingZone = false; return draw();
@@ -854,6 +870,7 @@ async function start() {
   $("reviewed").addEventListener("click", toggleReviewed);
   $("preview").addEventListener("click", togglePreview);
   $("zone").addEventListener("click", toggleZone);
+  $("next-gap").addEventListener("click", nextGap);
   $("export").addEventListener("click", exportAll);
   $("scrubber").addEventListener("input", (e) => seek(Number(e.target.value)));
   $("prev-frame").addEventListener("click", () => seek(state.frame - 1));
