@@ -165,6 +165,8 @@ def test_the_file_is_written_line_by_line_as_json_writes_each_record(tmp_path):
     entry.regions.scores[:2] = [0.00005, 0.123456]
     entry.regions.source[4] = 'odd "quoted" \u00e9'
     assert entry.region_lines() == [json.dumps(r, ensure_ascii=False) for r in entry.records()]
+    entry.regions.data["method"] = np.array([None, "blur", None, "pixelate", *[None] * (n - 4)], object)
+    assert entry.region_lines() == [json.dumps(r, ensure_ascii=False) for r in entry.records()]
     doc = RegionsDocument(
         [entry, FileEntry("a.png", "b.png", "image", 9, 9, 1, Regions())], {"method": "fill"}
     )

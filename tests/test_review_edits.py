@@ -83,3 +83,30 @@ def test_zones_are_added_removed_and_checked():
     with pytest.raises(ValueError, match="no such zone"):
         apply_edits(zoned, [{"op": "remove_zone", "box": [10, 20, 111, 90]}])
     assert not len(apply_edits(zoned, [{"op": "remove_zone", "box": [10.0, 20.0, 110.0, 90.0]}]).zones)
+
+
+def test_a_method_is_chosen_per_track_or_region_and_drawn_keys_pass_it_on():
+    entry = _video()
+    blurred = apply_edits(entry, [{"op": "method", "track": 0, "method": "blur", "frames": [0, 49]}])
+    methods = blurred.regions.data["method"].tolist()
+    assert (
+        methods[:50] == ["blur"] * 50 and methods[50:] == [None] * 51 and "method" not in entry.regions.data
+    )
+    back = apply_edits(blurred, [{"op": "method", "track": 0, "method": None}])
+    assert set(back.regions.data["method"].tolist()) == {None}
+    first = blurred.records()[0]
+    assert first["method"] == "blur"
+    plain = apply_edits(blurred, [{"op": "replace", "regions": [[first, {**first, "method": "pixelate"}]]}])
+    assert plain.records()[0]["method"] == "pixelate" and plain.records()[1]["method"] == "blur"
+    keys = [
+        {"box": [0, 0, 10, 10], "source": "manual", "frame": 3, "track": 7, "method": "pixelate"},
+        {"box": [0, 0, 10, 10], "source": "manual", "frame": 6, "track": 7},
+    ]
+    drawn = apply_edits(entry, [{"op": "add", "regions": keys}, {"op": "interpolate", "track": 7}])
+    assert [r.get("method") for r in drawn.records() if r["source"] == "interpolated"] == ["pixelate"] * 2
+    for bad in [
+        {"op": "method", "track": 0, "method": "melt"},
+        {"op": "add", "regions": [{**keys[0], "method": "x"}]},
+    ]:
+        with pytest.raises(ValueError, match="method"):
+            apply_edits(entry, [bad])

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -309,6 +310,55 @@ def test_the_coverage_meter_leads_to_a_gap_and_fills_once_it_is_drawn(page, tmp_
     source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
     for i, (a, b) in enumerate(zip(source, out, strict=True)):
         assert covered_fraction(a, b, faces[i][VIDEO_CLEAR], tol=24, color=WHITE) >= 0.9, f"frame {i}"
+
+
+def test_a_method_is_chosen_per_face_and_exported_so(page, tmp_path):
+    """Blur one face (3), pixelate another (2), leave the third to the run's white fill; the choice
+    survives a reload and the exported photo shows each."""
+    src = tmp_path / "people.png"
+    original, faces = review_photo(src)
+    size, sha = fingerprint(src)
+    regions = Regions(faces, 0.9, "full")
+    entry = FileEntry(
+        str(src), str(tmp_path / "out" / "people.png"), "image", 448, 256, 1, regions, size=size, sha256=sha
+    )
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        for face, key in ((CLEAR, "3"), (WEAK, "2")):
+            page.click(f'#overlay rect[data-index="{face}"]')
+            page.keyboard.press(key)
+            _saved(page)
+        _region_has(page, CLEAR, "m-blur")
+        page.keyboard.press("z")  # undo, redo: the pixelation comes back
+        sync_api.expect(page.locator(f'#overlay rect[data-index="{WEAK}"]')).not_to_have_class(
+            re.compile("m-pixelate")
+        )
+        page.keyboard.press("y")
+        _saved(page)
+        page.reload()
+        page.wait_for_selector("body.ready")
+        page.click(f'#overlay rect[data-index="{WEAK}"]')
+        sync_api.expect(page.locator("#method")).to_have_value("pixelate")
+        assert [r.get("method") for r in load_document(path).files[0].records()] == ["blur", "pixelate", None]
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+    with Image.open(tmp_path / "out" / "people.png") as im:
+        out = np.asarray(im.convert("RGB"))
+    assert covered_fraction(original, out, faces[HIDDEN], color=WHITE) >= 0.9  # the run's fill
+    crops = {}
+    for face in (CLEAR, WEAK):
+        x1, y1, x2, y2 = (int(v) for v in faces[face])
+        crops[face] = out[y1:y2, x1:x2], original[y1:y2, x1:x2]
+        assert covered_fraction(original, out, faces[face], color=WHITE) < 0.05  # not filled
+        assert covered_fraction(original, out, faces[face]) >= 0.8  # but painted over
+    pixelated, _ = crops[WEAK]
+    assert len({tuple(c) for c in pixelated.reshape(-1, 3)}) <= 8 * 8 + 16  # flat cells
+    blurred, before = crops[CLEAR]
+    gray = [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY).astype(np.float32) for c in (blurred, before)]
+    assert cv2.Laplacian(gray[0], cv2.CV_32F).var() < 0.5 * cv2.Laplacian(gray[1], cv2.CV_32F).var()
 
 
 def _frames(path: Path) -> list[np.ndarray]:

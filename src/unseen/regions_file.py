@@ -35,6 +35,8 @@ ACTIONS = ("obscure", "keep", "suggested")
 """What becomes of a region: painted over, left visible by a person's choice, or a weak detection
 shown for review and painted only once accepted (then its action is ``obscure``)."""
 KINDS = ("image", "video")
+REGION_METHODS = ("fill", "pixelate", "blur")
+"""What a region's own ``method`` may be (chosen in review; absent: the run's ``options.method``)."""
 
 
 def tool_version() -> str:
@@ -130,7 +132,7 @@ class FileEntry:
         video has hundreds of thousands of regions, and review writes them all after every edit."""
         regions = self.regions
         finite = np.isfinite(regions.boxes).all() and np.isfinite(regions.scores).all()
-        if regions.data or not finite:  # extra columns or odd numbers: the general way
+        if set(regions.data) - {"method"} or not finite:  # other columns or odd numbers: the general way
             return [json.dumps(record, ensure_ascii=False) for record in self.records()]
         quoted: dict[str, str] = {}  # the few distinct sources and actions, each quoted once
 
@@ -144,11 +146,20 @@ class FileEntry:
         boxes = np.round(regions.boxes.astype(np.float64), 1).tolist()
         scores = np.round(regions.scores.astype(np.float64), 4).tolist()
         columns = (boxes, scores, regions.source.tolist(), regions.frame.tolist(), regions.track.tolist())
-        rows = zip(*columns, self.actions.tolist(), strict=True)
+        methods = regions.data["method"].tolist() if "method" in regions.data else [None] * len(regions)
+        ends: dict[tuple[Any, str], str] = {}  # the record's last keys: the few (method, action) pairs
+
+        def end(method: Any, action: str) -> str:
+            if (method, action) not in ends:
+                chosen = "" if method is None else f'"method": {text(method)}, '
+                ends[method, action] = f'{chosen}"action": {text(action)}}}'
+            return ends[method, action]
+
+        rows = zip(*columns, methods, self.actions.tolist(), strict=True)
         return [
             f'{{"box": [{x1!r}, {y1!r}, {x2!r}, {y2!r}], "score": {score!r}, "source": {text(source)}, '
-            f'"frame": {frame}, "track": {track}, "action": {text(action)}}}'
-            for (x1, y1, x2, y2), score, source, frame, track, action in rows
+            f'"frame": {frame}, "track": {track}, {end(method, action)}'
+            for (x1, y1, x2, y2), score, source, frame, track, method, action in rows
         ]
 
 
@@ -388,6 +399,8 @@ def parse_records(records: Any, frames: int, v1: bool = False) -> tuple[Regions,
             raise ValueError(f"frame {frame!r} is outside the file's {frames} frames")
         if not isinstance(record.get("track", -1), int):
             raise ValueError("'track' must be a whole number")
+        if record.get("method") not in (None, *REGION_METHODS):
+            raise ValueError(f"unknown region method {record['method']!r}")
         action = "obscure" if v1 else record.get("action", "obscure")
         if action not in ACTIONS:
             raise ValueError(f"unknown region action {action!r}")

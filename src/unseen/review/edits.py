@@ -9,6 +9,8 @@ the server applies them here, checked as strictly as a regions file is read, all
 * ``{"op": "remove", "regions": [record, ...]}`` removes one region equal to each record (box,
   score, source, frame, track and action); a record that matches none is refused: the page and
   the file disagree, and the page must reload.
+* ``{"op": "method", "track": T, "method": "fill" | "pixelate" | "blur" | null, "frames": ...}``
+  sets how track ``T``'s regions are painted (``null``: as the run's options say).
 * ``{"op": "replace", "regions": [[old, new], ...]}`` changes the region equal to each ``old`` into
   ``new`` in place (keeping one face, moving a box, accepting a suggestion).
 * ``{"op": "add", "regions": [record, ...]}`` adds regions.
@@ -27,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from ..regions import Regions
-from ..regions_file import FileEntry, parse_records, parse_zones
+from ..regions_file import REGION_METHODS, FileEntry, parse_records, parse_zones
 
-OPS = ("action", "replace", "remove", "add", "interpolate", "reviewed", "add_zone", "remove_zone")
+OPS = ("action", "method", "replace", "remove", "add", "interpolate", "reviewed", "add_zone", "remove_zone")
 MOST_OPS = 4096  # operations in one request: an edit is a handful
 
 
@@ -50,6 +52,9 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
             reviewed = op["value"]
         elif kind == "action":
             actions, moved = _set_action(regions, actions, op, entry.frames)
+            changed = changed or moved
+        elif kind == "method":
+            regions, moved = _set_method(regions, actions, op, entry.frames)
             changed = changed or moved
         elif kind == "remove":
             regions, actions = _remove(regions, actions, op.get("regions"), entry.frames)
@@ -103,10 +108,8 @@ def _track(op: dict[str, Any]) -> int:
     return track
 
 
-def _set_action(regions: Regions, actions: np.ndarray, op: dict[str, Any], frames: int) -> tuple:
-    action = op.get("action")
-    if action not in ("keep", "obscure"):
-        raise ValueError("'action' must be 'keep' or 'obscure' (a suggestion is accepted by adding it)")
+def _track_mask(regions: Regions, actions: np.ndarray, op: dict[str, Any], frames: int) -> np.ndarray:
+    """Track ``op['track']``'s regions (not its suggestions), on ``op['frames']`` only if given."""
     mask = (regions.track == _track(op)) & (actions != "suggested")
     if "frames" in op:
         span = op["frames"]
@@ -115,9 +118,43 @@ def _set_action(regions: Regions, actions: np.ndarray, op: dict[str, Any], frame
         if not 0 <= span[0] <= span[1] < frames:
             raise ValueError(f"'frames' must lie within the file's {frames} frames")
         mask &= (regions.frame >= span[0]) & (regions.frame <= span[1])
+    return mask
+
+
+def _set_action(regions: Regions, actions: np.ndarray, op: dict[str, Any], frames: int) -> tuple:
+    action = op.get("action")
+    if action not in ("keep", "obscure"):
+        raise ValueError("'action' must be 'keep' or 'obscure' (a suggestion is accepted by adding it)")
+    mask = _track_mask(regions, actions, op, frames)
     moved = bool((actions[mask] != action).any())
     actions[mask] = action
     return actions, moved
+
+
+def _set_method(regions: Regions, actions: np.ndarray, op: dict[str, Any], frames: int) -> tuple:
+    method = op.get("method")
+    if method not in (None, *REGION_METHODS):
+        raise ValueError(f"'method' must be one of {', '.join(REGION_METHODS)} or null (the run's)")
+    mask = _track_mask(regions, actions, op, frames)
+    regions, _ = _align(regions[np.arange(len(regions))], Regions(data={"method": []}))
+    moved = any(m != method for m in regions.data["method"][mask].tolist())
+    regions.data["method"][mask] = method
+    return regions, moved
+
+
+def _align(regions: Regions, new: Regions) -> tuple[Regions, Regions]:
+    """Both with the same data columns: the entry's, and ``method`` once any region has one (``None``
+    where a region has no value). Any other key the entry does not have is refused."""
+    unknown = set(new.data) - set(regions.data) - {"method"}
+    if unknown:
+        raise ValueError(f"unknown region key {sorted(unknown)[0]!r}")
+    names = list(dict.fromkeys([*regions.data, *new.data]))
+
+    def filled(r: Regions) -> Regions:
+        data = {n: r.data[n] if n in r.data else np.full(len(r), None, object) for n in names}
+        return Regions(r.boxes, r.scores, r.source, r.frame, r.track, data)
+
+    return filled(regions), filled(new)
 
 
 def _parsed(records: Any, frames: int) -> tuple[Regions, list[str]]:
@@ -161,29 +198,26 @@ def _replace(regions: Regions, actions: np.ndarray, pairs: Any, frames: int) -> 
         raise ValueError("'regions' must be a list of [old, new] pairs")
     rows = _rows(regions, actions, [old for old, _ in pairs], frames)
     new, new_actions = _parsed([new for _, new in pairs], frames)
-    if new.data:
-        raise ValueError(f"unknown region key {sorted(new.data)[0]!r}")
-    regions = regions[np.arange(len(regions))]  # a copy: the entry stays as it was until all ops pass
+    # A copy first: the entry stays as it was until every operation has passed.
+    regions, new = _align(regions[np.arange(len(regions))], new)
     for column, values in (("boxes", new.boxes), ("scores", new.scores), ("source", new.source)):
         getattr(regions, column)[rows] = values
     regions.frame[rows], regions.track[rows] = new.frame, new.track
+    for name, values in new.data.items():
+        regions.data[name][rows] = values
     actions[rows] = new_actions
     return regions, actions
 
 
 def _add(regions: Regions, actions: np.ndarray, records: Any, frames: int) -> tuple:
     new, added = _parsed(records, frames)
-    unknown = set(new.data) - set(regions.data)
-    if unknown:
-        raise ValueError(f"unknown region key {sorted(unknown)[0]!r}")
-    missing = {name: np.full(len(new), None, object) for name in regions.data if name not in new.data}
-    new = Regions(new.boxes, new.scores, new.source, new.frame, new.track, {**new.data, **missing})
+    regions, new = _align(regions, new)
     return Regions.concat([regions, new]), np.concatenate([actions, np.asarray(added, "U9")])
 
 
 def _interpolate(regions: Regions, actions: np.ndarray, track: int) -> tuple:
     """The page's rule: between consecutive drawn keys, boxes move linearly, rounded to 0.1 (half
-    up, as JavaScript's Math.round), with the first key's action."""
+    up, as JavaScript's Math.round), with the first key's action and method."""
     mine = np.flatnonzero(regions.track == track)
     sources = set(regions.source[mine].tolist())
     if not len(mine) or not sources <= {"manual", "interpolated"}:
@@ -200,15 +234,13 @@ def _interpolate(regions: Regions, actions: np.ndarray, track: int) -> tuple:
             box = [
                 math.floor((v + t * (w - v)) * 10 + 0.5) / 10 for v, w in zip(a["box"], b["box"], strict=True)
             ]
-            records.append({"box": box, "score": 1.0, "source": "interpolated", "frame": f, "track": track})
+            records.append(
+                {"box": box, "score": 1.0, "source": "interpolated", "frame": f, "track": track}
+                | ({"method": a["method"]} if "method" in a else {})
+            )
             filled.append(action)
     kept = regions[~drop]
     if not records:
         return kept, actions[~drop], bool(drop.any())
-    new = Regions.from_records(records)
-    new = Regions(new.boxes, new.scores, new.source, new.frame, new.track, _empty_columns(regions, len(new)))
+    kept, new = _align(kept, Regions.from_records(records))
     return Regions.concat([kept, new]), np.concatenate([actions[~drop], np.asarray(filled, "U9")]), True
-
-
-def _empty_columns(regions: Regions, n: int) -> dict[str, np.ndarray]:
-    return {name: np.full(n, None, object) for name in regions.data}

@@ -86,8 +86,8 @@ function apply(ops) {
     if (op.op === "reviewed") {
       undo.push({ op: "reviewed", value: state.reviewed });
       state.reviewed = op.value;
-    } else if (op.op === "action") {
-      undo.push(...setActions(op));
+    } else if (op.op === "action" || op.op === "method") {
+      undo.push(...setTrack(op, op.op));
     } else if (op.op === "replace") {
       for (const [old, now] of op.regions) state.regions[find(old)] = copy(now);
       undo.push({ op: "replace", regions: op.regions.map(([old, now]) => [now, old]) });
@@ -121,9 +121,12 @@ function find(record) {
   return at;
 }
 
-// Set the action of a track's regions (frames [first, last] only, if given); the undo is one
-// operation per run of frames that had another action, so it stays small too.
-function setActions({ track, action, frames }) {
+// Set the action or the method (``key``) of a track's regions (frames [first, last] only, if given);
+// the undo is one operation per run of frames that had another value, so it stays small too. A
+// region without a method is painted as the run's options say (null).
+function setTrack(op, key) {
+  const { track, frames } = op;
+  const value = op[key] ?? null;
   const hit = state.regions
     .filter((r) => r.track === track && r.action !== "suggested")
     .filter((r) => !frames || (r.frame >= frames[0] && r.frame <= frames[1]))
@@ -131,11 +134,13 @@ function setActions({ track, action, frames }) {
   const runs = [];
   for (const r of hit) {
     const run = runs[runs.length - 1];
-    if (run && run.action === r.action) run.frames[1] = r.frame;
-    else runs.push({ op: "action", track, action: r.action, frames: [r.frame, r.frame] });
-    r.action = action;
+    const was = r[key] ?? null;
+    if (run && run[key] === was) run.frames[1] = r.frame;
+    else runs.push({ op: op.op, track, [key]: was, frames: [r.frame, r.frame] });
+    if (value === null) delete r[key];
+    else r[key] = value;
   }
-  return runs.filter((run) => run.action !== action);
+  return runs.filter((run) => run[key] !== value);
 }
 
 // One undoable step: apply ``ops``, send them; the file is no longer reviewed unless ``keepsReview``.
@@ -182,6 +187,17 @@ function setAction(action) {
   if (!r || r.action === "suggested" || r.action === action) return;
   if (isVideo() && r.track >= 0) return setTrackAction(r.track, action);
   commit([{ op: "replace", regions: [[copy(r), { ...copy(r), action }]] }]);
+}
+
+// How the selected region (a whole track in a video) is painted: a method, or null for the run's.
+function setMethod(method) {
+  const r = selectedRegion();
+  if (!r || r.action === "suggested" || (r.method ?? null) === method) return;
+  if (isVideo() && r.track >= 0) return commit([{ op: "method", track: r.track, method }]);
+  const now = copy(r);
+  if (method === null) delete now.method;
+  else now.method = method;
+  commit([{ op: "replace", regions: [[copy(r), now]] }]);
 }
 
 function setTrackAction(track, action) {
@@ -262,7 +278,8 @@ function interpolate(track) {
     for (let f = a.frame + 1; f < b.frame; f++) {
       const t = (f - a.frame) / (b.frame - a.frame);
       const box = a.box.map((v, i) => Math.round((v + t * (b.box[i] - v)) * 10) / 10);
-      state.regions.push({ box, score: 1, source: "interpolated", frame: f, track, action: a.action });
+      const method = a.method ? { method: a.method } : {};
+      state.regions.push({ box, score: 1, source: "interpolated", frame: f, track, ...method, action: a.action });
     }
   }
 }
@@ -397,7 +414,7 @@ function drawOverlay() {
   const area = ([r, i]) => (i === state.selected ? -1 : (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]));
   for (const [r, i] of visible().sort((a, b) => area(b) - area(a))) {
     const [x1, y1, x2, y2] = r.box;
-    const cls = `region ${r.action}${i === state.selected ? " selected" : ""}${r.source === "manual" ? " manual" : ""}`;
+    const cls = `region ${r.action}${i === state.selected ? " selected" : ""}${r.source === "manual" ? " manual" : ""}${r.method ? ` m-${r.method}` : ""}`;
     el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-index": i, "stroke-width": stroke }, svg);
     if (i === state.selected) {
       const h = stroke * 2.5;
@@ -538,6 +555,8 @@ function draw() {
   $("accept").disabled = !r || r.action !== "suggested";
   $("keep").disabled = $("obscure").disabled = !r || r.action === "suggested";
   $("reject").disabled = !r && state.zone < 0;
+  $("method").disabled = !r || r.action === "suggested";
+  $("method").value = (r && r.method) || "";
   $("undo").disabled = !state.undo.length;
   $("redo").disabled = !state.redo.length;
   $("follow-back").hidden = $("follow-forward").hidden = !isVideo() || state.following !== null;
@@ -813,6 +832,10 @@ function onKey(event) {
     case "p": case "P": handled(); return togglePreview();
     case "s": case "S": handled(); return toggleZone();
     case "g": case "G": handled(); return nextGap();
+    case "0": handled(); return setMethod(null);
+    case "1": handled(); return setMethod("fill");
+    case "2": handled(); return setMethod("pixelate");
+    case "3": handled(); return setMethod("blur");
     case "f": handled(); return follow(1);
     case "F": handled(); return follow(-1);
     case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = state.zone = -1; state.track = null; state.drawingZone = false; return draw();
@@ -871,6 +894,10 @@ async function start() {
   $("preview").addEventListener("click", togglePreview);
   $("zone").addEventListener("click", toggleZone);
   $("next-gap").addEventListener("click", nextGap);
+  $("method").addEventListener("change", (e) => {
+    setMethod(e.target.value || null);
+    e.target.blur(); // the keys are the page's again
+  });
   $("export").addEventListener("click", exportAll);
   $("scrubber").addEventListener("input", (e) => seek(Number(e.target.value)));
   $("prev-frame").addEventListener("click", () => seek(state.frame - 1));
