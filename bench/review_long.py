@@ -8,7 +8,7 @@ The video (cached in OUT) is 1920x1080, 25 fps, H.264 (x264 ultrafast, its defau
 interval of 250 frames, the worst a seek meets in common files): three real faces (the astronaut
 of skimage, one mirrored, at three sizes) glide over a smooth gradient. A 20 s segment is encoded
 once and its packets are repeated (timestamps shifted) up to ``--minutes``, so an hour is made in
-about a minute. Detecting an hour on this machine's two cores would take hours, so the regions
+about 5 s (4.5 s here). Detecting an hour on this machine's two cores would take hours, so the regions
 file is synthesised the way a run writes it: one track per face for the whole length, ``full``
 on every 8th frame and ``interpolated`` between, and a weak ``suggested`` box every 100 frames.
 
