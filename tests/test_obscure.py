@@ -558,3 +558,27 @@ def test_pixelate_cells_are_never_finer_than_three_pixels():
         for col in range(0, 12, 3):
             cell = patch[row : row + 3, col : col + 3].reshape(-1, 3)
             assert (cell == cell[0]).all(), (row, col)
+
+
+def test_a_method_chosen_per_region_paints_that_region_so(astronaut: np.ndarray) -> None:
+    """Review lets a person pick the method of one face: a ``method`` column overrides the options'
+    for its regions only (``None``: the options' own); an unknown one fails closed."""
+    boxes = [[20, 20, 120, 120], [200, 60, 300, 160], [380, 300, 480, 400]]
+    regions = Regions.from_boxes(boxes)
+    regions.data["method"] = np.array(["pixelate", None, "blur"], object)
+    white = ObscureOptions(shape="box", color=(255, 255, 255))
+    out = obscure(astronaut, regions, white)
+    crops = [out[y1:y2, x1:x2] for x1, y1, x2, y2 in boxes]
+    assert (crops[1] == 255).all()  # the default: the white fill
+    for crop in (crops[0], crops[2]):
+        assert not (crop == 255).all(axis=2).any()  # not filled
+    cells = {tuple(c) for c in crops[0].reshape(-1, 3)}
+    assert len(cells) <= 8 * 8 + 16  # pixelated: about pixel_cells^2 flat cells
+    x1, y1, x2, y2 = boxes[2]
+    assert laplacian_var(crops[2], np.ones(crops[2].shape[:2], bool)) < 0.2 * laplacian_var(
+        astronaut[y1:y2, x1:x2], np.ones(crops[2].shape[:2], bool)
+    )  # blurred
+    assert np.array_equal(out[outside_mask(out.shape, *boxes)], astronaut[outside_mask(out.shape, *boxes)])
+    regions.data["method"] = np.array(["melt", None, None], object)
+    with pytest.raises(ValueError, match="unknown obscure method"):
+        obscure(astronaut, regions, white)

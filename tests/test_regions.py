@@ -7,9 +7,17 @@ import json
 import numpy as np
 import pytest
 
+from unseen.errors import InputError
 from unseen.plan import plan_regions
 from unseen.regions import SCHEMA, Regions, nms
-from unseen.regions_file import read_regions_file
+from unseen.regions_file import (
+    FileEntry,
+    RegionsDocument,
+    dumps_regions,
+    load_document,
+    read_regions_file,
+    save_document,
+)
 
 BOXES = np.array([[10, 10, 50, 60], [100, 20, 140, 70], [30, 200, 90, 280]], np.float32)
 
@@ -139,3 +147,43 @@ def test_by_frame() -> None:
     assert frames[2].source.tolist() == ["fine"]
     np.testing.assert_array_equal(frames[4].boxes, BOXES[[0, 2]])
     assert Regions().by_frame() == {}
+
+
+def test_the_file_is_written_line_by_line_as_json_writes_each_record(tmp_path):
+    """Review rewrites the file after every edit, so the regions are written column by column; the text is
+    the same as the general writer's, to the last digit."""
+    n = 50
+    regions = Regions(np.full((n, 4), 7.25), 0.9, "full", np.arange(n), 0)
+    entry = FileEntry(
+        "in.mp4", "out.mp4", "video", 320, 240, n, regions, ["keep"] * n, size=10, sha256="0" * 64
+    )
+    entry.regions.boxes[:3] = [
+        [0.05, 0.25, 0.15, 1e-3],
+        [1e5 + 0.05, 2.35, 7.45, 9.95],
+        [-0.0, 1 / 3, 2 / 3, 9.9999],
+    ]
+    entry.regions.scores[:2] = [0.00005, 0.123456]
+    entry.regions.source[4] = 'odd "quoted" \u00e9'
+    assert entry.region_lines() == [json.dumps(r, ensure_ascii=False) for r in entry.records()]
+    entry.regions.data["method"] = np.array([None, "blur", None, "pixelate", *[None] * (n - 4)], object)
+    assert entry.region_lines() == [json.dumps(r, ensure_ascii=False) for r in entry.records()]
+    doc = RegionsDocument(
+        [entry, FileEntry("a.png", "b.png", "image", 9, 9, 1, Regions())], {"method": "fill"}
+    )
+    save_document(tmp_path / "r.json", doc)
+    assert (tmp_path / "r.json").read_text(encoding="utf-8") == dumps_regions(doc.to_json())
+
+
+def test_static_zones_are_written_and_read_back_and_files_without_them_still_load(tmp_path):
+    plain = FileEntry("a.png", "b.png", "image", 9, 9, 1, Regions())
+    zoned = FileEntry("c.mp4", "d.mp4", "video", 64, 48, 5, Regions(), zones=[[1, 2, 30.25, 40]])
+    save_document(tmp_path / "r.json", RegionsDocument([plain, zoned]))
+    raw = json.loads((tmp_path / "r.json").read_text())
+    assert "zones" not in raw["files"][0]  # the layout of files without zones is unchanged
+    assert raw["files"][1]["zones"] == [{"box": [1.0, 2.0, 30.2, 40.0]}]
+    back = load_document(tmp_path / "r.json").files
+    assert back[0].zones.shape == (0, 4) and back[1].zone_records() == raw["files"][1]["zones"]
+    raw["files"][1]["zones"] = [{"box": [5, 5, 1, 1]}]
+    (tmp_path / "r.json").write_text(json.dumps(raw))
+    with pytest.raises(InputError, match="file entry 1 is malformed"):
+        load_document(tmp_path / "r.json")

@@ -212,3 +212,34 @@ def test_video_renders_tracks_with_their_edits(tmp_path):
     with pytest.raises(InputError, match="clip.mp4: has 20 frames, but the regions name frame 25"):
         api.anonymise_video_file(src, bad, regions=Regions.from_boxes([[1, 1, 9, 9]], frame=25))
     assert not bad.exists()
+
+
+def test_video_renders_a_track_with_its_own_method_and_a_static_zone(tmp_path):
+    src = make_clip(tmp_path / "clip.mp4", frames=12, size=(160, 120), audio=False)
+    size, sha = fingerprint(src)
+    track = Regions.from_boxes([[20, 20, 70, 70]] * 12, source="full", track=0)
+    track.frame = np.arange(12, dtype=np.int32)
+    track.data["method"] = np.array(["pixelate"] * 12, object)
+    entry = FileEntry(
+        str(src),
+        str(tmp_path / "out.mp4"),
+        "video",
+        160,
+        120,
+        12,
+        track,
+        size=size,
+        sha256=sha,
+        zones=[[100, 60, 150, 110]],
+    )
+    path = tmp_path / "regions.json"
+    save_document(path, RegionsDocument([entry], {"margin": 0.0, "head_top": 0.0, "shape": "box"}))
+    assert load_document(path).files[0].regions.data["method"].tolist() == ["pixelate"] * 12
+
+    api.render(path)
+
+    source, out = _frames(src), _frames(tmp_path / "out.mp4")
+    for i, (a, b) in enumerate(zip(source, out, strict=True)):
+        assert covered_fraction(a, b, (102, 62, 148, 108), tol=30, color=BLACK) >= 0.95, f"frame {i}"  # zone
+        assert covered_fraction(a, b, (22, 22, 68, 68), tol=30, color=BLACK) < 0.2, f"frame {i}"  # not filled
+        assert covered_fraction(a, b, (22, 22, 68, 68), tol=4) >= 0.5, f"frame {i}"  # but pixelated

@@ -62,15 +62,16 @@ def test_review_prints_the_address_stops_on_ctrl_c_and_resumes(tmp_path):
             client.get(url).raise_for_status()  # the printed address: token in, cookie out
             files = client.get("/api/files").json()["files"]
             assert [f["name"] for f in files] == ["people.png"] and files[0]["suggestions"] >= 1
-            regions = client.get("/api/files/0").json()["regions"]
-            regions[0]["action"] = "keep"
-            client.put("/api/files/0", json={"regions": regions, "reviewed": False}).raise_for_status()
+            first = client.get("/api/files/0").json()["regions"][0]
+            ops = [{"op": "replace", "regions": [[first, {**first, "action": "keep"}]]}]
+            client.patch("/api/files/0", json={"ops": ops}).raise_for_status()
     finally:
         err = _stop(proc)
     regions_file = out / "review.unseen.json"
     assert f"resume with: unseen review --regions {regions_file.relative_to(tmp_path)}" in err
     assert not (out / "people.png").exists()  # nothing is written before Export
-    assert load_document(regions_file).files[0].actions[0] == "keep"  # the edit survived Ctrl-C
+    kept = load_document(regions_file).files[0].records()[0]  # the edit survived Ctrl-C
+    assert kept == {**first, "action": "keep"}
 
     # The same command again would start over: refused, the earlier review is there to resume.
     again = subprocess.run(
@@ -87,7 +88,7 @@ def test_review_prints_the_address_stops_on_ctrl_c_and_resumes(tmp_path):
         with httpx.Client(base_url=url.split("/?")[0], follow_redirects=True) as client:
             client.get(url).raise_for_status()
             entry = client.get("/api/files/0").json()
-            assert entry["regions"][0]["action"] == "keep" and entry["state"] == "changed"
+            assert entry["regions"][0] == {**first, "action": "keep"} and entry["state"] == "changed"
     finally:
         _stop(proc)
 

@@ -6,11 +6,13 @@ the page (the edits are still there), exports, and the output pixels say it all 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -31,8 +33,15 @@ from scenes import covered_fraction
 
 from unseen.api import Options
 from unseen.obscure import ObscureOptions
-from unseen.regions import iou_matrix
-from unseen.regions_file import RegionsDocument, load_document, options_record, save_document
+from unseen.regions import Regions, iou_matrix
+from unseen.regions_file import (
+    FileEntry,
+    RegionsDocument,
+    fingerprint,
+    load_document,
+    options_record,
+    save_document,
+)
 from unseen.review.detection import detect_photo, detect_video
 from unseen.review.server import ReviewServer
 from unseen.review.session import ReviewSession
@@ -176,6 +185,182 @@ def test_photo_review_keep_draw_accept_reload_export(page, tmp_path):
     assert covered_fraction(original, out, faces[HIDDEN], color=WHITE) >= 0.9  # drawn
 
 
+def _key(records: list[dict]) -> list[str]:
+    return sorted(
+        json.dumps({**r, "score": float(r["score"]), "box": [float(v) for v in r["box"]]}) for r in records
+    )
+
+
+def _tracked_clip(tmp_path: Path) -> tuple[Path, list[np.ndarray], FileEntry]:
+    """The review clip with the clear face as one track on every frame, as a run writes it."""
+    src = tmp_path / "clip.mp4"
+    faces = review_video(src)
+    boxes = np.asarray([faces[i][VIDEO_CLEAR] for i in range(VIDEO_FRAMES)])
+    regions = Regions(boxes, 0.9, "full", np.arange(VIDEO_FRAMES), 0)
+    size, sha = fingerprint(src)
+    dst = str(tmp_path / "out" / "clip.mp4")
+    return (
+        src,
+        faces,
+        FileEntry(str(src), dst, "video", 256, 192, VIDEO_FRAMES, regions, size=size, sha256=sha),
+    )
+
+
+def test_an_edit_sends_operations_not_the_whole_video(page, tmp_path):
+    """Keeping a track of every frame sends one small operation, and so do its undo and redo; the
+    file has each of them at once, and the page reloads with the last."""
+    src, _, entry = _tracked_clip(tmp_path)
+    server, path = _serve([entry], tmp_path)
+    sent = []
+    page.on(
+        "request", lambda r: sent.append(r) if r.url.endswith("/api/files/0") and r.method != "GET" else None
+    )
+    try:
+        _open(page, server)
+        page.click('.card[data-track="0"] .track-keep')
+        _saved(page)
+        assert (load_document(path).files[0].actions == "keep").all()
+        page.keyboard.press("z")
+        _saved(page)
+        assert (load_document(path).files[0].actions == "obscure").all()
+        page.keyboard.press("y")
+        _saved(page)
+        page.reload()
+        page.wait_for_selector("body.ready")
+        sync_api.expect(page.locator('.card[data-track="0"]')).to_have_class(re.compile("keep"))
+    finally:
+        server.stop()
+    assert [r.method for r in sent] == ["PATCH"] * 3
+    assert [json.loads(r.post_data) for r in sent] == [
+        {"ops": [{"op": "action", "track": 0, "action": "keep"}]},
+        {"ops": [{"op": "action", "track": 0, "action": "obscure", "frames": [0, VIDEO_FRAMES - 1]}]},
+        {"ops": [{"op": "action", "track": 0, "action": "keep"}]},
+    ]
+    assert (load_document(path).files[0].actions == "keep").all()
+
+
+def test_a_static_zone_is_obscured_on_every_frame(page, tmp_path):
+    """A zone drawn once (S, then a box) over the path of the face nobody found covers it on every
+    frame of the export; undo, redo and reload keep it."""
+    src, faces, entry = _tracked_clip(tmp_path)
+    zone = [150, 24, 232, 132]  # the hidden face moves down from y 60 to 84 at x 190
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        page.keyboard.press("s")
+        sync_api.expect(page.locator("#zone")).to_have_attribute("aria-pressed", "true")
+        _drag(page, zone, (256, 192))
+        sync_api.expect(page.locator("#overlay rect.zone")).to_have_count(1)
+        _saved(page)
+        page.keyboard.press("z")
+        sync_api.expect(page.locator("#overlay rect.zone")).to_have_count(0)
+        _saved(page)
+        assert load_document(path).files[0].zones.shape == (0, 4)
+        page.keyboard.press("y")
+        _saved(page)
+        page.keyboard.press("Shift+ArrowRight")  # shown on every frame
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 11 / {VIDEO_FRAMES}")
+        sync_api.expect(page.locator("#overlay rect.zone")).to_have_count(1)
+        page.reload()
+        page.wait_for_selector("body.ready")
+        sync_api.expect(page.locator("#overlay rect.zone")).to_have_count(1)
+        sync_api.expect(page.locator(".file.current .counts")).to_contain_text("1 zone")
+        saved = load_document(path).files[0]
+        assert np.abs(saved.zones - np.asarray([zone])).max() < 1.5 and saved.edited
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+    source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
+    assert len(out) == VIDEO_FRAMES
+    for i, (a, b) in enumerate(zip(source, out, strict=True)):
+        assert covered_fraction(a, b, faces[i][VIDEO_HIDDEN], tol=24, color=WHITE) >= 0.95, f"frame {i}"
+        assert covered_fraction(a, b, _grown(zone, -2), tol=24, color=WHITE) >= 0.95, f"frame {i}"
+        assert covered_fraction(a, b, faces[i][VIDEO_CLEAR], tol=24, color=WHITE) >= 0.9, f"frame {i}"
+        assert covered_fraction(a, b, [0, 150, 60, 192], tol=24, color=WHITE) < 0.1  # the rest is left
+
+
+def test_the_coverage_meter_leads_to_a_gap_and_fills_once_it_is_drawn(page, tmp_path):
+    """The track loses the face on frames 10 to 13: the page says so, G goes there, two drawn keys
+    cover it (filled between) and the export paints the face on every frame."""
+    src, faces, entry = _tracked_clip(tmp_path)
+    gap = np.isin(entry.regions.frame, range(10, 14))
+    entry.regions, entry.actions = entry.regions[~gap], entry.actions[~gap]
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        sync_api.expect(page.locator("#coverage")).to_have_text("83.3 % covered · 4 frames with a gap")
+        page.keyboard.press("g")
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 11 / {VIDEO_FRAMES}")
+        _drag(page, _grown(faces[10][VIDEO_CLEAR]), (256, 192))
+        _saved(page)
+        sync_api.expect(page.locator("#coverage")).to_have_text("87.5 % covered · 3 frames with a gap")
+        page.keyboard.press("g")
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 12 / {VIDEO_FRAMES}")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        _drag(page, _grown(faces[13][VIDEO_CLEAR]), (256, 192))  # the same drawn track: 11 and 12 filled
+        _saved(page)
+        sync_api.expect(page.locator("#coverage")).to_have_text("100.0 % covered")
+        sync_api.expect(page.locator("#next-gap")).to_be_disabled()
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+    source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
+    for i, (a, b) in enumerate(zip(source, out, strict=True)):
+        assert covered_fraction(a, b, faces[i][VIDEO_CLEAR], tol=24, color=WHITE) >= 0.9, f"frame {i}"
+
+
+def test_a_method_is_chosen_per_face_and_exported_so(page, tmp_path):
+    """Blur one face (3), pixelate another (2), leave the third to the run's white fill; the choice
+    survives a reload and the exported photo shows each."""
+    src = tmp_path / "people.png"
+    original, faces = review_photo(src)
+    size, sha = fingerprint(src)
+    regions = Regions(faces, 0.9, "full")
+    entry = FileEntry(
+        str(src), str(tmp_path / "out" / "people.png"), "image", 448, 256, 1, regions, size=size, sha256=sha
+    )
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        for face, key in ((CLEAR, "3"), (WEAK, "2")):
+            page.click(f'#overlay rect[data-index="{face}"]')
+            page.keyboard.press(key)
+            _saved(page)
+        _region_has(page, CLEAR, "m-blur")
+        page.keyboard.press("z")  # undo, redo: the pixelation comes back
+        sync_api.expect(page.locator(f'#overlay rect[data-index="{WEAK}"]')).not_to_have_class(
+            re.compile("m-pixelate")
+        )
+        page.keyboard.press("y")
+        _saved(page)
+        page.reload()
+        page.wait_for_selector("body.ready")
+        page.click(f'#overlay rect[data-index="{WEAK}"]')
+        sync_api.expect(page.locator("#method")).to_have_value("pixelate")
+        assert [r.get("method") for r in load_document(path).files[0].records()] == ["blur", "pixelate", None]
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+    with Image.open(tmp_path / "out" / "people.png") as im:
+        out = np.asarray(im.convert("RGB"))
+    assert covered_fraction(original, out, faces[HIDDEN], color=WHITE) >= 0.9  # the run's fill
+    crops = {}
+    for face in (CLEAR, WEAK):
+        x1, y1, x2, y2 = (int(v) for v in faces[face])
+        crops[face] = out[y1:y2, x1:x2], original[y1:y2, x1:x2]
+        assert covered_fraction(original, out, faces[face], color=WHITE) < 0.05  # not filled
+        assert covered_fraction(original, out, faces[face]) >= 0.8  # but painted over
+    pixelated, _ = crops[WEAK]
+    assert len({tuple(c) for c in pixelated.reshape(-1, 3)}) <= 8 * 8 + 16  # flat cells
+    blurred, before = crops[CLEAR]
+    gray = [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY).astype(np.float32) for c in (blurred, before)]
+    assert cv2.Laplacian(gray[0], cv2.CV_32F).var() < 0.5 * cv2.Laplacian(gray[1], cv2.CV_32F).var()
+
+
 def _frames(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
@@ -221,6 +406,8 @@ def test_video_review_keep_track_draw_on_two_frames_export(page, tmp_path):
         page.keyboard.press("a")  # ... accepted with its neighbours on keyframes 0, 8 and 23
         _saved(page)
         sync_api.expect(page.locator(".card")).to_have_count(3)
+        # The server filled the drawn tracks from the operations exactly as the page did.
+        assert _key(page.evaluate("state.regions")) == _key(load_document(path).files[0].records())
 
         page.reload()
         page.wait_for_selector("body.ready")

@@ -23,6 +23,7 @@ from unseen.review.server import ReviewServer
 from unseen.review.session import ReviewSession
 
 SECRET = b"private bytes that must never be served"
+REVIEWED = {"ops": [{"op": "reviewed", "value": True}]}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def test_requests_without_the_right_token_are_refused(served):
         client.cookies.set(f"unseen_review_{server.port}", "wrong")
         assert client.get("/api/files").status_code == 403
         assert client.post("/api/export").status_code == 403
-        assert client.put("/api/files/0", json={"regions": [], "reviewed": True}).status_code == 403
+        assert client.patch("/api/files/0", json=REVIEWED).status_code == 403
     assert load_document(served[1]).files[0].reviewed is False
 
 
@@ -89,12 +90,13 @@ def test_foreign_host_and_origin_are_refused(served):
         # DNS rebinding: the attacker's name now points at 127.0.0.1, the browser sends its Host.
         for host in ["evil.example", f"evil.example:{server.port}", f"localhost:{server.port}", "127.0.0.1"]:
             assert client.get("/api/files", headers={"host": host}).status_code == 403, host
-        body = {"regions": [], "reviewed": True}
         for origin in ["http://evil.example", f"http://localhost:{server.port}", "null"]:
-            reply = client.put("/api/files/0", json=body, headers={"origin": origin})
+            reply = client.patch("/api/files/0", json=REVIEWED, headers={"origin": origin})
             assert reply.status_code == 403, origin
-        reply = client.put("/api/files/0", json=body, headers={"sec-fetch-site": "cross-site"})
+        reply = client.patch("/api/files/0", json=REVIEWED, headers={"sec-fetch-site": "cross-site"})
         assert reply.status_code == 403
+        for host in ["evil.example", f"localhost:{server.port}"]:
+            assert client.patch("/api/files/0", json=REVIEWED, headers={"host": host}).status_code == 403
         assert load_document(path).files[0].reviewed is False  # nothing got through
         assert client.post("/api/export", headers={"origin": "http://evil.example"}).status_code == 403
         assert not Path(load_document(path).files[0].output).exists()
@@ -144,23 +146,52 @@ def test_edits_are_checked_and_saved_at_once(served):
     server, path = served
     with _client(server) as client:
         regions = client.get("/api/files/0").json()["regions"]
+        first = regions[0]
+        kept = {**first, "action": "keep"}
         for bad in [
-            {"regions": [{**regions[0], "action": "hide"}], "reviewed": False},
-            {"regions": [{**regions[0], "box": [1, 2]}], "reviewed": False},
-            {"regions": "all", "reviewed": False},
-            {"regions": regions, "reviewed": "yes"},
+            {"ops": [{"op": "replace", "regions": [[first, {**first, "action": "hide"}]]}]},
+            {"ops": [{"op": "replace", "regions": [first, kept]}]},  # not a list of pairs
+            {"ops": [{"op": "add", "regions": [{**first, "box": [1, 2]}]}]},
+            {"ops": [{"op": "add", "regions": [{**first, "frame": 1}]}]},  # a photo has one frame
+            {"ops": [{"op": "remove", "regions": [{**first, "box": [0, 0, 1, 1]}]}]},  # no such region
+            {"ops": [{"op": "remove", "regions": [first, first]}]},  # only one is there
+            {"ops": [{"op": "action", "track": 0, "action": "suggested"}]},
+            {"ops": [{"op": "action", "track": "0", "action": "keep"}]},
+            {"ops": [{"op": "reviewed", "value": "yes"}]},
+            {"ops": [{"op": "rewrite", "regions": []}]},
+            {"ops": []},
+            {"ops": "all"},
+            {"regions": regions, "reviewed": True},  # the whole entry, as pages before did: not an edit
+            [],
         ]:
-            assert client.put("/api/files/0", json=bad).status_code == 400
-        assert client.put("/api/files/0", content=b"{not json").status_code == 400
-        kept = [{**regions[0], "action": "keep"}, *regions[1:]]
-        reply = client.put("/api/files/0", json={"regions": kept, "reviewed": True})
-        assert reply.status_code == 200 and reply.json()["state"] == "reviewed"
+            assert client.patch("/api/files/0", json=bad).status_code == 400, bad
+        assert client.patch("/api/files/0", content=b"{not json").status_code == 400
+        assert client.put("/api/files/0", json={"regions": regions, "reviewed": True}).status_code == 405
+        assert load_document(path).files[0].records() == regions  # nothing refused got through
+        # All or nothing: a valid first operation is not kept when a later one is refused.
+        half = {
+            "ops": [{"op": "reviewed", "value": True}, {"op": "remove", "regions": [{**first, "frame": 3}]}]
+        }
+        assert client.patch("/api/files/0", json=half).status_code == 400
+        assert client.get("/api/files").json()["files"][0]["state"] == "not reviewed"
+
+        ops = [{"op": "replace", "regions": [[first, kept]]}, *REVIEWED["ops"]]
+        reply = client.patch("/api/files/0", json={"ops": ops})
+        assert reply.status_code == 200 and reply.json()["state"] == "reviewed" and reply.json()["kept"] == 1
         # Already on disk, before anything else happens.
         entry = load_document(path).files[0]
-        assert entry.reviewed and entry.edited and entry.actions[0] == "keep"
+        assert entry.reviewed and entry.edited and entry.records() == [kept, *regions[1:]]
+        assert client.get("/api/files/0").json()["regions"] == [kept, *regions[1:]]
         preview = client.get("/api/files/0/picture?output=1")
         assert preview.status_code == 200
-        client.put("/api/files/0", json={"regions": regions, "reviewed": False})
+        # Removed and added back: the same regions (the added one last).
+        ops = [
+            {"op": "remove", "regions": [kept]},
+            {"op": "add", "regions": [first]},
+            {"op": "reviewed", "value": False},
+        ]
+        client.patch("/api/files/0", json={"ops": ops}).raise_for_status()
+        assert load_document(path).files[0].records() == [*regions[1:], first]
 
 
 def test_a_regions_file_for_another_input_is_refused(tmp_path, served, capsys):
@@ -201,7 +232,7 @@ def test_a_version_1_file_is_reviewed_and_saved_as_version_2(served, tmp_path):
     old = tmp_path / "old.json"
     old.write_text(json.dumps(v1))
     session = ReviewSession.open(old)
-    session.update(0, {"regions": session.entry(0).records(), "reviewed": True})
+    session.edit(0, REVIEWED)
     saved = json.loads(old.read_text())
     assert saved["schema"] == "unseen.regions/2"
     assert saved["files"][0]["sha256"] == entry["sha256"] and saved["files"][0]["reviewed"] is True

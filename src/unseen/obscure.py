@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -142,7 +142,8 @@ def obscure(
     would re-cut an already pixelated face into finer cells, or blur the blur of a neighbour.
     The input array is never modified, unless ``inplace``: then it is painted and returned (for
     video frames that nothing else holds: one 6 MB copy less per 1080p frame). Non-finite boxes
-    raise ``ValueError`` (fail closed).
+    raise ``ValueError`` (fail closed). A ``method`` data column (chosen per region in review)
+    paints those regions with that method instead; ``None`` there means ``options.method``.
     """
     pixels = np.asarray(pixels)
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
@@ -150,6 +151,12 @@ def obscure(
     out = pixels if inplace else pixels.copy()
     if len(regions) == 0:
         return out
+    if "method" in regions.data:
+        chosen = np.array([m or options.method for m in regions.data["method"].tolist()], object)
+        if (chosen != options.method).any():  # each method's regions in turn (an unknown one raises)
+            for method in dict.fromkeys(chosen.tolist()):
+                obscure(out, regions[chosen == method], replace(options, method=method), inplace=True)
+            return out
     boxes = regions.boxes.astype(np.float64)
     if not np.isfinite(boxes).all():
         raise ValueError("obscure: region boxes must be finite")

@@ -35,6 +35,8 @@ ACTIONS = ("obscure", "keep", "suggested")
 """What becomes of a region: painted over, left visible by a person's choice, or a weak detection
 shown for review and painted only once accepted (then its action is ``obscure``)."""
 KINDS = ("image", "video")
+REGION_METHODS = ("fill", "pixelate", "blur")
+"""What a region's own ``method`` may be (chosen in review; absent: the run's ``options.method``)."""
 
 
 def tool_version() -> str:
@@ -75,8 +77,12 @@ class FileEntry:
     sha256: str | None = None
     reviewed: bool = False  # a person marked the file as checked
     edited: bool = False  # a person changed its regions
+    zones: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    """Static zones, x1, y1, x2, y2 each: areas a person drew once, obscured on every frame (a screen
+    showing faces, a window onto a street)."""
 
     def __post_init__(self) -> None:
+        self.zones = np.asarray(self.zones, np.float32).reshape(-1, 4)
         n = len(self.regions)
         actions = np.asarray(self.actions, "U9").reshape(-1)
         self.actions = np.full(n, "obscure", "U9") if actions.size == 0 and n else actions
@@ -98,7 +104,8 @@ class FileEntry:
             for record, action in zip(self.regions.to_records(), self.actions, strict=True)
         ]
 
-    def to_json(self) -> dict[str, Any]:
+    def header(self) -> dict[str, Any]:
+        """The entry's keys but its ``regions``."""
         return {
             "input": self.input,
             "output": self.output,
@@ -110,8 +117,50 @@ class FileEntry:
             "sha256": self.sha256,
             "reviewed": bool(self.reviewed),
             "edited": bool(self.edited),
-            "regions": self.records(),
+            **({"zones": self.zone_records()} if len(self.zones) else {}),
         }
+
+    def zone_records(self) -> list[dict[str, Any]]:
+        """The entry's ``zones`` array (boxes rounded as regions' are)."""
+        return [{"box": [round(float(v), 1) for v in box]} for box in self.zones]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.header(), "regions": self.records()}
+
+    def region_lines(self) -> list[str]:
+        """Each record of :meth:`records` as ``json.dumps`` writes it, made column by column: an hour of
+        video has hundreds of thousands of regions, and review writes them all after every edit."""
+        regions = self.regions
+        finite = np.isfinite(regions.boxes).all() and np.isfinite(regions.scores).all()
+        if set(regions.data) - {"method"} or not finite:  # other columns or odd numbers: the general way
+            return [json.dumps(record, ensure_ascii=False) for record in self.records()]
+        quoted: dict[str, str] = {}  # the few distinct sources and actions, each quoted once
+
+        def text(value: Any) -> str:
+            if value not in quoted:
+                quoted[value] = json.dumps(str(value), ensure_ascii=False)
+            return quoted[value]
+
+        # A float32 times 10 or 10^4 is exact in float64, so numpy's rounding (scale, round half to
+        # even, divide) gives the very numbers Python's round() gives to to_records.
+        boxes = np.round(regions.boxes.astype(np.float64), 1).tolist()
+        scores = np.round(regions.scores.astype(np.float64), 4).tolist()
+        columns = (boxes, scores, regions.source.tolist(), regions.frame.tolist(), regions.track.tolist())
+        methods = regions.data["method"].tolist() if "method" in regions.data else [None] * len(regions)
+        ends: dict[tuple[Any, str], str] = {}  # the record's last keys: the few (method, action) pairs
+
+        def end(method: Any, action: str) -> str:
+            if (method, action) not in ends:
+                chosen = "" if method is None else f'"method": {text(method)}, '
+                ends[method, action] = f'{chosen}"action": {text(action)}}}'
+            return ends[method, action]
+
+        rows = zip(*columns, methods, self.actions.tolist(), strict=True)
+        return [
+            f'{{"box": [{x1!r}, {y1!r}, {x2!r}, {y2!r}], "score": {score!r}, "source": {text(source)}, '
+            f'"frame": {frame}, "track": {track}, {end(method, action)}'
+            for (x1, y1, x2, y2), score, source, frame, track, method, action in rows
+        ]
 
 
 @dataclass
@@ -183,22 +232,29 @@ def regions_document(reports: Iterable[FileReport], options: Options | None = No
 
 def dumps_regions(doc: dict[str, Any]) -> str:
     """JSON text of a regions document: indented, with one region per line (easy to diff and grep)."""
+    files = [
+        ({k: v for k, v in entry.items() if k != "regions"}, [_dump(r) for r in entry.get("regions", [])])
+        for entry in doc.get("files", [])
+    ]
+    return _layout({k: v for k, v in doc.items() if k != "files"}, files)
 
-    def dump(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False)
 
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _layout(head: dict[str, Any], files: list[tuple[dict[str, Any], list[str]]]) -> str:
+    """The document's text from its top keys and, per file, its keys and its regions' JSON lines."""
     lines = ["{"]
-    lines += [f"  {dump(key)}: {dump(value)}," for key, value in doc.items() if key != "files"]
-    files = doc.get("files", [])
+    lines += [f"  {_dump(key)}: {_dump(value)}," for key, value in head.items()]
     if not files:
         return "\n".join([*lines, '  "files": []', "}"]) + "\n"
     lines.append('  "files": [')
-    for i, entry in enumerate(files):
+    for i, (entry, records) in enumerate(files):
         lines.append("    {")
-        fields = [f"      {dump(key)}: {dump(value)}" for key, value in entry.items() if key != "regions"]
-        records = entry.get("regions", [])
+        fields = [f"      {_dump(key)}: {_dump(value)}" for key, value in entry.items()]
         if records:
-            body = ",\n".join(f"        {dump(record)}" for record in records)
+            body = ",\n".join(f"        {record}" for record in records)
             fields.append(f'      "regions": [\n{body}\n      ]')
         else:
             fields.append('      "regions": []')
@@ -211,7 +267,8 @@ def dumps_regions(doc: dict[str, Any]) -> str:
 def save_document(path: str | os.PathLike[str], doc: RegionsDocument) -> None:
     """Write ``doc`` atomically and durably (flushed to disk before the rename): a crash at any moment
     leaves either the previous file or this one, never a mix. OSError becomes OutputError."""
-    _write_text(path, dumps_regions(doc.to_json()))
+    head = {k: v for k, v in RegionsDocument([], doc.options, doc.tool).to_json().items() if k != "files"}
+    _write_text(path, _layout(head, [(entry.header(), entry.region_lines()) for entry in doc.files]))
 
 
 def write_regions_file(
@@ -283,6 +340,7 @@ def parse_entry(entry: dict[str, Any], v1: bool = False) -> FileEntry:
         raise ValueError(f"kind must be 'image' or 'video', not {kind!r}")
     width, height, frames = (_count(entry, key) for key in ("width", "height", "frames"))
     regions, actions = parse_records(entry["regions"], frames, v1)
+    zones = np.zeros((0, 4)) if v1 else parse_zones(entry.get("zones", []))
     size = None if v1 else entry.get("size")
     sha = None if v1 else entry.get("sha256")
     if size is not None and (not isinstance(size, int) or size < 0):
@@ -302,7 +360,25 @@ def parse_entry(entry: dict[str, Any], v1: bool = False) -> FileEntry:
         sha256=sha,
         reviewed=bool(entry.get("reviewed", False)) and not v1,
         edited=bool(entry.get("edited", False)) and not v1,
+        zones=zones,
     )
+
+
+def parse_zones(zones: Any) -> np.ndarray:
+    """The boxes of a ``zones`` array (N x 4); ValueError/TypeError on anything odd."""
+    if not isinstance(zones, list):
+        raise TypeError("'zones' must be a list")
+    boxes = []
+    for zone in zones:
+        box = zone.get("box") if isinstance(zone, dict) else None
+        if not (isinstance(box, list) and len(box) == 4):
+            raise ValueError("a zone must be an object with a box of four numbers")
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
+            raise ValueError("a zone's box must have four finite numbers")
+        if not (box[2] > box[0] and box[3] > box[1]):
+            raise ValueError("a zone's box must have x2 > x1 and y2 > y1")
+        boxes.append(box)
+    return np.asarray(boxes, np.float64).reshape(-1, 4)
 
 
 def parse_records(records: Any, frames: int, v1: bool = False) -> tuple[Regions, list[str]]:
@@ -323,6 +399,8 @@ def parse_records(records: Any, frames: int, v1: bool = False) -> tuple[Regions,
             raise ValueError(f"frame {frame!r} is outside the file's {frames} frames")
         if not isinstance(record.get("track", -1), int):
             raise ValueError("'track' must be a whole number")
+        if record.get("method") not in (None, *REGION_METHODS):
+            raise ValueError(f"unknown region method {record['method']!r}")
         action = "obscure" if v1 else record.get("action", "obscure")
         if action not in ACTIONS:
             raise ValueError(f"unknown region action {action!r}")

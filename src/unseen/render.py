@@ -21,7 +21,10 @@ from .media.image import read_photo
 from .media.video import probe
 from .obscure import ObscureOptions
 from .plan import PlanOptions
+from .regions import Regions
 from .regions_file import FileEntry, check_input, load_document
+
+ZONE_GROWTH = 1.42  # > sqrt(2): the ellipse inscribed in the grown box contains the drawn box
 
 
 def options_from_record(record: dict[str, Any] | None, overlay: np.ndarray | None = None) -> Options:
@@ -64,7 +67,8 @@ def render_entry(
     if entry.sha256 is None:  # a /1 file: at least the picture must have the recorded size
         check_size(entry, src)
     if entry.kind == "image":
-        report = anonymise_file(src, entry.output, options, overwrite=overwrite, regions=entry.to_paint)
+        paint = painted(entry, options)
+        report = anonymise_file(src, entry.output, options, overwrite=overwrite, regions=paint)
     else:
         report = anonymise_video_file(
             src,
@@ -75,10 +79,29 @@ def render_entry(
             codec=codec,
             crf=crf,
             progress=progress,
-            regions=entry.to_paint,
+            regions=painted(entry, options),
         )
     report.regions = entry.regions
     return report
+
+
+def painted(entry: FileEntry, options: Options, frame: int | None = None) -> Regions:
+    """What is painted over on every frame (or on ``frame``): the ``obscure`` regions and the static
+    zones. A zone is grown by sqrt(2) about its centre when the shape is an ellipse, so that the
+    ellipse painted still covers the whole box the person drew."""
+    regions = entry.to_paint
+    frames = np.arange(entry.frames) if frame is None else np.asarray([frame])
+    if frame is not None:
+        regions = regions[regions.frame == frame]
+    if not len(entry.zones):
+        return regions
+    zones = entry.zones.astype(np.float64)
+    if options.obscure.shape == "ellipse":
+        centre, half = (zones[:, :2] + zones[:, 2:]) / 2, (zones[:, 2:] - zones[:, :2]) / 2 * ZONE_GROWTH
+        zones = np.hstack([centre - half, centre + half])
+    boxes = np.tile(zones, (len(frames), 1))
+    on = np.repeat(frames, len(zones))
+    return Regions.concat([regions, Regions(boxes, 1.0, "zone", on, -1, {n: None for n in regions.data})])
 
 
 def check_size(entry: FileEntry, src: Path) -> None:

@@ -43,7 +43,7 @@ from .session import ReviewSession
 
 HOST = "127.0.0.1"
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
-MAX_BODY = 64 << 20  # an edit of a long video's regions stays well under this
+MAX_BODY = 8 << 20  # an edit is a few operations; a follow request a box
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
@@ -144,13 +144,17 @@ def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
     async def entry(request: Request) -> Response:
         index = _index(request)
         if request.method == "GET":
+            # Written line by line as the regions file is: an hour of video has ~300k regions.
             found = session.entry(index)
-            return JSONResponse({**_summary_of(session, index), "regions": found.records()})
+            summary = {**_summary_of(session, index), "zones": found.zone_records()}
+            head = json.dumps(summary, ensure_ascii=False)
+            regions = ", ".join(found.region_lines())
+            return Response(f'{head[:-1]}, "regions": [{regions}]}}', media_type="application/json")
         body = await request.body()
         if len(body) > MAX_BODY:
             return PlainTextResponse("too large", status_code=413)
         try:
-            summary = await run_in_threadpool(session.update, index, json.loads(body))
+            summary = await run_in_threadpool(session.edit, index, json.loads(body))
         except ValueError as exc:  # JSON errors included
             return PlainTextResponse(f"refused: {exc}", status_code=400)
         return JSONResponse(summary)
@@ -200,7 +204,7 @@ def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
         Route("/favicon.ico", no_icon),
         Route("/assets/{name}", asset),
         Route("/api/files", files),
-        Route("/api/files/{index:int}", entry, methods=["GET", "PUT"]),
+        Route("/api/files/{index:int}", entry, methods=["GET", "PATCH"]),
         Route("/api/files/{index:int}/picture", picture),
         Route("/api/files/{index:int}/crop", crop),
         Route("/api/files/{index:int}/follow", follow, methods=["POST"]),

@@ -1,9 +1,10 @@
 """One review: the regions file, the edits made on the page, and the pictures the page shows.
 
-Every accepted edit is checked as strictly as a regions file is read, then the whole file is written
-at once (atomically, flushed to disk): closing the tab, a crash or Ctrl-C lose nothing, and
-reopening resumes. Inputs are checked against their recorded size and SHA-256 before anything is
-shown, and again by :func:`unseen.render.render_entry` before an output is written.
+Every accepted edit (a few operations, :mod:`unseen.review.edits`) is checked as strictly as a
+regions file is read, then the whole file is written at once (atomically, flushed to disk): closing
+the tab, a crash or Ctrl-C lose nothing, and reopening resumes. Inputs are checked against their
+recorded size and SHA-256 before anything is shown, and again by :func:`unseen.render.render_entry`
+before an output is written.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from ..regions_file import (
     check_input,
     fingerprint,
     load_document,
-    parse_records,
     save_document,
 )
-from ..render import check_size, options_from_record, render_entry
+from ..render import check_size, options_from_record, painted, render_entry
+from .coverage import coverage
+from .edits import apply_edits
 from .follow import follow
 from .frames import FrameSource
 
@@ -71,22 +73,21 @@ class ReviewSession:
         """The file list of the page: each file's state and counts."""
         return [_summary(i, entry) for i, entry in enumerate(self.doc.files)]
 
-    def update(self, index: int, body: Any) -> dict[str, Any]:
-        """Replace a file's regions and reviewed flag with the page's; ValueError if malformed."""
+    def edit(self, index: int, body: Any) -> dict[str, Any]:
+        """Apply the page's operations (see :mod:`unseen.review.edits`) to a file's entry and save the
+        whole file at once; ValueError if malformed (then nothing changes, in memory or on disk)."""
         entry = self.entry(index)
-        if not isinstance(body, dict) or not isinstance(body.get("reviewed", False), bool):
-            raise ValueError("expected an object with 'regions' and 'reviewed'")
-        try:
-            regions, actions = parse_records(body["regions"], entry.frames)
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"malformed regions: {exc}") from exc
+        if not isinstance(body, dict):
+            raise ValueError("expected an object with 'ops'")
+        changed = apply_edits(entry, body.get("ops"))
         with self._lock:
-            changed = [{**r, "action": a} for r, a in zip(regions.to_records(), actions, strict=True)]
-            entry.edited = entry.edited or changed != entry.records()
-            entry.regions, entry.actions = regions, np.asarray(actions, "U9")
-            entry.reviewed = bool(body.get("reviewed", False))
-            self.save()
-        return _summary(index, entry)
+            self.doc.files[index] = changed
+            try:
+                self.save()
+            except UnseenError:
+                self.doc.files[index] = entry
+                raise
+        return _summary(index, changed)
 
     def picture(self, index: int, frame: int = 0, output: bool = False) -> np.ndarray:
         """The upright picture (a video's frame) as the page shows it; ``output``: as it will be published."""
@@ -96,8 +97,7 @@ class ReviewSession:
         pixels = self._pixels(index, entry, frame)
         if not output:
             return pixels
-        paint = entry.to_paint
-        return anonymise(pixels, self.options, regions=paint[paint.frame == frame]).image
+        return anonymise(pixels, self.options, regions=painted(entry, self.options, frame)).image
 
     def crop(self, index: int, frame: int, box: tuple[int, int, int, int]) -> np.ndarray:
         """A small picture of ``box`` (and a little around it) on ``frame``: a video track's card."""
@@ -193,4 +193,6 @@ def _summary(index: int, entry: FileEntry) -> dict[str, Any]:
         "faces": tracks if entry.kind == "video" else len(faces),
         "kept": int((actions == "keep").sum()),
         "suggestions": int((actions == "suggested").sum()),
+        "zone_count": len(entry.zones),
+        **(coverage(entry) if entry.kind == "video" else {}),
     }

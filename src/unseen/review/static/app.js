@@ -1,6 +1,8 @@
 // unseen review page: plain JavaScript and SVG, no build step, nothing loaded from elsewhere.
-// The server holds the truth: every change is sent at once (PUT of the file's regions) and written
-// to the regions file there, so a reload or a crash loses nothing.
+// The server holds the truth: every change is sent at once, as a few operations (PATCH; their size
+// does not grow with the video's length), and written to the regions file there, so a reload or a
+// crash loses nothing. The page applies the same operations to its copy and keeps their inverses
+// for undo and redo.
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -15,10 +17,14 @@ const state = {
   info: null, // its summary (kind, width, height, frames)
   regions: [], // its regions: {box, score, source, frame, track, action}
   reviewed: false,
+  zones: [], // static zones: boxes obscured on every frame
+  zone: -1, // the selected zone (index into zones)
+  drawingZone: false, // the next box drawn is a zone
   selected: -1, // index into regions
   track: null, // selected track (video)
-  undo: [],
+  undo: [], // steps: {ops, undo}
   redo: [],
+  version: 0, // bumped by every applied edit (derived views are rebuilt when it changes)
   preview: false,
   saved: 0, // edits the server has stored (the preview is fetched again after each)
   frame: 0,
@@ -47,84 +53,155 @@ async function api(method, url, body) {
   return reply.json();
 }
 
-function save() {
+// Send ``ops`` (already applied here) to the server, after the edits sent before them.
+function send(ops) {
   const index = state.index;
-  const body = { regions: state.regions.map((r) => ({ ...r })), reviewed: state.reviewed };
   status("saving…");
   saving = saving
-    .then(() => api("PUT", `/api/files/${index}`, body))
+    .then(() => api("PATCH", `/api/files/${index}`, { ops }))
     .then((summary) => {
       state.files[index] = summary;
       state.saved += 1;
       renderFiles();
       status("saved");
-      if (state.preview && index === state.index) draw();
+      if (index === state.index) draw(); // the coverage, and the preview, follow the edit
     })
-    .catch((err) => status(`not saved: ${err.message}`, true));
+    .catch((err) => status(`not saved: ${err.message} (reload the page)`, true));
   return saving;
 }
 
 // ------------------------------------------------------------------------------------ edits
 
-function snapshot() {
-  return JSON.stringify({ regions: state.regions, reviewed: state.reviewed });
+const copy = (r) => ({ ...r, box: [...r.box] });
+const same = (a, b) =>
+  a.frame === b.frame && a.track === b.track && a.score === b.score && a.source === b.source &&
+  a.action === b.action && a.box.every((v, i) => v === b.box[i]);
+
+// Apply operations (as unseen/review/edits.py does) to the page's copy; returns those that undo them.
+// Interpolations are re-run last, once the drawn keys they follow are back.
+function apply(ops) {
+  const undo = [];
+  const filled = new Set();
+  for (const op of ops) {
+    if (op.op === "reviewed") {
+      undo.push({ op: "reviewed", value: state.reviewed });
+      state.reviewed = op.value;
+    } else if (op.op === "action" || op.op === "method") {
+      undo.push(...setTrack(op, op.op));
+    } else if (op.op === "replace") {
+      for (const [old, now] of op.regions) state.regions[find(old)] = copy(now);
+      undo.push({ op: "replace", regions: op.regions.map(([old, now]) => [now, old]) });
+    } else if (op.op === "remove") {
+      for (const gone of op.regions) state.regions.splice(find(gone), 1);
+      undo.push({ op: "add", regions: op.regions });
+    } else if (op.op === "add") {
+      state.regions.push(...op.regions.map(copy));
+      undo.push({ op: "remove", regions: op.regions });
+    } else if (op.op === "add_zone") {
+      state.zones.push([...op.box]);
+      undo.push({ op: "remove_zone", box: op.box });
+    } else if (op.op === "remove_zone") {
+      const at = state.zones.findIndex((z) => z.every((v, i) => v === op.box[i]));
+      if (at < 0) throw new Error("the page and the regions file disagree: reload the page");
+      state.zones.splice(at, 1);
+      state.zone = -1;
+      undo.push({ op: "add_zone", box: op.box });
+    } else if (op.op === "interpolate") {
+      interpolate(op.track);
+      filled.add(op.track);
+    }
+  }
+  state.version += 1;
+  return [...undo.reverse(), ...[...filled].map((track) => ({ op: "interpolate", track }))];
 }
 
-function restore(text) {
-  const s = JSON.parse(text);
-  state.regions = s.regions;
-  state.reviewed = s.reviewed;
-  if (state.selected >= state.regions.length) state.selected = -1;
+function find(record) {
+  const at = state.regions.findIndex((r) => same(r, record));
+  if (at < 0) throw new Error("the page and the regions file disagree: reload the page");
+  return at;
 }
 
-// Apply ``edit`` as one undoable step; ``before`` is the snapshot taken when a drag started.
-function change(edit, before = snapshot()) {
-  edit();
-  if (snapshot() === before) return;
-  state.undo.push(before);
+// Set the action or the method (``key``) of a track's regions (frames [first, last] only, if given);
+// the undo is one operation per run of frames that had another value, so it stays small too. A
+// region without a method is painted as the run's options say (null).
+function setTrack(op, key) {
+  const { track, frames } = op;
+  const value = op[key] ?? null;
+  const hit = state.regions
+    .filter((r) => r.track === track && r.action !== "suggested")
+    .filter((r) => !frames || (r.frame >= frames[0] && r.frame <= frames[1]))
+    .sort((a, b) => a.frame - b.frame);
+  const runs = [];
+  for (const r of hit) {
+    const run = runs[runs.length - 1];
+    const was = r[key] ?? null;
+    if (run && run[key] === was) run.frames[1] = r.frame;
+    else runs.push({ op: op.op, track, [key]: was, frames: [r.frame, r.frame] });
+    if (value === null) delete r[key];
+    else r[key] = value;
+  }
+  return runs.filter((run) => run[key] !== value);
+}
+
+// One undoable step: apply ``ops``, send them; the file is no longer reviewed unless ``keepsReview``.
+// ``select`` (a record) is selected afterwards. Returns false if nothing changed.
+function commit(ops, { keepsReview = false, select = null } = {}) {
+  let undone = apply(ops);
+  if (!undone.length) return false;
+  if (!keepsReview && state.reviewed) {
+    const unmark = { op: "reviewed", value: false };
+    undone = [...apply([unmark]), ...undone];
+    ops = [...ops, unmark];
+  }
+  state.undo.push({ ops, undo: undone });
   state.redo = [];
-  if (!edit.keepsReview) state.reviewed = false; // changed since it was reviewed
+  if (select) reselect(select);
   draw();
-  save();
+  send(ops);
+  return true;
 }
 
-function undo() {
-  if (!state.undo.length) return;
-  state.redo.push(snapshot());
-  restore(state.undo.pop());
-  draw();
-  save();
+function reselect(record) {
+  state.selected = state.regions.findIndex((r) => same(r, record));
 }
 
-function redo() {
-  if (!state.redo.length) return;
-  state.undo.push(snapshot());
-  restore(state.redo.pop());
+function replay(from, to, which) {
+  const step = from.pop();
+  if (!step) return;
+  const selected = selectedRegion() && copy(selectedRegion());
+  apply(step[which]);
+  to.push(step);
+  if (selected) reselect(selected);
   draw();
-  save();
+  send(step[which]);
 }
+
+const undo = () => replay(state.undo, state.redo, "undo");
+const redo = () => replay(state.redo, state.undo, "ops");
 
 const isVideo = () => state.info && state.info.kind === "video";
 const selectedRegion = () => state.regions[state.selected];
 
-// The regions an action applies to: a whole track in a video, else the selected region.
-function targets() {
+function setAction(action) {
   const r = selectedRegion();
-  if (!r) return [];
-  if (isVideo() && r.track >= 0 && r.action !== "suggested") {
-    return state.regions.filter((o) => o.track === r.track && o.action !== "suggested");
-  }
-  return [r];
+  if (!r || r.action === "suggested" || r.action === action) return;
+  if (isVideo() && r.track >= 0) return setTrackAction(r.track, action);
+  commit([{ op: "replace", regions: [[copy(r), { ...copy(r), action }]] }]);
 }
 
-function setAction(action) {
-  change(() => targets().forEach((r) => (r.action = action)));
+// How the selected region (a whole track in a video) is painted: a method, or null for the run's.
+function setMethod(method) {
+  const r = selectedRegion();
+  if (!r || r.action === "suggested" || (r.method ?? null) === method) return;
+  if (isVideo() && r.track >= 0) return commit([{ op: "method", track: r.track, method }]);
+  const now = copy(r);
+  if (method === null) delete now.method;
+  else now.method = method;
+  commit([{ op: "replace", regions: [[copy(r), now]] }]);
 }
 
 function setTrackAction(track, action) {
-  change(() =>
-    state.regions.filter((r) => r.track === track && r.action !== "suggested").forEach((r) => (r.action = action)),
-  );
+  commit([{ op: "action", track, action }]); // changes the regions in place: the selection stays
 }
 
 function nextTrackId() {
@@ -134,17 +211,17 @@ function nextTrackId() {
 function accept() {
   const r = selectedRegion();
   if (!r || r.action !== "suggested") return;
-  change(() => {
-    if (!isVideo()) {
-      r.action = "obscure";
-      return;
-    }
-    // In a video, the same face's suggestions on nearby keyframes become one drawn track.
-    const track = nextTrackId();
-    for (const key of chain(r)) Object.assign(key, { action: "obscure", source: "manual", track });
-    state.track = track;
-    interpolate(track);
-    state.selected = state.regions.indexOf(r);
+  if (!isVideo()) {
+    commit([{ op: "replace", regions: [[copy(r), { ...copy(r), action: "obscure" }]] }]);
+    return;
+  }
+  // In a video, the same face's suggestions on nearby keyframes become one drawn track.
+  const track = nextTrackId();
+  const keys = chain(r).map(copy);
+  const drawn = keys.map((k) => ({ ...k, action: "obscure", source: "manual", track }));
+  state.track = track;
+  commit([{ op: "replace", regions: keys.map((k, i) => [k, drawn[i]]) }, { op: "interpolate", track }], {
+    select: drawn[0],
   });
 }
 
@@ -176,19 +253,17 @@ function chain(start) {
 }
 
 function reject() {
-  if (state.selected < 0) return;
-  change(() => {
-    const gone = state.regions[state.selected];
-    state.regions.splice(state.selected, 1);
-    state.selected = -1;
-    if (isVideo() && gone.source === "manual" && gone.track >= 0) interpolate(gone.track);
-  });
+  if (state.zone >= 0) return commit([{ op: "remove_zone", box: [...state.zones[state.zone]] }]);
+  const gone = selectedRegion();
+  if (!gone) return;
+  state.selected = -1;
+  const ops = [{ op: "remove", regions: [copy(gone)] }];
+  if (isVideo() && gone.source === "manual" && gone.track >= 0) ops.push({ op: "interpolate", track: gone.track });
+  commit(ops);
 }
 
 function toggleReviewed() {
-  const edit = () => (state.reviewed = !state.reviewed);
-  edit.keepsReview = true;
-  change(edit);
+  commit([{ op: "reviewed", value: !state.reviewed }], { keepsReview: true });
 }
 
 // A drawn track (every region of it drawn or filled in): fill the frames between its drawn keys.
@@ -203,7 +278,8 @@ function interpolate(track) {
     for (let f = a.frame + 1; f < b.frame; f++) {
       const t = (f - a.frame) / (b.frame - a.frame);
       const box = a.box.map((v, i) => Math.round((v + t * (b.box[i] - v)) * 10) / 10);
-      state.regions.push({ box, score: 1, source: "interpolated", frame: f, track, action: a.action });
+      const method = a.method ? { method: a.method } : {};
+      state.regions.push({ box, score: 1, source: "interpolated", frame: f, track, ...method, action: a.action });
     }
   }
 }
@@ -223,7 +299,7 @@ async function follow(step) {
   const start = selectedRegion();
   const { track, action } = start;
   const index = state.index;
-  const before = snapshot();
+  const edit = { ops: [], undo: [] }; // the whole run is one step
   const run = { stop: false };
   state.following = run;
   state.track = track;
@@ -238,20 +314,25 @@ async function follow(step) {
       const { boxes } = await api("POST", `/api/files/${index}/follow`, body);
       if (run.stop || state.index !== index) break;
       ended = boxes.length < FOLLOW_CHUNK;
+      const ops = [];
       for (const b of boxes) {
-        if (state.regions.some((r) => r.track === track && r.frame === b.frame && r.source === "manual")) {
+        const there = state.regions.filter((r) => r.track === track && r.frame === b.frame);
+        if (there.some((r) => r.source === "manual")) {
           ended = true; // a key the person drew: theirs wins
           break;
         }
-        state.regions = state.regions.filter((r) => !(r.track === track && r.frame === b.frame));
-        state.regions.push({ box: b.box, score: 1, source: "manual", frame: b.frame, track, action });
+        if (there.length) ops.push({ op: "remove", regions: there.map(copy) });
+        ops.push({ op: "add", regions: [{ box: b.box, score: 1, source: "manual", frame: b.frame, track, action }] });
         at = b;
         added += 1;
       }
+      if (!ops.length) break;
+      edit.undo = [...apply(ops), ...edit.undo];
+      edit.ops.push(...ops);
+      send(ops);
       state.frame = at.frame;
       state.selected = state.regions.findIndex((r) => r.track === track && r.frame === at.frame);
       draw();
-      save();
     }
   } catch (err) {
     status(`following failed: ${err.message}`, true);
@@ -260,10 +341,14 @@ async function follow(step) {
   }
   if (state.index !== index) return;
   if (added) {
-    state.undo.push(before);
+    if (state.reviewed) {
+      const unmark = { op: "reviewed", value: false };
+      edit.undo = [...apply([unmark]), ...edit.undo];
+      edit.ops.push(unmark);
+      send([unmark]);
+    }
+    state.undo.push(edit);
     state.redo = [];
-    state.reviewed = false;
-    save();
   }
   draw();
   await saving;
@@ -286,9 +371,24 @@ function svgPoint(event) {
 }
 
 function visible() {
-  return state.regions
-    .map((r, i) => [r, i])
-    .filter(([r]) => !isVideo() || r.frame === state.frame);
+  if (!isVideo()) return state.regions.map((r, i) => [r, i]);
+  return (derived().byFrame.get(state.frame) || []).map((i) => [state.regions[i], i]);
+}
+
+// What the video view derives from all regions (a long video has hundreds of thousands): the
+// regions of each frame and the tracks, made again only after an edit, not at every step.
+let views = { version: -1, regions: null };
+
+function derived() {
+  if (views.version !== state.version || views.regions !== state.regions) {
+    const byFrame = new Map();
+    state.regions.forEach((r, i) => {
+      if (!byFrame.has(r.frame)) byFrame.set(r.frame, []);
+      byFrame.get(r.frame).push(i);
+    });
+    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks() };
+  }
+  return views;
 }
 
 function el(name, attrs, parent) {
@@ -305,11 +405,16 @@ function drawOverlay() {
   svg.setAttribute("viewBox", `0 0 ${state.info.width} ${state.info.height}`);
   const stroke = Math.max(state.info.width, state.info.height) / 300;
   svg.style.setProperty("--stroke", `${stroke}`);
+  // Zones (on every frame) below the regions.
+  state.zones.forEach(([x1, y1, x2, y2], i) => {
+    const cls = `zone${i === state.zone ? " selected" : ""}`;
+    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-zone": i }, svg);
+  });
   // Larger regions below smaller ones, the selected one on top: every region stays clickable.
   const area = ([r, i]) => (i === state.selected ? -1 : (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]));
   for (const [r, i] of visible().sort((a, b) => area(b) - area(a))) {
     const [x1, y1, x2, y2] = r.box;
-    const cls = `region ${r.action}${i === state.selected ? " selected" : ""}${r.source === "manual" ? " manual" : ""}`;
+    const cls = `region ${r.action}${i === state.selected ? " selected" : ""}${r.source === "manual" ? " manual" : ""}${r.method ? ` m-${r.method}` : ""}`;
     el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-index": i, "stroke-width": stroke }, svg);
     if (i === state.selected) {
       const h = stroke * 2.5;
@@ -333,17 +438,21 @@ function onPointerDown(event) {
   event.preventDefault();
   const target = event.target;
   const [x, y] = svgPoint(event);
-  const before = snapshot();
   $("overlay").setPointerCapture(event.pointerId);
   if (target.dataset.corner !== undefined && selectedRegion()) {
-    state.drag = { kind: "resize", corner: target.dataset.corner, before, start: [...selectedRegion().box] };
-  } else if (target.dataset.index !== undefined) {
+    state.drag = { kind: "resize", corner: target.dataset.corner, start: [...selectedRegion().box] };
+  } else if (target.dataset.zone !== undefined && !state.drawingZone) {
+    state.zone = Number(target.dataset.zone);
+    state.selected = -1;
+    draw();
+  } else if (target.dataset.index !== undefined && !state.drawingZone) {
+    state.zone = -1;
     state.selected = Number(target.dataset.index);
     state.track = selectedRegion().track >= 0 ? selectedRegion().track : null;
-    state.drag = { kind: "move", at: [x, y], before, start: [...selectedRegion().box] };
+    state.drag = { kind: "move", at: [x, y], start: [...selectedRegion().box] };
     draw();
   } else {
-    state.drag = { kind: "draw", at: [x, y], before, box: null };
+    state.drag = { kind: "draw", at: [x, y], box: null };
   }
 }
 
@@ -378,47 +487,47 @@ function onPointerUp() {
   if (d.kind === "draw") {
     const box = d.box && normalised(d.box);
     if (!box || box[2] - box[0] < MIN_SIDE || box[3] - box[1] < MIN_SIDE) {
-      state.selected = -1; // a click on the picture: deselect
+      state.selected = state.zone = -1; // a click on the picture: deselect
       state.track = null;
       draw();
       return;
     }
-    change(() => addDrawn(box), d.before);
+    if (state.drawingZone) {
+      state.drawingZone = false;
+      commit([{ op: "add_zone", box }]);
+      state.zone = state.zones.length - 1;
+      draw();
+      return;
+    }
+    addDrawn(box);
     return;
   }
   if (!d.moved) return;
   const r = selectedRegion();
   const moved = normalised(r.box);
-  r.box = d.start; // the snapshot is taken from the state before the drag
-  change(() => {
-    r.box = moved;
-    r.source = "manual";
-    r.score = 1;
-    if (isVideo() && r.track >= 0) interpolate(r.track);
-    state.selected = state.regions.indexOf(r);
-  }, d.before);
+  r.box = d.start; // the edit starts from the region as it was before the drag
+  const now = { ...copy(r), box: moved, source: "manual", score: 1 };
+  const ops = [{ op: "replace", regions: [[copy(r), now]] }];
+  if (isVideo() && r.track >= 0) ops.push({ op: "interpolate", track: r.track });
+  if (!commit(ops, { select: now })) draw();
 }
 
 // A drawn region: a new one, or in a video the next key of the selected drawn track.
 function addDrawn(box) {
   const region = { box, score: 1, source: "manual", frame: isVideo() ? state.frame : 0, track: -1, action: "obscure" };
-  if (isVideo()) {
-    const sel = state.track;
-    const drawnTrack =
-      sel !== null &&
-      state.regions.some((r) => r.track === sel) &&
-      state.regions.every((r) => r.track !== sel || r.source === "manual" || r.source === "interpolated");
-    const free = drawnTrack && !state.regions.some((r) => r.track === sel && r.frame === state.frame && r.source === "manual");
-    region.track = free ? sel : nextTrackId();
-    if (free) state.regions = state.regions.filter((r) => !(r.track === sel && r.frame === state.frame));
-    state.track = region.track;
-    state.regions.push(region);
-    interpolate(region.track);
-    state.selected = state.regions.indexOf(region);
-  } else {
-    state.regions.push(region);
-    state.selected = state.regions.length - 1;
-  }
+  if (!isVideo()) return commit([{ op: "add", regions: [region] }], { select: region });
+  const sel = state.track;
+  const drawnTrack =
+    sel !== null &&
+    state.regions.some((r) => r.track === sel) &&
+    state.regions.every((r) => r.track !== sel || r.source === "manual" || r.source === "interpolated");
+  const here = state.regions.filter((r) => r.track === sel && r.frame === state.frame);
+  const free = drawnTrack && !here.some((r) => r.source === "manual");
+  region.track = free ? sel : nextTrackId();
+  state.track = region.track;
+  const ops = free && here.length ? [{ op: "remove", regions: here.map(copy) }] : [];
+  ops.push({ op: "add", regions: [region] }, { op: "interpolate", track: region.track });
+  commit(ops, { select: region });
 }
 
 // ------------------------------------------------------------------------------------ views
@@ -441,10 +550,13 @@ function draw() {
   $("overlay").classList.toggle("hidden", state.preview);
   $("preview").setAttribute("aria-pressed", String(state.preview));
   $("reviewed").setAttribute("aria-pressed", String(state.reviewed));
+  $("zone").setAttribute("aria-pressed", String(state.drawingZone));
   const r = selectedRegion();
   $("accept").disabled = !r || r.action !== "suggested";
   $("keep").disabled = $("obscure").disabled = !r || r.action === "suggested";
-  $("reject").disabled = !r;
+  $("reject").disabled = !r && state.zone < 0;
+  $("method").disabled = !r || r.action === "suggested";
+  $("method").value = (r && r.method) || "";
   $("undo").disabled = !state.undo.length;
   $("redo").disabled = !state.redo.length;
   $("follow-back").hidden = $("follow-forward").hidden = !isVideo() || state.following !== null;
@@ -472,7 +584,8 @@ function renderFiles() {
     const counts = document.createElement("span");
     counts.className = "counts";
     const faces = `${f.faces} ${f.kind === "video" ? "track" : "face"}${f.faces === 1 ? "" : "s"}`;
-    counts.textContent = `${faces} · ${f.suggestions} suggestion${f.suggestions === 1 ? "" : "s"}` + (f.kept ? ` · ${f.kept} kept` : "");
+    counts.textContent = `${faces} · ${f.suggestions} suggestion${f.suggestions === 1 ? "" : "s"}` + (f.kept ? ` · ${f.kept} kept` : "") + (f.zone_count ? ` · ${f.zone_count} zone${f.zone_count === 1 ? "" : "s"}` : "") +
+      (f.gap_frames ? ` · ${(100 * f.covered).toFixed(1)} % covered` : "");
     button.append(name, badge, counts);
     button.addEventListener("click", () => openFile(f.index));
     li.appendChild(button);
@@ -489,14 +602,18 @@ async function openFile(index, frame = 0) {
     index,
     info: entry,
     regions: entry.regions,
+    zones: entry.zones.map((z) => z.box),
+    zone: -1,
+    drawingZone: false,
     reviewed: entry.state === "reviewed",
     selected: -1,
     track: null,
     undo: [],
     redo: [],
+    version: state.version + 1, // another file's regions: every derived view is made again
     frame: Math.min(Math.max(frame, 0), entry.frames - 1),
   });
-  state.files[index] = { ...state.files[index], ...entry, regions: undefined };
+  state.files[index] = { ...state.files[index], ...entry, regions: undefined, zones: undefined };
   $("file-title").textContent = entry.name;
   $("video").hidden = entry.kind !== "video";
   $("scrubber").max = String(entry.frames - 1);
@@ -547,7 +664,7 @@ function tracks() {
 let shownTracks = "";
 
 // Track cards; rebuilt only when a track changed (stepping through frames keeps the pictures).
-function renderTracks(list = tracks()) {
+function renderTracks(list) {
   const box = $("tracks");
   const key = JSON.stringify([state.index, state.track, list.map((t) => [t.id, t.first, t.last, t.kept, t.count])]);
   if (key === shownTracks) return;
@@ -585,12 +702,34 @@ function renderTracks(list = tracks()) {
   }
 }
 
+const LANE = 12;
+let shownTimeline = "";
+
 function drawVideo() {
   const frames = state.info.frames;
   $("scrubber").value = String(state.frame);
   $("frame-label").textContent = `frame ${state.frame + 1} / ${frames}`;
-  const list = tracks();
-  const lane = 12;
+  const list = derived().tracks;
+  const key = JSON.stringify([state.index, state.version, state.track, frames]);
+  if (key !== shownTimeline) {
+    shownTimeline = key;
+    drawTimeline(list);
+  }
+  const summary = state.files[state.index];
+  const gaps = summary.gap_frames || 0;
+  $("coverage-meter").value = summary.covered ?? 1;
+  $("coverage").textContent = `${(100 * (summary.covered ?? 1)).toFixed(1)} % covered` +
+    (gaps ? ` · ${gaps} frame${gaps === 1 ? "" : "s"} with a gap` : "");
+  $("next-gap").disabled = !gaps;
+  const cursor = $("timeline").querySelector(".cursor");
+  cursor.setAttribute("x", String(state.frame));
+  renderTracks(list);
+}
+
+// The lanes of the tracks and of the suggestions; the cursor is moved at each step.
+function drawTimeline(list) {
+  const frames = state.info.frames;
+  const lane = LANE;
   const svg = $("timeline");
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${frames} ${Math.max(list.length, 1) * lane + lane}`);
@@ -623,7 +762,14 @@ function drawVideo() {
     }
   }
   el("rect", { x: state.frame, y: 0, width: Math.max(frames / 400, 0.5), height: (list.length + 1) * lane, class: "cursor" }, svg);
-  renderTracks(list);
+}
+
+// The first frame of the next gap after the frame shown (round to the first).
+function nextGap() {
+  const gaps = (isVideo() && state.files[state.index].gaps) || [];
+  if (!gaps.length) return;
+  const next = gaps.find(([first]) => first > state.frame) || gaps[0];
+  seek(next[0]);
 }
 
 function timelineFrame(event) {
@@ -684,12 +830,23 @@ function onKey(event) {
     case "y": case "Z": handled(); return redo();
     case "r": case "R": handled(); return toggleReviewed();
     case "p": case "P": handled(); return togglePreview();
+    case "s": case "S": handled(); return toggleZone();
+    case "g": case "G": handled(); return nextGap();
+    case "0": handled(); return setMethod(null);
+    case "1": handled(); return setMethod("fill");
+    case "2": handled(); return setMethod("pixelate");
+    case "3": handled(); return setMethod("blur");
     case "f": handled(); return follow(1);
     case "F": handled(); return follow(-1);
-    case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = -1; state.track = null; return draw();
+    case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = state.zone = -1; state.track = null; state.drawingZone = false; return draw();
     case "ArrowRight": if (isVideo()) { handled(); seek(state.frame + step); } return;
     case "ArrowLeft": if (isVideo()) { handled(); seek(state.frame - step); } return;
   }
+}
+
+function toggleZone() {
+  state.drawingZone = !state.drawingZone;
+  draw();
 }
 
 function togglePreview() {
@@ -735,6 +892,12 @@ async function start() {
   $("redo").addEventListener("click", redo);
   $("reviewed").addEventListener("click", toggleReviewed);
   $("preview").addEventListener("click", togglePreview);
+  $("zone").addEventListener("click", toggleZone);
+  $("next-gap").addEventListener("click", nextGap);
+  $("method").addEventListener("change", (e) => {
+    setMethod(e.target.value || null);
+    e.target.blur(); // the keys are the page's again
+  });
   $("export").addEventListener("click", exportAll);
   $("scrubber").addEventListener("input", (e) => seek(Number(e.target.value)));
   $("prev-frame").addEventListener("click", () => seek(state.frame - 1));

@@ -1,0 +1,246 @@
+"""Edits of the review page as small operations on one file entry, so that an edit's size does not
+grow with the video's length (keeping a track of an hour-long video is one line, not every region).
+
+The page applies the same operations to its own copy and keeps their inverses for undo and redo;
+the server applies them here, checked as strictly as a regions file is read, all or nothing.
+
+* ``{"op": "action", "track": T, "action": "keep" | "obscure", "frames": [first, last]}`` sets the
+  action of track ``T``'s regions (not its suggestions); ``frames`` (optional) limits the frames.
+* ``{"op": "remove", "regions": [record, ...]}`` removes one region equal to each record (box,
+  score, source, frame, track and action); a record that matches none is refused: the page and
+  the file disagree, and the page must reload.
+* ``{"op": "method", "track": T, "method": "fill" | "pixelate" | "blur" | null, "frames": ...}``
+  sets how track ``T``'s regions are painted (``null``: as the run's options say).
+* ``{"op": "replace", "regions": [[old, new], ...]}`` changes the region equal to each ``old`` into
+  ``new`` in place (keeping one face, moving a box, accepting a suggestion).
+* ``{"op": "add", "regions": [record, ...]}`` adds regions.
+* ``{"op": "interpolate", "track": T}`` fills a drawn track (every region drawn or interpolated)
+  between its drawn keys, replacing its earlier interpolated regions, as the page does.
+* ``{"op": "reviewed", "value": bool}`` marks the file reviewed or not.
+* ``{"op": "add_zone", "box": [x1, y1, x2, y2]}`` adds a static zone (obscured on every frame);
+  ``{"op": "remove_zone", "box": ...}`` removes the zone with that box.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..regions import Regions
+from ..regions_file import REGION_METHODS, FileEntry, parse_records, parse_zones
+
+OPS = ("action", "method", "replace", "remove", "add", "interpolate", "reviewed", "add_zone", "remove_zone")
+MOST_OPS = 4096  # operations in one request: an edit is a handful
+
+
+def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
+    """``entry`` with ``ops`` applied, as a new entry (``entry`` is left as it was if any op is
+    refused); ValueError names what is wrong."""
+    if not isinstance(ops, list) or not 1 <= len(ops) <= MOST_OPS:
+        raise ValueError(f"'ops' must be a list of 1 to {MOST_OPS} operations")
+    regions, actions, reviewed, zones = entry.regions, entry.actions.copy(), entry.reviewed, entry.zones
+    changed = False
+    for op in ops:
+        kind = op.get("op") if isinstance(op, dict) else None
+        if kind not in OPS:
+            raise ValueError(f"unknown operation {kind!r} (expected one of {', '.join(OPS)})")
+        if kind == "reviewed":
+            if not isinstance(op.get("value"), bool):
+                raise ValueError("'reviewed' needs a true or false 'value'")
+            reviewed = op["value"]
+        elif kind == "action":
+            actions, moved = _set_action(regions, actions, op, entry.frames)
+            changed = changed or moved
+        elif kind == "method":
+            regions, moved = _set_method(regions, actions, op, entry.frames)
+            changed = changed or moved
+        elif kind == "remove":
+            regions, actions = _remove(regions, actions, op.get("regions"), entry.frames)
+            changed = True
+        elif kind == "replace":
+            regions, actions = _replace(regions, actions, op.get("regions"), entry.frames)
+            changed = True
+        elif kind == "add":
+            regions, actions = _add(regions, actions, op.get("regions"), entry.frames)
+            changed = True
+        elif kind == "interpolate":
+            regions, actions, filled = _interpolate(regions, actions, _track(op))
+            changed = changed or filled
+        else:
+            zones, changed = _zone(zones, op, kind == "add_zone"), True
+    return FileEntry(
+        input=entry.input,
+        output=entry.output,
+        kind=entry.kind,
+        width=entry.width,
+        height=entry.height,
+        frames=entry.frames,
+        regions=regions,
+        actions=actions,
+        size=entry.size,
+        sha256=entry.sha256,
+        reviewed=reviewed,
+        edited=entry.edited or changed,
+        zones=zones,
+    )
+
+
+def _zone(zones: np.ndarray, op: dict[str, Any], add: bool) -> np.ndarray:
+    try:
+        box = parse_zones([{"box": op.get("box")}])
+    except TypeError as exc:
+        raise ValueError(str(exc)) from exc
+    if add:
+        return np.vstack([zones, box.astype(np.float32)])
+    rounded = [[round(float(v), 1) for v in z] for z in zones]
+    wanted = [round(float(v), 1) for v in box[0]]
+    if wanted not in rounded:
+        raise ValueError("no such zone: reload the page")
+    return np.delete(zones, rounded.index(wanted), axis=0)
+
+
+def _track(op: dict[str, Any]) -> int:
+    track = op.get("track")
+    if type(track) is not int:
+        raise ValueError("'track' must be a whole number")
+    return track
+
+
+def _track_mask(regions: Regions, actions: np.ndarray, op: dict[str, Any], frames: int) -> np.ndarray:
+    """Track ``op['track']``'s regions (not its suggestions), on ``op['frames']`` only if given."""
+    mask = (regions.track == _track(op)) & (actions != "suggested")
+    if "frames" in op:
+        span = op["frames"]
+        if not (isinstance(span, list) and len(span) == 2 and all(type(v) is int for v in span)):
+            raise ValueError("'frames' must be [first, last], two frame numbers")
+        if not 0 <= span[0] <= span[1] < frames:
+            raise ValueError(f"'frames' must lie within the file's {frames} frames")
+        mask &= (regions.frame >= span[0]) & (regions.frame <= span[1])
+    return mask
+
+
+def _set_action(regions: Regions, actions: np.ndarray, op: dict[str, Any], frames: int) -> tuple:
+    action = op.get("action")
+    if action not in ("keep", "obscure"):
+        raise ValueError("'action' must be 'keep' or 'obscure' (a suggestion is accepted by adding it)")
+    mask = _track_mask(regions, actions, op, frames)
+    moved = bool((actions[mask] != action).any())
+    actions[mask] = action
+    return actions, moved
+
+
+def _set_method(regions: Regions, actions: np.ndarray, op: dict[str, Any], frames: int) -> tuple:
+    method = op.get("method")
+    if method not in (None, *REGION_METHODS):
+        raise ValueError(f"'method' must be one of {', '.join(REGION_METHODS)} or null (the run's)")
+    mask = _track_mask(regions, actions, op, frames)
+    regions, _ = _align(regions[np.arange(len(regions))], Regions(data={"method": []}))
+    moved = any(m != method for m in regions.data["method"][mask].tolist())
+    regions.data["method"][mask] = method
+    return regions, moved
+
+
+def _align(regions: Regions, new: Regions) -> tuple[Regions, Regions]:
+    """Both with the same data columns: the entry's, and ``method`` once any region has one (``None``
+    where a region has no value). Any other key the entry does not have is refused."""
+    unknown = set(new.data) - set(regions.data) - {"method"}
+    if unknown:
+        raise ValueError(f"unknown region key {sorted(unknown)[0]!r}")
+    names = list(dict.fromkeys([*regions.data, *new.data]))
+
+    def filled(r: Regions) -> Regions:
+        data = {n: r.data[n] if n in r.data else np.full(len(r), None, object) for n in names}
+        return Regions(r.boxes, r.scores, r.source, r.frame, r.track, data)
+
+    return filled(regions), filled(new)
+
+
+def _parsed(records: Any, frames: int) -> tuple[Regions, list[str]]:
+    if not isinstance(records, list) or not records:
+        raise ValueError("'regions' must be a non-empty list of regions")
+    try:
+        return parse_records(records, frames)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"malformed regions: {exc}") from exc
+
+
+def _rows(regions: Regions, actions: np.ndarray, records: Any, frames: int) -> np.ndarray:
+    """The row of one region equal to each record (distinct rows); ValueError if one has none."""
+    wanted, wanted_actions = _parsed(records, frames)
+    free = np.ones(len(regions), bool)
+    rows = []
+    for want, action in zip(wanted.to_records(), wanted_actions, strict=True):
+        near = np.flatnonzero(free & (regions.frame == want["frame"]) & (regions.track == want["track"]))
+        found = [
+            row
+            for row, have in zip(near, regions[near].to_records(), strict=True)
+            if all(have[k] == want[k] for k in ("box", "score", "source")) and actions[row] == action
+        ]
+        if not found:
+            raise ValueError(f"no such region on frame {want['frame']}: reload the page")
+        free[found[0]] = False
+        rows.append(found[0])
+    return np.asarray(rows, np.int64)
+
+
+def _remove(regions: Regions, actions: np.ndarray, records: Any, frames: int) -> tuple:
+    keep = np.ones(len(regions), bool)
+    keep[_rows(regions, actions, records, frames)] = False
+    return regions[keep], actions[keep]
+
+
+def _replace(regions: Regions, actions: np.ndarray, pairs: Any, frames: int) -> tuple:
+    """Each ``[old, new]`` pair: the region equal to ``old`` becomes ``new``, where it is (the order
+    of the regions, which the page's selection follows, stays)."""
+    if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+        raise ValueError("'regions' must be a list of [old, new] pairs")
+    rows = _rows(regions, actions, [old for old, _ in pairs], frames)
+    new, new_actions = _parsed([new for _, new in pairs], frames)
+    # A copy first: the entry stays as it was until every operation has passed.
+    regions, new = _align(regions[np.arange(len(regions))], new)
+    for column, values in (("boxes", new.boxes), ("scores", new.scores), ("source", new.source)):
+        getattr(regions, column)[rows] = values
+    regions.frame[rows], regions.track[rows] = new.frame, new.track
+    for name, values in new.data.items():
+        regions.data[name][rows] = values
+    actions[rows] = new_actions
+    return regions, actions
+
+
+def _add(regions: Regions, actions: np.ndarray, records: Any, frames: int) -> tuple:
+    new, added = _parsed(records, frames)
+    regions, new = _align(regions, new)
+    return Regions.concat([regions, new]), np.concatenate([actions, np.asarray(added, "U9")])
+
+
+def _interpolate(regions: Regions, actions: np.ndarray, track: int) -> tuple:
+    """The page's rule: between consecutive drawn keys, boxes move linearly, rounded to 0.1 (half
+    up, as JavaScript's Math.round), with the first key's action and method."""
+    mine = np.flatnonzero(regions.track == track)
+    sources = set(regions.source[mine].tolist())
+    if not len(mine) or not sources <= {"manual", "interpolated"}:
+        return regions, actions, False
+    drop = (regions.track == track) & (regions.source != "manual")
+    keys = sorted(
+        zip(regions[mine].to_records(), actions[mine].tolist(), strict=True), key=lambda k: k[0]["frame"]
+    )
+    keys = [k for k in keys if k[0]["source"] == "manual"]
+    records, filled = [], []
+    for (a, action), (b, _) in zip(keys, keys[1:], strict=False):
+        for f in range(a["frame"] + 1, b["frame"]):
+            t = (f - a["frame"]) / (b["frame"] - a["frame"])
+            box = [
+                math.floor((v + t * (w - v)) * 10 + 0.5) / 10 for v, w in zip(a["box"], b["box"], strict=True)
+            ]
+            records.append(
+                {"box": box, "score": 1.0, "source": "interpolated", "frame": f, "track": track}
+                | ({"method": a["method"]} if "method" in a else {})
+            )
+            filled.append(action)
+    kept = regions[~drop]
+    if not records:
+        return kept, actions[~drop], bool(drop.any())
+    kept, new = _align(kept, Regions.from_records(records))
+    return Regions.concat([kept, new]), np.concatenate([actions[~drop], np.asarray(filled, "U9")]), True

@@ -1,0 +1,112 @@
+"""The review page's edits as operations on a file entry: small, checked, all or nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from unseen.regions import Regions
+from unseen.regions_file import FileEntry
+from unseen.review.edits import apply_edits
+
+FRAMES = 100
+
+
+def _video(**kw) -> FileEntry:
+    """A detected track on every frame, and a suggestion on frame 50."""
+    boxes = [[10.0 + f, 20.0, 50.0 + f, 70.0] for f in range(FRAMES)] + [[200.0, 10.0, 230.0, 44.0]]
+    frames = [*range(FRAMES), 50]
+    regions = Regions(np.asarray(boxes), 0.9, "full", frames, [0] * FRAMES + [-1])
+    return FileEntry(
+        "in.mp4", "out.mp4", "video", 320, 240, FRAMES, regions, ["obscure"] * FRAMES + ["suggested"], **kw
+    )
+
+
+def test_a_track_action_on_some_frames_leaves_the_rest_and_the_suggestions():
+    entry = _video()
+    changed = apply_edits(entry, [{"op": "action", "track": 0, "action": "keep", "frames": [10, 19]}])
+    assert changed.edited and not entry.edited
+    assert np.flatnonzero(changed.actions == "keep").tolist() == list(range(10, 20))
+    assert changed.actions[-1] == "suggested" and (entry.actions[:FRAMES] == "obscure").all()
+    again = apply_edits(changed, [{"op": "action", "track": 0, "action": "keep", "frames": [10, 19]}])
+    assert again.actions.tolist() == changed.actions.tolist()
+
+
+def test_drawn_keys_are_interpolated_as_the_page_does_and_a_refused_op_changes_nothing():
+    entry = _video()
+    keys = [
+        {
+            "box": [0.0, 0.0, 10.0, 10.0],
+            "score": 1.0,
+            "source": "manual",
+            "frame": 10,
+            "track": 5,
+            "action": "obscure",
+        },
+        {
+            "box": [3.0, 1.0, 13.0, 12.0],
+            "score": 1.0,
+            "source": "manual",
+            "frame": 13,
+            "track": 5,
+            "action": "obscure",
+        },
+    ]
+    drawn = apply_edits(entry, [{"op": "add", "regions": keys}, {"op": "interpolate", "track": 5}])
+    filled = [r for r in drawn.records() if r["source"] == "interpolated"]
+    # The page's rule: Math.round((a + t * (b - a)) * 10) / 10 on each side of the box.
+    assert [(r["frame"], r["box"]) for r in filled] == [
+        (11, [1.0, 0.3, 11.0, 10.7]),
+        (12, [2.0, 0.7, 12.0, 11.3]),
+    ]
+    moved = {**keys[1], "frame": 12}
+    redrawn = apply_edits(
+        drawn, [{"op": "replace", "regions": [[keys[1], moved]]}, {"op": "interpolate", "track": 5}]
+    )
+    assert sorted(r["frame"] for r in redrawn.records() if r["track"] == 5) == [10, 11, 12]
+    with pytest.raises(ValueError, match="no such region"):
+        apply_edits(drawn, [{"op": "interpolate", "track": 5}, {"op": "remove", "regions": [moved]}])
+    with pytest.raises(ValueError, match="within"):
+        apply_edits(entry, [{"op": "action", "track": 0, "action": "keep", "frames": [0, FRAMES]}])
+    assert len(drawn.regions) == FRAMES + 1 + 4  # the refused edits left it as it was
+
+
+def test_zones_are_added_removed_and_checked():
+    entry = _video()
+    zoned = apply_edits(entry, [{"op": "add_zone", "box": [10, 20, 110.04, 90]}])
+    assert (
+        zoned.zone_records() == [{"box": [10.0, 20.0, 110.0, 90.0]}] and zoned.edited and not len(entry.zones)
+    )
+    for bad in [[10, 20, 5, 90], [1, 2, 3], "all", [0, 0, float("nan"), 4]]:
+        with pytest.raises(ValueError):
+            apply_edits(zoned, [{"op": "add_zone", "box": bad}])
+    with pytest.raises(ValueError, match="no such zone"):
+        apply_edits(zoned, [{"op": "remove_zone", "box": [10, 20, 111, 90]}])
+    assert not len(apply_edits(zoned, [{"op": "remove_zone", "box": [10.0, 20.0, 110.0, 90.0]}]).zones)
+
+
+def test_a_method_is_chosen_per_track_or_region_and_drawn_keys_pass_it_on():
+    entry = _video()
+    blurred = apply_edits(entry, [{"op": "method", "track": 0, "method": "blur", "frames": [0, 49]}])
+    methods = blurred.regions.data["method"].tolist()
+    assert (
+        methods[:50] == ["blur"] * 50 and methods[50:] == [None] * 51 and "method" not in entry.regions.data
+    )
+    back = apply_edits(blurred, [{"op": "method", "track": 0, "method": None}])
+    assert set(back.regions.data["method"].tolist()) == {None}
+    first = blurred.records()[0]
+    assert first["method"] == "blur"
+    plain = apply_edits(blurred, [{"op": "replace", "regions": [[first, {**first, "method": "pixelate"}]]}])
+    assert plain.records()[0]["method"] == "pixelate" and plain.records()[1]["method"] == "blur"
+    keys = [
+        {"box": [0, 0, 10, 10], "source": "manual", "frame": 3, "track": 7, "method": "pixelate"},
+        {"box": [0, 0, 10, 10], "source": "manual", "frame": 6, "track": 7},
+    ]
+    drawn = apply_edits(entry, [{"op": "add", "regions": keys}, {"op": "interpolate", "track": 7}])
+    assert [r.get("method") for r in drawn.records() if r["source"] == "interpolated"] == ["pixelate"] * 2
+    for bad in [
+        {"op": "method", "track": 0, "method": "melt"},
+        {"op": "add", "regions": [{**keys[0], "method": "x"}]},
+    ]:
+        with pytest.raises(ValueError, match="method"):
+            apply_edits(entry, [bad])
