@@ -65,10 +65,18 @@ def build(data: Path, out: Path, clips: int, seconds: int) -> dict[str, Path]:
     if not run.ok:
         sys.exit(f"make_mosaics failed: {run.describe_failure()}")
     tiles = [x for x in (mosaics / "list.txt").read_text().split() if x.startswith("12mp/")]
-    make_videos = importlib.import_module("make_videos")
     for res, (w, h) in SIZES.items():
+        # in a child process: a clip is built in memory, and a run forked from a large process
+        # would start with its size (and report it as its peak memory)
         print(f"building {len(tiles)} clips at {w}x{h} ...", flush=True)
-        make_videos.main(str(mosaics), tiles, str(fresh_dir(dirs[res])), W=w, H=h, fps=FPS, seconds=seconds)
+        build = (
+            f"import sys; sys.path.insert(0, {str(TOOLS)!r}); import make_videos; "
+            f"make_videos.main({str(mosaics)!r}, {tiles!r}, {str(fresh_dir(dirs[res]))!r}, "
+            f"W={w}, H={h}, fps={FPS}, seconds={seconds})"
+        )
+        run = run_measured("make_videos", [sys.executable, "-c", build], out / f"clips{res}.log")
+        if not run.ok:
+            sys.exit(f"make_videos failed: {run.describe_failure()}")
     stamp.write_text(wanted)
     return dirs
 
