@@ -35,6 +35,7 @@ const state = {
 // ------------------------------------------------------------------------------------ server
 
 let saving = Promise.resolve();
+let unsaved = 0; // edits sent and not yet stored: "saved" is said only once none is left
 
 function status(text, error = false) {
   const el = $("status");
@@ -57,16 +58,21 @@ async function api(method, url, body) {
 function send(ops) {
   const index = state.index;
   status("saving…");
+  unsaved += 1;
   saving = saving
     .then(() => api("PATCH", `/api/files/${index}`, { ops }))
     .then((summary) => {
+      unsaved -= 1;
       state.files[index] = summary;
       state.saved += 1;
       renderFiles();
-      status("saved");
+      status(unsaved ? "saving…" : "saved");
       if (index === state.index) draw(); // the coverage, and the preview, follow the edit
     })
-    .catch((err) => status(`not saved: ${err.message} (reload the page)`, true));
+    .catch((err) => {
+      unsaved -= 1;
+      status(`not saved: ${err.message} (reload the page)`, true);
+    });
   return saving;
 }
 
