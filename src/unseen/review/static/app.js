@@ -22,6 +22,7 @@ const state = {
   drawingZone: false, // the next box drawn is a zone
   selected: -1, // index into regions
   track: null, // selected track (video)
+  mergeInto: null, // after M: the track the next track picked is merged into
   undo: [], // steps: {ops, undo}
   redo: [],
   version: 0, // bumped by every applied edit (derived views are rebuilt when it changes)
@@ -112,6 +113,11 @@ function apply(ops) {
       state.zones.splice(at, 1);
       state.zone = -1;
       undo.push({ op: "add_zone", box: op.box });
+    } else if (op.op === "split") {
+      for (const r of state.regions) if (r.track === op.track && r.frame >= op.frame) r.track = op.into;
+      undo.push({ op: "merge", track: op.track, from: op.into });
+    } else if (op.op === "merge") {
+      undo.push(...merge(op));
     } else if (op.op === "interpolate") {
       interpolate(op.track);
       filled.add(op.track);
@@ -147,6 +153,26 @@ function setTrack(op, key) {
     else r[key] = value;
   }
   return runs.filter((run) => run[key] !== value);
+}
+
+// Track ``from``'s regions (on ``frames`` only, if given) become track ``track``'s. The undo gives
+// them back: a run of frames where only ``from`` had regions in one operation, and on a frame both
+// had one, ``from``'s regions one by one (those of ``track`` there stay where they are).
+function merge({ track, from, frames }) {
+  const moved = state.regions.filter((r) => r.track === from && (!frames || (r.frame >= frames[0] && r.frame <= frames[1])));
+  const theirs = new Set(state.regions.filter((r) => r.track === track).map((r) => r.frame));
+  const mine = new Set(moved.map((r) => r.frame));
+  const undo = [];
+  let run = null;
+  for (const f of [...new Set([...theirs, ...mine])].sort((a, b) => a - b)) {
+    if (!mine.has(f) || theirs.has(f)) run = null;
+    else if (run) run.frames[1] = f;
+    else undo.push((run = { op: "merge", track: from, from: track, frames: [f, f] }));
+  }
+  const shared = moved.filter((r) => theirs.has(r.frame)).map((r) => [{ ...copy(r), track }, copy(r)]);
+  if (shared.length) undo.push({ op: "replace", regions: shared });
+  for (const r of moved) r.track = track;
+  return undo;
 }
 
 // One undoable step: apply ``ops``, send them; the file is no longer reviewed unless ``keepsReview``.
@@ -208,6 +234,53 @@ function setMethod(method) {
 
 function setTrackAction(track, action) {
   commit([{ op: "action", track, action }]); // changes the regions in place: the selection stays
+}
+
+// Cut the selected track at the frame shown: from it on, the regions are a new track, kept or
+// obscured on their own. A drawn track's regions next to the cut become drawn keys, so that each part
+// still spans its frames once it is filled again between its keys (after an edit of a key).
+function split() {
+  const track = state.track;
+  const frame = state.frame;
+  const mine = state.regions.filter((r) => r.track === track);
+  if (!isVideo() || track === null || !mine.some((r) => r.frame < frame) || !mine.some((r) => r.frame >= frame)) {
+    status("split: select a track, then a frame after its first one");
+    return;
+  }
+  const ops = [];
+  if (mine.every((r) => r.source === "manual" || r.source === "interpolated")) {
+    const before = Math.max(...mine.filter((r) => r.frame < frame).map((r) => r.frame));
+    const after = Math.min(...mine.filter((r) => r.frame >= frame).map((r) => r.frame));
+    const ends = mine.filter((r) => (r.frame === before || r.frame === after) && r.source === "interpolated");
+    if (ends.length) ops.push({ op: "replace", regions: ends.map((r) => [copy(r), { ...copy(r), source: "manual" }]) });
+  }
+  const into = nextTrackId();
+  ops.push({ op: "split", track, frame, into });
+  state.track = into;
+  commit(ops);
+  state.selected = state.regions.findIndex((r) => r.track === into && r.frame === frame);
+  draw();
+}
+
+// M: the next track picked (its card, its lane or one of its regions) is merged into the selected one.
+function startMerge() {
+  if (!isVideo() || state.track === null || state.track < 0) return;
+  state.mergeInto = state.track;
+  status(`merge: pick the track to merge into track ${state.track} (Esc cancels)`);
+  draw();
+}
+
+function pickedForMerge(track) {
+  const into = state.mergeInto;
+  if (into === null || track === null || track < 0 || track === into) return false;
+  mergeTracks(into, track);
+  return true;
+}
+
+function mergeTracks(into, from) {
+  state.mergeInto = null;
+  state.track = into;
+  commit([{ op: "merge", track: into, from }]);
 }
 
 function nextTrackId() {
@@ -452,6 +525,7 @@ function onPointerDown(event) {
     state.selected = -1;
     draw();
   } else if (target.dataset.index !== undefined && !state.drawingZone) {
+    if (pickedForMerge(state.regions[Number(target.dataset.index)].track)) return;
     state.zone = -1;
     state.selected = Number(target.dataset.index);
     state.track = selectedRegion().track >= 0 ? selectedRegion().track : null;
@@ -568,6 +642,9 @@ function draw() {
   $("follow-back").hidden = $("follow-forward").hidden = !isVideo() || state.following !== null;
   $("follow-back").disabled = $("follow-forward").disabled = !canFollow();
   $("follow-stop").hidden = state.following === null;
+  $("split").hidden = $("merge").hidden = !isVideo();
+  $("split").disabled = $("merge").disabled = state.track === null;
+  $("merge").setAttribute("aria-pressed", String(state.mergeInto !== null));
   if (isVideo()) drawVideo();
   location.replace(`#file=${state.index}&frame=${state.frame}`);
 }
@@ -699,11 +776,19 @@ function renderTracks(list) {
     obscure.className = "track-obscure";
     obscure.textContent = "Obscure";
     obscure.addEventListener("click", () => setTrackAction(t.id, "obscure"));
+    const join = document.createElement("button");
+    join.type = "button";
+    join.className = "track-merge";
+    join.textContent = "Merge";
+    join.title = "Merge this track into the selected one (M, then pick it)";
+    join.disabled = state.track === null || state.track === t.id;
+    join.addEventListener("click", () => mergeTracks(state.track, t.id));
     img.addEventListener("click", () => {
+      if (pickedForMerge(t.id)) return;
       state.track = t.id;
       seek(t.first);
     });
-    card.append(img, label, keep, obscure);
+    card.append(img, label, keep, obscure, join);
     box.appendChild(card);
   }
 }
@@ -755,6 +840,7 @@ function drawTimeline(list) {
           "data-track": t.id,
         }, svg);
         rect.addEventListener("click", (event) => {
+          if (pickedForMerge(t.id)) return;
           state.track = t.id;
           seek(Math.round(timelineFrame(event)));
         });
@@ -838,13 +924,15 @@ function onKey(event) {
     case "p": case "P": handled(); return togglePreview();
     case "s": case "S": handled(); return toggleZone();
     case "g": case "G": handled(); return nextGap();
+    case "c": case "C": handled(); return split();
+    case "m": case "M": handled(); return startMerge();
     case "0": handled(); return setMethod(null);
     case "1": handled(); return setMethod("fill");
     case "2": handled(); return setMethod("pixelate");
     case "3": handled(); return setMethod("blur");
     case "f": handled(); return follow(1);
     case "F": handled(); return follow(-1);
-    case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = state.zone = -1; state.track = null; state.drawingZone = false; return draw();
+    case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = state.zone = -1; state.track = state.mergeInto = null; state.drawingZone = false; return draw();
     case "ArrowRight": if (isVideo()) { handled(); seek(state.frame + step); } return;
     case "ArrowLeft": if (isVideo()) { handled(); seek(state.frame - step); } return;
   }
@@ -900,6 +988,8 @@ async function start() {
   $("preview").addEventListener("click", togglePreview);
   $("zone").addEventListener("click", toggleZone);
   $("next-gap").addEventListener("click", nextGap);
+  $("split").addEventListener("click", split);
+  $("merge").addEventListener("click", startMerge);
   $("method").addEventListener("change", (e) => {
     setMethod(e.target.value || null);
     e.target.blur(); // the keys are the page's again
