@@ -148,3 +148,12 @@ def test_merged_tracks_keep_both_regions_where_they_share_a_frame():
     both = apply_edits(entry, [{"op": "add", "regions": [extra]}, {"op": "merge", "track": 0, "from": 4}])
     on_60 = both.regions[(both.regions.frame == 60) & (both.regions.track == 0)]
     assert len(on_60) == 2 and [100.0, 100.0, 140.0, 150.0] in on_60.boxes.tolist()
+
+
+def test_keep_only_is_set_and_checked():
+    entry = _video()
+    only = apply_edits(entry, [{"op": "keep_only", "value": True}])
+    assert only.keep_only and only.edited and not entry.keep_only
+    assert not apply_edits(only, [{"op": "keep_only", "value": False}]).keep_only
+    with pytest.raises(ValueError, match="keep_only"):
+        apply_edits(entry, [{"op": "keep_only", "value": 1}])

@@ -6,6 +6,7 @@ the page (the edits are still there), exports, and the output pixels say it all 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -607,3 +608,57 @@ def test_two_tracks_of_one_face_merged_take_one_action(page, tmp_path):
     source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
     for i, (a, b) in enumerate(zip(source, out, strict=True)):
         assert _unchanged(a, b, faces[i][VIDEO_CLEAR]), f"kept merged track, frame {i}"
+
+
+def test_keep_only_obscures_everything_but_the_kept_face(page, tmp_path):
+    """Keep one face, then E: the preview and the export cover the whole picture (the face nobody
+    found, the suggestion nobody accepted, the background) and show the kept face as it was."""
+    src = tmp_path / "people.png"
+    original, faces = review_photo(src)
+    size, sha = fingerprint(src)
+    regions = Regions(faces[:HIDDEN], 0.9, "full")  # the hidden face was never found
+    entry = FileEntry(
+        str(src),
+        str(tmp_path / "out" / "people.png"),
+        "image",
+        448,
+        256,
+        1,
+        regions,
+        ["obscure", "suggested"],
+        size=size,
+        sha256=sha,
+    )
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        page.click(f'#overlay rect[data-index="{CLEAR}"]')
+        page.keyboard.press("k")
+        page.keyboard.press("e")
+        sync_api.expect(page.locator("#keep-only")).to_have_attribute("aria-pressed", "true")
+        _saved(page)
+        assert load_document(path).files[0].keep_only
+        page.keyboard.press("z")
+        sync_api.expect(page.locator("#keep-only")).to_have_attribute("aria-pressed", "false")
+        _saved(page)
+        assert not load_document(path).files[0].keep_only
+        page.keyboard.press("y")
+        _saved(page)
+        page.reload()
+        page.wait_for_selector("body.ready")
+        sync_api.expect(page.locator("#keep-only")).to_have_attribute("aria-pressed", "true")
+        sync_api.expect(page.locator(".file.current .counts")).to_contain_text("keep only")
+        reply = page.request.get(server.url.split("?")[0] + "api/files/0/picture?output=1")
+        preview = np.asarray(Image.open(io.BytesIO(reply.body())).convert("RGB"))
+        assert covered_fraction(original, preview, faces[HIDDEN], tol=24, color=WHITE) >= 0.95
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+    with Image.open(tmp_path / "out" / "people.png") as im:
+        out = np.asarray(im.convert("RGB"))
+    x1, y1, x2, y2 = (int(v) for v in faces[CLEAR])
+    assert np.array_equal(out[y1:y2, x1:x2], original[y1:y2, x1:x2])  # kept: bit for bit
+    for face in (WEAK, HIDDEN):
+        assert covered_fraction(original, out, faces[face], color=WHITE) == 1.0
+    assert covered_fraction(original, out, (0, 0, 448, 256), color=WHITE) > 0.9  # and the background

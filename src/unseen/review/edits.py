@@ -23,6 +23,7 @@ the server applies them here, checked as strictly as a regions file is read, all
   keeps its frame, action and method; where both tracks have a region on one frame, both stay (their
   union is painted: dropping either could uncover part of the face, and neither box is wrong).
 * ``{"op": "reviewed", "value": bool}`` marks the file reviewed or not.
+* ``{"op": "keep_only", "value": bool}``: obscure the whole picture but the regions kept, or not.
 * ``{"op": "add_zone", "box": [x1, y1, x2, y2]}`` adds a static zone (obscured on every frame);
   ``{"op": "remove_zone", "box": ...}`` removes the zone with that box.
 """
@@ -47,6 +48,7 @@ OPS = (
     "split",
     "merge",
     "reviewed",
+    "keep_only",
     "add_zone",
     "remove_zone",
 )
@@ -59,7 +61,7 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
     if not isinstance(ops, list) or not 1 <= len(ops) <= MOST_OPS:
         raise ValueError(f"'ops' must be a list of 1 to {MOST_OPS} operations")
     regions, actions, reviewed, zones = entry.regions, entry.actions.copy(), entry.reviewed, entry.zones
-    changed = False
+    keep_only, changed = entry.keep_only, False
     for op in ops:
         kind = op.get("op") if isinstance(op, dict) else None
         if kind not in OPS:
@@ -68,6 +70,11 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
             if not isinstance(op.get("value"), bool):
                 raise ValueError("'reviewed' needs a true or false 'value'")
             reviewed = op["value"]
+        elif kind == "keep_only":
+            if not isinstance(op.get("value"), bool):
+                raise ValueError("'keep_only' needs a true or false 'value'")
+            changed = changed or keep_only != op["value"]
+            keep_only = op["value"]
         elif kind == "action":
             actions, moved = _set_action(regions, actions, op, entry.frames)
             changed = changed or moved
@@ -108,6 +115,7 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
         reviewed=reviewed,
         edited=entry.edited or changed,
         zones=zones,
+        keep_only=keep_only,
     )
 
 

@@ -17,6 +17,7 @@ const state = {
   info: null, // its summary (kind, width, height, frames)
   regions: [], // its regions: {box, score, source, frame, track, action}
   reviewed: false,
+  keepOnly: false, // the whole picture is obscured but the regions kept
   zones: [], // static zones: boxes obscured on every frame
   zone: -1, // the selected zone (index into zones)
   drawingZone: false, // the next box drawn is a zone
@@ -93,6 +94,9 @@ function apply(ops) {
     if (op.op === "reviewed") {
       undo.push({ op: "reviewed", value: state.reviewed });
       state.reviewed = op.value;
+    } else if (op.op === "keep_only") {
+      undo.push({ op: "keep_only", value: state.keepOnly });
+      state.keepOnly = op.value;
     } else if (op.op === "action" || op.op === "method") {
       undo.push(...setTrack(op, op.op));
     } else if (op.op === "replace") {
@@ -339,6 +343,11 @@ function reject() {
   const ops = [{ op: "remove", regions: [copy(gone)] }];
   if (isVideo() && gone.source === "manual" && gone.track >= 0) ops.push({ op: "interpolate", track: gone.track });
   commit(ops);
+}
+
+// "Obscure everything except the people I keep": the whole picture, even a face nobody found.
+function toggleKeepOnly() {
+  commit([{ op: "keep_only", value: !state.keepOnly }]);
 }
 
 function toggleReviewed() {
@@ -631,6 +640,8 @@ function draw() {
   $("preview").setAttribute("aria-pressed", String(state.preview));
   $("reviewed").setAttribute("aria-pressed", String(state.reviewed));
   $("zone").setAttribute("aria-pressed", String(state.drawingZone));
+  $("keep-only").setAttribute("aria-pressed", String(state.keepOnly));
+  $("frame").classList.toggle("keep-only", state.keepOnly);
   const r = selectedRegion();
   $("accept").disabled = !r || r.action !== "suggested";
   $("keep").disabled = $("obscure").disabled = !r || r.action === "suggested";
@@ -667,7 +678,7 @@ function renderFiles() {
     const counts = document.createElement("span");
     counts.className = "counts";
     const faces = `${f.faces} ${f.kind === "video" ? "track" : "face"}${f.faces === 1 ? "" : "s"}`;
-    counts.textContent = `${faces} · ${f.suggestions} suggestion${f.suggestions === 1 ? "" : "s"}` + (f.kept ? ` · ${f.kept} kept` : "") + (f.zone_count ? ` · ${f.zone_count} zone${f.zone_count === 1 ? "" : "s"}` : "") +
+    counts.textContent = `${faces} · ${f.suggestions} suggestion${f.suggestions === 1 ? "" : "s"}` + (f.kept ? ` · ${f.kept} kept` : "") + (f.zone_count ? ` · ${f.zone_count} zone${f.zone_count === 1 ? "" : "s"}` : "") + (f.keep_only ? " · keep only" : "") +
       (f.gap_frames ? ` · ${(100 * f.covered).toFixed(1)} % covered` : "");
     button.append(name, badge, counts);
     button.addEventListener("click", () => openFile(f.index));
@@ -689,6 +700,7 @@ async function openFile(index, frame = 0) {
     zone: -1,
     drawingZone: false,
     reviewed: entry.state === "reviewed",
+    keepOnly: entry.keep_only,
     selected: -1,
     track: null,
     undo: [],
@@ -925,6 +937,7 @@ function onKey(event) {
     case "s": case "S": handled(); return toggleZone();
     case "g": case "G": handled(); return nextGap();
     case "c": case "C": handled(); return split();
+    case "e": case "E": handled(); return toggleKeepOnly();
     case "m": case "M": handled(); return startMerge();
     case "0": handled(); return setMethod(null);
     case "1": handled(); return setMethod("fill");
@@ -989,6 +1002,7 @@ async function start() {
   $("zone").addEventListener("click", toggleZone);
   $("next-gap").addEventListener("click", nextGap);
   $("split").addEventListener("click", split);
+  $("keep-only").addEventListener("click", toggleKeepOnly);
   $("merge").addEventListener("click", startMerge);
   $("method").addEventListener("change", (e) => {
     setMethod(e.target.value || null);
