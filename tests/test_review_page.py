@@ -662,3 +662,47 @@ def test_keep_only_obscures_everything_but_the_kept_face(page, tmp_path):
     for face in (WEAK, HIDDEN):
         assert covered_fraction(original, out, faces[face], color=WHITE) == 1.0
     assert covered_fraction(original, out, (0, 0, 448, 256), color=WHITE) > 0.9  # and the background
+
+
+def test_a_drawn_track_split_keeps_both_parts_when_a_key_is_moved(page, tmp_path):
+    """A track drawn on frames 3 and 15 (filled between) split at frame 9: the regions beside the
+    cut become drawn keys, so moving the key on frame 3 fills frames 4 to 8 again instead of
+    dropping them, and the export still covers the face on frames 3 to 15."""
+    src, faces, entry = _tracked_clip(tmp_path)
+    frames = np.arange(3, 16)
+    boxes = [_grown(faces[i][VIDEO_HIDDEN]) for i in frames]
+    sources = ["manual", *["interpolated"] * 11, "manual"]
+    entry.regions = Regions.concat([entry.regions, Regions(boxes, 1.0, sources, frames, 2)])
+    entry.actions = np.full(len(entry.regions), "obscure", "U9")
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        page.click('.card[data-track="2"] img')  # frame 3
+        for _ in range(6):
+            page.keyboard.press("ArrowRight")
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 10 / {VIDEO_FRAMES}")
+        page.keyboard.press("c")
+        sync_api.expect(page.locator('.card[data-track="3"] span')).to_have_text("track 3 · frames 9–15")
+        _saved(page)
+        page.click('.card[data-track="2"] img')  # back to frame 3: move its key 4 px right
+        index = page.evaluate("state.regions.findIndex((r) => r.track === 2 && r.frame === 3)")
+        box = page.locator(f'#overlay rect[data-index="{index}"]').bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 8, y, steps=3)
+        page.mouse.up()
+        _saved(page)
+        assert _key(page.evaluate("state.regions")) == _key(load_document(path).files[0].records())
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+    saved = load_document(path).files[0].regions
+    for track, span, keys in ((2, range(3, 9), [3, 8]), (3, range(9, 16), [9, 15])):
+        mine = saved[saved.track == track]
+        assert sorted(mine.frame.tolist()) == list(span), f"track {track}"
+        assert sorted(mine.frame[mine.source == "manual"].tolist()) == keys, f"track {track}"
+    source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
+    for i in frames:
+        assert covered_fraction(source[i], out[i], faces[i][VIDEO_HIDDEN], tol=24, color=WHITE) >= 0.9, i
