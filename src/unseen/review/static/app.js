@@ -703,6 +703,7 @@ async function openFile(index, frame = 0) {
     keepOnly: entry.keep_only,
     selected: -1,
     track: null,
+    mergeInto: null,
     undo: [],
     redo: [],
     version: state.version + 1, // another file's regions: every derived view is made again
