@@ -187,3 +187,16 @@ def test_static_zones_are_written_and_read_back_and_files_without_them_still_loa
     (tmp_path / "r.json").write_text(json.dumps(raw))
     with pytest.raises(InputError, match="file entry 1 is malformed"):
         load_document(tmp_path / "r.json")
+
+
+def test_keep_only_is_written_only_when_set_and_checked(tmp_path):
+    plain = FileEntry("a.png", "b.png", "image", 9, 9, 1, Regions())
+    only = FileEntry("c.png", "d.png", "image", 9, 9, 1, Regions(), keep_only=True)
+    save_document(tmp_path / "r.json", RegionsDocument([plain, only]))
+    raw = json.loads((tmp_path / "r.json").read_text())
+    assert "keep_only" not in raw["files"][0] and raw["files"][1]["keep_only"] is True
+    assert [f.keep_only for f in load_document(tmp_path / "r.json").files] == [False, True]
+    raw["files"][1]["keep_only"] = "yes"
+    (tmp_path / "r.json").write_text(json.dumps(raw))
+    with pytest.raises(InputError, match="file entry 1 is malformed: 'keep_only' must be true or false"):
+        load_document(tmp_path / "r.json")

@@ -243,3 +243,54 @@ def test_video_renders_a_track_with_its_own_method_and_a_static_zone(tmp_path):
         assert covered_fraction(a, b, (102, 62, 148, 108), tol=30, color=BLACK) >= 0.95, f"frame {i}"  # zone
         assert covered_fraction(a, b, (22, 22, 68, 68), tol=30, color=BLACK) < 0.2, f"frame {i}"  # not filled
         assert covered_fraction(a, b, (22, 22, 68, 68), tol=4) >= 0.5, f"frame {i}"  # but pixelated
+
+
+def test_keep_only_covers_everything_but_the_kept_face(photo, tmp_path):
+    """Two faces, only one of them in the file (kept): the other face, never found, and the whole
+    background are painted; a region to obscure over part of the kept face stays painted."""
+    src, original, boxes = photo
+    size, sha = fingerprint(src)
+    kept, missed = boxes[0], boxes[1]
+    corner = [kept[0], kept[1], (kept[0] + kept[2]) / 2, (kept[1] + kept[3]) / 2]
+    regions = Regions.from_boxes([kept, corner], source="full")
+    entry = FileEntry(
+        str(src), str(tmp_path / "out.png"), "image", 320, 256, 1, regions, ["keep", "obscure"], size, sha
+    )
+    entry.keep_only = True
+    path = tmp_path / "regions.json"
+    save_document(path, RegionsDocument([entry], {"shape": "box", "margin": 0.0, "head_top": 0.0}))
+    assert load_document(path).files[0].keep_only
+
+    api.render(path)
+
+    out = _read(tmp_path / "out.png")
+    x1, y1, x2, y2 = int(np.ceil(corner[2])), int(np.ceil(kept[1])), int(kept[2]), int(kept[3])
+    assert np.array_equal(out[y1:y2, x1:x2], original[y1:y2, x1:x2])  # the kept face but its corner
+    assert covered_fraction(original, out, corner, color=BLACK) == 1.0
+    assert covered_fraction(original, out, missed, color=BLACK) == 1.0  # the face nobody found
+    assert covered_fraction(original, out, (0, 0, 320, 256), color=BLACK) > 0.9  # and the rest
+
+
+def test_keep_only_video_pixelates_all_but_the_kept_track(tmp_path):
+    src = make_clip(tmp_path / "clip.mp4", frames=12, size=(160, 120), audio=False)
+    size, sha = fingerprint(src)
+    track = Regions.from_boxes([[20, 20, 70, 70]] * 12, source="full", track=0)
+    track.frame = np.arange(12, dtype=np.int32)
+    entry = FileEntry(
+        str(src), str(tmp_path / "out.mp4"), "video", 160, 120, 12, track, ["keep"] * 12, size, sha
+    )
+    entry.keep_only = True
+    path = tmp_path / "regions.json"
+    options = {"method": "pixelate", "margin": 0.0, "head_top": 0.0, "shape": "box"}
+    save_document(path, RegionsDocument([entry], options))
+
+    api.render(path)
+
+    source, out = _frames(src), _frames(tmp_path / "out.mp4")
+    assert len(out) == 12
+    for i, (a, b) in enumerate(zip(source, out, strict=True)):
+        assert np.abs(a[22:68, 22:68].astype(int) - b[22:68, 22:68]).mean() < 8, f"kept, frame {i}"
+        assert covered_fraction(a, b, (80, 0, 160, 120), tol=4) > 0.5, f"not pixelated, frame {i}"
+        assert covered_fraction(a, b, (80, 0, 160, 120), color=BLACK, tol=30) < 0.2  # the file's method
+        cells = b[:, 80:160].astype(int).reshape(120, 80 // 20, 20, 3)  # 8 cells across 160 px: 20 px each
+        assert np.abs(cells - cells[:, :, :1]).mean() < 12, f"frame {i}: not in 20 px cells"

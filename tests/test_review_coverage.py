@@ -42,3 +42,9 @@ def test_the_place_of_the_face_moves_across_the_gap():
     painted = [[10.0, 0.0, 20.0, 10.0], [10.0, 0.0, 20.0, 10.0]]  # on frames 1 and 2, where it was on 1
     entry = _entry([0, 3, 1, 2], [0, 0, 1, 1], ["obscure"] * 4, [*boxes, *painted])
     assert coverage(entry)["gaps"] == [[2, 2]]
+
+
+def test_a_file_painted_keep_only_has_no_gap():
+    frames = [*range(0, 10), *range(15, 20)]
+    entry = _entry(frames, [0] * 15, ["obscure"] * 15, keep_only=True)  # everything but kept is painted
+    assert coverage(entry) == {"covered": 1.0, "gap_frames": 0, "gaps": []}

@@ -110,3 +110,50 @@ def test_a_method_is_chosen_per_track_or_region_and_drawn_keys_pass_it_on():
     ]:
         with pytest.raises(ValueError, match="method"):
             apply_edits(entry, [bad])
+
+
+def test_a_track_is_split_at_a_frame_and_merged_back():
+    entry = _video()
+    split = apply_edits(entry, [{"op": "split", "track": 0, "frame": 40, "into": 1}])
+    assert split.edited and (entry.regions.track[:FRAMES] == 0).all()  # the entry is left as it was
+    assert split.regions.track.tolist() == [0] * 40 + [1] * 60 + [-1]
+    assert split.actions.tolist() == entry.actions.tolist()  # a split changes no action
+    kept = apply_edits(split, [{"op": "action", "track": 1, "action": "keep"}])
+    assert np.flatnonzero(kept.actions == "keep").tolist() == list(range(40, FRAMES))
+    merged = apply_edits(kept, [{"op": "merge", "track": 0, "from": 1}])
+    assert (
+        merged.regions.track.tolist() == [0] * FRAMES + [-1]
+        and merged.actions.tolist() == kept.actions.tolist()
+    )
+    again = apply_edits(merged, [{"op": "action", "track": 0, "action": "obscure"}])
+    assert (again.actions[:FRAMES] == "obscure").all()  # one track: one action for both parts
+    part = apply_edits(split, [{"op": "merge", "track": 7, "from": 1, "frames": [50, 59]}])
+    assert np.flatnonzero(part.regions.track == 7).tolist() == list(range(50, 60))
+    for bad, why in [
+        ({"op": "split", "track": 0, "frame": 0, "into": 5}, "both sides"),  # nothing before frame 0
+        ({"op": "split", "track": 0, "frame": 40, "into": 0}, "new track"),
+        ({"op": "split", "track": 3, "frame": 40, "into": 4}, "both sides"),
+        ({"op": "split", "track": 0, "frame": FRAMES, "into": 4}, "frame"),
+        ({"op": "merge", "track": 0, "from": 0}, "different"),
+        ({"op": "merge", "track": 0, "from": 9}, "no regions"),
+        ({"op": "merge", "track": 0, "from": 1, "frames": [0, 39]}, "no regions"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            apply_edits(split, [bad])
+
+
+def test_merged_tracks_keep_both_regions_where_they_share_a_frame():
+    entry = _video()
+    extra = {"box": [100.0, 100.0, 140.0, 150.0], "score": 0.8, "source": "full", "frame": 60, "track": 4}
+    both = apply_edits(entry, [{"op": "add", "regions": [extra]}, {"op": "merge", "track": 0, "from": 4}])
+    on_60 = both.regions[(both.regions.frame == 60) & (both.regions.track == 0)]
+    assert len(on_60) == 2 and [100.0, 100.0, 140.0, 150.0] in on_60.boxes.tolist()
+
+
+def test_keep_only_is_set_and_checked():
+    entry = _video()
+    only = apply_edits(entry, [{"op": "keep_only", "value": True}])
+    assert only.keep_only and only.edited and not entry.keep_only
+    assert not apply_edits(only, [{"op": "keep_only", "value": False}]).keep_only
+    with pytest.raises(ValueError, match="keep_only"):
+        apply_edits(entry, [{"op": "keep_only", "value": 1}])

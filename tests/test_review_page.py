@@ -6,6 +6,7 @@ the page (the edits are still there), exports, and the output pixels say it all 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -508,3 +509,200 @@ def test_video_draw_once_follow_forward_stop_and_export(page, tmp_path):
     source, out = _frames(src), _frames(tmp_path / "out" / "crossing.mp4")
     for i in range(FOLLOW_FRAMES):
         assert covered_fraction(source[i], out[i], hidden[i], tol=24, color=WHITE) >= 0.9, f"frame {i}"
+
+
+def _unchanged(a: np.ndarray, b: np.ndarray, box) -> bool:
+    x1, y1, x2, y2 = (int(v) for v in box)
+    return float(np.abs(a[y1:y2, x1:x2].astype(int) - b[y1:y2, x1:x2]).mean()) < 8
+
+
+def test_a_track_split_at_a_frame_keeps_one_part_visible(page, tmp_path):
+    """Select the track, go to frame 12, split (C): the part from frame 12 on is a new track; keep
+    it. The export shows the face from frame 12 on and covers it before; undo and reload agree."""
+    src, faces, entry = _tracked_clip(tmp_path)
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        page.click('.card[data-track="0"] img')  # selects the track, on its first frame
+        page.keyboard.press("Shift+ArrowRight")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 13 / {VIDEO_FRAMES}")
+        page.keyboard.press("c")
+        sync_api.expect(page.locator(".card")).to_have_count(2)
+        sync_api.expect(page.locator('.card[data-track="1"] span')).to_have_text("track 1 · frames 12–23")
+        sync_api.expect(page.locator('#timeline rect.lane[data-track="1"]')).to_have_count(1)
+        _saved(page)
+        page.click('.card[data-track="1"] .track-keep')
+        sync_api.expect(page.locator('.card[data-track="1"]')).to_have_class(re.compile("keep"))
+        _saved(page)
+        assert load_document(path).files[0].actions.tolist() == ["obscure"] * 12 + ["keep"] * 12
+        page.keyboard.press("z")
+        page.keyboard.press("z")  # the split undone: one track again, on every frame
+        sync_api.expect(page.locator(".card")).to_have_count(1)
+        _saved(page)
+        assert load_document(path).files[0].regions.track.tolist() == [0] * VIDEO_FRAMES
+        page.keyboard.press("y")
+        page.keyboard.press("y")
+        _saved(page)
+        page.reload()
+        page.wait_for_selector("body.ready")
+        sync_api.expect(page.locator('.card[data-track="1"]')).to_have_class(re.compile("keep"))
+        sync_api.expect(page.locator('.card[data-track="0"]')).to_have_class(re.compile("obscure"))
+        saved = load_document(path).files[0]
+        assert saved.regions.track.tolist() == [0] * 12 + [1] * 12
+        assert saved.actions.tolist() == ["obscure"] * 12 + ["keep"] * 12
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+    source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
+    for i, (a, b) in enumerate(zip(source, out, strict=True)):
+        face = faces[i][VIDEO_CLEAR]
+        if i < 12:
+            assert covered_fraction(a, b, face, tol=24, color=WHITE) >= 0.9, f"frame {i}"
+        else:
+            assert _unchanged(a, b, face), f"kept part, frame {i}"
+
+
+def test_two_tracks_of_one_face_merged_take_one_action(page, tmp_path):
+    """The tracker lost the face at frame 12 and found it again as track 1 (both have frames 10 and
+    11). Merge them (select track 0, M, pick track 1), keep the merged track: every frame shows the
+    face. The merge is undone exactly (the shared frames too) and saved."""
+    src, faces, entry = _tracked_clip(tmp_path)
+    tracks = np.where(entry.regions.frame < 12, 0, 1).astype(np.int32)
+    shared = entry.regions[np.isin(entry.regions.frame, [10, 11])]
+    shared.boxes[:] += 2  # track 1's own boxes, a little off
+    entry.regions = Regions.concat(
+        [Regions(entry.regions.boxes, 0.9, "full", entry.regions.frame, tracks), shared]
+    )
+    entry.regions.track[-2:] = 1
+    entry.actions = np.full(len(entry.regions), "obscure", "U9")
+    before = _key(entry.records())
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        sync_api.expect(page.locator(".card")).to_have_count(2)
+        page.click('.card[data-track="0"] img')
+        page.keyboard.press("m")
+        sync_api.expect(page.locator("#merge")).to_have_attribute("aria-pressed", "true")
+        page.click('.card[data-track="1"] img')
+        sync_api.expect(page.locator(".card")).to_have_count(1)
+        sync_api.expect(page.locator('.card[data-track="0"] span')).to_have_text("track 0 · frames 0–23")
+        _saved(page)
+        assert set(load_document(path).files[0].regions.track.tolist()) == {0}
+        page.keyboard.press("z")
+        sync_api.expect(page.locator(".card")).to_have_count(2)
+        _saved(page)
+        assert _key(load_document(path).files[0].records()) == before == _key(page.evaluate("state.regions"))
+        page.keyboard.press("y")
+        sync_api.expect(page.locator(".card")).to_have_count(1)
+        page.click('.card[data-track="0"] .track-keep')  # one action for both parts
+        _saved(page)
+        saved = load_document(path).files[0]
+        assert (saved.actions == "keep").all() and len(saved.regions) == VIDEO_FRAMES + 2
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+    source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
+    for i, (a, b) in enumerate(zip(source, out, strict=True)):
+        assert _unchanged(a, b, faces[i][VIDEO_CLEAR]), f"kept merged track, frame {i}"
+
+
+def test_keep_only_obscures_everything_but_the_kept_face(page, tmp_path):
+    """Keep one face, then E: the preview and the export cover the whole picture (the face nobody
+    found, the suggestion nobody accepted, the background) and show the kept face as it was."""
+    src = tmp_path / "people.png"
+    original, faces = review_photo(src)
+    size, sha = fingerprint(src)
+    regions = Regions(faces[:HIDDEN], 0.9, "full")  # the hidden face was never found
+    entry = FileEntry(
+        str(src),
+        str(tmp_path / "out" / "people.png"),
+        "image",
+        448,
+        256,
+        1,
+        regions,
+        ["obscure", "suggested"],
+        size=size,
+        sha256=sha,
+    )
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        page.click(f'#overlay rect[data-index="{CLEAR}"]')
+        page.keyboard.press("k")
+        page.keyboard.press("e")
+        sync_api.expect(page.locator("#keep-only")).to_have_attribute("aria-pressed", "true")
+        _saved(page)
+        assert load_document(path).files[0].keep_only
+        page.keyboard.press("z")
+        sync_api.expect(page.locator("#keep-only")).to_have_attribute("aria-pressed", "false")
+        _saved(page)
+        assert not load_document(path).files[0].keep_only
+        page.keyboard.press("y")
+        _saved(page)
+        page.reload()
+        page.wait_for_selector("body.ready")
+        sync_api.expect(page.locator("#keep-only")).to_have_attribute("aria-pressed", "true")
+        sync_api.expect(page.locator(".file.current .counts")).to_contain_text("keep only")
+        reply = page.request.get(server.url.split("?")[0] + "api/files/0/picture?output=1")
+        preview = np.asarray(Image.open(io.BytesIO(reply.body())).convert("RGB"))
+        assert covered_fraction(original, preview, faces[HIDDEN], tol=24, color=WHITE) >= 0.95
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+    with Image.open(tmp_path / "out" / "people.png") as im:
+        out = np.asarray(im.convert("RGB"))
+    x1, y1, x2, y2 = (int(v) for v in faces[CLEAR])
+    assert np.array_equal(out[y1:y2, x1:x2], original[y1:y2, x1:x2])  # kept: bit for bit
+    for face in (WEAK, HIDDEN):
+        assert covered_fraction(original, out, faces[face], color=WHITE) == 1.0
+    assert covered_fraction(original, out, (0, 0, 448, 256), color=WHITE) > 0.9  # and the background
+
+
+def test_a_drawn_track_split_keeps_both_parts_when_a_key_is_moved(page, tmp_path):
+    """A track drawn on frames 3 and 15 (filled between) split at frame 9: the regions beside the
+    cut become drawn keys, so moving the key on frame 3 fills frames 4 to 8 again instead of
+    dropping them, and the export still covers the face on frames 3 to 15."""
+    src, faces, entry = _tracked_clip(tmp_path)
+    frames = np.arange(3, 16)
+    boxes = [_grown(faces[i][VIDEO_HIDDEN]) for i in frames]
+    sources = ["manual", *["interpolated"] * 11, "manual"]
+    entry.regions = Regions.concat([entry.regions, Regions(boxes, 1.0, sources, frames, 2)])
+    entry.actions = np.full(len(entry.regions), "obscure", "U9")
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        page.click('.card[data-track="2"] img')  # frame 3
+        for _ in range(6):
+            page.keyboard.press("ArrowRight")
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 10 / {VIDEO_FRAMES}")
+        page.keyboard.press("c")
+        sync_api.expect(page.locator('.card[data-track="3"] span')).to_have_text("track 3 · frames 9–15")
+        _saved(page)
+        page.click('.card[data-track="2"] img')  # back to frame 3: move its key 4 px right
+        index = page.evaluate("state.regions.findIndex((r) => r.track === 2 && r.frame === 3)")
+        box = page.locator(f'#overlay rect[data-index="{index}"]').bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 8, y, steps=3)
+        page.mouse.up()
+        _saved(page)
+        assert _key(page.evaluate("state.regions")) == _key(load_document(path).files[0].records())
+        page.click("#export")
+        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    finally:
+        server.stop()
+    saved = load_document(path).files[0].regions
+    for track, span, keys in ((2, range(3, 9), [3, 8]), (3, range(9, 16), [9, 15])):
+        mine = saved[saved.track == track]
+        assert sorted(mine.frame.tolist()) == list(span), f"track {track}"
+        assert sorted(mine.frame[mine.source == "manual"].tolist()) == keys, f"track {track}"
+    source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
+    for i in frames:
+        assert covered_fraction(source[i], out[i], faces[i][VIDEO_HIDDEN], tol=24, color=WHITE) >= 0.9, i

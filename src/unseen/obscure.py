@@ -23,6 +23,12 @@ is grown enough that the detected face lies inside that ellipse, see :mod:`unsee
 the box that touches the image border is painted square out to the border, because the head may
 continue outside the frame and the clipped box no longer says where its ellipse would have been.
 Edges are hard: a pixel is painted in full as soon as any part of it lies in the shape.
+
+A region whose ``source`` is ``kept`` (:data:`KEPT`) is not painted but shown as it was: the regions
+listed before the first kept one are painted, then every kept one gets its original pixels back (in
+its shape), then the regions after it are painted over. That is how a file reviewed "keep only" is
+painted: the whole picture first, the people a person keeps, then every region and zone to obscure
+(so a face that overlaps a kept one stays covered).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels, clipped to 
 IBox = tuple[int, int, int, int]  # the bounds of every pixel a Box touches, even partly
 
 METHODS = ("fill", "pixelate", "blur", "image")
+KEPT = "kept"  # the source of a region shown as it was, over what is painted before it (see above)
 SHAPES = ("ellipse", "box")
 
 #: Pixelate cells are never smaller than this many pixels: on a small face, one-pixel cells are the face.
@@ -151,6 +158,9 @@ def obscure(
     out = pixels if inplace else pixels.copy()
     if len(regions) == 0:
         return out
+    kept = regions.source == KEPT
+    if kept.any():
+        return _around_kept(out, regions, kept, options)
     if "method" in regions.data:
         chosen = np.array([m or options.method for m in regions.data["method"].tolist()], object)
         if (chosen != options.method).any():  # each method's regions in turn (an unknown one raises)
@@ -195,6 +205,29 @@ def obscure(
     for (ix1, iy1, ix2, iy2), patch, mask in patches:
         _paste(out[iy1:iy2, ix1:ix2], patch, mask)
     return out
+
+
+def _around_kept(out: np.ndarray, regions: Regions, kept: np.ndarray, options: ObscureOptions) -> np.ndarray:
+    """Paint the regions before the first kept one, give the kept ones their original pixels back,
+    then paint the other regions after it over them."""
+    height, width = out.shape[:2]
+    boxes = regions.boxes[kept].astype(np.float64)
+    if not np.isfinite(boxes).all():
+        raise ValueError("obscure: region boxes must be finite")
+    shown = [
+        (
+            (x1, y1, x2, y2),
+            out[y1:y2, x1:x2].copy(),
+            _shape_mask(options.shape, box, (x1, y1, x2, y2), (height, width)),
+        )
+        for box, (x1, y1, x2, y2) in _visible(boxes, width, height)
+    ]
+    rows = np.arange(len(regions))
+    first = int(np.argmax(kept))
+    obscure(out, regions[rows[:first]], options, inplace=True)
+    for (ix1, iy1, ix2, iy2), original, mask in shown:
+        _paste(out[iy1:iy2, ix1:ix2], original, mask)
+    return obscure(out, regions[(rows > first) & ~kept], options, inplace=True)
 
 
 def _visible(boxes: np.ndarray, width: int, height: int) -> list[tuple[Box, IBox]]:

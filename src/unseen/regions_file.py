@@ -80,6 +80,8 @@ class FileEntry:
     zones: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     """Static zones, x1, y1, x2, y2 each: areas a person drew once, obscured on every frame (a screen
     showing faces, a window onto a street)."""
+    keep_only: bool = False
+    """Obscure the whole picture but the regions kept (``keep``): even a face nobody found is covered."""
 
     def __post_init__(self) -> None:
         self.zones = np.asarray(self.zones, np.float32).reshape(-1, 4)
@@ -118,6 +120,7 @@ class FileEntry:
             "reviewed": bool(self.reviewed),
             "edited": bool(self.edited),
             **({"zones": self.zone_records()} if len(self.zones) else {}),
+            **({"keep_only": True} if self.keep_only else {}),
         }
 
     def zone_records(self) -> list[dict[str, Any]]:
@@ -343,6 +346,9 @@ def parse_entry(entry: dict[str, Any], v1: bool = False) -> FileEntry:
     zones = np.zeros((0, 4)) if v1 else parse_zones(entry.get("zones", []))
     size = None if v1 else entry.get("size")
     sha = None if v1 else entry.get("sha256")
+    keep_only = False if v1 else entry.get("keep_only", False)
+    if not isinstance(keep_only, bool):
+        raise ValueError("'keep_only' must be true or false")
     if size is not None and (not isinstance(size, int) or size < 0):
         raise ValueError("'size' must be a whole number of bytes")
     if sha is not None and not (isinstance(sha, str) and len(sha) == 64):
@@ -361,6 +367,7 @@ def parse_entry(entry: dict[str, Any], v1: bool = False) -> FileEntry:
         reviewed=bool(entry.get("reviewed", False)) and not v1,
         edited=bool(entry.get("edited", False)) and not v1,
         zones=zones,
+        keep_only=keep_only,
     )
 
 

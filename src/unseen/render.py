@@ -1,7 +1,8 @@
 """Outputs from known regions: a regions file, corrected in review, painted without detecting again.
 
 Only regions whose action is ``obscure`` are painted; ``keep`` (left visible by a person's choice)
-and ``suggested`` (a weak detection nobody accepted) are not. Outputs are written exactly as a normal
+and ``suggested`` (a weak detection nobody accepted) are not; a file reviewed "keep only" is painted
+whole but its ``keep`` regions. Outputs are written exactly as a normal
 run writes them (atomically, metadata-free), with the options the run recorded in the file. An entry
 is applied only to the file it was made for (same size and SHA-256), never to another one.
 """
@@ -19,7 +20,7 @@ from .api import FileReport, Options, anonymise_file, anonymise_video_file
 from .errors import InputError, shown
 from .media.image import read_photo
 from .media.video import probe
-from .obscure import ObscureOptions
+from .obscure import KEPT, ObscureOptions
 from .plan import PlanOptions
 from .regions import Regions
 from .regions_file import FileEntry, check_input, load_document
@@ -88,11 +89,31 @@ def render_entry(
 def painted(entry: FileEntry, options: Options, frame: int | None = None) -> Regions:
     """What is painted over on every frame (or on ``frame``): the ``obscure`` regions and the static
     zones. A zone is grown by sqrt(2) about its centre when the shape is an ellipse, so that the
-    ellipse painted still covers the whole box the person drew."""
+    ellipse painted still covers the whole box the person drew. A file reviewed "keep only" gets
+    the whole picture first and its ``keep`` regions shown as they are (see :data:`unseen.obscure.KEPT`)
+    under those."""
     regions = entry.to_paint
     frames = np.arange(entry.frames) if frame is None else np.asarray([frame])
     if frame is not None:
         regions = regions[regions.frame == frame]
+    regions = _with_zones(regions, entry, options, frames)
+    if not entry.keep_only:
+        return regions
+    kept = entry.regions[entry.actions == "keep"]
+    if frame is not None:
+        kept = kept[kept.frame == frame]
+    whole = np.tile([0.0, 0.0, float(entry.width), float(entry.height)], (len(frames), 1))
+    nothing = {n: None for n in regions.data}
+    return Regions.concat(
+        [
+            Regions(whole, 1.0, "everything", frames, -1, nothing),
+            Regions(kept.boxes, kept.scores, KEPT, kept.frame, -1, kept.data),
+            regions,
+        ]
+    )
+
+
+def _with_zones(regions: Regions, entry: FileEntry, options: Options, frames: np.ndarray) -> Regions:
     if not len(entry.zones):
         return regions
     zones = entry.zones.astype(np.float64)

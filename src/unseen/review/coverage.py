@@ -20,8 +20,11 @@ MOST_GAPS = 200  # gap runs sent to the page (the meter counts them all)
 def gap_frames(entry: FileEntry) -> np.ndarray:
     """One flag per frame: an obscured track spans the frame but has no region there, and nothing
     painted there (another region, a zone) covers the place the face should be (the box moved
-    linearly between the track's regions on either side of the gap)."""
+    linearly between the track's regions on either side of the gap). A file painted "keep only" has
+    none: all but the kept faces is covered."""
     regions, actions = entry.regions, entry.actions
+    if entry.keep_only:
+        return np.zeros(entry.frames, bool)
     faces = np.flatnonzero((actions != "suggested") & (regions.track >= 0))
     order = faces[np.lexsort((regions.frame[faces], regions.track[faces]))]
     track, frame = regions.track[order], regions.frame[order]

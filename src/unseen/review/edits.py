@@ -16,7 +16,14 @@ the server applies them here, checked as strictly as a regions file is read, all
 * ``{"op": "add", "regions": [record, ...]}`` adds regions.
 * ``{"op": "interpolate", "track": T}`` fills a drawn track (every region drawn or interpolated)
   between its drawn keys, replacing its earlier interpolated regions, as the page does.
+* ``{"op": "split", "track": T, "frame": F, "into": N}`` cuts track ``T`` at frame ``F``: its regions
+  from ``F`` on become track ``N``, an id no region has yet; both parts must keep a region.
+* ``{"op": "merge", "track": A, "from": B, "frames": [first, last]}`` makes track ``B``'s regions
+  (on ``frames`` only, if given) track ``A``'s: one face the tracker lost and found again. Each region
+  keeps its frame, action and method; where both tracks have a region on one frame, both stay (their
+  union is painted: dropping either could uncover part of the face, and neither box is wrong).
 * ``{"op": "reviewed", "value": bool}`` marks the file reviewed or not.
+* ``{"op": "keep_only", "value": bool}``: obscure the whole picture but the regions kept, or not.
 * ``{"op": "add_zone", "box": [x1, y1, x2, y2]}`` adds a static zone (obscured on every frame);
   ``{"op": "remove_zone", "box": ...}`` removes the zone with that box.
 """
@@ -31,7 +38,20 @@ import numpy as np
 from ..regions import Regions
 from ..regions_file import REGION_METHODS, FileEntry, parse_records, parse_zones
 
-OPS = ("action", "method", "replace", "remove", "add", "interpolate", "reviewed", "add_zone", "remove_zone")
+OPS = (
+    "action",
+    "method",
+    "replace",
+    "remove",
+    "add",
+    "interpolate",
+    "split",
+    "merge",
+    "reviewed",
+    "keep_only",
+    "add_zone",
+    "remove_zone",
+)
 MOST_OPS = 4096  # operations in one request: an edit is a handful
 
 
@@ -41,7 +61,7 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
     if not isinstance(ops, list) or not 1 <= len(ops) <= MOST_OPS:
         raise ValueError(f"'ops' must be a list of 1 to {MOST_OPS} operations")
     regions, actions, reviewed, zones = entry.regions, entry.actions.copy(), entry.reviewed, entry.zones
-    changed = False
+    keep_only, changed = entry.keep_only, False
     for op in ops:
         kind = op.get("op") if isinstance(op, dict) else None
         if kind not in OPS:
@@ -50,6 +70,11 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
             if not isinstance(op.get("value"), bool):
                 raise ValueError("'reviewed' needs a true or false 'value'")
             reviewed = op["value"]
+        elif kind == "keep_only":
+            if not isinstance(op.get("value"), bool):
+                raise ValueError("'keep_only' needs a true or false 'value'")
+            changed = changed or keep_only != op["value"]
+            keep_only = op["value"]
         elif kind == "action":
             actions, moved = _set_action(regions, actions, op, entry.frames)
             changed = changed or moved
@@ -64,6 +89,12 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
             changed = True
         elif kind == "add":
             regions, actions = _add(regions, actions, op.get("regions"), entry.frames)
+            changed = True
+        elif kind == "split":
+            regions = _split(regions, op, entry.frames)
+            changed = True
+        elif kind == "merge":
+            regions = _merge(regions, op, entry.frames)
             changed = True
         elif kind == "interpolate":
             regions, actions, filled = _interpolate(regions, actions, _track(op))
@@ -84,6 +115,7 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
         reviewed=reviewed,
         edited=entry.edited or changed,
         zones=zones,
+        keep_only=keep_only,
     )
 
 
@@ -110,15 +142,48 @@ def _track(op: dict[str, Any]) -> int:
 
 def _track_mask(regions: Regions, actions: np.ndarray, op: dict[str, Any], frames: int) -> np.ndarray:
     """Track ``op['track']``'s regions (not its suggestions), on ``op['frames']`` only if given."""
-    mask = (regions.track == _track(op)) & (actions != "suggested")
-    if "frames" in op:
-        span = op["frames"]
-        if not (isinstance(span, list) and len(span) == 2 and all(type(v) is int for v in span)):
-            raise ValueError("'frames' must be [first, last], two frame numbers")
-        if not 0 <= span[0] <= span[1] < frames:
-            raise ValueError(f"'frames' must lie within the file's {frames} frames")
-        mask &= (regions.frame >= span[0]) & (regions.frame <= span[1])
-    return mask
+    return (regions.track == _track(op)) & (actions != "suggested") & _on_frames(regions, op, frames)
+
+
+def _on_frames(regions: Regions, op: dict[str, Any], frames: int) -> np.ndarray:
+    """The regions on ``op['frames']`` (every region if not given)."""
+    if "frames" not in op:
+        return np.ones(len(regions), bool)
+    span = op["frames"]
+    if not (isinstance(span, list) and len(span) == 2 and all(type(v) is int for v in span)):
+        raise ValueError("'frames' must be [first, last], two frame numbers")
+    if not 0 <= span[0] <= span[1] < frames:
+        raise ValueError(f"'frames' must lie within the file's {frames} frames")
+    return (regions.frame >= span[0]) & (regions.frame <= span[1])
+
+
+def _split(regions: Regions, op: dict[str, Any], frames: int) -> Regions:
+    track, frame, into = _track(op), op.get("frame"), op.get("into")
+    if type(frame) is not int or not 0 <= frame < frames:
+        raise ValueError(f"'frame' must be a frame of the file (0 to {frames - 1})")
+    if type(into) is not int or into < 0 or (regions.track == into).any():
+        raise ValueError("'into' must be a new track id (a whole number >= 0 that no region has)")
+    mine = regions.track == track
+    later = mine & (regions.frame >= frame)
+    if track < 0 or not later.any() or not (mine & ~later).any():
+        raise ValueError(f"track {track} has no regions on both sides of frame {frame}: reload the page")
+    return _retracked(regions, later, into)
+
+
+def _merge(regions: Regions, op: dict[str, Any], frames: int) -> Regions:
+    track, other = _track(op), op.get("from")
+    if type(other) is not int or other < 0 or track < 0 or other == track:
+        raise ValueError("'track' and 'from' must be two different track ids (whole numbers >= 0)")
+    moved = (regions.track == other) & _on_frames(regions, op, frames)
+    if not moved.any():
+        raise ValueError(f"track {other} has no regions there: reload the page")
+    return _retracked(regions, moved, track)
+
+
+def _retracked(regions: Regions, rows: np.ndarray, track: int) -> Regions:
+    regions = regions[np.arange(len(regions))]  # a copy: the entry stays as it was until all ops pass
+    regions.track[rows] = track
+    return regions
 
 
 def _set_action(regions: Regions, actions: np.ndarray, op: dict[str, Any], frames: int) -> tuple:

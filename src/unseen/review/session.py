@@ -194,5 +194,6 @@ def _summary(index: int, entry: FileEntry) -> dict[str, Any]:
         "kept": int((actions == "keep").sum()),
         "suggestions": int((actions == "suggested").sum()),
         "zone_count": len(entry.zones),
+        "keep_only": entry.keep_only,
         **(coverage(entry) if entry.kind == "video" else {}),
     }

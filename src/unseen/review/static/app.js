@@ -17,11 +17,13 @@ const state = {
   info: null, // its summary (kind, width, height, frames)
   regions: [], // its regions: {box, score, source, frame, track, action}
   reviewed: false,
+  keepOnly: false, // the whole picture is obscured but the regions kept
   zones: [], // static zones: boxes obscured on every frame
   zone: -1, // the selected zone (index into zones)
   drawingZone: false, // the next box drawn is a zone
   selected: -1, // index into regions
   track: null, // selected track (video)
+  mergeInto: null, // after M: the track the next track picked is merged into
   undo: [], // steps: {ops, undo}
   redo: [],
   version: 0, // bumped by every applied edit (derived views are rebuilt when it changes)
@@ -35,6 +37,7 @@ const state = {
 // ------------------------------------------------------------------------------------ server
 
 let saving = Promise.resolve();
+let unsaved = 0; // edits sent and not yet stored: "saved" is said only once none is left
 
 function status(text, error = false) {
   const el = $("status");
@@ -57,16 +60,21 @@ async function api(method, url, body) {
 function send(ops) {
   const index = state.index;
   status("saving…");
+  unsaved += 1;
   saving = saving
     .then(() => api("PATCH", `/api/files/${index}`, { ops }))
     .then((summary) => {
+      unsaved -= 1;
       state.files[index] = summary;
       state.saved += 1;
       renderFiles();
-      status("saved");
+      status(unsaved ? "saving…" : "saved");
       if (index === state.index) draw(); // the coverage, and the preview, follow the edit
     })
-    .catch((err) => status(`not saved: ${err.message} (reload the page)`, true));
+    .catch((err) => {
+      unsaved -= 1;
+      status(`not saved: ${err.message} (reload the page)`, true);
+    });
   return saving;
 }
 
@@ -86,6 +94,9 @@ function apply(ops) {
     if (op.op === "reviewed") {
       undo.push({ op: "reviewed", value: state.reviewed });
       state.reviewed = op.value;
+    } else if (op.op === "keep_only") {
+      undo.push({ op: "keep_only", value: state.keepOnly });
+      state.keepOnly = op.value;
     } else if (op.op === "action" || op.op === "method") {
       undo.push(...setTrack(op, op.op));
     } else if (op.op === "replace") {
@@ -106,6 +117,11 @@ function apply(ops) {
       state.zones.splice(at, 1);
       state.zone = -1;
       undo.push({ op: "add_zone", box: op.box });
+    } else if (op.op === "split") {
+      for (const r of state.regions) if (r.track === op.track && r.frame >= op.frame) r.track = op.into;
+      undo.push({ op: "merge", track: op.track, from: op.into });
+    } else if (op.op === "merge") {
+      undo.push(...merge(op));
     } else if (op.op === "interpolate") {
       interpolate(op.track);
       filled.add(op.track);
@@ -141,6 +157,26 @@ function setTrack(op, key) {
     else r[key] = value;
   }
   return runs.filter((run) => run[key] !== value);
+}
+
+// Track ``from``'s regions (on ``frames`` only, if given) become track ``track``'s. The undo gives
+// them back: a run of frames where only ``from`` had regions in one operation, and on a frame both
+// had one, ``from``'s regions one by one (those of ``track`` there stay where they are).
+function merge({ track, from, frames }) {
+  const moved = state.regions.filter((r) => r.track === from && (!frames || (r.frame >= frames[0] && r.frame <= frames[1])));
+  const theirs = new Set(state.regions.filter((r) => r.track === track).map((r) => r.frame));
+  const mine = new Set(moved.map((r) => r.frame));
+  const undo = [];
+  let run = null;
+  for (const f of [...new Set([...theirs, ...mine])].sort((a, b) => a - b)) {
+    if (!mine.has(f) || theirs.has(f)) run = null;
+    else if (run) run.frames[1] = f;
+    else undo.push((run = { op: "merge", track: from, from: track, frames: [f, f] }));
+  }
+  const shared = moved.filter((r) => theirs.has(r.frame)).map((r) => [{ ...copy(r), track }, copy(r)]);
+  if (shared.length) undo.push({ op: "replace", regions: shared });
+  for (const r of moved) r.track = track;
+  return undo;
 }
 
 // One undoable step: apply ``ops``, send them; the file is no longer reviewed unless ``keepsReview``.
@@ -204,6 +240,53 @@ function setTrackAction(track, action) {
   commit([{ op: "action", track, action }]); // changes the regions in place: the selection stays
 }
 
+// Cut the selected track at the frame shown: from it on, the regions are a new track, kept or
+// obscured on their own. A drawn track's regions next to the cut become drawn keys, so that each part
+// still spans its frames once it is filled again between its keys (after an edit of a key).
+function split() {
+  const track = state.track;
+  const frame = state.frame;
+  const mine = state.regions.filter((r) => r.track === track);
+  if (!isVideo() || track === null || !mine.some((r) => r.frame < frame) || !mine.some((r) => r.frame >= frame)) {
+    status("split: select a track, then a frame after its first one");
+    return;
+  }
+  const ops = [];
+  if (mine.every((r) => r.source === "manual" || r.source === "interpolated")) {
+    const before = Math.max(...mine.filter((r) => r.frame < frame).map((r) => r.frame));
+    const after = Math.min(...mine.filter((r) => r.frame >= frame).map((r) => r.frame));
+    const ends = mine.filter((r) => (r.frame === before || r.frame === after) && r.source === "interpolated");
+    if (ends.length) ops.push({ op: "replace", regions: ends.map((r) => [copy(r), { ...copy(r), source: "manual" }]) });
+  }
+  const into = nextTrackId();
+  ops.push({ op: "split", track, frame, into });
+  state.track = into;
+  commit(ops);
+  state.selected = state.regions.findIndex((r) => r.track === into && r.frame === frame);
+  draw();
+}
+
+// M: the next track picked (its card, its lane or one of its regions) is merged into the selected one.
+function startMerge() {
+  if (!isVideo() || state.track === null || state.track < 0) return;
+  state.mergeInto = state.track;
+  status(`merge: pick the track to merge into track ${state.track} (Esc cancels)`);
+  draw();
+}
+
+function pickedForMerge(track) {
+  const into = state.mergeInto;
+  if (into === null || track === null || track < 0 || track === into) return false;
+  mergeTracks(into, track);
+  return true;
+}
+
+function mergeTracks(into, from) {
+  state.mergeInto = null;
+  state.track = into;
+  commit([{ op: "merge", track: into, from }]);
+}
+
 function nextTrackId() {
   return state.regions.reduce((m, r) => Math.max(m, r.track), -1) + 1;
 }
@@ -260,6 +343,11 @@ function reject() {
   const ops = [{ op: "remove", regions: [copy(gone)] }];
   if (isVideo() && gone.source === "manual" && gone.track >= 0) ops.push({ op: "interpolate", track: gone.track });
   commit(ops);
+}
+
+// "Obscure everything except the people I keep": the whole picture, even a face nobody found.
+function toggleKeepOnly() {
+  commit([{ op: "keep_only", value: !state.keepOnly }]);
 }
 
 function toggleReviewed() {
@@ -446,6 +534,7 @@ function onPointerDown(event) {
     state.selected = -1;
     draw();
   } else if (target.dataset.index !== undefined && !state.drawingZone) {
+    if (pickedForMerge(state.regions[Number(target.dataset.index)].track)) return;
     state.zone = -1;
     state.selected = Number(target.dataset.index);
     state.track = selectedRegion().track >= 0 ? selectedRegion().track : null;
@@ -551,6 +640,8 @@ function draw() {
   $("preview").setAttribute("aria-pressed", String(state.preview));
   $("reviewed").setAttribute("aria-pressed", String(state.reviewed));
   $("zone").setAttribute("aria-pressed", String(state.drawingZone));
+  $("keep-only").setAttribute("aria-pressed", String(state.keepOnly));
+  $("frame").classList.toggle("keep-only", state.keepOnly);
   const r = selectedRegion();
   $("accept").disabled = !r || r.action !== "suggested";
   $("keep").disabled = $("obscure").disabled = !r || r.action === "suggested";
@@ -562,6 +653,9 @@ function draw() {
   $("follow-back").hidden = $("follow-forward").hidden = !isVideo() || state.following !== null;
   $("follow-back").disabled = $("follow-forward").disabled = !canFollow();
   $("follow-stop").hidden = state.following === null;
+  $("split").hidden = $("merge").hidden = !isVideo();
+  $("split").disabled = $("merge").disabled = state.track === null;
+  $("merge").setAttribute("aria-pressed", String(state.mergeInto !== null));
   if (isVideo()) drawVideo();
   location.replace(`#file=${state.index}&frame=${state.frame}`);
 }
@@ -584,7 +678,7 @@ function renderFiles() {
     const counts = document.createElement("span");
     counts.className = "counts";
     const faces = `${f.faces} ${f.kind === "video" ? "track" : "face"}${f.faces === 1 ? "" : "s"}`;
-    counts.textContent = `${faces} · ${f.suggestions} suggestion${f.suggestions === 1 ? "" : "s"}` + (f.kept ? ` · ${f.kept} kept` : "") + (f.zone_count ? ` · ${f.zone_count} zone${f.zone_count === 1 ? "" : "s"}` : "") +
+    counts.textContent = `${faces} · ${f.suggestions} suggestion${f.suggestions === 1 ? "" : "s"}` + (f.kept ? ` · ${f.kept} kept` : "") + (f.zone_count ? ` · ${f.zone_count} zone${f.zone_count === 1 ? "" : "s"}` : "") + (f.keep_only ? " · keep only" : "") +
       (f.gap_frames ? ` · ${(100 * f.covered).toFixed(1)} % covered` : "");
     button.append(name, badge, counts);
     button.addEventListener("click", () => openFile(f.index));
@@ -606,8 +700,10 @@ async function openFile(index, frame = 0) {
     zone: -1,
     drawingZone: false,
     reviewed: entry.state === "reviewed",
+    keepOnly: entry.keep_only,
     selected: -1,
     track: null,
+    mergeInto: null,
     undo: [],
     redo: [],
     version: state.version + 1, // another file's regions: every derived view is made again
@@ -693,11 +789,19 @@ function renderTracks(list) {
     obscure.className = "track-obscure";
     obscure.textContent = "Obscure";
     obscure.addEventListener("click", () => setTrackAction(t.id, "obscure"));
+    const join = document.createElement("button");
+    join.type = "button";
+    join.className = "track-merge";
+    join.textContent = "Merge";
+    join.title = "Merge this track into the selected one (M, then pick it)";
+    join.disabled = state.track === null || state.track === t.id;
+    join.addEventListener("click", () => mergeTracks(state.track, t.id));
     img.addEventListener("click", () => {
+      if (pickedForMerge(t.id)) return;
       state.track = t.id;
       seek(t.first);
     });
-    card.append(img, label, keep, obscure);
+    card.append(img, label, keep, obscure, join);
     box.appendChild(card);
   }
 }
@@ -749,6 +853,7 @@ function drawTimeline(list) {
           "data-track": t.id,
         }, svg);
         rect.addEventListener("click", (event) => {
+          if (pickedForMerge(t.id)) return;
           state.track = t.id;
           seek(Math.round(timelineFrame(event)));
         });
@@ -832,13 +937,16 @@ function onKey(event) {
     case "p": case "P": handled(); return togglePreview();
     case "s": case "S": handled(); return toggleZone();
     case "g": case "G": handled(); return nextGap();
+    case "c": case "C": handled(); return split();
+    case "e": case "E": handled(); return toggleKeepOnly();
+    case "m": case "M": handled(); return startMerge();
     case "0": handled(); return setMethod(null);
     case "1": handled(); return setMethod("fill");
     case "2": handled(); return setMethod("pixelate");
     case "3": handled(); return setMethod("blur");
     case "f": handled(); return follow(1);
     case "F": handled(); return follow(-1);
-    case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = state.zone = -1; state.track = null; state.drawingZone = false; return draw();
+    case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = state.zone = -1; state.track = state.mergeInto = null; state.drawingZone = false; return draw();
     case "ArrowRight": if (isVideo()) { handled(); seek(state.frame + step); } return;
     case "ArrowLeft": if (isVideo()) { handled(); seek(state.frame - step); } return;
   }
@@ -894,6 +1002,9 @@ async function start() {
   $("preview").addEventListener("click", togglePreview);
   $("zone").addEventListener("click", toggleZone);
   $("next-gap").addEventListener("click", nextGap);
+  $("split").addEventListener("click", split);
+  $("keep-only").addEventListener("click", toggleKeepOnly);
+  $("merge").addEventListener("click", startMerge);
   $("method").addEventListener("change", (e) => {
     setMethod(e.target.value || null);
     e.target.blur(); // the keys are the page's again
