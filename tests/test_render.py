@@ -271,6 +271,22 @@ def test_keep_only_covers_everything_but_the_kept_face(photo, tmp_path):
     assert covered_fraction(original, out, (0, 0, 320, 256), color=BLACK) > 0.9  # and the rest
 
 
+def test_a_rendered_photo_counts_the_faces_obscured_not_the_zones_or_the_whole_picture(photo, tmp_path):
+    src, _, boxes = photo
+    size, sha = fingerprint(src)
+    regions = Regions.from_boxes(boxes, source="full")
+    entry = FileEntry(
+        str(src), str(tmp_path / "out.png"), "image", 320, 256, 1, regions, ["obscure", "obscure"], size, sha
+    )
+    entry.zones = np.array([[280.0, 200.0, 310.0, 250.0]])
+    path = tmp_path / "regions.json"
+    for keep_only in (False, True):
+        entry.keep_only = keep_only
+        save_document(path, RegionsDocument([entry], {}))
+        (report,) = api.render(path, overwrite=True)
+        assert (report.faces, report.candidates) == (2, 0), f"keep only: {keep_only}"
+
+
 def test_keep_only_video_pixelates_all_but_the_kept_track(tmp_path):
     src = make_clip(tmp_path / "clip.mp4", frames=12, size=(160, 120), audio=False)
     size, sha = fingerprint(src)
@@ -284,7 +300,8 @@ def test_keep_only_video_pixelates_all_but_the_kept_track(tmp_path):
     options = {"method": "pixelate", "margin": 0.0, "head_top": 0.0, "shape": "box"}
     save_document(path, RegionsDocument([entry], options))
 
-    api.render(path)
+    (report,) = api.render(path)
+    assert report.faces == 0  # the one track is kept visible
 
     source, out = _frames(src), _frames(tmp_path / "out.mp4")
     assert len(out) == 12

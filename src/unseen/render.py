@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from .api import FileReport, Options, anonymise_file, anonymise_video_file
+from .count import photo_counts
+from .detect.cascade import PHOTO_CASCADE
 from .errors import InputError, shown
 from .media.image import read_photo
 from .media.video import probe
@@ -70,6 +72,10 @@ def render_entry(
     if entry.kind == "image":
         paint = painted(entry, options)
         report = anonymise_file(src, entry.output, options, overwrite=overwrite, regions=paint)
+        # the faces are the regions obscured, not the zones or the picture a "keep only" file paints
+        faces = entry.to_paint
+        counts = [photo_counts(faces[faces.frame == i], PHOTO_CASCADE.threshold) for i in range(entry.frames)]
+        report.faces, report.candidates = max(counts, default=(0, 0))
     else:
         report = anonymise_video_file(
             src,
