@@ -1,8 +1,10 @@
 """Suggestions: what the detector saw below its normal thresholds, for a person to accept or reject.
 
 The cascade is run a second time with every threshold divided by :data:`REACH`; what it finds that
-the normal run did not (no overlap with a normal detection) is a suggestion. Suggestions are never
-painted unless a person accepts them, so a normal run's output is exactly what review starts from.
+the normal run did not (no overlap with a normal detection) is a candidate. Each candidate is then
+looked at again on its own (:mod:`unseen.detect.recheck`), and those that still look like a face
+(:data:`RECHECK`) are the suggestions, the most face-like first. Suggestions are never painted
+unless a person accepts them, so a normal run's output is exactly what review starts from.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from ..detect.cascade import PHOTO_CASCADE, VIDEO_CASCADE, Cascade
 from ..detect.model import shared_model
+from ..detect.recheck import recheck
 from ..errors import AnalysisError
 from ..regions import Regions, iou_matrix
 
@@ -20,6 +23,7 @@ REACH = 2.5  # thresholds divided by this: a face at 0.08 where 0.2 is needed is
 MIN_HEIGHT = 32.0  # weak boxes shorter than this are left out (see below)
 LIMIT = 30  # at most this many suggestions per picture, the strongest first (a person reads them all)
 OVERLAP = 0.2  # a weak box overlapping a detection this much is that detection, not a new face
+RECHECK = 0.08  # a candidate whose second look scores under this is left out (see suggestions())
 
 
 @cache
@@ -38,15 +42,37 @@ def suggestions(
     reach: float = REACH,
     min_height: float = MIN_HEIGHT,
     limit: int = LIMIT,
+    least: float = RECHECK,
 ) -> Regions:
-    """Weak candidates in ``image`` that none of the regions in ``found`` already covers, at most
-    ``limit``, the strongest first. ``reach``: how far below the normal thresholds to look.
+    """The candidates of :func:`candidates` whose second look scores at least ``least``; at most
+    ``limit``, the most face-like first (their scores stay the detector's).
+
+    Ranked by the detector's own score, the strongest candidate of each of the first 100 dev photos
+    lay over 4 of the run's 48 misses; ranked by the second look, about one suggestion per photo
+    (``least`` 0.08) lies over 10 of them (bench/suggestions.py)."""
+    weak, looks = candidates(image, found, sensitivity, video, reach=reach, min_height=min_height)
+    keep = looks >= least
+    return weak[keep][np.argsort(-looks[keep], kind="stable")[:limit]]
+
+
+def candidates(
+    image: np.ndarray,
+    found: Regions,
+    sensitivity: float = 1.0,
+    video: bool = False,
+    *,
+    reach: float = REACH,
+    min_height: float = MIN_HEIGHT,
+) -> tuple[Regions, np.ndarray]:
+    """Weak boxes in ``image`` at least ``min_height`` tall that none of the regions in ``found``
+    already covers, and the score of each one's second look (:func:`unseen.detect.recheck.recheck`).
+    ``reach``: how far below the normal thresholds to look.
 
     Small faces are already accepted at low confidence by the normal run, so what the cascade sees
-    below that in small boxes is mostly texture. On the 320 photos of the WIDER dev sample
-    (bench/suggestions.py), leaving out boxes under 32 px cut suggestions from 24.3 to 3.3 per photo,
-    while the share of the run's 80 misses under a suggestion went from 36 % to 26 % (faces of
-    32 px and up: 19 then 20 of 32; smaller ones: 10 then 1 of 48). ``min_height`` leaves them out."""
+    below that in small boxes is mostly texture. On the 320 photos of the WIDER dev sample,
+    leaving out boxes under 32 px cut them from 24.3 to 3.3 per photo, while the share of the run's
+    80 misses under one went from 36 % to 26 % (faces of 32 px and up: 19 then 20 of 32; smaller
+    ones: 10 then 1 of 48)."""
     try:
         weak = weak_detector(sensitivity, video, reach)(np.ascontiguousarray(image))
     except Exception as exc:  # the same failure the normal detection reports
@@ -61,4 +87,4 @@ def suggestions(
         ).any(axis=1)
         weak = weak[~inside & (iou_matrix(weak.boxes, found.boxes).max(axis=1) < OVERLAP)]
     weak = weak[weak.heights >= min_height]
-    return weak[np.argsort(-weak.scores, kind="stable")[:limit]]
+    return weak, recheck(shared_model(), image, weak)
