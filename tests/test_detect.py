@@ -354,6 +354,49 @@ def test_a_photo_turned_without_its_orientation_tag_is_covered(upright_photo: Sc
     assert not missed, f"faces (height, covered share) missed, turned {90 * turn} degrees: {missed}"
 
 
+# One face of 56 px and small ones: the turned view finds the large face confidently, the upright
+# views barely; the small faces (under the turned views' 32 px) only a search in that turn finds.
+LONE_SIZES = [56, 20, 22, 24, 26, 20, 24, 28]
+
+
+@pytest.mark.parametrize("turn", [1, 2, 3], ids=["90", "180", "270"])
+def test_one_face_seen_only_turned_turns_the_whole_picture(turn: int) -> None:
+    # The summed-score vote is kept out of reach: the one confident face must turn the picture alone.
+    from dataclasses import replace
+
+    from unseen.detect.cascade import PHOTO_CASCADE, Cascade
+
+    scene = turned(spread_faces(LONE_SIZES, (600, 1200), seed=3), turn)
+    cascade = Cascade(shared_model(), replace(PHOTO_CASCADE, vote_margin=float("inf")))
+    found = cascade(scene.image)
+    painted = obscure(scene.image, plan_regions(found, scene.image.shape), ObscureOptions(color=BLACK))
+    coverage = [
+        (int(h), round(covered_fraction(scene.image, painted, b, color=BLACK), 2))
+        for h, b in zip(scene.heights, scene.boxes, strict=True)
+    ]
+    missed = [(h, c) for h, c in coverage if c < COVERED]
+    assert not missed, f"faces (height, covered share) missed, turned {90 * turn} degrees: {missed}"
+
+
+def test_upright_photos_are_not_searched_again_in_a_turn(
+    crowds: list[tuple[Scene, Result]], upright_photo: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A false turn costs a second full search and its false positives.
+    from unseen.detect.cascade import Cascade
+
+    turns: list[int] = []
+    full = Cascade._full
+
+    def spied(self, views, turn):
+        turns.append(turn)
+        return full(self, views, turn)
+
+    monkeypatch.setattr(Cascade, "_full", spied)
+    for image in [upright_photo.image, *(scene.image for scene, _ in crowds)]:
+        detect(image)
+    assert turns == [0] * 4
+
+
 @pytest.mark.parametrize("degrees", [-10, 10])
 def test_a_slightly_tilted_photo_is_covered(upright_photo: Scene, degrees: float) -> None:
     scene = tilted(upright_photo, degrees)

