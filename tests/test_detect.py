@@ -236,6 +236,12 @@ def test_detect_finds_the_astronaut_at_two_sizes(scale: float) -> None:
     assert np.abs(confident.boxes[0] - expected).max() < 8 * scale
 
 
+def test_the_network_threads_sleep_between_runs() -> None:
+    # Spinning pool threads doubled the CPU time of a photo and took cores from other work.
+    model = shared_model()
+    assert model._options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_released_model_reopens_and_finds_the_same_faces() -> None:
     """release_memory() unloads the network (videos do it before encoding); the next run reopens it."""
     from unseen.detect.model import CenterFace
