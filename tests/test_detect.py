@@ -11,6 +11,7 @@ import importlib.resources
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -189,6 +190,30 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
 
 
+@pytest.mark.parametrize("kind", ["blurred", "hidden"])
+def test_hard_faces_that_two_views_see_weakly_are_covered(kind: str) -> None:
+    # A face out of focus, and one hidden but for its brow (a scarf, a banner): the native view sees
+    # it at 0.1-0.2, under the threshold for faces of its size, and so does the mirrored view, which
+    # seldom agrees on a texture.
+    import cv2
+
+    face = (
+        Placement(48, 320, 240, face="astronaut")
+        if kind == "blurred"
+        else Placement(72, 320, 240, face="cameraman")
+    )
+    scene = render(tiled_background((480, 640), seed=5), [face])
+    image = scene.image.copy()
+    x0, y0, x1, y1 = scene.boxes[0].astype(int)
+    if kind == "blurred":
+        image[y0:y1, x0:x1] = cv2.GaussianBlur(image[y0:y1, x0:x1], (0, 0), 6)
+    else:
+        image[y0 + int(0.26 * (y1 - y0)) : y1, x0:x1] = (90, 110, 140)
+    result = anonymise(image)
+    coverage = covered_fraction(image, result.image, scene.boxes[0], color=BLACK)
+    assert coverage >= COVERED, f"{kind} face covered {coverage:.2f}"
+
+
 @pytest.mark.parametrize(
     "image",
     [
@@ -313,8 +338,6 @@ def test_boxes_found_in_a_turned_crop_map_back_exactly(turn: int) -> None:
 
 
 def test_an_image_over_the_pixel_limit_is_refused_not_shrunk() -> None:
-    from dataclasses import replace
-
     from unseen.detect.cascade import Cascade
 
     cascade = Cascade(shared_model(), replace(api.detector().options, max_pixels=1_000_000))
@@ -368,8 +391,6 @@ LONE_SIZES = [56, 20, 22, 24, 26, 20, 24, 28]
 @pytest.mark.parametrize("turn", [1, 2, 3], ids=["90", "180", "270"])
 def test_one_face_seen_only_turned_turns_the_whole_picture(turn: int) -> None:
     # The summed-score vote is kept out of reach: the one confident face must turn the picture alone.
-    from dataclasses import replace
-
     from unseen.detect.cascade import PHOTO_CASCADE, Cascade
 
     scene = turned(spread_faces(LONE_SIZES, (600, 1200), seed=3), turn)

@@ -61,6 +61,8 @@ class CascadeOptions:
     mirror: bool = True  # also look at the mirrored image (profiles, odd poses) ...
     mirror_scale: float = 0.5  # ... at this fraction of the native size
     mirror_min: float = 24.0  # ... and keep the faces at least this tall
+    seconded: bool = True  # a face of normal size that both it and the native view see is kept
+    # at the small faces' threshold (two views seldom agree on a texture)
     turned: bool = True  # also look at the image turned by 90, 180 and 270 degrees ...
     turn_scale: float = 0.5  # ... at this fraction of the native size
     turn_min: float = 32.0  # ... and keep the faces at least this tall (in their own upright frame)
@@ -167,12 +169,21 @@ class Cascade:
             raise AnalysisError(f"image too large to analyse ({w} x {h} pixels, over {o.max_pixels:,})")
         views = _Views(rgb)
         raw = self._full(views, 0)
-        upright = [self._trusted(raw), *self._reduced(views)]
+        upright = [self._trusted(raw)]
+        if o.mirror:
+            mirror = self._view(views, o.mirror_scale, flip=True, lo=o.mirror_min)
+            upright.append(self._trusted(mirror))
+            if o.seconded:
+                upright.append(self._seconded(raw, mirror))
+        upright += self._coarse(views)
         if o.fine:
             upright.append(self._fine(views, raw, 0))
         if not o.turned:
             return nms(Found.concat(upright).regions, o.nms_iou)
-        turned = [self._view(views, o.turn_scale, turn=k, lo=o.turn_min, source="turned") for k in (1, 2, 3)]
+        turned = [
+            self._trusted(self._view(views, o.turn_scale, turn=k, lo=o.turn_min, source="turned"))
+            for k in (1, 2, 3)
+        ]
         sure = [t[t.regions.scores >= o.turn_threshold] for t in turned]
         k = 0
         if o.vote and o.mirror and o.mirror_scale == o.turn_scale:
@@ -196,23 +207,34 @@ class Cascade:
         floor = min(o.candidate_threshold, o.small_threshold)
         return self._look(views.rgb, rects, 1.0, floor, "full", turn=turn)
 
-    def _reduced(self, views: _Views) -> list[Found]:
-        """The mirrored half-size view and the shrunken views, each kept for the sizes it sees."""
+    def _coarse(self, views: _Views) -> list[Found]:
+        """The shrunken views below the mirrored one, each kept for the large faces it sees."""
         o = self.options
         h, w = views.rgb.shape[:2]
         long_side = max(h, w)
-        out, scale = [], 1.0
-        if o.mirror:
-            out.append(self._view(views, o.mirror_scale, flip=True, lo=o.mirror_min))
-            scale = o.mirror_scale
         coarse = o.coarse_side / long_side
-        step = scale / 2 if o.mirror else 0.5
+        step = o.mirror_scale / 2 if o.mirror else 0.5
+        out = []
         while step * long_side > 2 * o.coarse_side:  # halving steps between half size and coarse
             out.append(self._view(views, step, lo=max(o.coarse_min, o.level_min / step), source="coarse"))
             step /= 2
         if coarse < 0.75:
             out.append(self._view(views, coarse, lo=max(o.coarse_min, o.level_min / coarse), source="coarse"))
-        return out
+        return [self._trusted(f) for f in out]
+
+    def _seconded(self, raw: Found, mirror: Found) -> Found:
+        """Faces of normal size under their threshold in the native view (down to the small faces')
+        that the mirrored view finds too.
+
+        Measured on the 320 WIDER photos: 6 more faces of 32 px and up covered (heavily occluded or
+        blurred ones, which the network sees at 0.1 to 0.2), collateral on photos with 1-5 faces
+        +0.06 and +0.11 points on each half of the sample; a threshold of 0.15 for every face of
+        normal size found as many at +0.28 points on the first half.
+        """
+        o = self.options
+        scores = raw.regions.scores
+        weak = raw[(raw.heights >= o.small) & (scores >= o.small_threshold) & (scores < o.threshold)]
+        return weak[overlapping(weak.regions.boxes, mirror.regions.boxes, 0.3)]
 
     def _view(
         self,
@@ -224,13 +246,13 @@ class Cascade:
         flip: bool = False,
         source: str = "full",
     ) -> Found:
-        """One reduced view in tiles, kept for faces at least ``lo`` tall, at the size-band thresholds."""
+        """One reduced view in tiles: the faces at least ``lo`` tall, above the small faces' threshold."""
         o = self.options
         view = views.at(scale)
         vh, vw = view.shape[:2]
         rects = tiles(vh, vw, o.tile_pixels, o.tile_overlap, ALIGN)
         found = self._look(view, rects, scale, o.small_threshold, source, turn=turn, flip=flip)
-        return self._trusted(found[found.heights >= lo])
+        return found[found.heights >= lo]
 
     def _fine(self, views: _Views, raw: Found, turn: int) -> Found:
         """Native pixels upscaled around the small, weak candidates of a full pass; small faces only."""
