@@ -9,12 +9,12 @@ the mirror image, and faces lying on their side or upside down. So:
   (``tiles.py``), so memory stays flat whatever the photo's size and a face of a given pixel size
   is seen the same in a 48 MP photo as in a 1 MP one;
 * ``full`` (mirrored) - the same at half size, flipped left to right, kept for faces of 24 px and up:
-  a second look at turned faces for a quarter of the cost;
+  a second look at turned faces for a quarter of the cost, and a second opinion on weak ones;
 * ``turned``  - the half-size view turned by 90, 180 and 270 degrees, kept for faces large enough to
   be seen there: people lying down, upside down, or a photo saved sideways without its orientation
-  tag. When the turned views find clearly more faces than the upright one, the picture itself is
-  turned: the full and fine passes then run once more in that orientation, so its small faces are
-  found as well as in an upright photo;
+  tag. When the turned views find clearly more faces than the upright one, or a confident face
+  that the upright views barely see, the picture itself is turned: the full and fine passes then
+  run once more in that orientation, so its small faces are found as well as in an upright photo;
 * ``coarse``  - the image shrunk to ``coarse_side`` on its long side (and, for large photos, the
   halving steps between half size and that), kept only for large faces, which native tiles cut;
 * ``fine``    - 2x upscaled windows of native pixels around the full pass's small, weak candidates,
