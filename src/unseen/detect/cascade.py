@@ -307,13 +307,15 @@ class Cascade:
         this (126 with the vote alone), 1 wrong; of 320 upright photos, none turns by this.
         """
         o = self.options
+        # weaker upright boxes cannot count (and a 48 MP crowd has tens of thousands of them)
+        rivals = upright.regions[upright.regions.scores >= o.vote_alone * o.vote_sure]
         counts = []
         for found in turned:
             sure = nms(found.regions[found.regions.scores >= o.vote_sure], 0.3)
             seen = np.zeros(len(sure), np.float32)
-            if len(sure) and len(upright.regions):
-                near = iou_matrix(sure.boxes, upright.regions.boxes) > 0.3
-                seen = np.where(near, upright.regions.scores[None], 0).max(axis=1)
+            if len(sure) and len(rivals):
+                near = iou_matrix(sure.boxes, rivals.boxes) > 0.3
+                seen = np.where(near, rivals.scores[None], 0).max(axis=1)
             counts.append(int((seen < o.vote_alone * sure.scores).sum()))
         best = int(np.argmax(counts))
         if counts[best] and all(counts[best] > n for i, n in enumerate(counts) if i != best):
