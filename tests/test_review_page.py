@@ -178,12 +178,18 @@ def test_photo_review_keep_draw_accept_reload_export(page, tmp_path):
     finally:
         server.stop()
 
-    with Image.open(tmp_path / "out" / "people.png") as im:
-        out = np.asarray(im.convert("RGB"))
-    x1, y1, x2, y2 = (int(v) for v in faces[CLEAR])
-    assert np.array_equal(out[y1:y2, x1:x2], original[y1:y2, x1:x2])  # kept: bit for bit
+    out = _exported_photo(tmp_path, original, faces[CLEAR])
     assert covered_fraction(original, out, faces[WEAK], color=WHITE) >= 0.9  # accepted suggestion
     assert covered_fraction(original, out, faces[HIDDEN], color=WHITE) >= 0.9  # drawn
+
+
+def _exported_photo(tmp_path: Path, original: np.ndarray, kept) -> np.ndarray:
+    """The exported photo, checked to show the ``kept`` face bit for bit."""
+    with Image.open(tmp_path / "out" / "people.png") as im:
+        out = np.asarray(im.convert("RGB"))
+    x1, y1, x2, y2 = (int(v) for v in kept)
+    assert np.array_equal(out[y1:y2, x1:x2], original[y1:y2, x1:x2])  # kept: bit for bit
+    return out
 
 
 def _key(records: list[dict]) -> list[str]:
@@ -655,10 +661,7 @@ def test_keep_only_obscures_everything_but_the_kept_face(page, tmp_path):
         sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
     finally:
         server.stop()
-    with Image.open(tmp_path / "out" / "people.png") as im:
-        out = np.asarray(im.convert("RGB"))
-    x1, y1, x2, y2 = (int(v) for v in faces[CLEAR])
-    assert np.array_equal(out[y1:y2, x1:x2], original[y1:y2, x1:x2])  # kept: bit for bit
+    out = _exported_photo(tmp_path, original, faces[CLEAR])
     for face in (WEAK, HIDDEN):
         assert covered_fraction(original, out, faces[face], color=WHITE) == 1.0
     assert covered_fraction(original, out, (0, 0, 448, 256), color=WHITE) > 0.9  # and the background
