@@ -93,6 +93,11 @@ def _open(page, server: ReviewServer) -> None:
     assert "token" not in page.url  # the token became a cookie and left the address bar
 
 
+def _export(page) -> None:
+    page.click("#export")
+    sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+
+
 def _saved(page) -> None:
     sync_api.expect(page.locator("#status")).to_have_text("saved")
 
@@ -173,8 +178,7 @@ def test_photo_review_keep_draw_accept_reload_export(page, tmp_path):
 
         page.click("#preview")  # the output as it will be published, painted by the server
         sync_api.expect(page.locator("#overlay")).to_have_class(re.compile("hidden"))
-        page.click("#export")
-        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+        _export(page)
     finally:
         server.stop()
 
@@ -274,8 +278,7 @@ def test_a_static_zone_is_obscured_on_every_frame(page, tmp_path):
         sync_api.expect(page.locator(".file.current .counts")).to_contain_text("1 zone")
         saved = load_document(path).files[0]
         assert np.abs(saved.zones - np.asarray([zone])).max() < 1.5 and saved.edited
-        page.click("#export")
-        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+        _export(page)
     finally:
         server.stop()
     source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
@@ -310,8 +313,7 @@ def test_the_coverage_meter_leads_to_a_gap_and_fills_once_it_is_drawn(page, tmp_
         _saved(page)
         sync_api.expect(page.locator("#coverage")).to_have_text("100.0 % covered")
         sync_api.expect(page.locator("#next-gap")).to_be_disabled()
-        page.click("#export")
-        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+        _export(page)
     finally:
         server.stop()
     source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
@@ -348,8 +350,7 @@ def test_a_method_is_chosen_per_face_and_exported_so(page, tmp_path):
         page.click(f'#overlay rect[data-index="{WEAK}"]')
         sync_api.expect(page.locator("#method")).to_have_value("pixelate")
         assert [r.get("method") for r in load_document(path).files[0].records()] == ["blur", "pixelate", None]
-        page.click("#export")
-        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+        _export(page)
     finally:
         server.stop()
     with Image.open(tmp_path / "out" / "people.png") as im:
@@ -426,8 +427,7 @@ def test_video_review_keep_track_draw_on_two_frames_export(page, tmp_path):
         frames = drawn.regions.frame
         assert sorted(frames[drawn.regions.track == 1].tolist()) == list(range(3, 16))
         assert sorted(frames[drawn.regions.track == 2].tolist()) == list(range(VIDEO_FRAMES))
-        page.click("#export")
-        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+        _export(page)
     finally:
         server.stop()
 
@@ -507,8 +507,7 @@ def test_video_draw_once_follow_forward_stop_and_export(page, tmp_path):
         sync_api.expect(page.locator("#status")).to_have_text("followed 2 frames")
         sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 1 / {FOLLOW_FRAMES}")
         assert _drawn_frames(path) == list(range(FOLLOW_FRAMES))
-        page.click("#export")
-        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+        _export(page)
     finally:
         server.stop()
 
@@ -558,8 +557,7 @@ def test_a_track_split_at_a_frame_keeps_one_part_visible(page, tmp_path):
         saved = load_document(path).files[0]
         assert saved.regions.track.tolist() == [0] * 12 + [1] * 12
         assert saved.actions.tolist() == ["obscure"] * 12 + ["keep"] * 12
-        page.click("#export")
-        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+        _export(page)
     finally:
         server.stop()
     source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
@@ -607,8 +605,7 @@ def test_two_tracks_of_one_face_merged_take_one_action(page, tmp_path):
         _saved(page)
         saved = load_document(path).files[0]
         assert (saved.actions == "keep").all() and len(saved.regions) == VIDEO_FRAMES + 2
-        page.click("#export")
-        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+        _export(page)
     finally:
         server.stop()
     source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
@@ -657,8 +654,7 @@ def test_keep_only_obscures_everything_but_the_kept_face(page, tmp_path):
         reply = page.request.get(server.url.split("?")[0] + "api/files/0/picture?output=1")
         preview = np.asarray(Image.open(io.BytesIO(reply.body())).convert("RGB"))
         assert covered_fraction(original, preview, faces[HIDDEN], tol=24, color=WHITE) >= 0.95
-        page.click("#export")
-        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+        _export(page)
     finally:
         server.stop()
     out = _exported_photo(tmp_path, original, faces[CLEAR])
@@ -697,8 +693,7 @@ def test_a_drawn_track_split_keeps_both_parts_when_a_key_is_moved(page, tmp_path
         page.mouse.up()
         _saved(page)
         assert _key(page.evaluate("state.regions")) == _key(load_document(path).files[0].records())
-        page.click("#export")
-        sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+        _export(page)
     finally:
         server.stop()
     saved = load_document(path).files[0].regions
