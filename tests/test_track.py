@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from unseen.count import photo_counts
 from unseen.errors import AnalysisError
 from unseen.media.video import Frame
 from unseen.regions import Regions
@@ -360,6 +361,25 @@ def test_a_panned_face_keeps_a_patch_the_size_of_the_face() -> None:
 
 
 # --- counting ---------------------------------------------------------------------------------------
+
+
+def test_a_photo_counts_each_face_once_and_weak_ones_as_candidates() -> None:
+    """Boxes covering most of a stronger one are that face seen again, whatever their own score; a
+    weak box elsewhere is a candidate; a box barely touching a face is another face."""
+    boxes = [
+        (100, 100, 140, 150),  # a face
+        (105, 105, 145, 155),  # the same face again, weaker
+        (110, 110, 130, 130),  # ... and a small box inside it
+        (300, 50, 312, 62),  # a weak blip
+        (138, 100, 178, 150),  # a face touching the first by 2 px
+        (600, 400, 640, 440),  # a weak box nested in ...
+        (590, 390, 650, 450),  # ... a confident face
+    ]
+    scores = [0.9, 0.5, 0.15, 0.08, 0.6, 0.12, 0.3]
+    regions = Regions(np.array(boxes, np.float32), scores, "full")
+    assert photo_counts(regions, 0.2) == (3, 1)
+    assert photo_counts(regions, 0.7) == (1, 3)  # the same boxes kept, fewer of them confident
+    assert photo_counts(Regions(), 0.2) == (0, 0)
 
 
 def counted(keyframes: list[tuple[int, Regions]], frames: int, options: TrackOptions = OPTIONS):

@@ -24,25 +24,24 @@ if TYPE_CHECKING:
 SAME_FACE = 0.5  # two boxes sharing this much of the smaller one's area are one face
 
 
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over the smaller box's area."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return float(w * h / max(smaller, 1e-6))
+def _overlaps(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Intersection of ``box`` with each of ``others``, over the smaller box's area."""
+    w = np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0])
+    h = np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1])
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    smaller = np.minimum((box[2] - box[0]) * (box[3] - box[1]), areas)
+    return np.where((w > 0) & (h > 0), w * h / np.maximum(smaller, 1e-6), 0.0)
 
 
 def photo_counts(regions: Regions, confident: float) -> tuple[int, int]:
     """(faces, candidates) among one photo's detections; ``confident`` is the score of a face."""
-    counted: list[np.ndarray] = []
+    counted = np.empty((len(regions), 4), np.float64)  # one row per box counted so far
     faces = candidates = 0
     for i in np.argsort(-regions.scores, kind="stable"):
-        box = regions.boxes[i]
-        if any(_overlap(box, other) >= SAME_FACE for other in counted):
+        box = regions.boxes[i].astype(np.float64)
+        if (_overlaps(box, counted[: faces + candidates]) >= SAME_FACE).any():
             continue
-        counted.append(box)
+        counted[faces + candidates] = box
         if regions.scores[i] >= confident:
             faces += 1
         else:
