@@ -12,7 +12,9 @@ Four sets, each run by both tools:
            crowd faces keep their real sizes while the picture has a phone's resolution;
   48mp     the same into 8064x6048 mosaics;
   turned   photos with faces >= 40 px turned by 90, 180 or 270 degrees without an orientation tag
-           (../shared/tools/make_rotated.py), compared with the same photos upright.
+           (../shared/tools/make_rotated.py), compared with the same photos upright band by band,
+           each face banded by its own height (the scorer's bands by box height are shown too:
+           a face lying on its side has a box as tall as the face is wide).
 The derived sets are built once into OUT/sets (rebuilt when the selection changes); nothing from the
 data set is committed. Both tools run in solid black fill mode, one process per tool and set:
   unseen <images> -o OUT/<set>/unseen --method fill --quiet --overwrite
@@ -91,10 +93,27 @@ def score(tool: str, out: Path, data: Path, listfile: Path, tag: str) -> dict | 
         print(f"!! scoring {tool} ({tag}) failed: {err}", file=sys.stderr)
         return None
     faces = json.loads(faces_json.read_text())
-    big = [f for f in faces if f["h"] >= 32]
-    res["recall_h32-inf"] = round(sum(f["cov"] >= COVERAGE for f in big) / len(big), 4) if big else None
+    res["recall_h32-inf"] = recall([f for f in faces if f["h"] >= 32])
     res["_bin_counts"] = {k: sum(lo <= f["h"] < hi for f in faces) for k, (lo, hi) in BIN_EDGES.items()}
+    own = {k: [f for f in faces if lo <= own_height(f) < hi] for k, (lo, hi) in BIN_EDGES.items()}
+    res |= {f"recall_own_{k}": recall(band) for k, band in own.items()}
+    res["_own_counts"] = {k: len(band) for k, band in own.items()}
     return res
+
+
+def recall(faces: list[dict]) -> float | None:
+    """The share of ``faces`` (the scorer's per-face records) that count as protected."""
+    return round(sum(f["cov"] >= COVERAGE for f in faces) / len(faces), 4) if faces else None
+
+
+def own_height(face: dict) -> int:
+    """A face's height in its own upright frame: in a photo turned a quarter turn (make_rotated.py
+    names it ``..._r90`` or ``..._r270``) that is its box's width. The scorer bands faces by box
+    height, which puts a face 27 px wide and 58 px tall into 16-32 px once its photo lies on its side,
+    while the same face upright is in >= 32: comparing turned photos with the same photos upright band
+    by band needs each face in the same band in both."""
+    quarter = face["img"].rsplit(".", 1)[0].endswith(("_r90", "_r270"))
+    return face["w"] if quarter else face["h"]
 
 
 def ensure_sets(data: Path, names: list[str], root: Path, n12: int, n48: int) -> tuple[Path, Path]:
@@ -171,8 +190,9 @@ class Bench:
     def counts(self) -> dict:
         return (self.scores.get("unseen") or self.scores.get("deface") or {}).get("_bin_counts", {})
 
-    def rows(self, floors: dict[str, Target | None]) -> list[Row]:
-        """Recall per band (with ``floors``' targets), collateral, time and memory."""
+    def rows(self, floors: dict[str, Target | None], own: bool = False) -> list[Row]:
+        """Recall per band (with ``floors``' targets), collateral, time and memory; with ``own``, the
+        bands by each face's own height (:func:`own_height`) follow, and ``floors`` are theirs."""
         counts = self.counts()
         n = len(self.rels)
 
@@ -222,6 +242,18 @@ class Bench:
                     self.sc("unseen", f"recall_{key}"),
                     self.sc("deface", f"recall_{key}"),
                     pct,
+                    None if own else floors.get(key),
+                )
+            )
+        own_counts = (self.scores.get("unseen") or self.scores.get("deface") or {}).get("_own_counts", {})
+        for key, text in [*BANDS, ("h32-inf", ">= 32")] if own else []:
+            label = f"recall, own height {text} px" + (f" (n={own_counts[key]})" if key in own_counts else "")
+            rows.append(
+                Row(
+                    label,
+                    self.sc("unseen", f"recall_own_{key}"),
+                    self.sc("deface", f"recall_own_{key}"),
+                    pct,
                     floors.get(key),
                 )
             )
@@ -251,18 +283,20 @@ class Bench:
         return rows
 
 
-def relative_floors(reference: dict | None, gap: float, what: str) -> dict[str, Target | None]:
+def relative_floors(
+    reference: dict | None, gap: float, what: str, prefix: str = "recall_"
+) -> dict[str, Target | None]:
     """Per band: no more than ``gap`` under the reference recall (unseen's, same run)."""
     if not reference:
         return {}
     return {
         key: Target(
             ">=",
-            reference[f"recall_{key}"] - gap,
-            f">= {what} - {100 * gap:.1f} pt ({100 * (reference[f'recall_{key}'] - gap):.2f} %)",
+            reference[f"{prefix}{key}"] - gap,
+            f">= {what} - {100 * gap:.1f} pt ({100 * (reference[f'{prefix}{key}'] - gap):.2f} %)",
         )
         for key, _ in [*BANDS, ("h32-inf", "")]
-        if reference.get(f"recall_{key}") is not None
+        if reference.get(f"{prefix}{key}") is not None
     }
 
 
@@ -321,7 +355,7 @@ def main() -> int:
             floors = {k: Target(">=", v, f">= {100 * v:.1f} %") for k, v in UPRIGHT_FLOORS.items()}
             title = "upright photos"
         elif tag == "turned":
-            floors = relative_floors(turned_reference, TURNED_GAP, "same photos upright")
+            floors = relative_floors(turned_reference, TURNED_GAP, "same photos upright", "recall_own_")
             title = "turned photos (90/180/270, no orientation tag)"
             if turned_reference:
                 print(
@@ -332,7 +366,7 @@ def main() -> int:
             floors = relative_floors(upright_ref, MOSAIC_GAP, "upright")
             title = f"{tag[:2]} MP mosaics of the same photos"
         counts = bench.counts()
-        rows = bench.rows(floors)
+        rows = bench.rows(floors, own=tag == "turned")
         print_table(
             f"{title}: {len(bench.rels)} photos, {sum(counts.get(k, 0) for k, _ in BANDS)} faces "
             f"(a face counts when >= {COVERAGE:.0%} of its box is black)",
