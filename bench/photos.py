@@ -187,8 +187,9 @@ class Bench:
         r = self.runs.get(tool)
         return getattr(r, attr) if r is not None and r.ok else None
 
-    def counts(self) -> dict:
-        return (self.scores.get("unseen") or self.scores.get("deface") or {}).get("_bin_counts", {})
+    def counts(self, key: str = "_bin_counts") -> dict:
+        """Faces per band (``_own_counts``: by their own heights), from whichever tool was scored."""
+        return (self.scores.get("unseen") or self.scores.get("deface") or {}).get(key, {})
 
     def rows(self, floors: dict[str, Target | None], own: bool = False) -> list[Row]:
         """Recall per band (with ``floors``' targets), collateral, time and memory; with ``own``, the
@@ -234,10 +235,9 @@ class Bench:
                 Target("<=", MEM_48MP_MB, f"<= {MEM_48MP_MB:.0f} MB") if self.tag == "48mp" else None,
             ),
         ]
-        scores = self.scores.get("unseen") or self.scores.get("deface") or {}
-        banded = [("recall_", "recall h", counts, None if own else floors)]
+        banded = [("recall_", "recall h", counts, {} if own else floors)]
         if own:
-            banded.append(("recall_own_", "recall, own height", scores.get("_own_counts", {}), floors))
+            banded.append(("recall_own_", "recall, own height", self.counts("_own_counts"), floors))
         for prefix, title, ns, targets in banded:
             for key, text in [*BANDS, ("h32-inf", ">= 32")]:
                 label = f"{title} {text} px" + (f" (n={ns[key]})" if key in ns else "")
@@ -247,7 +247,7 @@ class Bench:
                         self.sc("unseen", prefix + key),
                         self.sc("deface", prefix + key),
                         pct,
-                        (targets or {}).get(key),
+                        targets.get(key),
                     )
                 )
         rows += [
