@@ -79,7 +79,11 @@ def test_a_long_video_split_across_workers_is_the_single_process_output(tmp_path
     assert pts3 == pts1 and duration3 == duration1
     assert audio3 == audio1 and audio1  # copied once, packet for packet
     regions1, regions3 = (json.loads((tmp_path / f"r{n}.json").read_text())["files"][0] for n in (1, 3))
-    assert regions3["regions"] == regions1["regions"]  # tracked across the cuts as in one pass
+    # tracked across the cuts as in one pass: the same regions, boxes within a rounding step (each
+    # worker follows the camera in a scene frame anchored at its own first frame)
+    boxes1, boxes3 = ([r.pop("box") for r in r_["regions"]] for r_ in (regions1, regions3))
+    assert regions3["regions"] == regions1["regions"]
+    assert np.abs(np.array(boxes3) - np.array(boxes1)).max() <= 0.1 + 1e-9
     source = decoded(clip)[1]
     for i, pixels in enumerate(frames3):
         assert inside_face(source[i], i).mean() > 100  # the face is there ...

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from unseen.camera_motion import CameraPath
 from unseen.count import photo_counts
 from unseen.errors import AnalysisError
 from unseen.media.video import Frame
 from unseen.regions import Regions
 from unseen.track import Tracker, TrackOptions
-from unseen.video_pipeline import detect_keyframes, protect_frames
+from unseen.video_pipeline import detect_keyframes, face_counter, protect_frames
 
 OPTIONS = TrackOptions(detect_every=4, extend=8, max_gap=12)
 
@@ -182,7 +183,7 @@ class FakeDetector:
         self.calls: list[int] = []
         self.fail_on_call = fail_on_call
 
-    def __call__(self, pixels: np.ndarray) -> Regions:
+    def __call__(self, pixels: np.ndarray, full: bool = False) -> Regions:
         self.calls.append(index_of(pixels))
         if len(self.calls) == self.fail_on_call:
             raise AnalysisError("detector broke")
@@ -190,8 +191,9 @@ class FakeDetector:
 
 
 def two_passes(n: int, detect: FakeDetector, record: list[Regions] | None = None, log=None) -> list[Frame]:
-    keyframes = detect_keyframes(synthetic(n), detect, OPTIONS.detect_every)
-    return list(protect_frames(synthetic(n, log), keyframes, Tracker(OPTIONS), record=record))
+    camera = CameraPath()
+    keyframes = detect_keyframes(synthetic(n), detect, OPTIONS, camera)
+    return list(protect_frames(synthetic(n, log), keyframes, Tracker(OPTIONS, camera=camera), record=record))
 
 
 @pytest.mark.parametrize("n", [1, 2, 8, 9, 13, 50])
@@ -213,7 +215,7 @@ def test_protect_frames_keeps_every_frame_in_order_and_detects_on_keyframes_only
 
 def test_protect_frames_holds_no_frame_back() -> None:
     log = {"pulled": 0, "received": 0, "held": 0}
-    keyframes = detect_keyframes(synthetic(300), FakeDetector(), OPTIONS.detect_every)
+    keyframes = detect_keyframes(synthetic(300), FakeDetector(), OPTIONS, CameraPath())
     for frame in protect_frames(synthetic(300, log), keyframes, Tracker(OPTIONS)):
         log["received"] += 1
         assert frame.index == log["received"] - 1
@@ -225,7 +227,7 @@ def test_protect_frames_holds_no_frame_back() -> None:
 def test_detect_keyframes_lets_a_detector_failure_through() -> None:
     detect = FakeDetector(fail_on_call=8)
     with pytest.raises(AnalysisError, match="detector broke"):
-        detect_keyframes(synthetic(60), detect, OPTIONS.detect_every)
+        detect_keyframes(synthetic(60), detect, OPTIONS, CameraPath())
     assert detect.calls == [0, 4, 8, 12, 16, 20, 24, 28]
 
 
@@ -321,8 +323,11 @@ def test_regions_are_final_once_lag_frames_of_detections_are_known(seed: int, op
         streaming.forget_before(f + 1)
 
 
-def drive(tracker: Tracker, keyframes: list[tuple[int, Regions]], frames: int) -> Iterator[Regions]:
-    """The regions of every frame, with the tracker driven as protect_frames drives it."""
+def drive(
+    tracker: Tracker, keyframes: list[tuple[int, Regions]], frames: int, counter=None
+) -> Iterator[Regions]:
+    """The regions of every frame, with the tracker driven as protect_frames drives it (finished
+    tracks handed to ``counter``, when given)."""
     pending = iter(keyframes)
     upcoming = next(pending, None)
     for f in range(frames):
@@ -330,7 +335,11 @@ def drive(tracker: Tracker, keyframes: list[tuple[int, Regions]], frames: int) -
             tracker.update(*upcoming)
             upcoming = next(pending, None)
         yield tracker.regions_at(f)
-        tracker.forget_before(f + 1)
+        for track in tracker.forget_before(f + 1):
+            if counter is not None:
+                counter.add(track)
+        if counter is not None:
+            counter.forget_before(min([t.start for t in tracker.tracks], default=f + 1))
 
 
 def test_a_panned_face_keeps_a_patch_the_size_of_the_face() -> None:
@@ -383,10 +392,14 @@ def test_a_photo_counts_each_face_once_and_weak_ones_as_candidates() -> None:
 
 
 def counted(keyframes: list[tuple[int, Regions]], frames: int, options: TrackOptions = OPTIONS):
+    """(tracks, (faces, candidates)), counted as the pipeline counts them."""
     tracker = Tracker(options, frame_size=FRAME)
-    for _ in drive(tracker, keyframes, frames):
+    counter = face_counter(options)
+    for _ in drive(tracker, keyframes, frames, counter):
         pass
-    return tracker.count, tracker.counts()
+    for track in tracker.finish():
+        counter.add(track)
+    return tracker.count, (counter.faces, counter.candidates)
 
 
 def test_fragments_of_one_face_count_once_and_blips_are_candidates() -> None:
@@ -425,10 +438,13 @@ def test_counting_keeps_a_bounded_window() -> None:
         x = 50 + (person * 97) % 500
         keyframes.append((k * every, seen((x, 200 + (person % 2) * 150, x + 40, 250 + (person % 2) * 150))))
     tracker = Tracker(OPTIONS, frame_size=FRAME)
+    counter = face_counter(OPTIONS)
     most = 0
-    for _ in drive(tracker, keyframes, 3000 * every):
-        most = max(most, len(tracker._counter._ends))
-    assert tracker.counts() == (1000, 0)
+    for _ in drive(tracker, keyframes, 3000 * every, counter):
+        most = max(most, len(counter._ends))
+    for track in tracker.finish():
+        counter.add(track)
+    assert (counter.faces, counter.candidates) == (1000, 0)
     assert most <= OPTIONS.join_gap // (3 * every) + 2
 
 

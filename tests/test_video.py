@@ -47,7 +47,7 @@ from unseen.regions import Regions
 MIN_HEIGHT = 20  # faces at least this tall (visible part of the face box) must be covered
 MIN_COVERED = 0.7  # share of the face box under the fill
 BLACK_TOL = 40  # H.264 and 4:2:0 chroma blur the black fill's edge; unpainted faces are far brighter
-SOURCES = {"full", "coarse", "fine", "interpolated", "extended"}
+SOURCES = {"full", "coarse", "fine", "turned", "weak", "interpolated", "extended"}
 
 
 @dataclass
@@ -281,15 +281,20 @@ def test_truncated_video_fails_via_cli_leaving_nothing(tmp_path: Path, capsys) -
 
 
 def test_detector_failure_mid_video_leaves_no_output(small_clip: Clip, tmp_path: Path, monkeypatch) -> None:
-    real, calls = unseen.api.detect, []
+    real, calls = unseen.api.keyframe_detector, []
 
-    def flaky(image: np.ndarray, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise AnalysisError("face detection failed: simulated")
-        return real(image, *args, **kwargs)
+    def flaky_detector(sensitivity: float = 1.0):
+        detect = real(sensitivity)
 
-    monkeypatch.setattr(unseen.api, "detect", flaky)
+        def flaky(image: np.ndarray, full: bool):
+            calls.append(1)
+            if len(calls) == 3:
+                raise AnalysisError("face detection failed: simulated")
+            return detect(image, full)
+
+        return flaky
+
+    monkeypatch.setattr(unseen.api, "keyframe_detector", flaky_detector)
     dst = tmp_path / "out.mp4"
     with pytest.raises(AnalysisError, match="simulated") as failure:
         anonymise_video_file(small_clip.path, dst)

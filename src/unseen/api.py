@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
 
+from .camera_motion import CameraPath
 from .count import photo_counts
-from .detect.cascade import PHOTO_CASCADE, VIDEO_CASCADE, Cascade
+from .detect.cascade import PHOTO_CASCADE, VIDEO_CASCADE, WEAK_FLOOR, Cascade
+from .detect.keyframe import KeyframeDetector
 from .detect.model import shared_model
 from .errors import AnalysisError, InputError, shown
 from .heap import trim_heap
@@ -35,7 +37,7 @@ from .pipelined import ahead
 from .plan import PlanOptions, plan_regions
 from .regions import Regions
 from .track import Tracker, TrackOptions
-from .video_pipeline import detect_keyframes, paint_frames, protect_frames
+from .video_pipeline import MOTION_WIDTH, detect_keyframes, face_counter, paint_frames, protect_frames
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,18 @@ class FileReport:
 def detector(sensitivity: float = 1.0, video: bool = False) -> Cascade:
     """The face detector for a given sensitivity, built once per process (see ``VIDEO_CASCADE``)."""
     return Cascade(shared_model(), (VIDEO_CASCADE if video else PHOTO_CASCADE).scaled(sensitivity))
+
+
+def keyframe_detector(sensitivity: float = 1.0) -> KeyframeDetector:
+    """A video's keyframe detector (see :mod:`unseen.detect.keyframe`): both cascades also give their
+    weak detections, for the tracker to continue faces with. One per video: it keeps the turn."""
+    return KeyframeDetector(*(_weak_cascade(sensitivity, video) for video in (False, True)))
+
+
+@cache
+def _weak_cascade(sensitivity: float, video: bool) -> Cascade:
+    base = VIDEO_CASCADE if video else PHOTO_CASCADE
+    return Cascade(shared_model(), replace(base, weak=WEAK_FLOOR).scaled(sensitivity))
 
 
 def detect(image: np.ndarray, sensitivity: float = 1.0, video: bool = False) -> Regions:
@@ -199,14 +213,19 @@ def anonymise_video_file(
             src, dst, info, regions, options, start, overwrite, audio, codec, crf, progress, read
         )
     recorded: list[Regions] | None = [] if record else None
-    tracker = Tracker(options.track, frame_size=(info.height, info.width))
+    camera = CameraPath()
+    tracker = Tracker(options.track, frame_size=(info.height, info.width), camera=camera)
+    counter = face_counter(options.track)
     total = 2 * info.frames if info.frames else None  # two passes over the frames
+    keyframe = keyframe_detector(options.sensitivity)
 
-    def analysed(image: np.ndarray) -> Regions:
+    def analysed(image: np.ndarray, full: bool) -> Regions:
         try:
-            return detect(image, options.sensitivity, video=True)
+            return keyframe(np.ascontiguousarray(image), full)
         except AnalysisError as exc:
             raise AnalysisError(f"{shown(src)}: {exc}") from exc
+        except Exception as exc:  # fail closed: a frame we cannot analyse is never written as if clean
+            raise AnalysisError(f"{shown(src)}: face detection failed: {exc}") from exc
 
     def counted(frames: Iterator[Frame], offset: int, limit: float = float("inf")) -> Iterator[Frame]:
         for frame in frames:
@@ -225,17 +244,30 @@ def anonymise_video_file(
             yield frame
 
     every = options.track.detect_every
-    # Decoding runs beside detection (keyframes turned to RGB in the decoding thread), and then
-    # decoding, painting and encoding run side by side (see unseen.pipelined).
-    with ahead(read(), prepare=lambda f: f.index % every == 0 and f.pixels) as decoded:
-        keyframes = detect_keyframes(counted(noted(decoded), 0), analysed, every)
+
+    def prepared(frame: Frame) -> None:
+        frame.grey(MOTION_WIDTH)
+        if frame.index % every == 0:
+            frame.pixels  # noqa: B018 (converted in the decoding thread)
+
+    # Decoding runs beside detection (each frame shrunk to grey to follow the camera, keyframes
+    # turned to RGB, in the decoding thread), and then decoding, painting and encoding run side by
+    # side (see unseen.pipelined).
+    with ahead(read(), prepare=prepared) as decoded:
+        keyframes = detect_keyframes(counted(noted(decoded), 0), analysed, options.track, camera)
     analysed_frames = keyframes[-1][0] + 1 if keyframes else 0
     shared_model().release_memory()  # detection is done: its memory is the encoder's now
     with (
         ahead(read(), prepare=lambda f: f.pixels) as decoded,
         ahead(
             protect_frames(
-                decoded, keyframes, tracker, plan=options.plan, paint=options.obscure, record=recorded
+                decoded,
+                keyframes,
+                tracker,
+                plan=options.plan,
+                paint=options.obscure,
+                record=recorded,
+                counter=counter,
             )
         ) as protected,
     ):
@@ -248,7 +280,7 @@ def anonymise_video_file(
             "concealment can hide faces from the detector: check the output"
         )
     regions = Regions.concat(recorded) if recorded else Regions()
-    faces, candidates = tracker.counts()
+    faces, candidates = counter.faces, counter.candidates
     return FileReport.of_video(
         src, dst, info, regions, start, written, tracks=tracker.count, faces=faces, candidates=candidates
     )

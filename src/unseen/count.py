@@ -12,14 +12,11 @@ painted is a *candidate*. Boxes that mostly overlap a counted one are views of t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from .regions import Regions
-
-if TYPE_CHECKING:
-    from .track import Track
 
 SAME_FACE = 0.5  # two boxes sharing this much of the smaller one's area are one face
 
@@ -57,6 +54,23 @@ def _size(box: np.ndarray) -> float:
     return float(max(box[2] - box[0], box[3] - box[1], 1e-6))
 
 
+class Fragment(Protocol):
+    """What counting reads of a finished track (``unseen.track.Track`` is one): the tracker hands
+    tracks over, the counter never reaches into the tracker."""
+
+    start: int  # its first sighting's frame, and box
+    start_box: np.ndarray
+    seen: int  # sightings ever
+    best: float  # highest score ever
+    frames: list[int]  # the sightings still kept
+    boxes: list[np.ndarray]
+
+    @property
+    def last(self) -> int: ...
+
+    def velocity(self, at: int) -> np.ndarray: ...
+
+
 @dataclass(eq=False)  # identity: the boxes are arrays
 class _End:
     """Where a counted fragment was last seen, and how it was moving then."""
@@ -91,7 +105,7 @@ class FaceCounter:
         other.faces, other.candidates, other._ends = self.faces, self.candidates, list(self._ends)
         return other
 
-    def add(self, track: Track) -> None:
+    def add(self, track: Fragment) -> None:
         if track.seen < 2 and track.best < self.confident:
             self.candidates += 1
             return

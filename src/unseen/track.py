@@ -12,7 +12,18 @@ face last (or first) seen at the edge and moving through it is followed for long
 has left the picture. Regions are clipped to the picture. A face seen once has no measured motion,
 so a fast one (a face size or more per keyframe) is linked to its next sighting only when nothing
 else could be it. Only a bounded window of keyframes is kept, so memory does not grow with the
-length of the video. Finished tracks are counted as a person would (see :mod:`unseen.count`).
+length of the video.
+
+Faces are followed in the *scene*, not the picture: given the camera's path (see
+:mod:`unseen.camera_motion`), every box is mapped into its shot's scene frame before it is matched,
+interpolated or extended, and back into the frame's pixels when it is painted. A face standing
+still while the camera pans, zooms or shakes then keeps one box, one track, and a patch that leaves
+the picture with it. Boxes of one face found by several passes on one keyframe are one sighting
+(their union), and a weak detection (the cascade's ``weak`` source, below the threshold that
+starts a face) continues a face already followed (seen once at a face's confidence) but never
+starts one, as ByteTrack does: a
+detector that blinks on a small or turned face does not break its track. Finished tracks are handed
+back by :meth:`Tracker.forget_before`, for counting (see :mod:`unseen.count`).
 """
 
 from __future__ import annotations
@@ -22,15 +33,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .count import FaceCounter
+from .camera_motion import CameraPath
 from .regions import Regions, iou_matrix
+
+WEAK = "weak"  # the source of a detection that may continue a track but not start one
+SAME_FACE = 0.5  # boxes of one keyframe sharing this much of the smaller one's area are one face
 
 
 @dataclass(frozen=True)
 class TrackOptions:
     """How detections are linked and how far coverage reaches beyond them (in frames)."""
 
-    detect_every: int = 8  # detect on every Nth frame; the rest are interpolated
+    detect_every: int = 8  # detect on every Nth frame at least; the rest are interpolated
+    moved: float = 0.1  # ... and sooner once the camera has moved the picture this share of its width
     extend: int = 10  # cover this many frames before a track's first and after its last sighting
     edge_extend: int = 30  # ... or this many, for a face seen at the frame's edge moving through it
     edge_margin: float = 0.5  # "at the edge": closer to it than this share of the face's size
@@ -44,6 +59,8 @@ class TrackOptions:
     confident: float = 0.2  # counting: a face seen once counts as a face at this score (else a candidate)
     join_gap: int = 96  # counting: fragments up to this many frames apart that continue each other are one
     fast_motion: float = 0.4  # a face seen once may be found again this share of its size per frame on
+    scene_motion: float = 0.02  # beyond its sightings a face may drift this share of its size per
+    # frame in the scene even when it seems still (and the camera's path is estimated, not known)
 
 
 def size_of(box: np.ndarray) -> float:
@@ -67,6 +84,7 @@ class Track:
     start_box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     seen: int = 0  # sightings ever
     best: float = 0.0  # highest score ever
+    shot: int = 0  # the first frame of the shot it was seen in (boxes are in that shot's scene frame)
 
     @property
     def last(self) -> int:
@@ -87,24 +105,59 @@ def _grown(box: np.ndarray, grow: float) -> np.ndarray:
     return box + np.array([-grow, -grow, grow, grow], np.float32)
 
 
+def same_face_merged(detections: Regions) -> Regions:
+    """One box per face: boxes of one keyframe sharing :data:`SAME_FACE` of the smaller one's area
+    (the native, fine and turned passes' views of one face, a box over the eyes inside the head's)
+    become their union, with the best score and its source. A weak box is never merged: it only
+    continues a track, and the cascade drops those that overlap a face it kept."""
+    n = len(detections)
+    if n < 2:
+        return detections
+    boxes = detections.boxes.astype(np.float64)
+    order = np.argsort(-detections.scores, kind="stable")
+    strong = detections.source != WEAK
+    group = np.full(n, -1)
+    for i in order:
+        if group[i] >= 0 or not strong[i]:
+            continue
+        group[i] = i
+        w = np.minimum(boxes[i, 2], boxes[:, 2]) - np.maximum(boxes[i, 0], boxes[:, 0])
+        h = np.minimum(boxes[i, 3], boxes[:, 3]) - np.maximum(boxes[i, 1], boxes[:, 1])
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        smaller = np.maximum(np.minimum(area[i], area), 1e-6)
+        same = (w > 0) & (h > 0) & (np.clip(w, 0, None) * np.clip(h, 0, None) >= SAME_FACE * smaller)
+        group[same & (group < 0) & strong] = i
+    if (group == np.arange(n)).sum() + (~strong).sum() == n:
+        return detections
+    keep = np.flatnonzero((group == np.arange(n)) | ~strong)
+    merged = detections[keep]
+    for k, i in enumerate(keep):
+        if strong[i]:
+            members = boxes[group == i]
+            merged.boxes[k] = np.concatenate([members[:, :2].min(0), members[:, 2:].max(0)])
+    return merged
+
+
 class Tracker:
     """Feed keyframe detections in frame order with :meth:`update`; ask :meth:`regions_at` for any
     frame at least ``lag`` frames behind the newest keyframe, and :meth:`forget_before` the frames
     already written."""
 
     def __init__(
-        self, options: TrackOptions | None = None, frame_size: tuple[int, int] | None = None
+        self,
+        options: TrackOptions | None = None,
+        frame_size: tuple[int, int] | None = None,
+        camera: CameraPath | None = None,
     ) -> None:
-        """``frame_size`` is (height, width); without it no face is at the edge and no box is clipped."""
+        """``frame_size`` is (height, width); without it no face is at the edge and no box is clipped.
+        ``camera``: the camera's path over the video (without it the camera is taken as still); it
+        must hold every frame up to the newest keyframe fed."""
         self.options = options or TrackOptions()
         self.frame_size = frame_size
+        self.camera = camera or CameraPath()
         self.tracks: list[Track] = []
         self._next_id = 0
         self.count = 0  # tracks ever started
-        o = self.options
-        self._counter = FaceCounter(
-            o.confident, o.join_gap, o.match_distance, o.fast_motion, 2 * o.detect_every
-        )
 
     @property
     def lag(self) -> int:
@@ -124,71 +177,96 @@ class Tracker:
         o = self.options
         return max(o.extend, o.edge_extend) if self.frame_size else o.extend
 
-    def _leaving(self, box: np.ndarray, motion: np.ndarray) -> bool:
-        """Is a face at ``box`` at the frame's edge, moving (``motion``, per frame) out through it?"""
+    def _leaving(self, t: Track, end: int, ahead: int, motion: np.ndarray) -> bool:
+        """Is track ``t``, moving on from its sighting ``end`` (``motion`` per frame in the scene,
+        towards ``ahead``) with the camera, at the picture's edge by the end of the longer reach?
+        Then it leaves (or came in) through it, and the detector loses a face cut by the edge."""
         if self.frame_size is None:
             return False
+        o = self.options
         height, width = self.frame_size
-        m = self.options.edge_margin * size_of(box)
-        cx, cy = (motion[:2] + motion[2:]) / 2
-        return bool(
-            (box[0] < m and cx < 0)
-            or (box[1] < m and cy < 0)
-            or (box[2] > width - m and cx > 0)
-            or (box[3] > height - m and cy > 0)
-        )
+        reach = max(o.extend, o.edge_extend)
+        box = self.camera.to_frame(t.frames[end] + ahead * reach, t.boxes[end] + motion * reach)
+        m = o.edge_margin * size_of(box)
+        return bool(box[0] < m or box[1] < m or box[2] > width - m or box[3] > height - m)
 
     def update(self, frame: int, detections: Regions) -> None:
-        """Match one keyframe's detections to live tracks (greedy by overlap with the prediction)."""
+        """Match one keyframe's detections to live tracks (greedy by overlap with the prediction):
+        first the faces, then the weak detections to the tracks still unmatched; a face matched to
+        no track starts one."""
         o = self.options
-        live = [t for t in self.tracks if frame - t.last <= o.max_gap + o.detect_every]
-        unmatched = list(range(len(detections)))
-        if live and len(detections):
-            predicted = np.stack([t.predict(frame) for t in live]).astype(np.float32)
-            overlap = iou_matrix(predicted, detections.boxes)
-            # centre distance relative to size catches small fast faces that no longer overlap
-            pc = (predicted[:, :2] + predicted[:, 2:]) / 2
-            dc = (detections.boxes[:, :2] + detections.boxes[:, 2:]) / 2
-            size = np.maximum(predicted[:, 2:] - predicted[:, :2], 1).max(1)
-            dsize = np.maximum(detections.boxes[:, 2:] - detections.boxes[:, :2], 1).max(1)
-            ratio = dsize[None, :] / size[:, None]
-            similar = (ratio > 0.5) & (ratio < 2.0)
-            distance = np.linalg.norm(pc[:, None] - dc[None], axis=2) / size[:, None]  # in face sizes
-            near = (distance < o.match_distance) & similar
-            score = np.where(near, np.maximum(overlap, o.match_iou), overlap)
-            used_t, used_d = set(), set()
-            for ti, di in zip(*np.unravel_index(np.argsort(-score, axis=None), score.shape), strict=True):
-                if score[ti, di] < o.match_iou:
-                    break
-                if ti in used_t or di in used_d:
-                    continue
-                used_t.add(ti)
-                used_d.add(di)
-                self._observe(live[ti], frame, detections, di)
+        detections = same_face_merged(detections)
+        scene = self.camera.to_scene(frame, detections.boxes).reshape(-1, 4)
+        shot = self.camera.shot(frame)
+        live = [t for t in self.tracks if frame - t.last <= o.max_gap + o.detect_every and t.shot == shot]
+        weak = detections.source == WEAK
+        matched = self._match(live, frame, detections, scene, np.flatnonzero(~weak), fast=True)
+        rest = [t for t in live if t.last != frame and t.best >= o.confident]  # faces, not blips
+        self._match(rest, frame, detections, scene, np.flatnonzero(weak), fast=False)
+        for d in np.flatnonzero(~weak):
+            if d in matched:
+                continue
+            track = Track(self._next_id, shot=shot)
+            self._next_id += 1
+            self.count += 1
+            self.tracks.append(track)
+            self._observe(track, frame, detections, scene, int(d))
+
+    def _match(
+        self,
+        live: list[Track],
+        frame: int,
+        detections: Regions,
+        scene: np.ndarray,
+        candidates: np.ndarray,
+        fast: bool,
+    ) -> set[int]:
+        """Link ``candidates`` (indices of ``detections``) to ``live`` tracks; the indices linked.
+        ``fast``: also link a face seen once to a lone detection that it may have moved to."""
+        o = self.options
+        if not live or not len(candidates):
+            return set()
+        boxes = scene[candidates]
+        predicted = np.stack([t.predict(frame) for t in live]).astype(np.float32)
+        overlap = iou_matrix(predicted, boxes)
+        # centre distance relative to size catches small fast faces that no longer overlap
+        pc = (predicted[:, :2] + predicted[:, 2:]) / 2
+        dc = (boxes[:, :2] + boxes[:, 2:]) / 2
+        size = np.maximum(predicted[:, 2:] - predicted[:, :2], 1).max(1)
+        dsize = np.maximum(boxes[:, 2:] - boxes[:, :2], 1).max(1)
+        ratio = dsize[None, :] / size[:, None]
+        similar = (ratio > 0.5) & (ratio < 2.0)
+        distance = np.linalg.norm(pc[:, None] - dc[None], axis=2) / size[:, None]  # in face sizes
+        near = (distance < o.match_distance) & similar
+        score = np.where(near, np.maximum(overlap, o.match_iou), overlap)
+        used_t, used_d = set(), set()
+        for ti, di in zip(*np.unravel_index(np.argsort(-score, axis=None), score.shape), strict=True):
+            if score[ti, di] < o.match_iou:
+                break
+            if ti in used_t or di in used_d:
+                continue
+            used_t.add(ti)
+            used_d.add(di)
+            self._observe(live[ti], frame, detections, scene, int(candidates[di]))
+        if fast:
             # A face seen once has no measured motion, and one moving a face size per keyframe or
             # more is never near its prediction: link it to a detection within fast_motion of its
             # size per frame, but only where neither has any other such candidate.
             once = np.array([t.seen == 1 and ti not in used_t for ti, t in enumerate(live)])
             gaps = np.array([frame - t.last for t in live], np.float32)
-            free = np.ones(len(detections), bool)
+            free = np.ones(len(boxes), bool)
             free[list(used_d)] = False
             far = (distance < o.match_distance + o.fast_motion * gaps[:, None]) & similar
             far &= once[:, None] & free[None, :]
             lone = far & (far.sum(1, keepdims=True) == 1) & (far.sum(0, keepdims=True) == 1)
             for ti, di in zip(*np.nonzero(lone), strict=True):
                 used_d.add(int(di))
-                self._observe(live[ti], frame, detections, int(di))
-            unmatched = [d for d in unmatched if d not in used_d]
-        for d in unmatched:
-            track = Track(self._next_id)
-            self._next_id += 1
-            self.count += 1
-            self.tracks.append(track)
-            self._observe(track, frame, detections, d)
+                self._observe(live[ti], frame, detections, scene, int(candidates[di]))
+        return {int(candidates[d]) for d in used_d}
 
     @staticmethod
-    def _observe(track: Track, frame: int, detections: Regions, d: int) -> None:
-        box = detections.boxes[d].copy()
+    def _observe(track: Track, frame: int, detections: Regions, scene: np.ndarray, d: int) -> None:
+        box = scene[d].copy()
         if not track.frames:
             track.start, track.start_box = frame, box
         track.frames.append(frame)
@@ -201,8 +279,9 @@ class Tracker:
     def regions_at(self, frame: int) -> Regions:
         """Every region covering ``frame``: detected, interpolated or extended, clipped to the picture."""
         boxes, scores, sources, ids = [], [], [], []
+        shot = self.camera.shot(frame)
         for t in self.tracks:
-            found = self._cover(t, frame)
+            found = self._cover(t, frame) if t.shot == shot else None
             if found is not None:
                 boxes.append(found[0])
                 scores.append(found[1])
@@ -210,7 +289,7 @@ class Tracker:
                 ids.append(t.id)
         if not boxes:
             return Regions()
-        regions = Regions(np.stack(boxes), scores, sources, frame, ids)
+        regions = Regions(self.camera.to_frame(frame, np.stack(boxes)), scores, sources, frame, ids)
         if self.frame_size is not None:
             height, width = self.frame_size
             regions.boxes = np.clip(regions.boxes, 0, [width, height, width, height]).astype(np.float32)
@@ -219,7 +298,7 @@ class Tracker:
         return regions
 
     def _cover(self, t: Track, frame: int) -> tuple[np.ndarray, float, str] | None:
-        """The box, score and source with which track ``t`` covers ``frame``, if it does."""
+        """The box (in the scene), score and source with which track ``t`` covers ``frame``, if it does."""
         o = self.options
         fr = t.frames
         j = bisect_left(fr, frame)
@@ -230,13 +309,14 @@ class Tracker:
             box = (1 - a) * t.boxes[j - 1] + a * t.boxes[j]
             dist = min(frame - fr[j - 1], fr[j] - frame)
             size = max(size_of(t.boxes[j - 1]), size_of(t.boxes[j]))
-            grow = min(o.motion_margin * float(np.abs(t.velocity(j)).max()) * dist, o.max_growth * size)
+            motion = max(float(np.abs(t.velocity(j)).max()), o.scene_motion * size)
+            grow = min(o.motion_margin * motion * dist, o.max_growth * size)
             return _grown(box, grow), t.scores[j if a >= 0.5 else j - 1], "interpolated"
         # before the first or after the last sighting: move on along the motion measured there
         end, ahead = (0, -1) if j == 0 else (len(fr) - 1, 1)
         dist = abs(frame - fr[end])
         motion = t.velocity(end if end else 1) * ahead  # per frame, in the direction of ``frame``
-        reach = max(o.extend, o.edge_extend) if self._leaving(t.boxes[end], motion) else o.extend
+        reach = max(o.extend, o.edge_extend) if self._leaving(t, end, ahead, motion) else o.extend
         if dist > reach:
             return None
         box = t.boxes[end] + motion * dist
@@ -247,25 +327,22 @@ class Tracker:
             grow = o.unknown_motion * size * o.motion_margin * dist
         else:
             size = max(size_of(t.boxes[end]), size_of(t.boxes[end - ahead]))
-            grow = o.motion_error * float(np.abs(motion).max()) * dist
+            grow = max(o.motion_error * float(np.abs(motion).max()), o.scene_motion * size) * dist
         return _grown(box, min(grow, o.max_growth * size)), t.scores[end], "extended"
 
-    def forget_before(self, frame: int) -> None:
-        """Drop tracks that can no longer cover ``frame`` or anything after it (bounded memory)."""
+    def forget_before(self, frame: int) -> list[Track]:
+        """Drop tracks that can no longer cover ``frame`` or anything after it (bounded memory); the
+        tracks dropped, in the order of their last sighting (finished: for counting)."""
         horizon = frame - self._reach
         done = [t for t in self.tracks if t.last < horizon]
         self.tracks = [t for t in self.tracks if t.last >= horizon]
-        for t in sorted(done, key=lambda t: t.last):
-            self._counter.add(t)
-        self._counter.forget_before(min([t.start for t in self.tracks], default=frame))
         for t in self.tracks:  # keep one sighting before the window for interpolation
             cut = bisect_left(t.frames, horizon) - 2
             if cut > 0:
                 del t.frames[:cut], t.boxes[:cut], t.scores[:cut], t.sources[:cut]
+        return sorted(done, key=lambda t: t.last)
 
-    def counts(self) -> tuple[int, int]:
-        """(faces, candidates) so far, as a person would count them (see :mod:`unseen.count`)."""
-        counter = self._counter.copy()
-        for t in sorted(self.tracks, key=lambda t: t.last):
-            counter.add(t)
-        return counter.faces, counter.candidates
+    def finish(self) -> list[Track]:
+        """Every track still kept, in the order of their last sighting (the video has ended)."""
+        done, self.tracks = sorted(self.tracks, key=lambda t: t.last), []
+        return done

@@ -1,8 +1,10 @@
 """The video stage, in two passes over the file, so that no decoded frame is ever held back.
 
-1. :func:`detect_keyframes` decodes the video and runs the detector on every ``detect_every``-th
-   frame and on the last one. It keeps only the detections (a few numbers per face), so a decode
-   error also surfaces here, before anything is encoded.
+1. :func:`detect_keyframes` decodes the video, follows the camera from frame to frame (see
+   :mod:`unseen.camera_motion`) and runs the detector on the keyframes: every ``detect_every``-th
+   frame at least, sooner where the camera has moved the picture far or cut to a new shot, and the
+   last frame. It keeps only the detections and the camera's path (a few numbers per frame and per
+   face), so a decode error also surfaces here, before anything is encoded.
 2. :func:`protect_frames` decodes the video again and paints each frame as it comes. The tracker is
    fed the detections ``lag`` frames ahead of the frame being painted, so it knows the sightings
    after each frame (faces that appear a moment later, or that the detector missed on a keyframe)
@@ -17,31 +19,76 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from .camera_motion import CameraPath, MotionEstimator
+from .count import FaceCounter
 from .media.video import Frame
 from .obscure import ObscureOptions, obscure
 from .plan import PlanOptions, plan_regions
 from .regions import Regions
-from .track import Tracker
+from .track import Tracker, TrackOptions
 
 Keyframe = tuple[int, Regions]  # frame index, detections on it
+MOTION_WIDTH = 320  # frames are compared at this width to follow the camera
 
 
 def detect_keyframes(
-    frames: Iterable[Frame], detect: Callable[[np.ndarray], Regions], every: int
+    frames: Iterable[Frame],
+    detect: Callable[[np.ndarray, bool], Regions],
+    options: TrackOptions,
+    camera: CameraPath,
+    *,
+    last: int | None = None,
 ) -> list[Keyframe]:
-    """Pass 1: detections on every ``every``-th frame and on the last frame, in frame order.
+    """Pass 1: the camera's path into ``camera`` (every frame), and ``detect(pixels, full)`` on the
+    keyframes, in frame order (``full``: the photo cascade's turn, see ``unseen.detect.keyframe``).
+
+    Keyframes are every ``detect_every``-th frame, a shot's first frame, a frame by which the camera
+    has moved the picture ``moved`` of its width since the keyframe before, and the frame ``last``
+    (by default the last one there is). ``full`` is each shot's first frame. Each
+    choice depends on the frames since the last ``detect_every``-th only, so a worker painting part
+    of a video (``unseen.scale.segments``) picks the keyframes one process picks.
 
     Any exception from decoding or ``detect`` propagates: the caller then writes nothing.
     """
     found: list[Keyframe] = []
-    last: Frame | None = None
+    final: Frame | None = None
+    estimator: MotionEstimator | None = None
+    key = -1  # the last keyframe
+    faces = None  # its detections: the camera's motion is measured around them
     for frame in frames:
-        if frame.index % every == 0:
-            found.append((frame.index, detect(frame.pixels)))
-        last = frame
-    if last is not None and last.index % every:
-        found.append((last.index, detect(last.pixels)))
+        if estimator is None:
+            estimator = MotionEstimator(frame.pixels.shape[:2])
+        motion, cut = estimator.step(frame.grey(MOTION_WIDTH), faces)
+        camera.add(frame.index, motion, cut)
+        width = estimator.frame_size[1]
+        i = frame.index
+        if (
+            i % options.detect_every == 0
+            or cut
+            or i == last
+            or (key >= 0 and _moved(camera, key, i, width) > options.moved)
+        ):
+            found.append((i, detect(frame.pixels, cut or i == camera.shot(i))))
+            key, faces = i, found[-1][1].boxes
+        final = frame
+    if last is None and final is not None and key != final.index:
+        found.append((final.index, detect(final.pixels, False)))
     return found
+
+
+def _moved(camera: CameraPath, since: int, now: int, width: int) -> float:
+    """How far the picture's corners moved between two frames of one shot, as a share of its width."""
+    if camera.shot(since) != camera.shot(now):
+        return 1.0
+    corners = np.array([[0, 0, width, width]], np.float64)
+    there = camera.to_frame(now, camera.to_scene(since, corners))
+    return float(np.abs(there - corners).max()) / width
+
+
+def face_counter(options: TrackOptions) -> FaceCounter:
+    """Counts a video's finished tracks as a person would (see :mod:`unseen.count`)."""
+    o = options
+    return FaceCounter(o.confident, o.join_gap, o.match_distance, o.fast_motion, 2 * o.detect_every)
 
 
 def protect_frames(
@@ -52,10 +99,12 @@ def protect_frames(
     plan: PlanOptions | None = None,
     paint: ObscureOptions | None = None,
     record: list[Regions] | None = None,
+    counter: FaceCounter | None = None,
 ) -> Iterator[Frame]:
     """Pass 2: yield ``frames`` in order with every tracked face obscured.
 
-    Regions of each frame are appended to ``record`` when given (for the regions file).
+    Regions of each frame are appended to ``record`` when given (for the regions file), and the
+    tracks are handed to ``counter`` as they finish.
     """
     plan, paint = plan or PlanOptions(), paint or ObscureOptions()
     pending = iter(keyframes)
@@ -69,7 +118,17 @@ def protect_frames(
             record.append(regions)
         planned = plan_regions(regions, frame.pixels.shape[:2], plan)
         yield Frame(frame.index, frame.pts, obscure(frame.pixels, planned, paint, inplace=True))
-        tracker.forget_before(frame.index + 1)
+        finished = tracker.forget_before(frame.index + 1)
+        if counter is not None:
+            _count(counter, finished, tracker, frame.index + 1)
+    if counter is not None:
+        _count(counter, tracker.finish(), tracker, 0)
+
+
+def _count(counter: FaceCounter, finished: list, tracker: Tracker, now: int) -> None:
+    for track in finished:
+        counter.add(track)
+    counter.forget_before(min([t.start for t in tracker.tracks], default=now))
 
 
 def paint_frames(

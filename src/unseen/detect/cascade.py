@@ -78,6 +78,9 @@ class CascadeOptions:
     fine_scale: float = 2.0
     fine_context: float = 16.0  # the fine pass looks this far around each candidate's centre
     nms_iou: float = 0.4
+    weak: float = 0.0  # also return the native view's faces from this score up to their threshold,
+    # as source "weak", where they overlap no face kept (0: none). Video's tracker lets them continue
+    # a face it follows, never start one: a face the network sees weakly on one keyframe stays covered.
 
     def scaled(self, sensitivity: float) -> CascadeOptions:
         """Thresholds divided by ``sensitivity``: above 1 finds more (and more false) faces."""
@@ -87,10 +90,12 @@ class CascadeOptions:
             small_threshold=self.small_threshold / sensitivity,
             tiny_threshold=self.tiny_threshold / sensitivity,
             candidate_threshold=self.candidate_threshold / sensitivity,
+            weak=self.weak / sensitivity,
         )
 
 
 PHOTO_CASCADE = CascadeOptions()
+WEAK_FLOOR = 0.03  # video keyframes' weak detections: the native view's floor, so they cost nothing
 # Video skips the mirrored and the upscaled passes, and looks for turned faces only in a fifth-size
 # view (large faces, for a few per cent of the time): neighbouring frames already give the detector
 # many looks at each face, and the time is better spent on detecting often enough to follow them.
@@ -190,6 +195,30 @@ class Cascade:
         self.options = options or CascadeOptions()
 
     def __call__(self, rgb: np.ndarray) -> Regions:
+        return self.detect(rgb)[0]
+
+    def detect(self, rgb: np.ndarray) -> tuple[Regions, int]:
+        """The faces, and the quarter turns (counter-clockwise, 0-3) the picture was searched in
+        again because its faces are turned (0 when it was not)."""
+        regions, turn, raw = self._detect(rgb)
+        if self.options.weak:
+            regions = self._with_weak(regions, raw)
+        return regions, turn
+
+    def _with_weak(self, regions: Regions, raw: Found) -> Regions:
+        """``regions`` and the native view's weaker detections (source "weak") that overlap none of them."""
+        o = self.options
+        scores = raw.regions.scores
+        need = np.where(raw.heights >= o.small, o.threshold, o.small_threshold)
+        weak = raw.regions[(scores >= o.weak) & (scores < need)]
+        if not len(weak):
+            return regions
+        weak = weak[~overlapping(weak.boxes, regions.boxes, 0.3)] if len(regions) else weak
+        weak = nms(weak, o.nms_iou)
+        weak.source[:] = "weak"
+        return Regions.concat([regions, weak])
+
+    def _detect(self, rgb: np.ndarray) -> tuple[Regions, int, Found]:
         o = self.options
         h, w = rgb.shape[:2]
         if h * w > o.max_pixels:
@@ -206,7 +235,7 @@ class Cascade:
         if o.fine:
             upright.append(self._fine(views, raw, 0))
         if not o.turned:
-            return nms(Found.concat(upright).regions, o.nms_iou)
+            return nms(Found.concat(upright).regions, o.nms_iou), 0, raw
         turned = [
             self._trusted(self._view(views, o.turn_scale, turn=k, lo=o.turn_min, source="turned"))
             for k in (1, 2, 3)
@@ -216,13 +245,13 @@ class Cascade:
         if o.vote and o.mirror and o.mirror_scale == o.turn_scale:
             k = self._voted(upright[1], turned) or self._alone(Found.concat([raw, *upright[1:]]), turned)
         if not k:
-            return _preferred(Found.concat(upright), Found.concat(sure), o.nms_iou)
+            return _preferred(Found.concat(upright), Found.concat(sure), o.nms_iou), 0, raw
         raw = self._full(views, k)
         primary = [self._trusted(raw), turned[k - 1]]
         if o.fine:
             primary.append(self._fine(views, raw, k))
         others = upright + [t for i, t in enumerate(sure) if i != k - 1]
-        return _preferred(Found.concat(primary), Found.concat(others), o.nms_iou)
+        return _preferred(Found.concat(primary), Found.concat(others), o.nms_iou), k, raw
 
     # ------------------------------------------------------------------ the views
 

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -20,6 +21,7 @@ from functools import partial
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 from av.audio.stream import AudioStream
 from av.container import InputContainer, OutputContainer
@@ -59,7 +61,7 @@ class Frame:
     about 4 ms each at 1080p. ``concealed``: the decoder hid damage in this frame (see read_frames).
     """
 
-    __slots__ = ("_load", "_pixels", "concealed", "index", "pts")
+    __slots__ = ("_grey", "_load", "_pixels", "_small", "concealed", "index", "pts")
 
     def __init__(
         self,
@@ -68,11 +70,13 @@ class Frame:
         pixels: np.ndarray | None = None,
         *,
         load: Callable[[], np.ndarray] | None = None,
+        grey: Callable[[int], np.ndarray] | None = None,
         concealed: bool = False,
     ) -> None:
         if (pixels is None) == (load is None):
             raise ValueError("a Frame needs either pixels or a way to load them")
         self.index, self.pts, self._pixels, self._load = index, pts, pixels, load
+        self._grey, self._small = grey, None
         self.concealed = concealed
 
     @property
@@ -81,6 +85,23 @@ class Frame:
             assert self._load is not None
             self._pixels, self._load = self._load(), None
         return self._pixels
+
+    def grey(self, width: int) -> np.ndarray:
+        """The picture in grey, shrunk to at most ``width`` pixels wide (for comparing frames cheaply:
+        from the decoder's own planes where it can, without converting the frame to RGB). Kept for
+        a second call with the same ``width``."""
+        if self._small is not None and self._small[0] == width:
+            return self._small[1]
+        if self._grey is not None:  # the same grey whether or not the RGB pixels were made
+            grey = self._grey(width)
+        else:
+            grey = cv2.cvtColor(self.pixels, cv2.COLOR_RGB2GRAY)
+            h, w = grey.shape
+            if w > width:
+                size = (width, max(round(h * width / w), 1))
+                grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        self._small = (width, grey)
+        return grey
 
 
 @dataclass(frozen=True)
@@ -155,6 +176,7 @@ def read_frames(path: str | os.PathLike[str], *, accept_concealed: bool = False)
     index = 0
     first_pts = last_pts = None
     to_rgb = VideoReformatter()  # one converter for all frames: it keeps its set-up between them
+    converting = threading.Lock()  # ... used by one thread at a time (frames convert where they are used)
     try:
         with open_input(path) as container:
             stream = _video_stream(container, path)
@@ -166,8 +188,9 @@ def read_frames(path: str | os.PathLike[str], *, accept_concealed: bool = False)
                 if decoded.pts is not None:
                     first_pts = decoded.pts if first_pts is None else first_pts
                     last_pts = decoded.pts
-                load = partial(_upright_rgb, path, index, decoded, shown_as, to_rgb)
-                yield Frame(index, decoded.pts, load=load, concealed=decoded.is_corrupt)
+                load = partial(_upright_rgb, path, index, decoded, shown_as, to_rgb, converting)
+                grey = partial(upright_grey, path, index, decoded, shown_as)
+                yield Frame(index, decoded.pts, load=load, grey=grey, concealed=decoded.is_corrupt)
                 index += 1
     except (av.FFmpegError, OSError) as exc:
         raise InputError(f"{shown(path)}: cannot decode frame {index}: {reason(exc)}") from exc
@@ -175,14 +198,34 @@ def read_frames(path: str | os.PathLike[str], *, accept_concealed: bool = False)
 
 
 def _upright_rgb(
-    path: Path, index: int, decoded: av.VideoFrame, shown_as: Orientation, to_rgb: VideoReformatter
+    path: Path,
+    index: int,
+    decoded: av.VideoFrame,
+    shown_as: Orientation,
+    to_rgb: VideoReformatter,
+    converting: threading.Lock,
 ) -> np.ndarray:
     """The decoded picture as upright RGB (a view of a fresh FFmpeg frame when it is stored upright)."""
     try:
-        pixels = to_rgb.reformat(decoded, format="rgb24").to_ndarray()
+        with converting:
+            pixels = to_rgb.reformat(decoded, format="rgb24").to_ndarray()
     except av.FFmpegError as exc:
         raise InputError(f"{shown(path)}: cannot convert frame {index} to RGB: {reason(exc)}") from exc
     return shown_as.apply(pixels)
+
+
+def upright_grey(
+    path: Path, index: int, decoded: av.VideoFrame, shown_as: Orientation, width: int
+) -> np.ndarray:
+    """The decoded picture in grey, upright, at most ``width`` wide (FFmpeg scales it)."""
+    w, h = (decoded.height, decoded.width) if shown_as.swaps_axes else (decoded.width, decoded.height)
+    scale = min(1.0, width / w)
+    sw, sh = max(round(decoded.width * scale), 1), max(round(decoded.height * scale), 1)
+    try:
+        grey = decoded.reformat(width=sw, height=sh, format="gray").to_ndarray()
+    except av.FFmpegError as exc:
+        raise InputError(f"{shown(path)}: cannot convert frame {index}: {reason(exc)}") from exc
+    return shown_as.apply(grey)
 
 
 def check_video_output(

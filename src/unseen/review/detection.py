@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..api import Options, detect
+from ..api import Options, detect, keyframe_detector
+from ..camera_motion import CameraPath
 from ..errors import AnalysisError, shown
 from ..media.image import read_photo
 from ..media.video import Frame, probe, read_frames
@@ -69,9 +70,11 @@ def detect_video(
             if progress:
                 progress(count, info.frames)
 
-    def analysed(image: np.ndarray) -> Regions:
+    keyframe = keyframe_detector(options.sensitivity)
+
+    def analysed(image: np.ndarray, full: bool) -> Regions:
         try:
-            found = detect(image, options.sensitivity, video=True)
+            found = keyframe(np.ascontiguousarray(image), full)
             seen = suggestions(image, found, options.sensitivity, video=True)
         except AnalysisError as exc:
             raise AnalysisError(f"{shown(src)}: {exc}") from exc
@@ -79,8 +82,9 @@ def detect_video(
         weak.append(seen)
         return found
 
-    keyframes = detect_keyframes(counted(read_frames(src)), analysed, options.track.detect_every)
-    tracker = Tracker(options.track, frame_size=(info.height, info.width))
+    camera = CameraPath()
+    keyframes = detect_keyframes(counted(read_frames(src)), analysed, options.track, camera)
+    tracker = Tracker(options.track, frame_size=(info.height, info.width), camera=camera)
     tracked = _joined(regions_per_frame(keyframes, tracker, count))
     entry = _entry(src, dst, "video", (info.width, info.height), count, [tracked, Regions.concat(weak)])
     entry.size, entry.sha256 = digest

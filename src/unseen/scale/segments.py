@@ -2,7 +2,8 @@
 
 The video is cut at source keyframes into one segment per worker. Each worker decodes its segment
 with a margin of ``2 * Tracker.lag`` frames on both sides, detects on the same frames a single
-process would (every ``detect_every``-th frame of the whole video, and its last one), tracks over
+process would (``detect_keyframes`` chooses them from the frames since the last ``detect_every``-th
+alone, and the video's last frame), follows the camera and tracks over
 the whole span and paints only the frames it owns. So a face crossing a cut is tracked on both
 sides of it, from sightings before and after, as in one pass. Each worker encodes its frames with
 their own timestamps (``write_video``, audio dropped); the driver then copies the encoded packets of
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -34,16 +36,25 @@ from av.video.reformatter import VideoReformatter
 
 from .. import api
 from ..batch import Job
+from ..camera_motion import CameraPath
 from ..errors import AnalysisError, InputError, OutputError, shown
 from ..media.atomic import atomic_output
 from ..media.local_av import open_input, open_output
 from ..media.orientation import Orientation
-from ..media.video import AudioTracks, Frame, VideoInfo, VideoWriteResult, probe, write_video
+from ..media.video import (
+    AudioTracks,
+    Frame,
+    VideoInfo,
+    VideoWriteResult,
+    probe,
+    upright_grey,
+    write_video,
+)
 from ..pipelined import ahead
 from ..process import Progress, Settings, anonymise_job
 from ..regions import Regions
 from ..track import Tracker
-from ..video_pipeline import Keyframe, protect_frames
+from ..video_pipeline import detect_keyframes, protect_frames
 from .common import die_with_parent
 from .workdir import scratch_folder
 
@@ -149,7 +160,8 @@ def _frames(src: Path, info: VideoInfo, segment: Segment) -> Iterator[Frame]:
                 if index is None or index != expected or decoded.is_corrupt:
                     raise InputError(f"{shown(src)}: frame {expected} did not decode where it should")
                 pixels = shown_as.apply(to_rgb.reformat(decoded, format="rgb24").to_ndarray())
-                yield Frame(index, decoded.pts, pixels)
+                grey = partial(upright_grey, src, index, decoded, shown_as)  # as read_frames gives it
+                yield Frame(index, decoded.pts, pixels, grey=grey)
                 expected += 1
                 if expected == segment.end:
                     return
@@ -162,21 +174,18 @@ def paint(src: Path, out: Path, segment: Segment, settings: Settings) -> Painted
     """Detect, track and paint one segment (in a worker), encoding the frames it owns into ``out``."""
     info = probe(src)
     options = settings.options
-    every = options.track.detect_every
+    keyframe = api.keyframe_detector(options.sensitivity)
 
-    def analysed(pixels: np.ndarray) -> Regions:
+    def analysed(pixels: np.ndarray, full: bool) -> Regions:
         try:
-            return api.detect(pixels, options.sensitivity, video=True)
+            return keyframe(pixels, full)
         except AnalysisError as exc:
             raise AnalysisError(f"{shown(src)}: {exc}") from exc
 
+    camera = CameraPath()
     with ahead(_frames(src, info, segment)) as decoded:  # decoding beside detection, as in one process
-        keyframes: list[Keyframe] = [
-            (f.index, analysed(f.pixels))
-            for f in decoded
-            if f.index % every == 0 or f.index == segment.total - 1
-        ]
-    tracker = Tracker(options.track, frame_size=(info.height, info.width))
+        keyframes = detect_keyframes(decoded, analysed, options.track, camera, last=segment.total - 1)
+    tracker = Tracker(options.track, frame_size=(info.height, info.width), camera=camera)
     recorded: list[Regions] = []
     with (
         ahead(_frames(src, info, segment)) as decoded,
