@@ -38,7 +38,7 @@ from ..errors import AnalysisError, InputError, OutputError, shown
 from ..media.atomic import atomic_output
 from ..media.local_av import open_input, open_output
 from ..media.orientation import Orientation
-from ..media.video import AudioTracks, Frame, VideoInfo, VideoWriteResult, probe, write_video
+from ..media.video import AudioTracks, Frame, VideoInfo, VideoWriteResult, check_packets, probe, write_video
 from ..pipelined import ahead
 from ..process import Progress, Settings, anonymise_job
 from ..regions import Regions
@@ -274,7 +274,8 @@ def _join(
     in step with the video as the encoder of a single-process run writes it (notices go to ``notices``)."""
     muxer = JOINED[dst.suffix.lower()]
     options = {"fflags": "+bitexact"} | ({"movflags": "+faststart"} if muxer in ("mp4", "mov") else {})
-    with atomic_output(dst, overwrite) as tmp:
+    joined = 0  # packets copied, which the file must hold before it is published
+    with atomic_output(dst, overwrite, lambda tmp: check_packets(tmp, joined)) as tmp:
         try:
             with open_output(tmp, muxer, options) as out:
                 inputs = [open_input(p) for p in parts]
@@ -293,6 +294,7 @@ def _join(
                                 audio.mux_until(packet.dts * packet.time_base)
                             packet.stream = video
                             out.mux(packet)
+                            joined += 1
                     if audio:
                         audio.mux_until(None)
                 finally:
