@@ -161,7 +161,9 @@ class Records:
             )
             path = self.path_for(dst)
             with atomic_output(path, overwrite=True) as tmp:
-                tmp.write_text(json.dumps(record.to_json(), ensure_ascii=False), encoding="utf-8")
-        except OSError as exc:
+                tmp.write_text(
+                    json.dumps(record.to_json(), ensure_ascii=False, allow_nan=False), encoding="utf-8"
+                )
+        except (OSError, ValueError) as exc:  # ValueError: a number JSON cannot hold (NaN, Infinity)
             raise OutputError(f"{shown(dst)}: cannot keep the record of this output: {exc}") from exc
         return record
