@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,15 @@ import numpy as np
 from .api import FileReport, Options, anonymise_file, anonymise_video_file
 from .count import photo_counts
 from .detect.cascade import PHOTO_CASCADE
-from .errors import InputError, brief, shown
+from .errors import InputError, UnseenError, brief, shown
 from .media.image import read_photo
 from .media.video import probe
 from .obscure import KEPT, ObscureOptions
 from .plan import PlanOptions
+from .records import Record, Records
 from .regions import Regions
-from .regions_file import FileEntry, check_input, load_document
+from .regions_file import FileEntry, RegionsDocument, check_input, load_document, tool_version
+from .stops import stops_held
 
 UNVERIFIED = (
     "the regions file records no SHA-256 of this input (an unseen.regions/1 file records none), so it "
@@ -109,20 +111,72 @@ def render_entry(
     crf: int = 18,
     progress: Callable[[int, int | None], None] | None = None,
     unverified: bool = False,
+    inputs: Iterable[Path] = (),
 ) -> FileReport:
     """Write ``entry``'s output from its regions; InputError if its input is not the file it describes.
 
     An entry without a SHA-256 (every entry of a ``/1`` file) cannot be verified to be about its
-    input: it is refused unless ``unverified``, and then checked by the picture's size only.
+    input: it is refused unless ``unverified``, and then checked by the picture's size only. A file
+    already at the output is replaced only if it is unseen's finished output of this input, or with
+    ``overwrite``; never if it is the entry's input or one of the run's other ``inputs`` (see
+    :meth:`Records.replaceable`). The output is recorded as unseen's, as a normal run's is.
     """
-    src = Path(entry.input)
+    src, dst = Path(entry.input), Path(entry.output)
     if entry.sha256 is None and not unverified:
         raise InputError(
             f"{shown(src)}: {UNVERIFIED}; refusing to render it (--unverified renders it anyway)"
         )
+    records = Records()
+    replace = records.replaceable(src, dst, overwrite, inputs)
     check_input(entry, src)
     if entry.sha256 is None:  # at least the picture must have the recorded size
         check_size(entry, src)
+    with records.vouching(src, dst, tool_version()) as vouched:
+        report = _paint(entry, options, replace, audio, codec, crf, progress)
+    with stops_held():
+        _record(records, entry, report, vouched[0] if vouched else None)
+    return report
+
+
+def run_inputs(regions_file: str | os.PathLike[str], doc: RegionsDocument) -> list[Path]:
+    """Every file a render of ``doc`` reads: no output may replace one of them."""
+    return [Path(regions_file), *(Path(entry.input) for entry in doc.files)]
+
+
+def _record(records: Records, entry: FileEntry, report: FileReport, first: Record | None) -> None:
+    """Keep the record that makes this output unseen's own (with the entry it was painted from),
+    reusing the files' states of the ``first`` record kept as it was published."""
+    summary = {
+        "faces": int(report.faces),
+        "candidates": int(report.candidates),
+        "frames": int(report.frames),
+        "notices": list(report.notices),
+    }
+    try:
+        records.write(
+            report.src,
+            report.dst,
+            tool_version(),
+            entry.to_json(),
+            summary,
+            source=first.input_state if first else None,
+            output=first.output_state if first else None,
+        )
+    except UnseenError as exc:
+        report.notices.append(f"{exc}; a later render will not replace this output without --overwrite")
+
+
+def _paint(
+    entry: FileEntry,
+    options: Options,
+    overwrite: bool,
+    audio: str,
+    codec: str | None,
+    crf: int,
+    progress: Callable[[int, int | None], None] | None,
+) -> FileReport:
+    """The entry's output painted from its regions (replacing the file there if ``overwrite``)."""
+    src = Path(entry.input)
     if entry.kind == "image":
         paint = painted(entry, options)
         report = anonymise_file(src, entry.output, options, overwrite=overwrite, regions=paint)
@@ -213,9 +267,17 @@ def render(
     """Write every output a regions file describes; the first file that fails raises."""
     doc = load_document(regions_file)
     options = options_from_record(doc.options, overlay)
+    inputs = run_inputs(regions_file, doc)
     return [
         render_entry(
-            entry, options, overwrite=overwrite, audio=audio, codec=codec, crf=crf, unverified=unverified
+            entry,
+            options,
+            overwrite=overwrite,
+            audio=audio,
+            codec=codec,
+            crf=crf,
+            unverified=unverified,
+            inputs=inputs,
         )
         for entry in doc.files
     ]

@@ -25,7 +25,7 @@ from ..errors import InputError, UnseenError, one_line, shown
 from ..obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from ..plan import PlanOptions
 from ..regions_file import RegionsDocument, load_document, options_record, save_document
-from ..render import options_from_record, render_entry
+from ..render import options_from_record, render_entry, run_inputs
 from .detection import detect_photo, detect_video
 from .server import ReviewServer
 from .session import ReviewSession
@@ -187,7 +187,12 @@ def render_parser() -> argparse.ArgumentParser:
         "again: regions to keep stay visible, unaccepted suggestions are not painted.",
     )
     parser.add_argument("regions", type=Path, metavar="REGIONS.json")
-    parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace any file at an output (without it, only unseen's own output of the same input "
+        "is replaced); never an input",
+    )
     parser.add_argument(
         "--image", type=Path, metavar="PNG", help="the picture, for a file made with --method image"
     )
@@ -226,6 +231,7 @@ def render_main(argv: list[str] | None = None) -> int:
             "(unseen.regions/1): checked by picture size only, they cannot be verified to be the files "
             "the regions were made for"
         )
+    inputs = [*run_inputs(args.regions, doc), *([args.image] if args.image else [])]
     failed = 0
     for entry in doc.files:
         try:
@@ -237,6 +243,7 @@ def render_main(argv: list[str] | None = None) -> int:
                 codec=args.codec,
                 crf=args.crf,
                 unverified=args.unverified,
+                inputs=inputs,
             )
         except UnseenError as exc:
             _say(f"unseen render: {exc}")
