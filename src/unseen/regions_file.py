@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import InputError, OutputError, brief, one_line, shown
-from .media.atomic import atomic_output
+from .media.atomic import atomic_output, checked_writes
 from .regions import SCHEMA, Regions
 
 if TYPE_CHECKING:  # avoids importing the detector stack just to write JSON
@@ -301,10 +301,8 @@ def _write_text(path: str | os.PathLike[str], layout: Callable[[], str]) -> None
     except ValueError as exc:
         raise OutputError(f"{shown(path)}: cannot write regions file: {exc}") from exc
     try:
-        with atomic_output(path, overwrite=True) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        with atomic_output(path, overwrite=True) as tmp, checked_writes(tmp) as fh:
+            fh.write(text.encode("utf-8"))
     except OSError as exc:
         raise OutputError(f"{shown(path)}: cannot write regions file: {exc.strerror or exc}") from exc
 
