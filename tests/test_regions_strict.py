@@ -71,6 +71,22 @@ def test_numbers_are_checked_as_they_are_stored(photo, tmp_path, capsys, change,
 
 
 @pytest.mark.parametrize(
+    ("change", "described"),
+    [({"entry__frames": 3}, "256 x 256 (3 frames)"), ({"entry__width": 300}, "300 x 256 (1 frames)")],
+)
+def test_an_entry_must_describe_its_input_as_it_is(photo, tmp_path, capsys, change, described):
+    """The SHA-256 says which file; its size and frames must be the file's too (a photo said to have
+    millions of frames would be painted frame by frame)."""
+    out = tmp_path / "out.png"
+    code, err = _render(tmp_path, _document(photo, out, **change), capsys)
+    assert code == 1 and err == [
+        f"unseen render: {photo}: is 256 x 256 (1 frames), but the regions file describes {described}; "
+        "refusing to apply it"
+    ]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
     "text",
     [
         '{"schema": "unseen.regions/2", "files": [], "x": NaN}',

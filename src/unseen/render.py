@@ -113,7 +113,8 @@ def render_entry(
     unverified: bool = False,
     inputs: Iterable[Path] = (),
 ) -> FileReport:
-    """Write ``entry``'s output from its regions; InputError if its input is not the file it describes.
+    """Write ``entry``'s output from its regions; InputError if its input is not the file it describes
+    (its SHA-256, and its picture size and frame count: :func:`check_size`).
 
     An entry without a SHA-256 (every entry of a ``/1`` file) cannot be verified to be about its
     input: it is refused unless ``unverified``, and then checked by the picture's size only. A file
@@ -129,8 +130,7 @@ def render_entry(
     records = Records()
     replace = records.replaceable(src, dst, overwrite, inputs)
     check_input(entry, src)
-    if entry.sha256 is None:  # at least the picture must have the recorded size
-        check_size(entry, src)
+    check_size(entry, src)
     with records.vouching(src, dst, tool_version()) as vouched:
         report = _paint(entry, options, replace, audio, codec, crf, progress)
     with stops_held():
@@ -240,10 +240,13 @@ def _with_zones(regions: Regions, entry: FileEntry, options: Options, frames: np
 
 
 def check_size(entry: FileEntry, src: Path) -> None:
-    """Refuse ``src`` if its picture size or frame count is not the entry's (for /1 entries)."""
+    """Refuse ``src`` if its picture size or frame count is not the entry's: the regions were made
+    for another picture, or the file lies about the frames it describes (a photo said to have two
+    billion frames would be painted frame by frame)."""
     if entry.kind == "image":
-        height, width = read_photo(src).pixels.shape[:2]
-        frames = 1
+        photo = read_photo(src)
+        height, width = photo.pixels.shape[:2]
+        frames = 1 + len(photo.more)
     else:
         info = probe(src)
         width, height, frames = info.width, info.height, info.frames or entry.frames
