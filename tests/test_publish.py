@@ -23,7 +23,7 @@ from unseen.media.atomic import atomic_output, checked_writes
 from unseen.media.video import check_packets
 
 PHOTO = np.ascontiguousarray(data.astronaut()[::2, ::2])  # one real face, 256 x 256
-FORMATS = {"jpg": "JPEG", "png": "PNG", "tif": "TIFF", "gif": "GIF", "webp": "WEBP"}
+FORMATS = {"jpg": "JPEG", "png": "PNG", "tif": "TIFF", "gif": "GIF", "webp": "WEBP", "bmp": "BMP"}
 if "HEIF" in Image.SAVE and ".heic" in image_io.IMAGE_EXTENSIONS:
     FORMATS["heic"] = "HEIF"
 
@@ -134,3 +134,21 @@ def test_a_video_missing_frames_is_not_published(tmp_path):
         check_packets(clip, 21)
     with pytest.raises(ValueError, match="does not open as a video"):
         check_packets(truncate(clip, 0.3), 20)
+
+
+def test_every_frame_of_an_animation_is_read_back(tmp_path):
+    """A GIF cut inside its last frame still opens and shows its first frames: only decoding every
+    frame tells it from a whole one."""
+    frames = [Image.fromarray(np.roll(PHOTO, 40 * i, axis=1)) for i in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=100)
+    raw = buffer.getvalue()
+    cut = tmp_path / "cut.gif"
+    cut.write_bytes(raw[: int(len(raw) * 0.9)])
+    with Image.open(cut) as im:
+        im.load()  # the first frame alone reads fine
+    with pytest.raises(ValueError):
+        image_io._check_written("GIF", (256, 256), cut)
+    whole = tmp_path / "whole.gif"
+    whole.write_bytes(raw)
+    image_io._check_written("GIF", (256, 256), whole)
