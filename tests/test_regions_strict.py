@@ -70,6 +70,15 @@ def test_numbers_are_checked_as_they_are_stored(photo, tmp_path, capsys, change,
     assert not out.exists()
 
 
+@pytest.mark.parametrize("output", ["", ".", "/", "out\0.png", None, 5])
+def test_an_output_must_be_the_path_of_a_file(photo, tmp_path, capsys, monkeypatch, output):
+    monkeypatch.chdir(tmp_path)
+    code, err = _render(tmp_path, _document(photo, tmp_path / "out.png", entry__output=output), capsys)
+    assert code == 1 and len(err) == 1, err
+    assert "file entry 0 is malformed: 'output' must be the path of a file, not " in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["astronaut.png", "regions.json"]
+
+
 @pytest.mark.parametrize(
     ("change", "described"),
     [({"entry__frames": 3}, "256 x 256 (3 frames)"), ({"entry__width": 300}, "300 x 256 (1 frames)")],

@@ -367,8 +367,8 @@ def parse_entry(entry: dict[str, Any], v1: bool = False) -> FileEntry:
     if sha is not None and not (isinstance(sha, str) and len(sha) == 64):
         raise ValueError("'sha256' must be 64 hex digits")
     return FileEntry(
-        input=str(entry["input"]),
-        output=str(entry["output"]),
+        input=_path(entry, "input"),
+        output=_path(entry, "output"),
         kind=kind,
         width=width,
         height=height,
@@ -428,6 +428,14 @@ def parse_records(records: Any, frames: int, v1: bool = False) -> tuple[Regions,
         actions.append(action)
     # The action is the entry's own column (FileEntry.actions), not one of the regions' extra columns.
     return Regions.from_records([{k: v for k, v in r.items() if k != "action"} for r in records]), actions
+
+
+def _path(entry: dict[str, Any], key: str) -> str:
+    """A path of a file entry: text that names a file (not a folder such as ``""``, ``.`` or ``/``)."""
+    value = entry[key]
+    if not (isinstance(value, str) and "\0" not in value and Path(value).name not in ("", ".", "..")):
+        raise ValueError(f"{key!r} must be the path of a file, not {brief(value)}")
+    return value
 
 
 def _count(entry: dict[str, Any], key: str) -> int:
