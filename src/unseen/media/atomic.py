@@ -111,7 +111,7 @@ class _Counted(io.FileIO):
     def fileno(self) -> int:
         raise io.UnsupportedOperation("written through write(), so that every short write is seen")
 
-    def write(self, data) -> int:  # type: ignore[no-untyped-def,override]
+    def write(self, data: bytes | bytearray | memoryview, /) -> int:  # type: ignore[override]
         count = super().write(data)
         if count:
             self.end = max(self.end, self.tell())
