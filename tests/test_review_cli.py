@@ -111,8 +111,10 @@ def test_render_command_writes_outputs_from_the_regions(tmp_path, capsys):
         out = np.asarray(im.convert("RGB"))
     x1, y1, x2, y2 = (int(v) for v in faces[CLEAR])
     assert np.array_equal(out[y1:y2, x1:x2], original[y1:y2, x1:x2])
-    assert main(["render", str(tmp_path / "r.json")]) == 1  # the output exists
-    assert "output exists" in capsys.readouterr().err
+    assert main(["render", str(tmp_path / "r.json")]) == 0  # its own output: replaced
+    Image.new("RGB", (8, 8)).save(dst)  # someone else's photo in its place: refused
+    assert main(["render", str(tmp_path / "r.json")]) == 1
+    assert "output exists but is not unseen's finished output" in capsys.readouterr().err
     assert main(["render", str(tmp_path / "r.json"), "--overwrite"]) == 0
     assert main(["render", str(tmp_path / "missing.json")]) == 1
     assert "missing.json: cannot read regions file" in capsys.readouterr().err

@@ -334,15 +334,23 @@ def render(
     audio: str = "keep",
     codec: str | None = None,
     crf: int = 18,
+    unverified: bool = False,
 ) -> list[FileReport]:
     """Write every output a regions file describes from its regions, without detecting again.
 
     Regions to ``keep`` and unaccepted suggestions stay visible; each input must be the very file
-    the regions were made for. ``overlay`` is the picture of a file made with ``method: image``.
+    the regions were made for (entries without a SHA-256, as in ``/1`` files, only with
+    ``unverified``). ``overlay`` is the picture of a file made with ``method: image``.
     The first file that fails raises (``unseen render`` goes on with the others instead).
     """
     from .render import render as render_regions  # render builds on this module
 
     return render_regions(
-        regions_file, overwrite=overwrite, overlay=overlay, audio=audio, codec=codec, crf=crf
+        regions_file,
+        overwrite=overwrite,
+        overlay=overlay,
+        audio=audio,
+        codec=codec,
+        crf=crf,
+        unverified=unverified,
     )

@@ -66,3 +66,10 @@ def one_line(text: str) -> str:
     return "".join(
         ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii") for ch in text
     )
+
+
+def brief(value: object) -> str:
+    """``repr(value)`` cut to a length a one-line message can hold (a number in a file can have
+    thousands of digits)."""
+    text = repr(value)
+    return text if len(text) <= 24 else text[:20] + "..."

@@ -8,7 +8,6 @@ naming the file, so a batch goes on.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +16,7 @@ from typing import Any
 from . import api
 from .batch import Job
 from .errors import UnseenError, one_line, shown
-from .media.atomic import PUBLISHED
-from .records import FileState, Record, Records
+from .records import FileState, Record, Records, not_ours
 from .regions_file import entry_from_report, tool_version
 from .stops import stops_held
 
@@ -106,29 +104,14 @@ def process(
     if not settings.overwrite and (dst.exists() or dst.is_symlink()):
         record = records.finished(job.src, dst)
         if record is None:
-            message = (
-                f"{shown(dst)}: output exists but is not unseen's finished output of {shown(job.src)} "
-                "(use --overwrite to replace it)"
-            )
-            return Outcome(job.src, dst, job.kind, "failed", error=message)
+            return Outcome(job.src, dst, job.kind, "failed", error=str(not_ours(job.src, dst)))
         return Outcome(job.src, dst, job.kind, "skipped", entry=record.entry, summary=record.summary)
 
-    vouched: list[Record] = []
-
-    def vouch(published: Path) -> None:
-        """A first record the moment the output is published (stops held), so that a stop before the
-        full record below cannot leave a finished output that a re-run refuses."""
-        if published == dst:
-            with contextlib.suppress(UnseenError):
-                vouched.append(records.write(job.src, dst, tool_version(), None, {}))
-
-    token = PUBLISHED.set(vouch)
     try:
-        report = (anonymise or anonymise_job)(job, dst, settings, progress)
+        with records.vouching(job.src, dst, tool_version()) as vouched:
+            report = (anonymise or anonymise_job)(job, dst, settings, progress)
     except Exception as exc:  # UnseenError, OSError or a bug: report it and go on with the batch
         return Outcome(job.src, dst, job.kind, "failed", error=describe(job.src, exc))
-    finally:
-        PUBLISHED.reset(token)
     outcome = Outcome(job.src, dst, job.kind, "done", report, None, report.seconds, list(report.notices))
     with stops_held():  # the full record, with the regions entry and the counts
         return _recorded(outcome, records, settings, vouched[0] if vouched else None)

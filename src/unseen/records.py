@@ -12,15 +12,18 @@ meant to be published. The folder is ``$UNSEEN_STATE_DIR``, else ``$XDG_STATE_HO
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputError, shown
-from .media.atomic import atomic_output
+from .batch import path_key
+from .errors import OutputError, UnseenError, shown
+from .media.atomic import PUBLISHED, atomic_output, checked_writes
 
 SCHEMA = "unseen.record/1"
 STATE_ENV = "UNSEEN_STATE_DIR"
@@ -160,8 +163,55 @@ class Records:
                 summary=summary,
             )
             path = self.path_for(dst)
-            with atomic_output(path, overwrite=True) as tmp:
-                tmp.write_text(json.dumps(record.to_json(), ensure_ascii=False), encoding="utf-8")
-        except OSError as exc:
+            text = json.dumps(record.to_json(), ensure_ascii=False, allow_nan=False)
+            with atomic_output(path, overwrite=True) as tmp, checked_writes(tmp) as fh:
+                fh.write(text.encode("utf-8"))
+        except (OSError, ValueError) as exc:  # ValueError: a number JSON cannot hold (NaN, Infinity)
             raise OutputError(f"{shown(dst)}: cannot keep the record of this output: {exc}") from exc
         return record
+
+    def replaceable(self, src: Path, dst: Path, overwrite: bool, inputs: Iterable[Path] = ()) -> bool:
+        """Whether writing ``dst`` from ``src`` replaces a file there (False: nothing is there).
+
+        The rule of outputs written again on purpose (``unseen render``, review's Export): only
+        unseen's own finished output of ``src`` is replaced, any other file only with ``overwrite``,
+        and a file that is one of the run's ``inputs`` never (OutputError naming it).
+        """
+        key = path_key(dst)
+        for path in (src, *inputs):
+            if path_key(path) == key:
+                raise OutputError(
+                    f"{shown(dst)}: is an input of this run ({shown(path)}); it is never replaced, "
+                    "not even with --overwrite"
+                )
+        if not (dst.exists() or dst.is_symlink()):
+            return False
+        if not overwrite and self.finished(src, dst) is None:
+            raise not_ours(src, dst)
+        return True
+
+    @contextlib.contextmanager
+    def vouching(self, src: Path, dst: Path, tool: str) -> Iterator[list[Record]]:
+        """While the block writes ``dst``, keep a first record the moment it is published (stops held),
+        so that a stop before the full record cannot leave a finished output that a re-run refuses.
+        Yields the list that then holds it."""
+        vouched: list[Record] = []
+
+        def vouch(published: Path) -> None:
+            if published == dst:
+                with contextlib.suppress(UnseenError):
+                    vouched.append(self.write(src, dst, tool, None, {}))
+
+        token = PUBLISHED.set(vouch)
+        try:
+            yield vouched
+        finally:
+            PUBLISHED.reset(token)
+
+
+def not_ours(src: Path, dst: Path) -> OutputError:
+    """The refusal of a file in ``dst``'s place that is not unseen's finished output of ``src``."""
+    return OutputError(
+        f"{shown(dst)}: output exists but is not unseen's finished output of {shown(src)} "
+        "(use --overwrite to replace it)"
+    )

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -23,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InputError, OutputError, shown
-from .media.atomic import atomic_output
+from .errors import InputError, OutputError, brief, one_line, shown
+from .media.atomic import atomic_output, checked_writes
 from .regions import SCHEMA, Regions
 
 if TYPE_CHECKING:  # avoids importing the detector stack just to write JSON
@@ -37,6 +36,8 @@ shown for review and painted only once accepted (then its action is ``obscure``)
 KINDS = ("image", "video")
 REGION_METHODS = ("fill", "pixelate", "blur")
 """What a region's own ``method`` may be (chosen in review; absent: the run's ``options.method``)."""
+INT32_MAX = 2**31 - 1
+"""Counts, frame indices and track ids are stored as 32-bit integers: no larger value is accepted."""
 
 
 def tool_version() -> str:
@@ -136,7 +137,7 @@ class FileEntry:
         regions = self.regions
         finite = np.isfinite(regions.boxes).all() and np.isfinite(regions.scores).all()
         if set(regions.data) - {"method"} or not finite:  # other columns or odd numbers: the general way
-            return [json.dumps(record, ensure_ascii=False) for record in self.records()]
+            return [_dump(record) for record in self.records()]
         quoted: dict[str, str] = {}  # the few distinct sources and actions, each quoted once
 
         def text(value: Any) -> str:
@@ -243,7 +244,9 @@ def dumps_regions(doc: dict[str, Any]) -> str:
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """Standard JSON only: a number that is not finite raises ValueError rather than being written as
+    ``NaN`` or ``Infinity``, which other readers refuse."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def _layout(head: dict[str, Any], files: list[tuple[dict[str, Any], list[str]]]) -> str:
@@ -271,14 +274,14 @@ def save_document(path: str | os.PathLike[str], doc: RegionsDocument) -> None:
     """Write ``doc`` atomically and durably (flushed to disk before the rename): a crash at any moment
     leaves either the previous file or this one, never a mix. OSError becomes OutputError."""
     head = {k: v for k, v in RegionsDocument([], doc.options, doc.tool).to_json().items() if k != "files"}
-    _write_text(path, _layout(head, [(entry.header(), entry.region_lines()) for entry in doc.files]))
+    _write_text(path, lambda: _layout(head, [(entry.header(), entry.region_lines()) for entry in doc.files]))
 
 
 def write_regions_file(
     path: str | os.PathLike[str], reports: Iterable[FileReport], options: Options | None = None
 ) -> None:
     """Write the regions file of a run atomically, replacing any earlier one."""
-    _write_text(path, dumps_regions(regions_document(reports, options)))
+    _write_text(path, lambda: dumps_regions(regions_document(reports, options)))
 
 
 def write_regions_entries(
@@ -287,15 +290,19 @@ def write_regions_entries(
     """Write the regions file from per-file entries (``FileEntry.to_json()``), e.g. entries kept in
     the records of an earlier run beside those of this one."""
     record = options_record(options) if options is not None else None
-    _write_text(path, dumps_regions({**RegionsDocument([], record).to_json(), "files": entries}))
+    _write_text(path, lambda: dumps_regions({**RegionsDocument([], record).to_json(), "files": entries}))
 
 
-def _write_text(path: str | os.PathLike[str], text: str) -> None:
+def _write_text(path: str | os.PathLike[str], layout: Callable[[], str]) -> None:
+    """Write the text ``layout`` makes; a value JSON cannot hold (a number that is not finite) is an
+    OutputError, and the file is left as it was."""
     try:
-        with atomic_output(path, overwrite=True) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        text = layout()
+    except ValueError as exc:
+        raise OutputError(f"{shown(path)}: cannot write regions file: {exc}") from exc
+    try:
+        with atomic_output(path, overwrite=True) as tmp, checked_writes(tmp) as fh:
+            fh.write(text.encode("utf-8"))
     except OSError as exc:
         raise OutputError(f"{shown(path)}: cannot write regions file: {exc.strerror or exc}") from exc
 
@@ -304,17 +311,23 @@ def read_json_document(path: Path) -> dict[str, Any]:
     """The JSON of a ``unseen.regions/1`` or ``/2`` file, with a ``files`` list; InputError naming
     the file if it is anything else. The entries are left to the caller to check."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_not_json)
     except OSError as exc:
         raise InputError(f"{shown(path)}: cannot read regions file: {exc.strerror or exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{shown(path)}: not a regions file (invalid JSON: {exc})") from exc
+    except ValueError as exc:  # not UTF-8, not JSON, NaN or Infinity, an integer of over 4300 digits
+        raise InputError(f"{shown(path)}: not a regions file (invalid JSON: {one_line(str(exc))})") from exc
+    except RecursionError as exc:
+        raise InputError(f"{shown(path)}: not a regions file (nested too deeply)") from exc
     schema = doc.get("schema") if isinstance(doc, dict) else None
     if schema not in (SCHEMA, SCHEMA_V1):
         raise InputError(f"{shown(path)}: not a regions file (schema {schema!r}, expected {SCHEMA!r})")
     if not isinstance(doc.get("files"), list):
         raise InputError(f"{shown(path)}: not a regions file ('files' must be a list)")
     return doc
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a number standard JSON allows")
 
 
 def load_document(path: str | os.PathLike[str]) -> RegionsDocument:
@@ -330,7 +343,7 @@ def load_document(path: str | os.PathLike[str]) -> RegionsDocument:
         try:
             entries.append(parse_entry(entry, v1=schema == SCHEMA_V1))
         except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{shown(path)}: file entry {i} is malformed: {exc}") from exc
+            raise InputError(f"{shown(path)}: file entry {i} is malformed: {one_line(str(exc))}") from exc
     return RegionsDocument(entries, options, str(doc.get("tool", "")))
 
 
@@ -349,13 +362,13 @@ def parse_entry(entry: dict[str, Any], v1: bool = False) -> FileEntry:
     keep_only = False if v1 else entry.get("keep_only", False)
     if not isinstance(keep_only, bool):
         raise ValueError("'keep_only' must be true or false")
-    if size is not None and (not isinstance(size, int) or size < 0):
+    if size is not None and (type(size) is not int or not 0 <= size < 2**63):
         raise ValueError("'size' must be a whole number of bytes")
     if sha is not None and not (isinstance(sha, str) and len(sha) == 64):
         raise ValueError("'sha256' must be 64 hex digits")
     return FileEntry(
-        input=str(entry["input"]),
-        output=str(entry["output"]),
+        input=_path(entry, "input"),
+        output=_path(entry, "output"),
         kind=kind,
         width=width,
         height=height,
@@ -380,8 +393,7 @@ def parse_zones(zones: Any) -> np.ndarray:
         box = zone.get("box") if isinstance(zone, dict) else None
         if not (isinstance(box, list) and len(box) == 4):
             raise ValueError("a zone must be an object with a box of four numbers")
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
-            raise ValueError("a zone's box must have four finite numbers")
+        box = [float32(v, "a zone's box") for v in box]
         if not (box[2] > box[0] and box[3] > box[1]):
             raise ValueError("a zone's box must have x2 > x1 and y2 > y1")
         boxes.append(box)
@@ -399,13 +411,15 @@ def parse_records(records: Any, frames: int, v1: bool = False) -> tuple[Regions,
         box = record["box"]
         if not (isinstance(box, list) and len(box) == 4):
             raise ValueError("a box must have four numbers")
-        if not all(isinstance(v, int | float) and math.isfinite(v) for v in box):
-            raise ValueError("a box must have four finite numbers")
+        for value in box:
+            float32(value, "a box")
+        float32(record.get("score", 1.0), "'score'")
         frame = record.get("frame", 0)
-        if not isinstance(frame, int) or not 0 <= frame < max(frames, 1):
-            raise ValueError(f"frame {frame!r} is outside the file's {frames} frames")
-        if not isinstance(record.get("track", -1), int):
-            raise ValueError("'track' must be a whole number")
+        if type(frame) is not int or not 0 <= frame < max(frames, 1):
+            raise ValueError(f"frame {brief(frame)} is outside the file's {frames} frames")
+        track = record.get("track", -1)
+        if type(track) is not int or not -1 <= track <= INT32_MAX:
+            raise ValueError(f"'track' must be a whole number from -1 to {INT32_MAX}, not {brief(track)}")
         if record.get("method") not in (None, *REGION_METHODS):
             raise ValueError(f"unknown region method {record['method']!r}")
         action = "obscure" if v1 else record.get("action", "obscure")
@@ -416,11 +430,34 @@ def parse_records(records: Any, frames: int, v1: bool = False) -> tuple[Regions,
     return Regions.from_records([{k: v for k, v in r.items() if k != "action"} for r in records]), actions
 
 
+def _path(entry: dict[str, Any], key: str) -> str:
+    """A path of a file entry: text that names a file (not a folder such as ``""``, ``.`` or ``/``)."""
+    value = entry[key]
+    if not (isinstance(value, str) and "\0" not in value and Path(value).name not in ("", ".", "..")):
+        raise ValueError(f"{key!r} must be the path of a file, not {brief(value)}")
+    return value
+
+
 def _count(entry: dict[str, Any], key: str) -> int:
     value = entry[key]
-    if not isinstance(value, int) or value < 1:
-        raise ValueError(f"{key!r} must be a whole number >= 1")
+    if type(value) is not int or not 1 <= value <= INT32_MAX:
+        raise ValueError(f"{key!r} must be a whole number from 1 to {INT32_MAX}, not {brief(value)}")
     return value
+
+
+def float32(value: Any, what: str) -> float:
+    """``value`` as the float32 it is stored as; ValueError unless it is a number (not a bool) that
+    stays finite there: ``1e39`` is a finite JSON number but an infinite float32."""
+    if type(value) not in (int, float):
+        raise ValueError(f"{what} must have numbers, not {brief(value)}")
+    try:
+        with np.errstate(over="ignore"):
+            stored = np.float32(value)
+    except OverflowError:  # an integer too large even for a float64
+        stored = np.float32(np.inf)
+    if not np.isfinite(stored):
+        raise ValueError(f"{what} must have finite numbers (32-bit floats), not {brief(value)}")
+    return float(stored)
 
 
 def check_input(entry: FileEntry, path: str | os.PathLike[str] | None = None) -> None:

@@ -9,8 +9,9 @@ is applied only to the file it was made for (same size and SHA-256), never to an
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +20,33 @@ import numpy as np
 from .api import FileReport, Options, anonymise_file, anonymise_video_file
 from .count import photo_counts
 from .detect.cascade import PHOTO_CASCADE
-from .errors import InputError, shown
+from .errors import InputError, UnseenError, brief, shown
 from .media.image import read_photo
 from .media.video import probe
 from .obscure import KEPT, ObscureOptions
 from .plan import PlanOptions
+from .records import Record, Records
 from .regions import Regions
-from .regions_file import FileEntry, check_input, load_document
+from .regions_file import FileEntry, RegionsDocument, check_input, load_document, tool_version
+from .stops import stops_held
 
+UNVERIFIED = (
+    "the regions file records no SHA-256 of this input (an unseen.regions/1 file records none), so it "
+    "cannot be verified to be the file the regions were made for"
+)
 ZONE_GROWTH = 1.42  # > sqrt(2): the ellipse inscribed in the grown box contains the drawn box
 
 
+# What a regions file may ask for, no more than the command line would do: pixelation never finer
+# than the command's (more cells show more of a face), blur never weaker, nor so strong that its
+# kernel outgrows memory.
+PIXEL_CELLS = (1, ObscureOptions().pixel_cells)
+BLUR_STRENGTH = (ObscureOptions().blur_strength, 10.0)
+
+
 def options_from_record(record: dict[str, Any] | None, overlay: np.ndarray | None = None) -> Options:
-    """The run's options back from the regions file (the safe defaults where it recorded none).
+    """The run's options back from the regions file (the safe defaults where it recorded none),
+    bounded as the command line bounds its own (see :func:`_checked_record`).
 
     ``overlay`` is the picture for ``method: image``, which the file names but does not carry.
     """
@@ -39,12 +54,13 @@ def options_from_record(record: dict[str, Any] | None, overlay: np.ndarray | Non
         return Options()
     if record.get("method") == "image" and overlay is None:
         raise InputError("regions file asks for --method image: give the picture with --image")
-    obscure_keys = ("method", "shape", "pixel_cells", "blur_strength")
-    plan_keys = ("margin", "head_top", "min_size")
     try:
+        _checked_record(record)
+        obscure_keys = ("method", "shape", "pixel_cells", "blur_strength")
+        plan_keys = ("margin", "head_top", "min_size")
         obscure = ObscureOptions(
             **{k: record[k] for k in obscure_keys if k in record},
-            color=tuple(int(c) for c in record.get("color", (0, 0, 0))),
+            color=tuple(record.get("color", (0, 0, 0))),
             overlay=overlay,
         )
         plan = PlanOptions(**{k: float(record[k]) for k in plan_keys if k in record})
@@ -52,6 +68,37 @@ def options_from_record(record: dict[str, Any] | None, overlay: np.ndarray | Non
     except (TypeError, ValueError) as exc:
         raise InputError(f"regions file options are invalid: {exc}") from exc
     return Options(obscure=obscure, plan=plan, sensitivity=sensitivity)
+
+
+def _checked_record(record: dict[str, Any]) -> None:
+    """ValueError unless every option the file gives has the type and range the command line allows."""
+
+    def number(key: str, low: float, high: float = math.inf, above: bool = False) -> None:
+        if key not in record:
+            return
+        value = record[key]
+        try:
+            real = float(value) if type(value) in (int, float) else math.nan
+        except OverflowError:  # an integer of hundreds of digits
+            real = math.nan
+        if not (math.isfinite(real) and (real > low if above else real >= low) and real <= high):
+            bounds = f"> {low:g}" if above else f">= {low:g}" if high == math.inf else f"{low:g} to {high:g}"
+            raise ValueError(f"{key} must be a number {bounds}, not {brief(value)}")
+
+    for key in ("margin", "head_top", "min_size"):
+        number(key, 0.0)
+    number("sensitivity", 0.0, above=True)
+    number("blur_strength", *BLUR_STRENGTH)
+    cells = record.get("pixel_cells", PIXEL_CELLS[1])
+    if type(cells) is not int or not PIXEL_CELLS[0] <= cells <= PIXEL_CELLS[1]:
+        low, high = PIXEL_CELLS
+        raise ValueError(
+            f"pixel_cells must be a whole number from {low} to {high} (more cells show more of a face), "
+            f"not {brief(cells)}"
+        )
+    color = record.get("color", [0, 0, 0])
+    if not (isinstance(color, list) and len(color) == 3 and all(type(c) is int for c in color)):
+        raise ValueError(f"color must be three whole numbers 0..255, not {brief(color)}")
 
 
 def render_entry(
@@ -63,12 +110,73 @@ def render_entry(
     codec: str | None = None,
     crf: int = 18,
     progress: Callable[[int, int | None], None] | None = None,
+    unverified: bool = False,
+    inputs: Iterable[Path] = (),
 ) -> FileReport:
-    """Write ``entry``'s output from its regions; InputError if its input is not the file it describes."""
-    src = Path(entry.input)
+    """Write ``entry``'s output from its regions; InputError if its input is not the file it describes
+    (its SHA-256, and its picture size and frame count: :func:`check_size`).
+
+    An entry without a SHA-256 (every entry of a ``/1`` file) cannot be verified to be about its
+    input: it is refused unless ``unverified``, and then checked by the picture's size only. A file
+    already at the output is replaced only if it is unseen's finished output of this input, or with
+    ``overwrite``; never if it is the entry's input or one of the run's other ``inputs`` (see
+    :meth:`Records.replaceable`). The output is recorded as unseen's, as a normal run's is.
+    """
+    src, dst = Path(entry.input), Path(entry.output)
+    if entry.sha256 is None and not unverified:
+        raise InputError(
+            f"{shown(src)}: {UNVERIFIED}; refusing to render it (--unverified renders it anyway)"
+        )
+    records = Records()
+    replace = records.replaceable(src, dst, overwrite, inputs)
     check_input(entry, src)
-    if entry.sha256 is None:  # a /1 file: at least the picture must have the recorded size
-        check_size(entry, src)
+    check_size(entry, src)
+    with records.vouching(src, dst, tool_version()) as vouched:
+        report = _paint(entry, options, replace, audio, codec, crf, progress)
+    with stops_held():
+        _record(records, entry, report, vouched[0] if vouched else None)
+    return report
+
+
+def run_inputs(regions_file: str | os.PathLike[str], doc: RegionsDocument) -> list[Path]:
+    """Every file a render of ``doc`` reads: no output may replace one of them."""
+    return [Path(regions_file), *(Path(entry.input) for entry in doc.files)]
+
+
+def _record(records: Records, entry: FileEntry, report: FileReport, first: Record | None) -> None:
+    """Keep the record that makes this output unseen's own (with the entry it was painted from),
+    reusing the files' states of the ``first`` record kept as it was published."""
+    summary = {
+        "faces": int(report.faces),
+        "candidates": int(report.candidates),
+        "frames": int(report.frames),
+        "notices": list(report.notices),
+    }
+    try:
+        records.write(
+            report.src,
+            report.dst,
+            tool_version(),
+            entry.to_json(),
+            summary,
+            source=first.input_state if first else None,
+            output=first.output_state if first else None,
+        )
+    except UnseenError as exc:
+        report.notices.append(f"{exc}; a later render will not replace this output without --overwrite")
+
+
+def _paint(
+    entry: FileEntry,
+    options: Options,
+    overwrite: bool,
+    audio: str,
+    codec: str | None,
+    crf: int,
+    progress: Callable[[int, int | None], None] | None,
+) -> FileReport:
+    """The entry's output painted from its regions (replacing the file there if ``overwrite``)."""
+    src = Path(entry.input)
     if entry.kind == "image":
         paint = painted(entry, options)
         report = anonymise_file(src, entry.output, options, overwrite=overwrite, regions=paint)
@@ -132,10 +240,13 @@ def _with_zones(regions: Regions, entry: FileEntry, options: Options, frames: np
 
 
 def check_size(entry: FileEntry, src: Path) -> None:
-    """Refuse ``src`` if its picture size or frame count is not the entry's (for /1 entries)."""
+    """Refuse ``src`` if its picture size or frame count is not the entry's: the regions were made
+    for another picture, or the file lies about the frames it describes (a photo said to have two
+    billion frames would be painted frame by frame)."""
     if entry.kind == "image":
-        height, width = read_photo(src).pixels.shape[:2]
-        frames = 1
+        photo = read_photo(src)
+        height, width = photo.pixels.shape[:2]
+        frames = 1 + len(photo.more)
     else:
         info = probe(src)
         width, height, frames = info.width, info.height, info.frames or entry.frames
@@ -154,11 +265,22 @@ def render(
     audio: str = "keep",
     codec: str | None = None,
     crf: int = 18,
+    unverified: bool = False,
 ) -> list[FileReport]:
     """Write every output a regions file describes; the first file that fails raises."""
     doc = load_document(regions_file)
     options = options_from_record(doc.options, overlay)
+    inputs = run_inputs(regions_file, doc)
     return [
-        render_entry(entry, options, overwrite=overwrite, audio=audio, codec=codec, crf=crf)
+        render_entry(
+            entry,
+            options,
+            overwrite=overwrite,
+            audio=audio,
+            codec=codec,
+            crf=crf,
+            unverified=unverified,
+            inputs=inputs,
+        )
         for entry in doc.files
     ]

@@ -1,11 +1,14 @@
-"""Write-then-publish, so that no half-written file ever sits where an output belongs.
+"""Write, verify, publish: no half-written or unreadable file ever sits where an output belongs.
 
-An output is written to a hidden temporary file beside it, flushed to disk, then published in one
-step. Without ``overwrite`` the publishing step itself refuses an existing file (no window between
-an "exists?" check and a rename in which another writer's file could be replaced). While it is
-being written, the temporary file is locked; a writer that was killed (SIGKILL, a power cut) leaves
-an unlocked one behind, which :func:`remove_stale_parts` (run by the CLI on every output folder
-before it writes there) removes.
+An output is written to a hidden temporary file beside it, flushed to disk, checked (its writer's
+``verify`` reads it back: a photo decodes, a video has every frame), then published in one step.
+Encoders that write through :func:`checked_writes` also have their writes checked: a full disk
+fails the write instead of leaving a short file (a library writing to the descriptor itself may
+ignore a short count, as Pillow's JPEG encoder does). Without ``overwrite`` the publishing step
+itself refuses an existing file (no window between an "exists?" check and a rename in which
+another writer's file could be replaced). While it is being written, the temporary file is locked;
+a writer that was killed (SIGKILL, a power cut) leaves an unlocked one behind, which
+:func:`remove_stale_parts` (run by the CLI on every output folder before it writes there) removes.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import io
 import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import OutputError, shown
 from ..stops import stops_held
@@ -36,6 +41,9 @@ PUBLISHED: ContextVar[Callable[[Path], None] | None] = ContextVar("unseen_publis
 """Called with each output's path right after it is published, while stops are held (the per-file
 function records the output there, see process.py)."""
 
+Verify = Callable[[Path], None]
+"""Reads a finished temporary output back; raises ValueError (a one-line reason) if it is not whole."""
+
 _RENAME_NOREPLACE = 1
 _AT_FDCWD = -100
 
@@ -46,13 +54,16 @@ def is_part_name(name: str) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_output(dst: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside ``dst``; publish it as ``dst`` only if the block succeeds.
+def atomic_output(
+    dst: str | os.PathLike[str], overwrite: bool = False, verify: Verify | None = None
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``dst``; publish it as ``dst`` only if the block succeeds and
+    ``verify`` (given the temporary path once it is on disk) accepts it.
 
-    On any exception (KeyboardInterrupt included) the temporary file is removed and ``dst`` is
-    left untouched. Without ``overwrite`` an existing ``dst`` is never replaced, even one that
-    appeared while the block ran: OutputError. The temporary name keeps the extension, so encoders
-    can pick the format.
+    On any exception (KeyboardInterrupt included) or a rejected file the temporary file is removed
+    and ``dst`` is left untouched (OutputError naming ``dst`` for a rejected file). Without
+    ``overwrite`` an existing ``dst`` is never replaced, even one that appeared while the block ran:
+    OutputError. The temporary name keeps the extension, so encoders can pick the format.
     """
     dst = Path(dst)
     if not overwrite and (dst.exists() or dst.is_symlink()):
@@ -65,6 +76,8 @@ def atomic_output(dst: str | os.PathLike[str], overwrite: bool = False) -> Itera
     try:
         yield tmp
         os.fsync(fd)  # the data is on disk before the name points at it (power cut: no empty output)
+        if verify is not None:
+            _verified(dst, tmp, verify)
         os.chmod(tmp, _new_file_mode())  # a temporary file is private (0o600); an output is not
         with stops_held():  # published and vouched for in one step
             _publish(tmp, dst, overwrite)
@@ -78,6 +91,48 @@ def atomic_output(dst: str | os.PathLike[str], overwrite: bool = False) -> Itera
         raise
     finally:
         os.close(fd)  # releases the lock
+
+
+def _verified(dst: Path, tmp: Path, verify: Verify) -> None:
+    try:
+        verify(tmp)
+    except ValueError as exc:
+        raise OutputError(
+            f"{shown(dst)}: the file written does not read back whole ({exc}); not published"
+        ) from exc
+
+
+class _Counted(io.FileIO):
+    """A file that libraries must write through ``write`` (it has no descriptor to hand out), and
+    that knows where the furthest byte written ends."""
+
+    end = 0
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("written through write(), so that every short write is seen")
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> int:  # type: ignore[override]
+        count = super().write(data)
+        if count:
+            self.end = max(self.end, self.tell())
+        return count
+
+
+@contextlib.contextmanager
+def checked_writes(tmp: Path) -> Iterator[BinaryIO]:
+    """``tmp`` (made by :func:`atomic_output`) open for an encoder that takes a file object.
+
+    The buffer above the file retries a short write and raises on a full disk (ENOSPC), where a
+    library writing to the descriptor could drop the rest silently; on closing, the file's size must
+    be where the last byte written ends (OSError otherwise).
+    """
+    raw = _Counted(tmp, "r+")
+    with io.BufferedRandom(raw) as fh:
+        yield fh
+        fh.flush()
+    size = os.stat(tmp).st_size
+    if size != raw.end:
+        raise OSError(errno.EIO, f"{raw.end} bytes were written but the file holds {size}", str(tmp))
 
 
 def _create_locked(dst: Path) -> tuple[Path, int]:

@@ -17,6 +17,7 @@ import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -25,7 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InputError, OutputError, shown
 from . import icc
-from .atomic import atomic_output
+from .atomic import atomic_output, checked_writes
 
 try:
     import pillow_heif
@@ -311,7 +312,7 @@ def write_photo(
     nothing from the source file's metadata can leak: the output has no EXIF (hence no orientation
     tag: the pixels are already upright), XMP, IPTC, comments, text chunks or thumbnails. Only alpha,
     timing and ``photo.icc_profile`` are carried over. The file appears at ``dst`` only once fully
-    written; OSError becomes OutputError.
+    written and read back whole (see :func:`_check_written`); OSError becomes OutputError.
     """
     if photo.format not in _SAVE_OPTIONS:
         raise ValueError(f"cannot write format {photo.format!r}")
@@ -339,11 +340,39 @@ def write_photo(
     if photo.icc_profile:
         options["icc_profile"] = photo.icc_profile
     try:
-        with atomic_output(dst, overwrite) as tmp, warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's warnings name library files; they are not for users
-            image.save(tmp, format=photo.format, **options)
+            verify = partial(_check_written, photo.format, image.size)
+            with atomic_output(dst, overwrite, verify) as tmp, checked_writes(tmp) as fh:
+                image.save(fh, format=photo.format, **options)
     except OSError as exc:
         raise OutputError(f"{shown(dst)}: cannot write output: {exc.strerror or exc}") from exc
+
+
+def _check_written(fmt: str, size: tuple[int, int], path: Path) -> None:
+    """Decode every frame of a photo just written (ValueError if one does not), so that a file cut
+    short or garbled is never published. A JPEG is decoded at an eighth of its size: every byte of
+    its compressed data is still read and parsed, at half the cost; its end marker, which the decoder
+    does without, is checked on its own."""
+    try:
+        if fmt == "JPEG" and not _ends_with(path, b"\xff\xd9"):
+            raise ValueError("it does not end with the JPEG end marker")
+        with Image.open(path, formats=[fmt]) as im:
+            if im.size != size:
+                raise ValueError(f"it reads as {im.width} x {im.height}, not {size[0]} x {size[1]}")
+            for index in range(getattr(im, "n_frames", 1)):
+                im.seek(index)
+                if fmt == "JPEG":
+                    im.draft(None, (max(1, im.width // 8), max(1, im.height // 8)))
+                im.load()
+    except _DECODE_ERRORS as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from exc
+
+
+def _ends_with(path: Path, end: bytes) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(max(0, fh.seek(0, os.SEEK_END) - len(end)))
+        return fh.read() == end
 
 
 def _frame_image(fmt: str, pixels: np.ndarray, alpha: np.ndarray | None) -> tuple[Image.Image, int | None]:

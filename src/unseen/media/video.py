@@ -278,15 +278,17 @@ def write_video(
     played (see unseen.media.encoder). The container follows ``dst``'s extension; if ``codec``
     cannot go in it (H.264 in .webm), the container's own codec is used instead (VP9 for webm) and a
     notice says so. ``crf`` goes to the encoder as is; ``preset`` only to x264/x265. The output
-    appears at ``dst`` only if everything succeeded, including the ``frames`` iterator; otherwise its
-    exception propagates and no file is left behind.
+    appears at ``dst`` only if everything succeeded, including the ``frames`` iterator, and the file
+    holds every frame written (see :func:`check_packets`); otherwise its exception propagates and no
+    file is left behind.
     """
     if audio not in ("keep", "drop"):
         raise ValueError(f"audio must be 'keep' or 'drop', not {audio!r}")
     src, dst = Path(src), Path(dst)
     muxer = muxer_for(dst)
     notices: list[str] = []
-    with atomic_output(dst, overwrite) as tmp:
+    written = 0  # frames encoded, which the file must hold before it is published
+    with atomic_output(dst, overwrite, lambda tmp: check_packets(tmp, written)) as tmp:
         source = open_input(src)
         try:
             out = open_output(tmp, muxer, _container_options(muxer))
@@ -309,6 +311,22 @@ def write_video(
         except (av.FFmpegError, OSError) as exc:
             raise OutputError(f"{shown(dst)}: cannot finish video: {reason(exc)}") from exc
     return VideoWriteResult(frames=written, audio=has_audio, notices=notices)
+
+
+def check_packets(path: Path, frames: int) -> None:
+    """ValueError unless ``path`` opens as a video whose first video stream holds ``frames`` frames.
+
+    Every encoder and container unseen writes stores one packet per frame, so counting the packets
+    (reading the file once, decoding nothing) tells a file cut short from a whole one.
+    """
+    try:
+        with open_input(path) as container:
+            video = container.streams.video[0]
+            packets = sum(1 for packet in container.demux(video) if packet.size)
+    except (InputError, av.FFmpegError, IndexError, OSError) as exc:
+        raise ValueError(f"it does not open as a video: {reason(exc)}") from exc
+    if packets != frames:
+        raise ValueError(f"it holds {packets} of the {frames} frames written")
 
 
 class _Writer:

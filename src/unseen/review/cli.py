@@ -25,7 +25,7 @@ from ..errors import InputError, UnseenError, one_line, shown
 from ..obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from ..plan import PlanOptions
 from ..regions_file import RegionsDocument, load_document, options_record, save_document
-from ..render import options_from_record, render_entry
+from ..render import options_from_record, render_entry, run_inputs
 from .detection import detect_photo, detect_video
 from .server import ReviewServer
 from .session import ReviewSession
@@ -187,32 +187,63 @@ def render_parser() -> argparse.ArgumentParser:
         "again: regions to keep stay visible, unaccepted suggestions are not painted.",
     )
     parser.add_argument("regions", type=Path, metavar="REGIONS.json")
-    parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace any file at an output (without it, only unseen's own output of the same input "
+        "is replaced); never an input",
+    )
     parser.add_argument(
         "--image", type=Path, metavar="PNG", help="the picture, for a file made with --method image"
     )
     parser.add_argument("--audio", choices=("keep", "drop"), default="keep")
     parser.add_argument("--codec", default=None)
-    parser.add_argument("--crf", type=int, default=18)
+    parser.add_argument("--crf", type=int, default=18, help="encoder quality, 0 to 63 (default 18)")
+    parser.add_argument(
+        "--unverified",
+        action="store_true",
+        help="also render files the regions file has no SHA-256 for (unseen.regions/1 files), checked by "
+        "picture size only: they cannot be verified to be the files the regions were made for",
+    )
     return parser
 
 
 def render_main(argv: list[str] | None = None) -> int:
     """``unseen render``; 0 when every output was written, 1 when any failed, 2 for a usage error."""
-    args = _parse(render_parser(), argv)
+    parser = render_parser()
+    args = _parse(parser, argv)
     if isinstance(args, int):
         return args
+    if not 0 <= args.crf <= 63:
+        parser.print_usage(sys.stderr)
+        _say(f"unseen render: error: --crf must be between 0 and 63, not {args.crf}")
+        return 2
     try:
         doc = load_document(args.regions)
         options = options_from_record(doc.options, _overlay(args.image))
     except UnseenError as exc:
         _say(f"unseen render: {exc}")
         return 1
+    unverified = sum(entry.sha256 is None for entry in doc.files)
+    if unverified and args.unverified:
+        _say(
+            f"unseen render: warning: {unverified} file(s) in {shown(args.regions)} have no SHA-256 "
+            "(unseen.regions/1): checked by picture size only, they cannot be verified to be the files "
+            "the regions were made for"
+        )
+    inputs = [*run_inputs(args.regions, doc), *([args.image] if args.image else [])]
     failed = 0
     for entry in doc.files:
         try:
             report = render_entry(
-                entry, options, overwrite=args.overwrite, audio=args.audio, codec=args.codec, crf=args.crf
+                entry,
+                options,
+                overwrite=args.overwrite,
+                audio=args.audio,
+                codec=args.codec,
+                crf=args.crf,
+                unverified=args.unverified,
+                inputs=inputs,
             )
         except UnseenError as exc:
             _say(f"unseen render: {exc}")

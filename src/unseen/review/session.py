@@ -28,7 +28,7 @@ from ..regions_file import (
     load_document,
     save_document,
 )
-from ..render import check_size, options_from_record, painted, render_entry
+from ..render import check_size, options_from_record, painted, render_entry, run_inputs
 from .coverage import coverage
 from .edits import apply_edits
 from .follow import follow
@@ -143,11 +143,13 @@ class ReviewSession:
         return [{"frame": i, "box": [round(float(v), 1) for v in b]} for i, b in followed]
 
     def export(self) -> list[dict[str, Any]]:
-        """Write every output from the current regions; one result per file, failures named."""
+        """Write every output from the current regions; one result per file, failures named. A file
+        at an output is replaced only if it is unseen's own output of that input (as render does)."""
         results = []
+        inputs = run_inputs(self.path, self.doc)
         for i, entry in enumerate(list(self.doc.files)):
             try:
-                report = render_entry(entry, self.options, overwrite=True)
+                report = render_entry(entry, self.options, inputs=inputs)
                 results.append({"index": i, "output": str(report.dst), "ok": True})
             except UnseenError as exc:
                 results.append({"index": i, "output": entry.output, "ok": False, "error": str(exc)})

@@ -46,6 +46,7 @@ from ..media.video import (
     Frame,
     VideoInfo,
     VideoWriteResult,
+    check_packets,
     probe,
     upright_grey,
     write_video,
@@ -283,7 +284,8 @@ def _join(
     in step with the video as the encoder of a single-process run writes it (notices go to ``notices``)."""
     muxer = JOINED[dst.suffix.lower()]
     options = {"fflags": "+bitexact"} | ({"movflags": "+faststart"} if muxer in ("mp4", "mov") else {})
-    with atomic_output(dst, overwrite) as tmp:
+    joined = 0  # packets copied, which the file must hold before it is published
+    with atomic_output(dst, overwrite, lambda tmp: check_packets(tmp, joined)) as tmp:
         try:
             with open_output(tmp, muxer, options) as out:
                 inputs = [open_input(p) for p in parts]
@@ -302,6 +304,7 @@ def _join(
                                 audio.mux_until(packet.dts * packet.time_base)
                             packet.stream = video
                             out.mux(packet)
+                            joined += 1
                     if audio:
                         audio.mux_until(None)
                 finally:
