@@ -62,9 +62,10 @@ def test_review_prints_the_address_stops_on_ctrl_c_and_resumes(tmp_path):
             client.get(url).raise_for_status()  # the printed address: token in, cookie out
             files = client.get("/api/files").json()["files"]
             assert [f["name"] for f in files] == ["people.png"] and files[0]["suggestions"] >= 1
-            first = client.get("/api/files/0").json()["regions"][0]
+            loaded = client.get("/api/files/0").json()
+            first = loaded["regions"][0]
             ops = [{"op": "replace", "regions": [[first, {**first, "action": "keep"}]]}]
-            client.patch("/api/files/0", json={"ops": ops}).raise_for_status()
+            client.patch("/api/files/0", json={"ops": ops, "version": loaded["version"]}).raise_for_status()
     finally:
         err = _stop(proc)
     regions_file = out / "review.unseen.json"
@@ -91,6 +92,37 @@ def test_review_prints_the_address_stops_on_ctrl_c_and_resumes(tmp_path):
             assert entry["regions"][0] == {**first, "action": "keep"} and entry["state"] == "changed"
     finally:
         _stop(proc)
+
+
+def _review(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "unseen", "review", *args, "--no-browser"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_second_review_of_one_regions_file_is_refused(tmp_path):
+    """Two reviews of one regions file would each rewrite it from their own copy: the second one is
+    refused at once, naming the first one's address (not its token); a killed review leaves it free."""
+    review_photo(tmp_path / "people.png")
+    first, url, token = _start("people.png", "--regions", "r.json", cwd=tmp_path)
+    try:
+        for args in [("--regions", "r.json"), ("people.png", "--regions", "r.json")]:
+            second = _review(*args, cwd=tmp_path)
+            assert second.returncode == 1 and second.stdout == ""
+            assert second.stderr.count("\n") == 1, second.stderr
+            assert "r.json: already being reviewed by unseen review" in second.stderr
+            assert f"(pid {first.pid}) at {url.split('?')[0]};" in second.stderr
+            assert token not in second.stderr
+    finally:
+        first.kill()  # as kill -9: its lock goes with it
+        first.wait()
+    again, _, _ = _start("--regions", "r.json", cwd=tmp_path)
+    _stop(again)
+    assert not (tmp_path / "r.json.lock").exists()
 
 
 def test_render_command_writes_outputs_from_the_regions(tmp_path, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +56,12 @@ def _client(server: ReviewServer) -> Iterator[httpx.Client]:
         assert "httponly" in first.headers["set-cookie"].lower()
         assert "samesite=strict" in first.headers["set-cookie"].lower()
         yield client
+
+
+def _edit(client: httpx.Client, ops: list, index: int = 0) -> httpx.Response:
+    """PATCH ``ops`` on the file's version as the page last loaded it."""
+    version = client.get(f"/api/files/{index}").json()["version"]
+    return client.patch(f"/api/files/{index}", json={"ops": ops, "version": version})
 
 
 def test_the_token_opens_the_page_and_the_api(served):
@@ -145,7 +152,7 @@ def test_raw_traversal_paths_are_not_served(served):
 def test_edits_are_checked_and_saved_at_once(served):
     server, path = served
     with _client(server) as client:
-        regions = client.get("/api/files/0").json()["regions"]
+        regions, version = (client.get("/api/files/0").json()[k] for k in ("regions", "version"))
         first = regions[0]
         kept = {**first, "action": "keep"}
         for bad in [
@@ -164,19 +171,23 @@ def test_edits_are_checked_and_saved_at_once(served):
             {"regions": regions, "reviewed": True},  # the whole entry, as pages before did: not an edit
             [],
         ]:
-            assert client.patch("/api/files/0", json=bad).status_code == 400, bad
+            body = {**bad, "version": version} if isinstance(bad, dict) else bad
+            assert client.patch("/api/files/0", json=body).status_code == 400, bad
+        for version_bad in [{}, {"version": None}, {"version": str(version)}, {"version": 0.0}]:
+            assert client.patch("/api/files/0", json={**REVIEWED, **version_bad}).status_code == 400
         assert client.patch("/api/files/0", content=b"{not json").status_code == 400
         assert client.put("/api/files/0", json={"regions": regions, "reviewed": True}).status_code == 405
         assert load_document(path).files[0].records() == regions  # nothing refused got through
         # All or nothing: a valid first operation is not kept when a later one is refused.
         half = {
-            "ops": [{"op": "reviewed", "value": True}, {"op": "remove", "regions": [{**first, "frame": 3}]}]
+            "ops": [{"op": "reviewed", "value": True}, {"op": "remove", "regions": [{**first, "frame": 3}]}],
+            "version": version,
         }
         assert client.patch("/api/files/0", json=half).status_code == 400
         assert client.get("/api/files").json()["files"][0]["state"] == "not reviewed"
 
         ops = [{"op": "replace", "regions": [[first, kept]]}, *REVIEWED["ops"]]
-        reply = client.patch("/api/files/0", json={"ops": ops})
+        reply = _edit(client, ops)
         assert reply.status_code == 200 and reply.json()["state"] == "reviewed" and reply.json()["kept"] == 1
         # Already on disk, before anything else happens.
         entry = load_document(path).files[0]
@@ -190,7 +201,7 @@ def test_edits_are_checked_and_saved_at_once(served):
             {"op": "add", "regions": [first]},
             {"op": "reviewed", "value": False},
         ]
-        client.patch("/api/files/0", json={"ops": ops}).raise_for_status()
+        _edit(client, ops).raise_for_status()
         assert load_document(path).files[0].records() == [*regions[1:], first]
 
 
@@ -232,7 +243,7 @@ def test_a_version_1_file_is_reviewed_and_saved_as_version_2(served, tmp_path):
     old = tmp_path / "old.json"
     old.write_text(json.dumps(v1))
     session = ReviewSession.open(old)
-    session.edit(0, REVIEWED)
+    session.edit(0, {**REVIEWED, "version": 0})
     saved = json.loads(old.read_text())
     assert saved["schema"] == "unseen.regions/2"
     assert saved["files"][0]["sha256"] == entry["sha256"] and saved["files"][0]["reviewed"] is True
@@ -241,3 +252,70 @@ def test_a_version_1_file_is_reviewed_and_saved_as_version_2(served, tmp_path):
     old.write_text(json.dumps(v1))
     with pytest.raises(InputError, match="refusing to apply it"):
         ReviewSession.open(old)
+
+
+@pytest.fixture
+def fresh(served, tmp_path):
+    """A server of its own on a copy of the served regions file (its edits stay in this test)."""
+    path = tmp_path / "regions.json"
+    path.write_bytes(served[1].read_bytes())
+    server = ReviewServer(ReviewSession.open(path))
+    server.start()
+    yield server, path
+    server.stop()
+
+
+def test_concurrent_edits_are_all_kept(fresh):
+    """Tabs editing at once: every edit acknowledged is in the regions file (one made on a version
+    another edit has changed since is refused with 409, and sent again on the new version)."""
+    server, path = fresh
+    before = len(load_document(path).files[0].regions)
+    tabs = 12
+    start = threading.Barrier(tabs)
+    acknowledged: list[dict] = []
+    stale: list[int] = []
+
+    def tab(i: int) -> None:
+        region = {"box": [10.0 + i, 12.0, 40.0 + i, 50.0], "score": 1.0, "source": "manual"}
+        region |= {"frame": 0, "track": -1, "action": "obscure"}
+        with _client(server) as client:
+            start.wait()
+            while True:
+                version = client.get("/api/files/0").json().get("version")
+                reply = client.patch(
+                    "/api/files/0", json={"ops": [{"op": "add", "regions": [region]}], "version": version}
+                )
+                if reply.status_code == 200:
+                    acknowledged.append(region)
+                    return
+                assert reply.status_code == 409 and "reload" in reply.text, reply.text
+                stale.append(i)
+
+    threads = [threading.Thread(target=tab, args=(i,)) for i in range(tabs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    saved = load_document(path).files[0].records()
+    assert len(acknowledged) == tabs
+    assert [r for r in acknowledged if r not in saved] == []
+    assert len(saved) == before + tabs
+    with _client(server) as client:
+        assert client.get("/api/files/0").json()["version"] == tabs
+
+
+def test_an_edit_made_on_an_earlier_version_is_refused(fresh):
+    server, path = fresh
+    with _client(server) as first, _client(server) as second:
+        loaded = first.get("/api/files/0").json()
+        region = loaded["regions"][0]
+        reply = second.patch("/api/files/0", json={**REVIEWED, "version": loaded["version"]})
+        assert reply.status_code == 200 and reply.json()["version"] == loaded["version"] + 1
+        keep = [{"op": "replace", "regions": [[region, {**region, "action": "keep"}]]}]
+        stale = first.patch("/api/files/0", json={"ops": keep, "version": loaded["version"]})
+        assert stale.status_code == 409 and "reload" in stale.text
+        entry = load_document(path).files[0]
+        assert entry.reviewed and entry.records()[0] == region  # the second tab's edit, not the stale one
+        again = first.get("/api/files/0").json()  # reloaded: the edit applies to the new version
+        assert first.patch("/api/files/0", json={"ops": keep, "version": again["version"]}).status_code == 200
+        assert load_document(path).files[0].records()[0]["action"] == "keep"

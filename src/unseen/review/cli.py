@@ -27,6 +27,7 @@ from ..plan import PlanOptions
 from ..regions_file import RegionsDocument, load_document, options_record, save_document
 from ..render import options_from_record, render_entry
 from .detection import detect_photo, detect_video
+from .lock import RegionsLock
 from .server import ReviewServer
 from .session import ReviewSession
 
@@ -86,16 +87,30 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(parser, argv)
     if isinstance(args, int):
         return args
+    if not args.paths and args.regions is None:
+        parser.print_usage(sys.stderr)
+        _say("unseen review: give photos, videos or folders, or --regions FILE.json to resume")
+        return 2
+    path = args.regions or (args.output or Path.cwd()) / DEFAULT_REGIONS
+    try:
+        lock = RegionsLock(path)
+    except UnseenError as exc:
+        _say(f"unseen review: {exc}")
+        return 1
+    try:
+        return _review(args, parser, path, lock)
+    finally:
+        lock.release()
+
+
+def _review(args: argparse.Namespace, parser: argparse.ArgumentParser, path: Path, lock: RegionsLock) -> int:
+    """The review of ``path`` (made first from ``args.paths`` if given), served until Ctrl-C."""
     try:
         overlay = _overlay(args.image)
         if args.paths:
-            session = _new_review(args, parser, overlay)
-        elif args.regions is not None:
-            session = ReviewSession.open(args.regions, overlay)
+            session = _new_review(args, parser, path, overlay)
         else:
-            parser.print_usage(sys.stderr)
-            _say("unseen review: give photos, videos or folders, or --regions FILE.json to resume")
-            return 2
+            session = ReviewSession.open(path, overlay)
     except SystemExit:  # a usage error in the options, already printed by argparse
         return 2
     except UnseenError as exc:
@@ -105,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         _say("unseen review: interrupted before the review started")
         return 130
     server = ReviewServer(session)
+    lock.announce(server.address)
     print(f"unseen review: {server.url}", flush=True)
     _say(f"unseen review: every change is saved in {shown(session.path)}; Ctrl-C stops")
     if not args.no_browser:
@@ -135,10 +151,9 @@ def _options(
 
 
 def _new_review(
-    args: argparse.Namespace, parser: argparse.ArgumentParser, overlay: np.ndarray | None
+    args: argparse.Namespace, parser: argparse.ArgumentParser, path: Path, overlay: np.ndarray | None
 ) -> ReviewSession:
     options = _options(args, parser, overlay)
-    path = args.regions or (args.output or Path.cwd()) / DEFAULT_REGIONS
     if path.exists():
         raise InputError(
             f"{shown(path)}: exists; resume it with: unseen review --regions {shown(path)} (or remove it)"

@@ -25,7 +25,6 @@ import socket
 import threading
 import time
 from importlib import resources
-from typing import Any
 
 import numpy as np
 import uvicorn
@@ -39,7 +38,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import UnseenError
-from .session import ReviewSession
+from .session import ReviewSession, StaleEdit
 
 HOST = "127.0.0.1"
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
@@ -145,8 +144,8 @@ def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
         index = _index(request)
         if request.method == "GET":
             # Written line by line as the regions file is: an hour of video has ~300k regions.
-            found = session.entry(index)
-            summary = {**_summary_of(session, index), "zones": found.zone_records()}
+            found, summary = await run_in_threadpool(session.view, index)
+            summary = {**summary, "zones": found.zone_records()}
             head = json.dumps(summary, ensure_ascii=False)
             regions = ", ".join(found.region_lines())
             return Response(f'{head[:-1]}, "regions": [{regions}]}}', media_type="application/json")
@@ -157,6 +156,8 @@ def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
             summary = await run_in_threadpool(session.edit, index, json.loads(body))
         except ValueError as exc:  # JSON errors included
             return PlainTextResponse(f"refused: {exc}", status_code=400)
+        except StaleEdit as exc:
+            return PlainTextResponse(f"refused: {exc}", status_code=409)
         return JSONResponse(summary)
 
     async def picture(request: Request) -> Response:
@@ -214,10 +215,6 @@ def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
     return Guard(app, token, port)
 
 
-def _summary_of(session: ReviewSession, index: int) -> dict[str, Any]:
-    return session.files()[index]
-
-
 class ReviewServer:
     """The server on a free loopback port; :meth:`serve` blocks (Ctrl-C stops it), :meth:`start`
     runs it in a thread (for tests and embedding) until :meth:`stop`."""
@@ -240,9 +237,14 @@ class ReviewServer:
         self._thread: threading.Thread | None = None
 
     @property
+    def address(self) -> str:
+        """The server's address, without the token."""
+        return f"http://{HOST}:{self.port}/"
+
+    @property
     def url(self) -> str:
         """The address to open, token included."""
-        return f"http://{HOST}:{self.port}/?token={self.token}"
+        return f"{self.address}?token={self.token}"
 
     def serve(self) -> None:
         try:

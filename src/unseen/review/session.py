@@ -2,9 +2,11 @@
 
 Every accepted edit (a few operations, :mod:`unseen.review.edits`) is checked as strictly as a
 regions file is read, then the whole file is written at once (atomically, flushed to disk): closing
-the tab, a crash or Ctrl-C lose nothing, and reopening resumes. Inputs are checked against their
-recorded size and SHA-256 before anything is shown, and again by :func:`unseen.render.render_entry`
-before an output is written.
+the tab, a crash or Ctrl-C lose nothing, and reopening resumes. Each file's entry has a version: an
+edit names the version it was made on, and is applied and saved under one lock only if that is still
+the file's version, so two tabs never overwrite each other's edits (the stale one is refused).
+Inputs are checked against their recorded size and SHA-256 before anything is shown, and again by
+:func:`unseen.render.render_entry` before an output is written.
 """
 
 from __future__ import annotations
@@ -39,13 +41,19 @@ THUMB = 96  # track cards' pictures fit in this many pixels
 FOLLOW_MOST = 64  # frames followed per request: the page asks again, so a person can stop it between
 
 
+class StaleEdit(Exception):
+    """An edit made on an earlier version of the file's entry (another tab changed it since)."""
+
+
 class ReviewSession:
     """The state behind the review page. Files are addressed by their index in the regions file only."""
 
     def __init__(self, path: Path, doc: RegionsDocument, overlay: np.ndarray | None = None) -> None:
         self.path, self.doc = Path(path), doc
         self.options = options_from_record(doc.options, overlay)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the decoded pictures kept
+        self._edit_lock = threading.Lock()  # the entries, their versions and the file on disk
+        self._versions = [0] * len(doc.files)
         self._photos: OrderedDict[int, np.ndarray] = OrderedDict()
         self._videos: dict[int, FrameSource] = {}
 
@@ -70,24 +78,39 @@ class ReviewSession:
         return self.doc.files[index]
 
     def files(self) -> list[dict[str, Any]]:
-        """The file list of the page: each file's state and counts."""
-        return [_summary(i, entry) for i, entry in enumerate(self.doc.files)]
+        """The file list of the page: each file's state, counts and version."""
+        with self._edit_lock:
+            return [self._summary(i) for i in range(len(self.doc.files))]
+
+    def view(self, index: int) -> tuple[FileEntry, dict[str, Any]]:
+        """The entry at ``index`` and its summary, of one version (KeyError if there is none)."""
+        with self._edit_lock:
+            return self.entry(index), self._summary(index)
 
     def edit(self, index: int, body: Any) -> dict[str, Any]:
         """Apply the page's operations (see :mod:`unseen.review.edits`) to a file's entry and save the
-        whole file at once; ValueError if malformed (then nothing changes, in memory or on disk)."""
-        entry = self.entry(index)
+        whole file at once, if ``body['version']`` is still the entry's version (else StaleEdit);
+        ValueError if malformed. Refused, nothing changes, in memory or on disk."""
         if not isinstance(body, dict):
-            raise ValueError("expected an object with 'ops'")
-        changed = apply_edits(entry, body.get("ops"))
-        with self._lock:
-            self.doc.files[index] = changed
+            raise ValueError("expected an object with 'ops' and 'version'")
+        version = body.get("version")
+        if type(version) is not int:
+            raise ValueError("'version' must be the file's version the edit was made on")
+        with self._edit_lock:
+            entry = self.entry(index)
+            if version != self._versions[index]:
+                raise StaleEdit(f"file {index} changed since version {version}: reload it")
+            self.doc.files[index] = apply_edits(entry, body.get("ops"))
             try:
                 self.save()
-            except UnseenError:
+            except (UnseenError, ValueError):
                 self.doc.files[index] = entry
                 raise
-        return _summary(index, changed)
+            self._versions[index] += 1
+            return self._summary(index)
+
+    def _summary(self, index: int) -> dict[str, Any]:
+        return {**_summary(index, self.doc.files[index]), "version": self._versions[index]}
 
     def picture(self, index: int, frame: int = 0, output: bool = False) -> np.ndarray:
         """The upright picture (a video's frame) as the page shows it; ``output``: as it will be published."""
