@@ -68,9 +68,9 @@ def test_review_prints_the_address_stops_on_ctrl_c_and_resumes(tmp_path):
             client.patch("/api/files/0", json={"ops": ops, "version": loaded["version"]}).raise_for_status()
     finally:
         err = _stop(proc)
-    regions_file = out / "review.unseen.json"
-    assert f"resume with: unseen review --regions {regions_file.relative_to(tmp_path)}" in err
-    assert not (out / "people.png").exists()  # nothing is written before Export
+    regions_file = tmp_path / "review.unseen.json"  # here, not among the outputs to publish
+    assert "resume with: unseen review --regions review.unseen.json" in err
+    assert not out.exists()  # nothing is written there before Export
     kept = load_document(regions_file).files[0].records()[0]  # the edit survived Ctrl-C
     assert kept == {**first, "action": "keep"}
 
@@ -123,6 +123,27 @@ def test_a_second_review_of_one_regions_file_is_refused(tmp_path):
     again, _, _ = _start("--regions", "r.json", cwd=tmp_path)
     _stop(again)
     assert not (tmp_path / "r.json.lock").exists()
+
+
+def test_the_regions_file_stays_out_of_the_output_folder(tmp_path):
+    """It maps every face and names every original: as the plain command's --regions, review's is
+    refused inside -o (its default too, when run from there) unless --regions-in-output is given."""
+    review_photo(tmp_path / "people.png")
+    (tmp_path / "out").mkdir()
+    for cwd, args in [
+        (tmp_path, ("people.png", "-o", "out", "--regions", "out/r.json")),
+        (tmp_path, ("people.png", "-o", ".")),
+        (tmp_path / "out", ("../people.png", "-o", ".")),
+    ]:
+        refused = _review(*args, cwd=cwd)
+        assert refused.returncode == 2, refused.stderr
+        assert "is inside the output folder" in refused.stderr and "--regions-in-output" in refused.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["out", "people.png"]
+    proc, _, _ = _start(
+        "people.png", "-o", "out", "--regions", "out/r.json", "--regions-in-output", cwd=tmp_path
+    )
+    _stop(proc)
+    assert load_document(tmp_path / "out" / "r.json").files[0].input == str(tmp_path / "people.png")
 
 
 def test_render_command_writes_outputs_from_the_regions(tmp_path, capsys):

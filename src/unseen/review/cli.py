@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..api import Options
 from ..batch import find_inputs, output_path
-from ..cli import BLUR_WARNING
+from ..cli import BLUR_WARNING, regions_in_output_refusal
 from ..errors import InputError, UnseenError, one_line, shown
 from ..obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from ..plan import PlanOptions
@@ -68,8 +68,13 @@ def review_parser() -> argparse.ArgumentParser:
         "--regions",
         type=Path,
         metavar="FILE.json",
-        help=f"the review's regions file (default: {DEFAULT_REGIONS} in the output folder or here); "
-        "given alone, resume that review",
+        help=f"the review's regions file (default: {DEFAULT_REGIONS} here, never inside the output "
+        "folder); given alone, resume that review",
+    )
+    parser.add_argument(
+        "--regions-in-output",
+        action="store_true",
+        help="allow the regions file inside the output folder (it maps where every face was)",
     )
     parser.add_argument("--no-browser", action="store_true", help="only print the address")
     parser.add_argument("--method", choices=METHODS, default="fill", help="how faces are obscured")
@@ -91,7 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         _say("unseen review: give photos, videos or folders, or --regions FILE.json to resume")
         return 2
-    path = args.regions or (args.output or Path.cwd()) / DEFAULT_REGIONS
+    path = args.regions or Path(DEFAULT_REGIONS)
+    refusal = regions_in_output_refusal(path, args.output) if args.paths else None
+    if refusal is not None and not args.regions_in_output:
+        parser.print_usage(sys.stderr)
+        _say(f"unseen review: {refusal}")
+        return 2
     try:
         lock = RegionsLock(path)
     except UnseenError as exc:
