@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -24,11 +25,14 @@ from unseen.regions_file import load_document, write_regions_file
 URL = re.compile(r"unseen review: (http://127\.0\.0\.1:(\d+)/\?token=([\w-]+))")
 
 
-def _start(*args: str, cwd: Path) -> tuple[subprocess.Popen, str, str]:
-    """Run ``unseen review ARGS --no-browser``; return the process, its address and its token."""
+def _start(*args: str, cwd: Path, browser: Path | None = None) -> tuple[subprocess.Popen, str, str]:
+    """Run ``unseen review ARGS`` (``--no-browser`` unless ``browser`` is the program to start);
+    return the process, its address and its token."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if browser is not None:
+        env["BROWSER"] = str(browser)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "unseen", "review", *args, "--no-browser"],
+        [sys.executable, "-m", "unseen", "review", *args, *([] if browser else ["--no-browser"])],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -144,6 +148,45 @@ def test_the_regions_file_stays_out_of_the_output_folder(tmp_path):
     )
     _stop(proc)
     assert load_document(tmp_path / "out" / "r.json").files[0].input == str(tmp_path / "people.png")
+
+
+def test_the_browser_gets_no_token_and_does_not_hold_up_the_server(tmp_path):
+    """A terminal browser (BROWSER) runs until it is closed: the page is served meanwhile and Ctrl-C
+    stops the review; its command line, which every local user can read, has no token, only a code
+    that opens the page once."""
+    review_photo(tmp_path / "people.png")
+    seen = tmp_path / "browser.pid"
+    browser = tmp_path / "terminal-browser"
+    browser.write_text(
+        f"#!{sys.executable}\nimport os, pathlib, time\n"
+        f"pathlib.Path({str(seen)!r}).write_text(str(os.getpid()))\ntime.sleep(300)\n"
+    )
+    browser.chmod(0o700)
+    proc, url, token = _start("people.png", "--regions", "r.json", cwd=tmp_path, browser=browser)
+    pid = None
+    try:
+        for _ in range(600):
+            if seen.exists() and seen.read_text():
+                break
+            time.sleep(0.05)
+        pid = int(seen.read_text())
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")  # what ps shows
+        assert token.encode() not in b" ".join(argv) and b"token=" not in b" ".join(argv)
+        opened = argv[-2].decode()
+        assert opened.startswith(url.split("?")[0] + "?code=")
+        base = url.split("/?")[0]
+        with httpx.Client(base_url=base, timeout=20) as client, httpx.Client(base_url=base) as other:
+            assert client.get(opened).status_code == 303  # the browser's visit
+            assert client.get("/api/files").json()["files"][0]["name"] == "people.png"
+            assert other.get(opened).status_code == 403  # read from ps afterwards: spent
+        os.kill(pid, 0)  # the browser is still running
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0  # Ctrl-C stops the review, the browser still open
+    finally:
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)  # it holds the review's output pipes
+        proc.kill()
+    assert "resume with" in proc.communicate(timeout=20)[1]
 
 
 def test_render_command_writes_outputs_from_the_regions(tmp_path, capsys):

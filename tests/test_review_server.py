@@ -91,6 +91,21 @@ def test_requests_without_the_right_token_are_refused(served):
     assert load_document(served[1]).files[0].reviewed is False
 
 
+def test_a_browser_address_opens_the_page_once_without_the_token(served):
+    server, _ = served
+    url = server.browser_url()
+    assert server.token not in url and url.startswith(f"{_base(server)}/?code=")
+    with httpx.Client() as browser, httpx.Client() as later:
+        first = browser.get(url)
+        assert first.status_code == 303 and first.headers["location"] == "/"
+        assert "httponly" in first.headers["set-cookie"].lower()
+        assert browser.get(f"{_base(server)}/api/files").status_code == 200
+        assert later.get(url).status_code == 403  # spent: whoever read it since gets nothing
+        assert later.get(f"{_base(server)}/api/files").status_code == 403
+        assert later.get(url.replace("code=", "code=x")).status_code == 403
+        assert later.post(server.browser_url()).status_code == 403  # a code opens a page, nothing else
+
+
 def test_foreign_host_and_origin_are_refused(served):
     server, path = served
     with _client(server) as client:

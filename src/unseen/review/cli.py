@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import webbrowser
 from functools import partial
 from pathlib import Path
@@ -133,8 +134,8 @@ def _review(args: argparse.Namespace, parser: argparse.ArgumentParser, path: Pat
     lock.announce(server.address)
     print(f"unseen review: {server.url}", flush=True)
     _say(f"unseen review: every change is saved in {shown(session.path)}; Ctrl-C stops")
-    if not args.no_browser:
-        webbrowser.open(server.url)
+    if not args.no_browser:  # in the background: a terminal browser may not return until it is closed
+        threading.Thread(target=webbrowser.open, args=(server.browser_url(),), daemon=True).start()
     try:
         server.serve()
     except KeyboardInterrupt:  # uvicorn finishes the requests in flight, then re-raises Ctrl-C

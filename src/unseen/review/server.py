@@ -6,6 +6,8 @@ sensitive files, so:
 * it listens on the loopback address only, on a free port;
 * every request must carry the random token: the URL printed on start has it, the first visit turns
   it into a cookie (HttpOnly, SameSite=Strict, named after the port) and drops it from the address;
+  the browser is started on an address with a one-time code instead, which the first visit turns
+  into the same cookie (any local user can read a program's command line; the code is spent by then);
 * a request whose ``Host`` is not ``127.0.0.1:<port>`` is refused, so a site that re-points its own
   name at 127.0.0.1 (DNS rebinding) cannot talk to it; a state-changing request from a foreign
   ``Origin`` is refused as well;
@@ -65,6 +67,20 @@ class Guard:
         self.host = f"{HOST}:{port}"
         self.origin = f"http://{self.host}"
         self.cookie = f"unseen_review_{port}"
+        self.codes: set[str] = set()  # one-time codes not used yet
+
+    def issue_code(self) -> str:
+        """A new code that opens the page once, in place of the token (for a browser's command line)."""
+        code = secrets.token_urlsafe(32)
+        self.codes.add(code)
+        return code
+
+    def _spend(self, code: str | None) -> bool:
+        try:
+            self.codes.remove(code)  # atomic: of two visits with one code, one gets in
+        except KeyError:
+            return False
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # no websockets; lifespan is not used
@@ -72,12 +88,17 @@ class Guard:
         refusal = self._refusal(scope)
         if refusal is None and not self._has_token(scope):
             request = Request(scope)
-            if scope["method"] == "GET" and self._valid(request.query_params.get("token")):
+            params = request.query_params
+            if scope["method"] == "GET" and (
+                self._valid(params.get("token")) or self._spend(params.get("code"))
+            ):
                 response: Response = RedirectResponse(request.url.path, status_code=303)
                 response.set_cookie(self.cookie, self.token, httponly=True, samesite="strict", path="/")
                 await response(scope, receive, self._secured(send))
                 return
-            refusal = "missing or wrong token: open the address printed by unseen review"
+            refusal = (
+                "missing or wrong token, or a code already used: open the address printed by unseen review"
+            )
         if refusal is not None:
             await PlainTextResponse(refusal, status_code=403)(scope, receive, self._secured(send))
             return
@@ -125,7 +146,7 @@ def _index(request: Request, key: str = "index") -> int:
     return int(request.path_params[key])
 
 
-def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
+def create_app(session: ReviewSession, token: str, port: int) -> Guard:
     """The review application for ``session``, guarded for ``127.0.0.1:port`` and ``token``."""
 
     async def page(request: Request) -> Response:
@@ -224,9 +245,11 @@ class ReviewServer:
         self.token = token or secrets.token_urlsafe(32)
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.bind((HOST, 0))
+        self.socket.listen()  # from now on a browser's visit waits for the server, whatever starts first
         self.port = self.socket.getsockname()[1]
+        self.guard = create_app(session, self.token, self.port)
         config = uvicorn.Config(
-            create_app(session, self.token, self.port),
+            self.guard,
             log_level="warning",
             access_log=False,
             lifespan="off",
@@ -245,6 +268,10 @@ class ReviewServer:
     def url(self) -> str:
         """The address to open, token included."""
         return f"{self.address}?token={self.token}"
+
+    def browser_url(self) -> str:
+        """An address that opens the page once, without the token: for a browser's command line."""
+        return f"{self.address}?code={self.guard.issue_code()}"
 
     def serve(self) -> None:
         try:
