@@ -16,7 +16,7 @@ from PIL import Image
 from scenes import compose_crowd
 
 from unseen.api import Options
-from unseen.errors import InputError
+from unseen.errors import InputError, OutputError
 from unseen.regions_file import RegionsDocument, load_document, options_record, save_document
 from unseen.review.cli import main as review_main
 from unseen.review.detection import detect_photo
@@ -334,3 +334,87 @@ def test_an_edit_made_on_an_earlier_version_is_refused(fresh):
         again = first.get("/api/files/0").json()  # reloaded: the edit applies to the new version
         assert first.patch("/api/files/0", json={"ops": keep, "version": again["version"]}).status_code == 200
         assert load_document(path).files[0].records()[0]["action"] == "keep"
+
+
+def _regions_json(path: Path) -> dict:
+    """The regions file as a strict reader sees it (standard JSON: no NaN, no Infinity)."""
+    return json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in {path}"))
+
+
+def test_numbers_are_checked_as_they_will_be_stored(fresh):
+    """Each number of an edit is checked as stored (float32 boxes and scores, int32 track ids): a
+    number too large for it, not finite or absurdly far out is refused with a one-line 400, never a
+    500, and nothing is stored."""
+    server, path = fresh
+    saved = path.read_bytes()
+    with _client(server) as client:
+        region = client.get("/api/files/0").json()["regions"][0]
+        record = json.dumps({**region, "box": [1, 2, 3, 4]})
+        huge = "9" * 401
+        bad_records = [
+            record.replace("[1, 2, 3, 4]", f"[1, 2, 3, {v}]")
+            for v in ("1e308", "-1e39", huge, "Infinity", "NaN")
+        ]
+        bad_records += [record.replace("[1, 2, 3, 4]", "[1, 2, 3e38, 4]")]  # a finite float32, far out
+        bad_records += [
+            record.replace(f'"score": {json.dumps(region["score"])}', f'"score": {v}')
+            for v in ("NaN", "1e39", huge)
+        ]
+        bad_records += [
+            record.replace(f'"track": {region["track"]}', f'"track": {v}') for v in (10**30, 2**31, huge)
+        ]
+        ops = [f'{{"op": "add", "regions": [{r}]}}' for r in bad_records]
+        ops += [f'{{"op": "replace", "regions": [[{json.dumps(region)}, {r}]]}}' for r in bad_records[:3]]
+        ops += [f'{{"op": "add_zone", "box": [0, 0, 10, {v}]}}' for v in ("1e308", huge, "3e38", "Infinity")]
+        ops += [f'{{"op": "action", "track": {v}, "action": "keep"}}' for v in (10**30, huge)]
+        ops += [f'{{"op": "split", "track": 0, "frame": 0, "into": {10**30}}}']
+        ops += [f'{{"op": "merge", "track": 0, "from": {10**30}}}']
+        ops += ['{"op": "reviewed", "value": ' + "[" * 20 + "]" * 20 + "}"]  # valid JSON, nested too deep
+        bodies = [f'{{"ops": [{op}], "version": 0}}' for op in ops]
+        bodies += ["[" * 100_000 + "]" * 100_000, '{"ops": [], "version": ' + huge * 20 + "}"]
+        for body in bodies:
+            reply = client.patch("/api/files/0", content=body)
+            assert reply.status_code == 400, (body[:200], reply.status_code, reply.text)
+            assert reply.text.startswith("refused: ") and "\n" not in reply.text and len(reply.text) < 400
+        assert path.read_bytes() == saved  # nothing stored
+        assert client.get("/api/files/0/picture?output=1").status_code == 200
+    _regions_json(path)
+
+
+def _raw(server: ReviewServer, head: bytes, parts: Iterator[bytes]) -> bytes:
+    """Send a request's head, then its body part by part while the server reads it; its reply."""
+    cookie = f"unseen_review_{server.port}={server.token}".encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as conn:
+        conn.sendall(head.replace(b"\r\n\r\n", b"\r\nCookie: " + cookie + b"\r\n\r\n", 1))
+        with contextlib.suppress(OSError):  # the server may close the connection once it has refused
+            for part in parts:
+                conn.sendall(part)
+        return conn.recv(4096)
+
+
+def test_a_huge_body_is_refused_without_being_read(fresh):
+    server, path = fresh
+    saved = path.read_bytes()
+    host = f"Host: 127.0.0.1:{server.port}".encode()
+    declared = b"PATCH /api/files/0 HTTP/1.1\r\n" + host + b"\r\nContent-Length: 400000000\r\n\r\n"
+    assert _raw(server, declared, iter([])).startswith(b"HTTP/1.1 413")
+    # Undeclared (chunked): refused once past the limit; the client stops after 10 MiB.
+    chunked = b"PATCH /api/files/0 HTTP/1.1\r\n" + host + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+    mib = b"%x\r\n" % (1 << 20) + b" " * (1 << 20) + b"\r\n"
+    assert _raw(server, chunked, iter([mib] * 10)).startswith(b"HTTP/1.1 413")
+    assert path.read_bytes() == saved
+
+
+def test_the_regions_file_is_always_standard_json(fresh):
+    server, path = fresh
+    saved = path.read_bytes()
+    session = server.session
+    entry = session.entry(0)
+    entry.regions.scores[0] = np.nan  # however it got there, it is not written
+    with pytest.raises(OutputError, match="cannot write regions file: Out of range float"):
+        session.save()
+    entry.regions.scores[0] = 1.0
+    entry.regions.boxes[0, 2] = np.inf
+    with pytest.raises(OutputError, match="cannot write regions file"):
+        session.save()
+    assert path.read_bytes() == saved

@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -136,7 +136,7 @@ class FileEntry:
         regions = self.regions
         finite = np.isfinite(regions.boxes).all() and np.isfinite(regions.scores).all()
         if set(regions.data) - {"method"} or not finite:  # other columns or odd numbers: the general way
-            return [json.dumps(record, ensure_ascii=False) for record in self.records()]
+            return [_dump(record) for record in self.records()]
         quoted: dict[str, str] = {}  # the few distinct sources and actions, each quoted once
 
         def text(value: Any) -> str:
@@ -243,7 +243,9 @@ def dumps_regions(doc: dict[str, Any]) -> str:
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """Standard JSON only: ValueError for NaN or an infinity (which ``json.dumps`` would write as
+    ``NaN`` and ``Infinity``, making the file unreadable to every strict reader, this one included)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def _layout(head: dict[str, Any], files: list[tuple[dict[str, Any], list[str]]]) -> str:
@@ -271,14 +273,14 @@ def save_document(path: str | os.PathLike[str], doc: RegionsDocument) -> None:
     """Write ``doc`` atomically and durably (flushed to disk before the rename): a crash at any moment
     leaves either the previous file or this one, never a mix. OSError becomes OutputError."""
     head = {k: v for k, v in RegionsDocument([], doc.options, doc.tool).to_json().items() if k != "files"}
-    _write_text(path, _layout(head, [(entry.header(), entry.region_lines()) for entry in doc.files]))
+    _write_text(path, lambda: _layout(head, [(entry.header(), entry.region_lines()) for entry in doc.files]))
 
 
 def write_regions_file(
     path: str | os.PathLike[str], reports: Iterable[FileReport], options: Options | None = None
 ) -> None:
     """Write the regions file of a run atomically, replacing any earlier one."""
-    _write_text(path, dumps_regions(regions_document(reports, options)))
+    _write_text(path, lambda: dumps_regions(regions_document(reports, options)))
 
 
 def write_regions_entries(
@@ -287,10 +289,16 @@ def write_regions_entries(
     """Write the regions file from per-file entries (``FileEntry.to_json()``), e.g. entries kept in
     the records of an earlier run beside those of this one."""
     record = options_record(options) if options is not None else None
-    _write_text(path, dumps_regions({**RegionsDocument([], record).to_json(), "files": entries}))
+    _write_text(path, lambda: dumps_regions({**RegionsDocument([], record).to_json(), "files": entries}))
 
 
-def _write_text(path: str | os.PathLike[str], text: str) -> None:
+def _write_text(path: str | os.PathLike[str], make: Callable[[], str]) -> None:
+    """Write the document ``make()`` makes; OutputError (the file left as it was) if it cannot be
+    written, or is not standard JSON (a number that is not finite)."""
+    try:
+        text = make()
+    except ValueError as exc:
+        raise OutputError(f"{shown(path)}: cannot write regions file: {exc}") from exc
     try:
         with atomic_output(path, overwrite=True) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -27,6 +27,7 @@ import socket
 import threading
 import time
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import uvicorn
@@ -39,12 +40,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import UnseenError
+from ..errors import UnseenError, one_line
 from .session import ReviewSession, StaleEdit
 
 HOST = "127.0.0.1"
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
 MAX_BODY = 8 << 20  # an edit is a few operations; a follow request a box
+MAX_DEPTH = 16  # nesting of a request's JSON: an edit's deepest value (a box) is 7 levels down
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
@@ -142,6 +144,59 @@ def _jpeg(pixels: np.ndarray) -> Response:
     return Response(buffer.getvalue(), media_type="image/jpeg")
 
 
+class Refused(ValueError):
+    """A request body that is not read or not parsed: answered 400 (413 if ``too_large``), one line."""
+
+    def __init__(self, reason: str, too_large: bool = False) -> None:
+        super().__init__(reason)
+        self.too_large = too_large
+
+
+async def _json_body(request: Request) -> Any:
+    """The request's JSON, read in chunks up to MAX_BODY bytes (a larger body is refused when its
+    size is declared or as soon as it passes the limit, never read whole); standard JSON only (no
+    NaN or Infinity), nested at most MAX_DEPTH deep."""
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_BODY:
+        raise Refused(f"too large: a request body is at most {MAX_BODY} bytes", too_large=True)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise Refused(f"too large: a request body is at most {MAX_BODY} bytes", too_large=True)
+    try:
+        value = json.loads(body, parse_constant=_no_constant)
+    except RecursionError:
+        raise Refused(f"JSON nested more than {MAX_DEPTH} deep") from None
+    except ValueError as exc:  # not JSON, not UTF-8, an integer of thousands of digits
+        raise Refused(f"not JSON: {exc}") from None
+    _check_depth(value)
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number in standard JSON")
+
+
+def _check_depth(value: Any) -> None:
+    level = [value]
+    for _ in range(MAX_DEPTH):
+        level = [
+            item
+            for v in level
+            if isinstance(v, list | dict)
+            for item in (v.values() if isinstance(v, dict) else v)
+        ]
+        if not level:
+            return
+    raise Refused(f"JSON nested more than {MAX_DEPTH} deep")
+
+
+def _refusal(exc: ValueError) -> Response:
+    status = 413 if isinstance(exc, Refused) and exc.too_large else 400
+    return PlainTextResponse(f"refused: {one_line(str(exc))}", status_code=status)
+
+
 def _index(request: Request, key: str = "index") -> int:
     return int(request.path_params[key])
 
@@ -170,13 +225,10 @@ def create_app(session: ReviewSession, token: str, port: int) -> Guard:
             head = json.dumps(summary, ensure_ascii=False)
             regions = ", ".join(found.region_lines())
             return Response(f'{head[:-1]}, "regions": [{regions}]}}', media_type="application/json")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return PlainTextResponse("too large", status_code=413)
         try:
-            summary = await run_in_threadpool(session.edit, index, json.loads(body))
-        except ValueError as exc:  # JSON errors included
-            return PlainTextResponse(f"refused: {exc}", status_code=400)
+            summary = await run_in_threadpool(session.edit, index, await _json_body(request))
+        except ValueError as exc:  # the body's refusals included
+            return _refusal(exc)
         except StaleEdit as exc:
             return PlainTextResponse(f"refused: {exc}", status_code=409)
         return JSONResponse(summary)
@@ -200,13 +252,10 @@ def create_app(session: ReviewSession, token: str, port: int) -> Guard:
         return _jpeg(await run_in_threadpool(session.crop, _index(request), frame, (x1, y1, x2, y2)))
 
     async def follow(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return PlainTextResponse("too large", status_code=413)
         try:
-            boxes = await run_in_threadpool(session.follow, _index(request), json.loads(body))
-        except ValueError as exc:  # JSON errors included
-            return PlainTextResponse(f"refused: {exc}", status_code=400)
+            boxes = await run_in_threadpool(session.follow, _index(request), await _json_body(request))
+        except ValueError as exc:  # the body's refusals included
+            return _refusal(exc)
         return JSONResponse({"boxes": boxes})
 
     async def export(request: Request) -> Response:

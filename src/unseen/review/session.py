@@ -11,7 +11,6 @@ Inputs are checked against their recorded size and SHA-256 before anything is sh
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -32,7 +31,7 @@ from ..regions_file import (
 )
 from ..render import check_size, options_from_record, painted, render_entry
 from .coverage import coverage
-from .edits import apply_edits
+from .edits import apply_edits, checked_boxes
 from .follow import follow
 from .frames import FrameSource
 
@@ -103,7 +102,7 @@ class ReviewSession:
             self.doc.files[index] = apply_edits(entry, body.get("ops"))
             try:
                 self.save()
-            except (UnseenError, ValueError):
+            except UnseenError:
                 self.doc.files[index] = entry
                 raise
             self._versions[index] += 1
@@ -161,7 +160,7 @@ class ReviewSession:
         entry = self.entry(index)
         if entry.kind != "video":
             raise ValueError("only a video's regions can be followed")
-        frame, box, step, count = _follow_request(body, entry.frames)
+        frame, box, step, count = _follow_request(body, entry)
         followed = follow(lambda i: self._pixels(index, entry, i), frame, box, step, count, entry.frames)
         return [{"frame": i, "box": [round(float(v), 1) for v in b]} for i, b in followed]
 
@@ -181,8 +180,9 @@ class ReviewSession:
             source.close()
 
 
-def _follow_request(body: Any, frames: int) -> tuple[int, np.ndarray, int, int]:
+def _follow_request(body: Any, entry: FileEntry) -> tuple[int, np.ndarray, int, int]:
     """``frame, box, step, count`` of a follow request, checked; ValueError names what is wrong."""
+    frames = entry.frames
     if not isinstance(body, dict):
         raise ValueError("expected an object with 'frame', 'box', 'step' and 'count'")
     frame, box, step, count = (body.get(k) for k in ("frame", "box", "step", "count"))
@@ -192,12 +192,12 @@ def _follow_request(body: Any, frames: int) -> tuple[int, np.ndarray, int, int]:
         raise ValueError("step must be 1 (forward) or -1 (backward)")
     if type(count) is not int or not 1 <= count <= FOLLOW_MOST:
         raise ValueError(f"count must be 1 to {FOLLOW_MOST}")
-    numbers = box if isinstance(box, list) and len(box) == 4 else []
-    if not all(type(v) in (int, float) and math.isfinite(v) for v in numbers) or not numbers:
-        raise ValueError("box must be four finite numbers x1, y1, x2, y2")
+    if not (isinstance(box, list) and len(box) == 4 and all(type(v) in (int, float) for v in box)):
+        raise ValueError("box must be four numbers x1, y1, x2, y2")
+    numbers = checked_boxes(box, entry.width, entry.height)[0].astype(np.float64)
     if not (numbers[2] > numbers[0] and numbers[3] > numbers[1]):
         raise ValueError("box must have x2 > x1 and y2 > y1")
-    return frame, np.asarray(numbers, np.float64), step, count
+    return frame, numbers, step, count
 
 
 def _summary(index: int, entry: FileEntry) -> dict[str, Any]:
