@@ -114,11 +114,16 @@ def test_a_second_review_of_one_regions_file_is_refused(tmp_path):
     review_photo(tmp_path / "people.png")
     first, url, token = _start("people.png", "--regions", "r.json", cwd=tmp_path)
     try:
-        for args in [("--regions", "r.json"), ("people.png", "--regions", "r.json")]:
+        (tmp_path / "link").symlink_to(tmp_path)
+        for args in [
+            ("--regions", "r.json"),
+            ("people.png", "--regions", "r.json"),
+            ("--regions", "link/r.json"),
+        ]:
             second = _review(*args, cwd=tmp_path)
             assert second.returncode == 1 and second.stdout == ""
             assert second.stderr.count("\n") == 1, second.stderr
-            assert "r.json: already being reviewed by unseen review" in second.stderr
+            assert f"{args[-1]}: already being reviewed by unseen review" in second.stderr
             assert f"(pid {first.pid}) at {url.split('?')[0]};" in second.stderr
             assert token not in second.stderr
     finally:

@@ -20,7 +20,8 @@ class RegionsLock:
 
     def __init__(self, regions: Path) -> None:
         self.regions = regions
-        self.path = regions.with_name(regions.name + ".lock")
+        resolved = regions.resolve()  # one lock however the file is named (a linked folder, ./, ...)
+        self.path = resolved.with_name(resolved.name + ".lock")
         self._fd = self._acquire()
         self.announce(None)
 
