@@ -143,11 +143,11 @@ def checked_boxes(boxes: Any, width: int, height: int) -> np.ndarray:
 
 def _zone(zones: np.ndarray, op: dict[str, Any], add: bool, entry: FileEntry) -> np.ndarray:
     try:
-        box = checked_boxes(parse_zones([{"box": op.get("box")}]), entry.width, entry.height)
+        box = parse_zones([{"box": op.get("box")}])
     except (TypeError, OverflowError) as exc:
         raise ValueError(f"malformed zone: {exc}") from exc
     if add:
-        return np.vstack([zones, box])
+        return np.vstack([zones, checked_boxes(box, entry.width, entry.height)])
     rounded = [[round(float(v), 1) for v in z] for z in zones]
     wanted = [round(float(v), 1) for v in box[0]]
     if wanted not in rounded:
