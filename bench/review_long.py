@@ -155,10 +155,14 @@ def timed(client: httpx.Client, method: str, url: str, **kw) -> tuple[httpx.Resp
 
 
 def edit(client: httpx.Client, entry: dict) -> tuple[int, float]:
-    """Keep track 1, as the page sends it; bytes sent and seconds."""
-    op = json.dumps({"ops": [{"op": "action", "track": 1, "action": "keep"}]}).encode()
+    """Keep track 1, as the page sends it (on the file's version, where the server has versions);
+    bytes sent and seconds."""
+    ops = [{"op": "action", "track": 1, "action": "keep"}]
+    op = json.dumps({"ops": ops, "version": entry.get("version")}).encode()
     reply = client.patch("/api/files/0", content=op, headers={"content-type": "application/json"})
     if reply.status_code != 405:
+        reply.raise_for_status()
+        op = json.dumps({"ops": ops, "version": reply.json().get("version")}).encode()
         t = time.perf_counter()
         reply = client.patch("/api/files/0", content=op, headers={"content-type": "application/json"})
         reply.raise_for_status()

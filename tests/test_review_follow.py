@@ -128,6 +128,10 @@ def test_malformed_follow_requests_are_refused(served):
         assert client.post("/api/files/1/follow", json=good).status_code == 400  # a photo
         assert client.post("/api/files/2/follow", json=good).status_code == 404  # no such file
         assert client.post("/api/files/0/follow", content=b"not json").status_code == 400
+        for bad in ["1e308", "9" * 401, "Infinity", "3e38"]:  # refused with a reason, never a 500
+            body = f'{{"frame": 2, "box": [10, 10, 40, {bad}], "step": 1, "count": 5}}'
+            reply = client.post("/api/files/0/follow", content=body)
+            assert reply.status_code == 400 and reply.text.startswith("refused: "), (bad, reply.text)
 
 
 def test_following_needs_the_token_and_this_origin(served):

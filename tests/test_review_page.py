@@ -243,9 +243,12 @@ def test_an_edit_sends_operations_not_the_whole_video(page, tmp_path):
         server.stop()
     assert [r.method for r in sent] == ["PATCH"] * 3
     assert [json.loads(r.post_data) for r in sent] == [
-        {"ops": [{"op": "action", "track": 0, "action": "keep"}]},
-        {"ops": [{"op": "action", "track": 0, "action": "obscure", "frames": [0, VIDEO_FRAMES - 1]}]},
-        {"ops": [{"op": "action", "track": 0, "action": "keep"}]},
+        {"ops": [{"op": "action", "track": 0, "action": "keep"}], "version": 0},
+        {
+            "ops": [{"op": "action", "track": 0, "action": "obscure", "frames": [0, VIDEO_FRAMES - 1]}],
+            "version": 1,
+        },
+        {"ops": [{"op": "action", "track": 0, "action": "keep"}], "version": 2},
     ]
     assert (load_document(path).files[0].actions == "keep").all()
 
@@ -704,3 +707,31 @@ def test_a_drawn_track_split_keeps_both_parts_when_a_key_is_moved(page, tmp_path
     source, out = _frames(src), _frames(tmp_path / "out" / "clip.mp4")
     for i in frames:
         assert covered_fraction(source[i], out[i], faces[i][VIDEO_HIDDEN], tol=24, color=WHITE) >= 0.9, i
+
+
+def test_an_edit_on_a_file_changed_elsewhere_reloads_it(browser, tmp_path):
+    """Another tab changed the file since this page loaded it: this page's edit is refused (409),
+    the page loads the file again and says so; a change made again is saved."""
+    _, _, entry = _tracked_clip(tmp_path)
+    server, path = _serve([entry], tmp_path)
+    context = browser.new_context(viewport={"width": 1400, "height": 900})  # a 409 is expected here
+    page = context.new_page()
+    try:
+        _open(page, server)
+        card = page.locator('.card[data-track="0"]')
+        server.session.edit(0, {"ops": [{"op": "reviewed", "value": True}], "version": 0})  # the other tab
+        page.click('.card[data-track="0"] .track-keep')
+        status = page.locator("#status")
+        sync_api.expect(status).to_have_text(re.compile("changed elsewhere.*make your change again"))
+        sync_api.expect(page.locator("#reviewed")).to_have_attribute(
+            "aria-pressed", "true"
+        )  # the other tab's
+        sync_api.expect(card).not_to_have_class(re.compile("keep"))  # this page's stale edit, undone
+        entry = load_document(path).files[0]
+        assert entry.reviewed and (entry.actions == "obscure").all()
+        page.click('.card[data-track="0"] .track-keep')
+        _saved(page)
+        assert (load_document(path).files[0].actions == "keep").all()
+    finally:
+        context.close()
+        server.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from PIL import Image
 from scenes import compose_crowd
 
 from unseen.api import Options
-from unseen.errors import InputError
+from unseen.errors import InputError, OutputError
 from unseen.regions_file import RegionsDocument, load_document, options_record, save_document
 from unseen.review.cli import main as review_main
 from unseen.review.detection import detect_photo
@@ -57,6 +58,12 @@ def _client(server: ReviewServer) -> Iterator[httpx.Client]:
         yield client
 
 
+def _edit(client: httpx.Client, ops: list, index: int = 0) -> httpx.Response:
+    """PATCH ``ops`` on the file's version as the page last loaded it."""
+    version = client.get(f"/api/files/{index}").json()["version"]
+    return client.patch(f"/api/files/{index}", json={"ops": ops, "version": version})
+
+
 def test_the_token_opens_the_page_and_the_api(served):
     server, _ = served
     with _client(server) as client:
@@ -82,6 +89,21 @@ def test_requests_without_the_right_token_are_refused(served):
         assert client.post("/api/export").status_code == 403
         assert client.patch("/api/files/0", json=REVIEWED).status_code == 403
     assert load_document(served[1]).files[0].reviewed is False
+
+
+def test_a_browser_address_opens_the_page_once_without_the_token(served):
+    server, _ = served
+    url = server.browser_url()
+    assert server.token not in url and url.startswith(f"{_base(server)}/?code=")
+    with httpx.Client() as browser, httpx.Client() as later:
+        first = browser.get(url)
+        assert first.status_code == 303 and first.headers["location"] == "/"
+        assert "httponly" in first.headers["set-cookie"].lower()
+        assert browser.get(f"{_base(server)}/api/files").status_code == 200
+        assert later.get(url).status_code == 403  # spent: whoever read it since gets nothing
+        assert later.get(f"{_base(server)}/api/files").status_code == 403
+        assert later.get(url.replace("code=", "code=x")).status_code == 403
+        assert later.post(server.browser_url()).status_code == 403  # a code opens a page, nothing else
 
 
 def test_foreign_host_and_origin_are_refused(served):
@@ -145,7 +167,7 @@ def test_raw_traversal_paths_are_not_served(served):
 def test_edits_are_checked_and_saved_at_once(served):
     server, path = served
     with _client(server) as client:
-        regions = client.get("/api/files/0").json()["regions"]
+        regions, version = (client.get("/api/files/0").json()[k] for k in ("regions", "version"))
         first = regions[0]
         kept = {**first, "action": "keep"}
         for bad in [
@@ -164,19 +186,23 @@ def test_edits_are_checked_and_saved_at_once(served):
             {"regions": regions, "reviewed": True},  # the whole entry, as pages before did: not an edit
             [],
         ]:
-            assert client.patch("/api/files/0", json=bad).status_code == 400, bad
+            body = {**bad, "version": version} if isinstance(bad, dict) else bad
+            assert client.patch("/api/files/0", json=body).status_code == 400, bad
+        for version_bad in [{}, {"version": None}, {"version": str(version)}, {"version": 0.0}]:
+            assert client.patch("/api/files/0", json={**REVIEWED, **version_bad}).status_code == 400
         assert client.patch("/api/files/0", content=b"{not json").status_code == 400
         assert client.put("/api/files/0", json={"regions": regions, "reviewed": True}).status_code == 405
         assert load_document(path).files[0].records() == regions  # nothing refused got through
         # All or nothing: a valid first operation is not kept when a later one is refused.
         half = {
-            "ops": [{"op": "reviewed", "value": True}, {"op": "remove", "regions": [{**first, "frame": 3}]}]
+            "ops": [{"op": "reviewed", "value": True}, {"op": "remove", "regions": [{**first, "frame": 3}]}],
+            "version": version,
         }
         assert client.patch("/api/files/0", json=half).status_code == 400
         assert client.get("/api/files").json()["files"][0]["state"] == "not reviewed"
 
         ops = [{"op": "replace", "regions": [[first, kept]]}, *REVIEWED["ops"]]
-        reply = client.patch("/api/files/0", json={"ops": ops})
+        reply = _edit(client, ops)
         assert reply.status_code == 200 and reply.json()["state"] == "reviewed" and reply.json()["kept"] == 1
         # Already on disk, before anything else happens.
         entry = load_document(path).files[0]
@@ -190,7 +216,7 @@ def test_edits_are_checked_and_saved_at_once(served):
             {"op": "add", "regions": [first]},
             {"op": "reviewed", "value": False},
         ]
-        client.patch("/api/files/0", json={"ops": ops}).raise_for_status()
+        _edit(client, ops).raise_for_status()
         assert load_document(path).files[0].records() == [*regions[1:], first]
 
 
@@ -232,7 +258,7 @@ def test_a_version_1_file_is_reviewed_and_saved_as_version_2(served, tmp_path):
     old = tmp_path / "old.json"
     old.write_text(json.dumps(v1))
     session = ReviewSession.open(old)
-    session.edit(0, REVIEWED)
+    session.edit(0, {**REVIEWED, "version": 0})
     saved = json.loads(old.read_text())
     assert saved["schema"] == "unseen.regions/2"
     assert saved["files"][0]["sha256"] == entry["sha256"] and saved["files"][0]["reviewed"] is True
@@ -241,3 +267,154 @@ def test_a_version_1_file_is_reviewed_and_saved_as_version_2(served, tmp_path):
     old.write_text(json.dumps(v1))
     with pytest.raises(InputError, match="refusing to apply it"):
         ReviewSession.open(old)
+
+
+@pytest.fixture
+def fresh(served, tmp_path):
+    """A server of its own on a copy of the served regions file (its edits stay in this test)."""
+    path = tmp_path / "regions.json"
+    path.write_bytes(served[1].read_bytes())
+    server = ReviewServer(ReviewSession.open(path))
+    server.start()
+    yield server, path
+    server.stop()
+
+
+def test_concurrent_edits_are_all_kept(fresh):
+    """Tabs editing at once: every edit acknowledged is in the regions file (one made on a version
+    another edit has changed since is refused with 409, and sent again on the new version)."""
+    server, path = fresh
+    before = len(load_document(path).files[0].regions)
+    tabs = 12
+    start = threading.Barrier(tabs)
+    acknowledged: list[dict] = []
+    stale: list[int] = []
+
+    def tab(i: int) -> None:
+        region = {"box": [10.0 + i, 12.0, 40.0 + i, 50.0], "score": 1.0, "source": "manual"}
+        region |= {"frame": 0, "track": -1, "action": "obscure"}
+        with _client(server) as client:
+            start.wait()
+            while True:
+                version = client.get("/api/files/0").json().get("version")
+                reply = client.patch(
+                    "/api/files/0", json={"ops": [{"op": "add", "regions": [region]}], "version": version}
+                )
+                if reply.status_code == 200:
+                    acknowledged.append(region)
+                    return
+                assert reply.status_code == 409 and "reload" in reply.text, reply.text
+                stale.append(i)
+
+    threads = [threading.Thread(target=tab, args=(i,)) for i in range(tabs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    saved = load_document(path).files[0].records()
+    assert len(acknowledged) == tabs
+    assert [r for r in acknowledged if r not in saved] == []
+    assert len(saved) == before + tabs
+    with _client(server) as client:
+        assert client.get("/api/files/0").json()["version"] == tabs
+
+
+def test_an_edit_made_on_an_earlier_version_is_refused(fresh):
+    server, path = fresh
+    with _client(server) as first, _client(server) as second:
+        loaded = first.get("/api/files/0").json()
+        region = loaded["regions"][0]
+        reply = second.patch("/api/files/0", json={**REVIEWED, "version": loaded["version"]})
+        assert reply.status_code == 200 and reply.json()["version"] == loaded["version"] + 1
+        keep = [{"op": "replace", "regions": [[region, {**region, "action": "keep"}]]}]
+        stale = first.patch("/api/files/0", json={"ops": keep, "version": loaded["version"]})
+        assert stale.status_code == 409 and "reload" in stale.text
+        entry = load_document(path).files[0]
+        assert entry.reviewed and entry.records()[0] == region  # the second tab's edit, not the stale one
+        again = first.get("/api/files/0").json()  # reloaded: the edit applies to the new version
+        assert first.patch("/api/files/0", json={"ops": keep, "version": again["version"]}).status_code == 200
+        assert load_document(path).files[0].records()[0]["action"] == "keep"
+
+
+def _regions_json(path: Path) -> dict:
+    """The regions file as a strict reader sees it (standard JSON: no NaN, no Infinity)."""
+    return json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in {path}"))
+
+
+def test_numbers_are_checked_as_they_will_be_stored(fresh):
+    """Each number of an edit is checked as stored (float32 boxes and scores, int32 track ids): a
+    number too large for it, not finite or absurdly far out is refused with a one-line 400, never a
+    500, and nothing is stored."""
+    server, path = fresh
+    saved = path.read_bytes()
+    with _client(server) as client:
+        region = client.get("/api/files/0").json()["regions"][0]
+        record = json.dumps({**region, "box": [1, 2, 3, 4]})
+        huge = "9" * 401
+        bad_records = [
+            record.replace("[1, 2, 3, 4]", f"[1, 2, 3, {v}]")
+            for v in ("1e308", "-1e39", huge, "Infinity", "NaN")
+        ]
+        bad_records += [record.replace("[1, 2, 3, 4]", "[1, 2, 3e38, 4]")]  # a finite float32, far out
+        bad_records += [
+            record.replace(f'"score": {json.dumps(region["score"])}', f'"score": {v}')
+            for v in ("NaN", "1e39", huge)
+        ]
+        bad_records += [
+            record.replace(f'"track": {region["track"]}', f'"track": {v}') for v in (10**30, 2**31, huge)
+        ]
+        ops = [f'{{"op": "add", "regions": [{r}]}}' for r in bad_records]
+        ops += [f'{{"op": "replace", "regions": [[{json.dumps(region)}, {r}]]}}' for r in bad_records[:3]]
+        ops += [f'{{"op": "add_zone", "box": [0, 0, 10, {v}]}}' for v in ("1e308", huge, "3e38", "Infinity")]
+        ops += [f'{{"op": "action", "track": {v}, "action": "keep"}}' for v in (10**30, huge)]
+        ops += [f'{{"op": "split", "track": 0, "frame": 0, "into": {10**30}}}']
+        ops += [f'{{"op": "merge", "track": 0, "from": {10**30}}}']
+        ops += ['{"op": "reviewed", "value": ' + "[" * 20 + "]" * 20 + "}"]  # valid JSON, nested too deep
+        bodies = [f'{{"ops": [{op}], "version": 0}}' for op in ops]
+        bodies += ["[" * 100_000 + "]" * 100_000, '{"ops": [], "version": ' + huge * 20 + "}"]
+        for body in bodies:
+            reply = client.patch("/api/files/0", content=body)
+            assert reply.status_code == 400, (body[:200], reply.status_code, reply.text)
+            assert reply.text.startswith("refused: ") and "\n" not in reply.text and len(reply.text) < 400
+        assert path.read_bytes() == saved  # nothing stored
+        assert client.get("/api/files/0/picture?output=1").status_code == 200
+    _regions_json(path)
+
+
+def _raw(server: ReviewServer, head: bytes, parts: Iterator[bytes]) -> bytes:
+    """Send a request's head, then its body part by part while the server reads it; its reply."""
+    cookie = f"unseen_review_{server.port}={server.token}".encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as conn:
+        conn.sendall(head.replace(b"\r\n\r\n", b"\r\nCookie: " + cookie + b"\r\n\r\n", 1))
+        with contextlib.suppress(OSError):  # the server may close the connection once it has refused
+            for part in parts:
+                conn.sendall(part)
+        return conn.recv(4096)
+
+
+def test_a_huge_body_is_refused_without_being_read(fresh):
+    server, path = fresh
+    saved = path.read_bytes()
+    host = f"Host: 127.0.0.1:{server.port}".encode()
+    declared = b"PATCH /api/files/0 HTTP/1.1\r\n" + host + b"\r\nContent-Length: 400000000\r\n\r\n"
+    assert _raw(server, declared, iter([])).startswith(b"HTTP/1.1 413")
+    # Undeclared (chunked): refused once past the limit; the client stops after 10 MiB.
+    chunked = b"PATCH /api/files/0 HTTP/1.1\r\n" + host + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+    mib = b"%x\r\n" % (1 << 20) + b" " * (1 << 20) + b"\r\n"
+    assert _raw(server, chunked, iter([mib] * 10)).startswith(b"HTTP/1.1 413")
+    assert path.read_bytes() == saved
+
+
+def test_the_regions_file_is_always_standard_json(fresh):
+    server, path = fresh
+    saved = path.read_bytes()
+    session = server.session
+    entry = session.entry(0)
+    entry.regions.scores[0] = np.nan  # however it got there, it is not written
+    with pytest.raises(OutputError, match="cannot write regions file: Out of range float"):
+        session.save()
+    entry.regions.scores[0] = 1.0
+    entry.regions.boxes[0, 2] = np.inf
+    with pytest.raises(OutputError, match="cannot write regions file"):
+        session.save()
+    assert path.read_bytes() == saved

@@ -202,17 +202,10 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> api.O
         fail(f"-o {args.output}: exists and is not a folder")
     if args.regions is not None and args.regions.is_dir():
         fail(f"--regions {shown(args.regions)}: is a folder; give a file name such as regions.json")
-    if (
-        args.regions is not None
-        and args.output is not None
-        and not args.regions_in_output
-        and _regions_inside_output(args.regions, args.output)
-    ):
-        fail(
-            f"--regions {shown(args.regions)} is inside the output folder {shown(args.output)}: it maps "
-            "where every face was and would be published with the outputs; write it elsewhere "
-            "(or pass --regions-in-output)"
-        )
+    if args.regions is not None and not args.regions_in_output:
+        refusal = regions_in_output_refusal(args.regions, args.output)
+        if refusal is not None:
+            fail(refusal)
     overlay = None
     if args.method == "image":
         if args.image is None:
@@ -253,10 +246,19 @@ def _on_signal(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _regions_inside_output(regions: Path, out_dir: Path) -> bool:
-    """Whether the regions file would land in the folder of outputs (and be published with them)."""
-    folder = Path(path_key(out_dir))
-    return folder == Path(path_key(regions.parent)) or folder in Path(path_key(regions.parent)).parents
+def regions_in_output_refusal(regions: Path, out_dir: Path | None) -> str | None:
+    """Why ``regions`` may not be written where it would be (inside the folder of outputs, published
+    with them), or None; ``--regions-in-output`` overrides it (in ``unseen`` and ``unseen review``)."""
+    if out_dir is None:
+        return None
+    folder, parent = Path(path_key(out_dir)), Path(path_key(regions.parent))
+    if folder != parent and folder not in parent.parents:
+        return None
+    return (
+        f"--regions {shown(regions)} is inside the output folder {shown(out_dir)}: it maps "
+        "where every face was and would be published with the outputs; write it elsewhere "
+        "(or pass --regions-in-output)"
+    )
 
 
 class VideoBar:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import webbrowser
 from functools import partial
 from pathlib import Path
@@ -20,13 +21,14 @@ from tqdm import tqdm
 
 from ..api import Options
 from ..batch import find_inputs, output_path
-from ..cli import BLUR_WARNING
+from ..cli import BLUR_WARNING, regions_in_output_refusal
 from ..errors import InputError, UnseenError, one_line, shown
 from ..obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from ..plan import PlanOptions
 from ..regions_file import RegionsDocument, load_document, options_record, save_document
 from ..render import options_from_record, render_entry, run_inputs
 from .detection import detect_photo, detect_video
+from .lock import RegionsLock
 from .server import ReviewServer
 from .session import ReviewSession
 
@@ -67,8 +69,13 @@ def review_parser() -> argparse.ArgumentParser:
         "--regions",
         type=Path,
         metavar="FILE.json",
-        help=f"the review's regions file (default: {DEFAULT_REGIONS} in the output folder or here); "
-        "given alone, resume that review",
+        help=f"the review's regions file (default: {DEFAULT_REGIONS} here, never inside the output "
+        "folder); given alone, resume that review",
+    )
+    parser.add_argument(
+        "--regions-in-output",
+        action="store_true",
+        help="allow the regions file inside the output folder (it maps where every face was)",
     )
     parser.add_argument("--no-browser", action="store_true", help="only print the address")
     parser.add_argument("--method", choices=METHODS, default="fill", help="how faces are obscured")
@@ -86,16 +93,35 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(parser, argv)
     if isinstance(args, int):
         return args
+    if not args.paths and args.regions is None:
+        parser.print_usage(sys.stderr)
+        _say("unseen review: give photos, videos or folders, or --regions FILE.json to resume")
+        return 2
+    path = args.regions or Path(DEFAULT_REGIONS)
+    refusal = regions_in_output_refusal(path, args.output) if args.paths else None
+    if refusal is not None and not args.regions_in_output:
+        parser.print_usage(sys.stderr)
+        _say(f"unseen review: {refusal}")
+        return 2
+    try:
+        lock = RegionsLock(path)
+    except UnseenError as exc:
+        _say(f"unseen review: {exc}")
+        return 1
+    try:
+        return _review(args, parser, path, lock)
+    finally:
+        lock.release()
+
+
+def _review(args: argparse.Namespace, parser: argparse.ArgumentParser, path: Path, lock: RegionsLock) -> int:
+    """The review of ``path`` (made first from ``args.paths`` if given), served until Ctrl-C."""
     try:
         overlay = _overlay(args.image)
         if args.paths:
-            session = _new_review(args, parser, overlay)
-        elif args.regions is not None:
-            session = ReviewSession.open(args.regions, overlay)
+            session = _new_review(args, parser, path, overlay)
         else:
-            parser.print_usage(sys.stderr)
-            _say("unseen review: give photos, videos or folders, or --regions FILE.json to resume")
-            return 2
+            session = ReviewSession.open(path, overlay)
     except SystemExit:  # a usage error in the options, already printed by argparse
         return 2
     except UnseenError as exc:
@@ -105,10 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         _say("unseen review: interrupted before the review started")
         return 130
     server = ReviewServer(session)
+    lock.announce(server.address)
     print(f"unseen review: {server.url}", flush=True)
     _say(f"unseen review: every change is saved in {shown(session.path)}; Ctrl-C stops")
-    if not args.no_browser:
-        webbrowser.open(server.url)
+    if not args.no_browser:  # in the background: a terminal browser may not return until it is closed
+        threading.Thread(target=webbrowser.open, args=(server.browser_url(),), daemon=True).start()
     try:
         server.serve()
     except KeyboardInterrupt:  # uvicorn finishes the requests in flight, then re-raises Ctrl-C
@@ -135,10 +162,9 @@ def _options(
 
 
 def _new_review(
-    args: argparse.Namespace, parser: argparse.ArgumentParser, overlay: np.ndarray | None
+    args: argparse.Namespace, parser: argparse.ArgumentParser, path: Path, overlay: np.ndarray | None
 ) -> ReviewSession:
     options = _options(args, parser, overlay)
-    path = args.regions or (args.output or Path.cwd()) / DEFAULT_REGIONS
     if path.exists():
         raise InputError(
             f"{shown(path)}: exists; resume it with: unseen review --regions {shown(path)} (or remove it)"

@@ -2,7 +2,9 @@
 grow with the video's length (keeping a track of an hour-long video is one line, not every region).
 
 The page applies the same operations to its own copy and keeps their inverses for undo and redo;
-the server applies them here, checked as strictly as a regions file is read, all or nothing.
+the server applies them here, checked as strictly as a regions file is read, all or nothing, and
+each number as it will be stored: boxes and scores as finite float32 (a new box within a picture's
+width and height of the picture), track ids as int32.
 
 * ``{"op": "action", "track": T, "action": "keep" | "obscure", "frames": [first, last]}`` sets the
   action of track ``T``'s regions (not its suggestions); ``frames`` (optional) limits the frames.
@@ -53,6 +55,7 @@ OPS = (
     "remove_zone",
 )
 MOST_OPS = 4096  # operations in one request: an edit is a handful
+TRACKS = (-(2**31), 2**31 - 1)  # track ids are stored as int32
 
 
 def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
@@ -82,13 +85,13 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
             regions, moved = _set_method(regions, actions, op, entry.frames)
             changed = changed or moved
         elif kind == "remove":
-            regions, actions = _remove(regions, actions, op.get("regions"), entry.frames)
+            regions, actions = _remove(regions, actions, op.get("regions"), entry)
             changed = True
         elif kind == "replace":
-            regions, actions = _replace(regions, actions, op.get("regions"), entry.frames)
+            regions, actions = _replace(regions, actions, op.get("regions"), entry)
             changed = True
         elif kind == "add":
-            regions, actions = _add(regions, actions, op.get("regions"), entry.frames)
+            regions, actions = _add(regions, actions, op.get("regions"), entry)
             changed = True
         elif kind == "split":
             regions = _split(regions, op, entry.frames)
@@ -100,7 +103,7 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
             regions, actions, filled = _interpolate(regions, actions, _track(op))
             changed = changed or filled
         else:
-            zones, changed = _zone(zones, op, kind == "add_zone"), True
+            zones, changed = _zone(zones, op, kind == "add_zone", entry), True
     return FileEntry(
         input=entry.input,
         output=entry.output,
@@ -119,13 +122,32 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
     )
 
 
-def _zone(zones: np.ndarray, op: dict[str, Any], add: bool) -> np.ndarray:
+def checked_boxes(boxes: Any, width: int, height: int) -> np.ndarray:
+    """``boxes`` (N x 4 numbers) as float32, each finite and within a picture's width and height of
+    a ``width`` x ``height`` picture; ValueError otherwise (a box that far out covers nothing, and a
+    huge one makes painting fail)."""
+    limit = np.float32([width, height] * 2)
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e308 becomes inf, refused below
+        try:
+            values = np.asarray(boxes, np.float32).reshape(-1, 4)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"a box must be four numbers ({exc})") from None
+        inside = (values >= -limit) & (values <= 2 * limit)
+    if not inside.all():  # NaN and infinities included
+        raise ValueError(
+            f"a box's numbers must be finite and within -{width} to {2 * width} (x), "
+            f"-{height} to {2 * height} (y)"
+        )
+    return values
+
+
+def _zone(zones: np.ndarray, op: dict[str, Any], add: bool, entry: FileEntry) -> np.ndarray:
     try:
         box = parse_zones([{"box": op.get("box")}])
-    except TypeError as exc:
-        raise ValueError(str(exc)) from exc
+    except (TypeError, OverflowError) as exc:
+        raise ValueError(f"malformed zone: {exc}") from exc
     if add:
-        return np.vstack([zones, box.astype(np.float32)])
+        return np.vstack([zones, checked_boxes(box, entry.width, entry.height)])
     rounded = [[round(float(v), 1) for v in z] for z in zones]
     wanted = [round(float(v), 1) for v in box[0]]
     if wanted not in rounded:
@@ -133,10 +155,10 @@ def _zone(zones: np.ndarray, op: dict[str, Any], add: bool) -> np.ndarray:
     return np.delete(zones, rounded.index(wanted), axis=0)
 
 
-def _track(op: dict[str, Any]) -> int:
-    track = op.get("track")
-    if type(track) is not int:
-        raise ValueError("'track' must be a whole number")
+def _track(op: dict[str, Any], key: str = "track", least: int = TRACKS[0]) -> int:
+    track = op.get(key)
+    if type(track) is not int or not least <= track <= TRACKS[1]:
+        raise ValueError(f"{key!r} must be a whole number from {least} to {TRACKS[1]}")
     return track
 
 
@@ -158,10 +180,10 @@ def _on_frames(regions: Regions, op: dict[str, Any], frames: int) -> np.ndarray:
 
 
 def _split(regions: Regions, op: dict[str, Any], frames: int) -> Regions:
-    track, frame, into = _track(op), op.get("frame"), op.get("into")
+    track, frame, into = _track(op), op.get("frame"), _track(op, "into", 0)
     if type(frame) is not int or not 0 <= frame < frames:
         raise ValueError(f"'frame' must be a frame of the file (0 to {frames - 1})")
-    if type(into) is not int or into < 0 or (regions.track == into).any():
+    if (regions.track == into).any():
         raise ValueError("'into' must be a new track id (a whole number >= 0 that no region has)")
     mine = regions.track == track
     later = mine & (regions.frame >= frame)
@@ -171,8 +193,8 @@ def _split(regions: Regions, op: dict[str, Any], frames: int) -> Regions:
 
 
 def _merge(regions: Regions, op: dict[str, Any], frames: int) -> Regions:
-    track, other = _track(op), op.get("from")
-    if type(other) is not int or other < 0 or track < 0 or other == track:
+    track, other = _track(op), _track(op, "from", 0)
+    if track < 0 or other == track:
         raise ValueError("'track' and 'from' must be two different track ids (whole numbers >= 0)")
     moved = (regions.track == other) & _on_frames(regions, op, frames)
     if not moved.any():
@@ -222,18 +244,28 @@ def _align(regions: Regions, new: Regions) -> tuple[Regions, Regions]:
     return filled(regions), filled(new)
 
 
-def _parsed(records: Any, frames: int) -> tuple[Regions, list[str]]:
+def _parsed(records: Any, entry: FileEntry, new: bool = False) -> tuple[Regions, list[str]]:
+    """The regions of ``records`` as stored (a ``new`` one's box within the picture's bounds)."""
     if not isinstance(records, list) or not records:
         raise ValueError("'regions' must be a non-empty list of regions")
+    for record in records:
+        if isinstance(record, dict) and "track" in record:
+            _track(record)
     try:
-        return parse_records(records, frames)
-    except (KeyError, TypeError) as exc:
+        with np.errstate(over="ignore"):  # a number too large for float32 becomes inf, refused below
+            regions, actions = parse_records(records, entry.frames)
+    except (KeyError, TypeError, OverflowError) as exc:
         raise ValueError(f"malformed regions: {exc}") from exc
+    if not np.isfinite(regions.scores).all():
+        raise ValueError("a region's score must be a finite number")
+    if new:
+        checked_boxes(regions.boxes, entry.width, entry.height)
+    return regions, actions
 
 
-def _rows(regions: Regions, actions: np.ndarray, records: Any, frames: int) -> np.ndarray:
+def _rows(regions: Regions, actions: np.ndarray, records: Any, entry: FileEntry) -> np.ndarray:
     """The row of one region equal to each record (distinct rows); ValueError if one has none."""
-    wanted, wanted_actions = _parsed(records, frames)
+    wanted, wanted_actions = _parsed(records, entry)
     free = np.ones(len(regions), bool)
     rows = []
     for want, action in zip(wanted.to_records(), wanted_actions, strict=True):
@@ -250,19 +282,19 @@ def _rows(regions: Regions, actions: np.ndarray, records: Any, frames: int) -> n
     return np.asarray(rows, np.int64)
 
 
-def _remove(regions: Regions, actions: np.ndarray, records: Any, frames: int) -> tuple:
+def _remove(regions: Regions, actions: np.ndarray, records: Any, entry: FileEntry) -> tuple:
     keep = np.ones(len(regions), bool)
-    keep[_rows(regions, actions, records, frames)] = False
+    keep[_rows(regions, actions, records, entry)] = False
     return regions[keep], actions[keep]
 
 
-def _replace(regions: Regions, actions: np.ndarray, pairs: Any, frames: int) -> tuple:
+def _replace(regions: Regions, actions: np.ndarray, pairs: Any, entry: FileEntry) -> tuple:
     """Each ``[old, new]`` pair: the region equal to ``old`` becomes ``new``, where it is (the order
     of the regions, which the page's selection follows, stays)."""
     if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
         raise ValueError("'regions' must be a list of [old, new] pairs")
-    rows = _rows(regions, actions, [old for old, _ in pairs], frames)
-    new, new_actions = _parsed([new for _, new in pairs], frames)
+    rows = _rows(regions, actions, [old for old, _ in pairs], entry)
+    new, new_actions = _parsed([new for _, new in pairs], entry, new=True)
     # A copy first: the entry stays as it was until every operation has passed.
     regions, new = _align(regions[np.arange(len(regions))], new)
     for column, values in (("boxes", new.boxes), ("scores", new.scores), ("source", new.source)):
@@ -274,8 +306,8 @@ def _replace(regions: Regions, actions: np.ndarray, pairs: Any, frames: int) -> 
     return regions, actions
 
 
-def _add(regions: Regions, actions: np.ndarray, records: Any, frames: int) -> tuple:
-    new, added = _parsed(records, frames)
+def _add(regions: Regions, actions: np.ndarray, records: Any, entry: FileEntry) -> tuple:
+    new, added = _parsed(records, entry, new=True)
     regions, new = _align(regions, new)
     return Regions.concat([regions, new]), np.concatenate([actions, np.asarray(added, "U9")])
 

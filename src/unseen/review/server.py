@@ -6,6 +6,8 @@ sensitive files, so:
 * it listens on the loopback address only, on a free port;
 * every request must carry the random token: the URL printed on start has it, the first visit turns
   it into a cookie (HttpOnly, SameSite=Strict, named after the port) and drops it from the address;
+  the browser is started on an address with a one-time code instead, which the first visit turns
+  into the same cookie (any local user can read a program's command line; the code is spent by then);
 * a request whose ``Host`` is not ``127.0.0.1:<port>`` is refused, so a site that re-points its own
   name at 127.0.0.1 (DNS rebinding) cannot talk to it; a state-changing request from a foreign
   ``Origin`` is refused as well;
@@ -38,12 +40,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import UnseenError
-from .session import ReviewSession
+from ..errors import UnseenError, one_line
+from .session import ReviewSession, StaleEdit
 
 HOST = "127.0.0.1"
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
 MAX_BODY = 8 << 20  # an edit is a few operations; a follow request a box
+MAX_DEPTH = 16  # nesting of a request's JSON: an edit's deepest value (a box) is 7 levels down
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
@@ -66,6 +69,20 @@ class Guard:
         self.host = f"{HOST}:{port}"
         self.origin = f"http://{self.host}"
         self.cookie = f"unseen_review_{port}"
+        self.codes: set[str] = set()  # one-time codes not used yet
+
+    def issue_code(self) -> str:
+        """A new code that opens the page once, in place of the token (for a browser's command line)."""
+        code = secrets.token_urlsafe(32)
+        self.codes.add(code)
+        return code
+
+    def _spend(self, code: str | None) -> bool:
+        try:
+            self.codes.remove(code)  # atomic: of two visits with one code, one gets in
+        except KeyError:
+            return False
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # no websockets; lifespan is not used
@@ -73,12 +90,17 @@ class Guard:
         refusal = self._refusal(scope)
         if refusal is None and not self._has_token(scope):
             request = Request(scope)
-            if scope["method"] == "GET" and self._valid(request.query_params.get("token")):
+            params = request.query_params
+            if scope["method"] == "GET" and (
+                self._valid(params.get("token")) or self._spend(params.get("code"))
+            ):
                 response: Response = RedirectResponse(request.url.path, status_code=303)
                 response.set_cookie(self.cookie, self.token, httponly=True, samesite="strict", path="/")
                 await response(scope, receive, self._secured(send))
                 return
-            refusal = "missing or wrong token: open the address printed by unseen review"
+            refusal = (
+                "missing or wrong token, or a code already used: open the address printed by unseen review"
+            )
         if refusal is not None:
             await PlainTextResponse(refusal, status_code=403)(scope, receive, self._secured(send))
             return
@@ -122,11 +144,64 @@ def _jpeg(pixels: np.ndarray) -> Response:
     return Response(buffer.getvalue(), media_type="image/jpeg")
 
 
+class Refused(ValueError):
+    """A request body that is not read or not parsed: answered 400 (413 if ``too_large``), one line."""
+
+    def __init__(self, reason: str, too_large: bool = False) -> None:
+        super().__init__(reason)
+        self.too_large = too_large
+
+
+async def _json_body(request: Request) -> Any:
+    """The request's JSON, read in chunks up to MAX_BODY bytes (a larger body is refused when its
+    size is declared or as soon as it passes the limit, never read whole); standard JSON only (no
+    NaN or Infinity), nested at most MAX_DEPTH deep."""
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_BODY:
+        raise Refused(f"too large: a request body is at most {MAX_BODY} bytes", too_large=True)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise Refused(f"too large: a request body is at most {MAX_BODY} bytes", too_large=True)
+    try:
+        value = json.loads(body, parse_constant=_no_constant)
+    except RecursionError:
+        raise Refused(f"JSON nested more than {MAX_DEPTH} deep") from None
+    except ValueError as exc:  # not JSON, not UTF-8, an integer of thousands of digits
+        raise Refused(f"not JSON: {exc}") from None
+    _check_depth(value)
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number in standard JSON")
+
+
+def _check_depth(value: Any) -> None:
+    level = [value]
+    for _ in range(MAX_DEPTH):
+        level = [
+            item
+            for v in level
+            if isinstance(v, list | dict)
+            for item in (v.values() if isinstance(v, dict) else v)
+        ]
+        if not level:
+            return
+    raise Refused(f"JSON nested more than {MAX_DEPTH} deep")
+
+
+def _refusal(exc: ValueError) -> Response:
+    status = 413 if isinstance(exc, Refused) and exc.too_large else 400
+    return PlainTextResponse(f"refused: {one_line(str(exc))}", status_code=status)
+
+
 def _index(request: Request, key: str = "index") -> int:
     return int(request.path_params[key])
 
 
-def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
+def create_app(session: ReviewSession, token: str, port: int) -> Guard:
     """The review application for ``session``, guarded for ``127.0.0.1:port`` and ``token``."""
 
     async def page(request: Request) -> Response:
@@ -145,18 +220,17 @@ def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
         index = _index(request)
         if request.method == "GET":
             # Written line by line as the regions file is: an hour of video has ~300k regions.
-            found = session.entry(index)
-            summary = {**_summary_of(session, index), "zones": found.zone_records()}
+            found, summary = await run_in_threadpool(session.view, index)
+            summary = {**summary, "zones": found.zone_records()}
             head = json.dumps(summary, ensure_ascii=False)
             regions = ", ".join(found.region_lines())
             return Response(f'{head[:-1]}, "regions": [{regions}]}}', media_type="application/json")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return PlainTextResponse("too large", status_code=413)
         try:
-            summary = await run_in_threadpool(session.edit, index, json.loads(body))
-        except ValueError as exc:  # JSON errors included
-            return PlainTextResponse(f"refused: {exc}", status_code=400)
+            summary = await run_in_threadpool(session.edit, index, await _json_body(request))
+        except ValueError as exc:  # the body's refusals included
+            return _refusal(exc)
+        except StaleEdit as exc:
+            return PlainTextResponse(f"refused: {exc}", status_code=409)
         return JSONResponse(summary)
 
     async def picture(request: Request) -> Response:
@@ -178,13 +252,10 @@ def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
         return _jpeg(await run_in_threadpool(session.crop, _index(request), frame, (x1, y1, x2, y2)))
 
     async def follow(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return PlainTextResponse("too large", status_code=413)
         try:
-            boxes = await run_in_threadpool(session.follow, _index(request), json.loads(body))
-        except ValueError as exc:  # JSON errors included
-            return PlainTextResponse(f"refused: {exc}", status_code=400)
+            boxes = await run_in_threadpool(session.follow, _index(request), await _json_body(request))
+        except ValueError as exc:  # the body's refusals included
+            return _refusal(exc)
         return JSONResponse({"boxes": boxes})
 
     async def export(request: Request) -> Response:
@@ -214,10 +285,6 @@ def create_app(session: ReviewSession, token: str, port: int) -> ASGIApp:
     return Guard(app, token, port)
 
 
-def _summary_of(session: ReviewSession, index: int) -> dict[str, Any]:
-    return session.files()[index]
-
-
 class ReviewServer:
     """The server on a free loopback port; :meth:`serve` blocks (Ctrl-C stops it), :meth:`start`
     runs it in a thread (for tests and embedding) until :meth:`stop`."""
@@ -227,9 +294,11 @@ class ReviewServer:
         self.token = token or secrets.token_urlsafe(32)
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.bind((HOST, 0))
+        self.socket.listen()  # from now on a browser's visit waits for the server, whatever starts first
         self.port = self.socket.getsockname()[1]
+        self.guard = create_app(session, self.token, self.port)
         config = uvicorn.Config(
-            create_app(session, self.token, self.port),
+            self.guard,
             log_level="warning",
             access_log=False,
             lifespan="off",
@@ -240,9 +309,18 @@ class ReviewServer:
         self._thread: threading.Thread | None = None
 
     @property
+    def address(self) -> str:
+        """The server's address, without the token."""
+        return f"http://{HOST}:{self.port}/"
+
+    @property
     def url(self) -> str:
         """The address to open, token included."""
-        return f"http://{HOST}:{self.port}/?token={self.token}"
+        return f"{self.address}?token={self.token}"
+
+    def browser_url(self) -> str:
+        """An address that opens the page once, without the token: for a browser's command line."""
+        return f"{self.address}?code={self.guard.issue_code()}"
 
     def serve(self) -> None:
         try:

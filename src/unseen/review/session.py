@@ -2,14 +2,15 @@
 
 Every accepted edit (a few operations, :mod:`unseen.review.edits`) is checked as strictly as a
 regions file is read, then the whole file is written at once (atomically, flushed to disk): closing
-the tab, a crash or Ctrl-C lose nothing, and reopening resumes. Inputs are checked against their
-recorded size and SHA-256 before anything is shown, and again by :func:`unseen.render.render_entry`
-before an output is written.
+the tab, a crash or Ctrl-C lose nothing, and reopening resumes. Each file's entry has a version: an
+edit names the version it was made on, and is applied and saved under one lock only if that is still
+the file's version, so two tabs never overwrite each other's edits (the stale one is refused).
+Inputs are checked against their recorded size and SHA-256 before anything is shown, and again by
+:func:`unseen.render.render_entry` before an output is written.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -30,7 +31,7 @@ from ..regions_file import (
 )
 from ..render import check_size, options_from_record, painted, render_entry, run_inputs
 from .coverage import coverage
-from .edits import apply_edits
+from .edits import apply_edits, checked_boxes
 from .follow import follow
 from .frames import FrameSource
 
@@ -39,13 +40,19 @@ THUMB = 96  # track cards' pictures fit in this many pixels
 FOLLOW_MOST = 64  # frames followed per request: the page asks again, so a person can stop it between
 
 
+class StaleEdit(Exception):
+    """An edit made on an earlier version of the file's entry (another tab changed it since)."""
+
+
 class ReviewSession:
     """The state behind the review page. Files are addressed by their index in the regions file only."""
 
     def __init__(self, path: Path, doc: RegionsDocument, overlay: np.ndarray | None = None) -> None:
         self.path, self.doc = Path(path), doc
         self.options = options_from_record(doc.options, overlay)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the decoded pictures kept
+        self._edit_lock = threading.Lock()  # the entries, their versions and the file on disk
+        self._versions = [0] * len(doc.files)
         self._photos: OrderedDict[int, np.ndarray] = OrderedDict()
         self._videos: dict[int, FrameSource] = {}
 
@@ -70,24 +77,39 @@ class ReviewSession:
         return self.doc.files[index]
 
     def files(self) -> list[dict[str, Any]]:
-        """The file list of the page: each file's state and counts."""
-        return [_summary(i, entry) for i, entry in enumerate(self.doc.files)]
+        """The file list of the page: each file's state, counts and version."""
+        with self._edit_lock:
+            return [self._summary(i) for i in range(len(self.doc.files))]
+
+    def view(self, index: int) -> tuple[FileEntry, dict[str, Any]]:
+        """The entry at ``index`` and its summary, of one version (KeyError if there is none)."""
+        with self._edit_lock:
+            return self.entry(index), self._summary(index)
 
     def edit(self, index: int, body: Any) -> dict[str, Any]:
         """Apply the page's operations (see :mod:`unseen.review.edits`) to a file's entry and save the
-        whole file at once; ValueError if malformed (then nothing changes, in memory or on disk)."""
-        entry = self.entry(index)
+        whole file at once, if ``body['version']`` is still the entry's version (else StaleEdit);
+        ValueError if malformed. Refused, nothing changes, in memory or on disk."""
         if not isinstance(body, dict):
-            raise ValueError("expected an object with 'ops'")
-        changed = apply_edits(entry, body.get("ops"))
-        with self._lock:
-            self.doc.files[index] = changed
+            raise ValueError("expected an object with 'ops' and 'version'")
+        version = body.get("version")
+        if type(version) is not int:
+            raise ValueError("'version' must be the file's version the edit was made on")
+        with self._edit_lock:
+            entry = self.entry(index)
+            if version != self._versions[index]:
+                raise StaleEdit(f"file {index} changed since version {version}: reload it")
+            self.doc.files[index] = apply_edits(entry, body.get("ops"))
             try:
                 self.save()
             except UnseenError:
                 self.doc.files[index] = entry
                 raise
-        return _summary(index, changed)
+            self._versions[index] += 1
+            return self._summary(index)
+
+    def _summary(self, index: int) -> dict[str, Any]:
+        return {**_summary(index, self.doc.files[index]), "version": self._versions[index]}
 
     def picture(self, index: int, frame: int = 0, output: bool = False) -> np.ndarray:
         """The upright picture (a video's frame) as the page shows it; ``output``: as it will be published."""
@@ -138,7 +160,7 @@ class ReviewSession:
         entry = self.entry(index)
         if entry.kind != "video":
             raise ValueError("only a video's regions can be followed")
-        frame, box, step, count = _follow_request(body, entry.frames)
+        frame, box, step, count = _follow_request(body, entry)
         followed = follow(lambda i: self._pixels(index, entry, i), frame, box, step, count, entry.frames)
         return [{"frame": i, "box": [round(float(v), 1) for v in b]} for i, b in followed]
 
@@ -160,8 +182,9 @@ class ReviewSession:
             source.close()
 
 
-def _follow_request(body: Any, frames: int) -> tuple[int, np.ndarray, int, int]:
+def _follow_request(body: Any, entry: FileEntry) -> tuple[int, np.ndarray, int, int]:
     """``frame, box, step, count`` of a follow request, checked; ValueError names what is wrong."""
+    frames = entry.frames
     if not isinstance(body, dict):
         raise ValueError("expected an object with 'frame', 'box', 'step' and 'count'")
     frame, box, step, count = (body.get(k) for k in ("frame", "box", "step", "count"))
@@ -171,12 +194,12 @@ def _follow_request(body: Any, frames: int) -> tuple[int, np.ndarray, int, int]:
         raise ValueError("step must be 1 (forward) or -1 (backward)")
     if type(count) is not int or not 1 <= count <= FOLLOW_MOST:
         raise ValueError(f"count must be 1 to {FOLLOW_MOST}")
-    numbers = box if isinstance(box, list) and len(box) == 4 else []
-    if not all(type(v) in (int, float) and math.isfinite(v) for v in numbers) or not numbers:
-        raise ValueError("box must be four finite numbers x1, y1, x2, y2")
+    if not (isinstance(box, list) and len(box) == 4 and all(type(v) in (int, float) for v in box)):
+        raise ValueError("box must be four numbers x1, y1, x2, y2")
+    numbers = checked_boxes(box, entry.width, entry.height)[0].astype(np.float64)
     if not (numbers[2] > numbers[0] and numbers[3] > numbers[1]):
         raise ValueError("box must have x2 > x1 and y2 > y1")
-    return frame, np.asarray(numbers, np.float64), step, count
+    return frame, numbers, step, count
 
 
 def _summary(index: int, entry: FileEntry) -> dict[str, Any]:

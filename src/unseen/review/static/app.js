@@ -52,17 +52,19 @@ async function api(method, url, body) {
     options.body = JSON.stringify(body);
   }
   const reply = await fetch(url, options);
-  if (!reply.ok) throw new Error(`${reply.status} ${await reply.text()}`);
+  if (!reply.ok) throw Object.assign(new Error(`${reply.status} ${await reply.text()}`), { status: reply.status });
   return reply.json();
 }
 
-// Send ``ops`` (already applied here) to the server, after the edits sent before them.
+// Send ``ops`` (already applied here) to the server, after the edits sent before them, with the
+// file's version they were made on. Refused as stale (409: another tab changed the file), the file
+// is loaded again from the server and the person told; the edits queued behind it are refused too.
 function send(ops) {
   const index = state.index;
   status("saving…");
   unsaved += 1;
   saving = saving
-    .then(() => api("PATCH", `/api/files/${index}`, { ops }))
+    .then(() => api("PATCH", `/api/files/${index}`, { ops, version: state.files[index].version }))
     .then((summary) => {
       unsaved -= 1;
       state.files[index] = summary;
@@ -73,7 +75,11 @@ function send(ops) {
     })
     .catch((err) => {
       unsaved -= 1;
-      status(`not saved: ${err.message} (reload the page)`, true);
+      if (err.status !== 409) return status(`not saved: ${err.message} (reload the page)`, true);
+      const name = state.files[index].name;
+      const told = () => status(`not saved: ${name} was changed elsewhere (another tab?); reloaded it, make your change again`, true);
+      if (index === state.index && !unsaved) saving.then(() => openFile(index, state.frame)).then(told);
+      else told();
     });
   return saving;
 }
