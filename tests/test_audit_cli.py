@@ -65,8 +65,11 @@ def test_json_report_verifies_until_an_output_changes(folders, tmp_path, capsys)
         )
         == 0
     )
-    report.write_text(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report.write_text(captured.out)
     assert "data:image/jpeg;base64," in page.read_text() and "<link" not in page.read_text()
+    digest = captured.err.split("report sealed, sha256:")[1].split()[0]
+    assert f"sha256:{digest}" in page.read_text()  # the page keeps the report's digest apart from it
     assert main(["audit", "--verify", str(report)]) == 0
     capsys.readouterr()
     Image.new("RGB", (320, 240)).save(tmp_path / "outputs" / "day1" / "crowd.jpg")
