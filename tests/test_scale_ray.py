@@ -29,9 +29,9 @@ from clips import make_clip  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 from test_scale import (  # noqa: E402
     Killer,
+    WorkerKiller,
     files,
     frame_count,
-    holder_of,
     make_photos,
     parts,
     run,
@@ -41,7 +41,6 @@ from test_scale import (  # noqa: E402
 from unseen.batch import Job  # noqa: E402
 from unseen.media.atomic import PART_TAG  # noqa: E402
 from unseen.process import Settings  # noqa: E402
-from unseen.records import Records, state_dir  # noqa: E402
 from unseen.scale.runner import ScaleOptions, outcomes  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(240)]
@@ -91,54 +90,6 @@ def test_a_ray_worker_killed_while_writing_has_its_file_retried(tmp_path, capsys
     assert frame_count(out / "clip.mp4") == frame_count(clip) == 150
 
 
-class ActorKiller(threading.Thread):
-    """Kills (SIGKILL) the Ray actor working on ``out/name`` at one point of its work.
-
-    ``before``: the first actor seen, as it starts (before any file is written); ``during``: the one
-    writing the file's temporary output; ``after``: that one again, the moment its first record of
-    the published output appears (published, but its full record, with the counts and the regions,
-    not kept yet).
-    """
-
-    def __init__(self, out: Path, name: str, when: str) -> None:
-        super().__init__(daemon=True)
-        self.out, self.name, self.when = out, name, when
-        self.record = Records(state_dir()).path_for(out / name)
-        self.killed: int | None = None
-
-    def run(self) -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and self.killed is None:
-            pid = self._actor() if self.when == "before" else self._writer()
-            if pid is not None and self.when == "after":
-                pid = self._when_recorded(pid, deadline)
-            if pid is not None:
-                os.kill(pid, signal.SIGKILL)
-                self.killed = pid
-            time.sleep(0.005)
-
-    def _actor(self) -> int | None:
-        for entry in Path("/proc").iterdir():
-            with contextlib.suppress(OSError):
-                if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"ray::Worker"):
-                    return int(entry.name)
-        return None
-
-    def _writer(self) -> int | None:
-        for part in self.out.glob(f".{self.name}.*{PART_TAG}*") if self.out.exists() else ():
-            with contextlib.suppress(OSError):
-                return holder_of(part.resolve())
-        return None
-
-    def _when_recorded(self, pid: int, deadline: float) -> int | None:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), os.scandir(self.record.parent) as entries:
-                if any(self.record.name in entry.name for entry in entries):
-                    return pid
-            time.sleep(0.0005)
-        return None
-
-
 @pytest.mark.parametrize("when", ["before", "during", "after"])
 def test_a_ray_actor_killed_at_any_point_leaves_what_a_serial_run_leaves(tmp_path, capsys, cluster, when):
     make_photos(tmp_path / "in", 2)
@@ -146,7 +97,7 @@ def test_a_ray_actor_killed_at_any_point_leaves_what_a_serial_run_leaves(tmp_pat
     runs = []
     for how in (["--workers", "1"], ["--ray", cluster]):
         here = tmp_path / how[0].strip("-")
-        killer = ActorKiller(here / "out", "clip.mp4", when)
+        killer = WorkerKiller(here / "out", "clip.mp4", when)
         if how[0] == "--ray":
             killer.start()
         code, report, err = run(
