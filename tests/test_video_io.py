@@ -465,18 +465,29 @@ def test_concealed_frame_fails_closed_unless_accepted(tmp_path: Path) -> None:
     assert frames[0].pixels.shape == (240, 320, 3)
 
 
-@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
-def test_a_frame_that_cannot_be_decoded_is_named_or_written_black(tmp_path: Path, suffix: str) -> None:
-    clip = make_clip(tmp_path / f"clip{suffix}", frames=60, size=(320, 240), audio=False)
+@pytest.mark.parametrize(
+    ("suffix", "preset"),
+    [(".mp4", "ultrafast"), (".mkv", "ultrafast"), (".mp4", "veryfast")],
+    ids=["mp4", "mkv", "b-frames"],  # veryfast: B-frames, so packets come in another order than frames
+)
+def test_a_frame_that_cannot_be_decoded_is_named_or_written_black(
+    tmp_path: Path, suffix: str, preset: str
+) -> None:
+    clip = make_clip(
+        tmp_path / f"clip{suffix}", frames=60, size=(320, 240), audio=False, codec_options={"preset": preset}
+    )
     pristine = [(frame.pts, frame.pixels.mean()) for frame in read_frames(clip)]
-    corrupt_packet(clip, 30)
+    with av.open(str(clip)) as container:
+        corrupted = [p.pts for p in container.demux(video=0) if p.size][31]
+    frame = [pts for pts, _ in pristine].index(corrupted)  # where packet 31's frame is shown
+    corrupt_packet(clip, 31)
     with pytest.raises(InputError) as failure:
         list(read_frames(clip))
     assert str(failure.value) == (
-        f"{clip}: frame 30 cannot be decoded (Invalid data found when processing input); {LOST_ADVICE}"
+        f"{clip}: frame {frame} cannot be decoded (Invalid data found when processing input); {LOST_ADVICE}"
     )
     frames = list(read_frames(clip, accept_concealed=True))
-    assert [frame.pts for frame in frames] == [pts for pts, _ in pristine]  # count and timing kept
-    assert [frame.index for frame in frames if frame.lost] == [30]
-    assert frames[30].concealed and not frames[30].pixels.any()  # nothing of it can show
-    assert all(frame.pixels.mean() > 20 for frame in frames if not frame.lost)
+    assert [f.pts for f in frames] == [pts for pts, _ in pristine]  # count and timing kept
+    assert [f.index for f in frames if f.lost] == [frame]
+    assert frames[frame].concealed and not frames[frame].pixels.any()  # nothing of it can show
+    assert all(f.pixels.mean() > 20 for f in frames if not f.lost)
