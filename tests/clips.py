@@ -205,6 +205,19 @@ def damage_first_frame(path: Path, at: float = 0.5) -> Path:
     return path
 
 
+def corrupt_packet(path: Path, index: int) -> Path:
+    """Overwrite all but the first 4 bytes (its NAL length) of video packet ``index`` with noise:
+    FFmpeg cannot decode it at all ("Invalid data found when processing input") and that frame never
+    comes out (in a 320 x 240 clip from make_clip)."""
+    with av.open(str(path)) as container:
+        packet = [p for p in container.demux(video=0) if p.size][index]
+        start, size = packet.pos + 4, packet.size - 4
+    raw = bytearray(path.read_bytes())
+    raw[start : start + size] = np.random.default_rng(1).integers(0, 256, size, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(raw))
+    return path
+
+
 def identifying_data(path: Path) -> list[str]:
     """Identifying tags (container or stream) and secret byte strings still present in ``path``."""
     found = []

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
 
+import piexif
 import pytest
 from PIL import Image
 from scenes import compose_crowd
 
+from unseen.audit.integrity import seal
 from unseen.cli import main
 
 
@@ -62,8 +65,11 @@ def test_json_report_verifies_until_an_output_changes(folders, tmp_path, capsys)
         )
         == 0
     )
-    report.write_text(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report.write_text(captured.out)
     assert "data:image/jpeg;base64," in page.read_text() and "<link" not in page.read_text()
+    digest = captured.err.split("report sealed, sha256:")[1].split()[0]
+    assert f"sha256:{digest}" in page.read_text()  # the page keeps the report's digest apart from it
     assert main(["audit", "--verify", str(report)]) == 0
     capsys.readouterr()
     Image.new("RGB", (320, 240)).save(tmp_path / "outputs" / "day1" / "crowd.jpg")
@@ -86,3 +92,91 @@ def test_a_file_that_is_not_a_regions_file_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "other.json").write_text('{"schema": "something/else"}')
     assert main(["audit", str(tmp_path / "other.json")]) == 2
     assert "not a regions file" in capsys.readouterr().err
+
+
+def _audited(folders: Path, tmp_path: Path, capsys) -> tuple[Path, dict, str]:
+    """A copy of the outputs audited into a JSON report; the report, its JSON and the digest printed."""
+    shutil.copytree(folders / "outputs", tmp_path / "outputs")
+    report = tmp_path / "audit.json"
+    assert main(["audit", str(folders / "originals"), str(tmp_path / "outputs"), "--no-reid", "--json"]) == 0
+    captured = capsys.readouterr()
+    report.write_text(captured.out)
+    [line] = [line for line in captured.err.splitlines() if "report sealed" in line]
+    return report, json.loads(captured.out), line.split("sha256:")[1].split()[0]
+
+
+def _verify(report: Path, capsys, *more: str) -> tuple[int, list[str]]:
+    code = main(["audit", "--verify", str(report), *more])
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_verify_names_every_edit_of_a_sealed_report(folders, tmp_path, capsys):
+    report, doc, digest = _audited(folders, tmp_path, capsys)
+    output = doc["files"][0]["output"]
+    code, lines = _verify(report, capsys, "--digest", digest)
+    assert (code, lines) == (
+        0,
+        [f"{report}: whole and sealed (sha256:{digest}); every file still matches it"],
+    )
+    report.write_text(json.dumps(doc, indent=4))  # laid out anew: the same report
+    assert _verify(report, capsys, "--digest", digest)[0] == 0
+
+    hashes_deleted = json.loads(json.dumps(doc))
+    del hashes_deleted["files"][0]["sha256_output"], hashes_deleted["files"][0]["sha256_original"]
+    report.write_text(json.dumps(hashes_deleted))
+    assert _verify(report, capsys) == (
+        1,
+        [
+            f"{report}: edited since the audit: the entry of {output}",
+            f"{output}: the report holds no SHA-256 of this output",
+            f"{output}: the report holds no SHA-256 of its original",
+        ],
+    )
+
+    emptied = {**doc, "files": []}
+    report.write_text(json.dumps(emptied))
+    assert _verify(report, capsys) == (
+        1,
+        [f"{report}: edited since the audit: it listed 1 file(s), now 0", "the report lists no files"],
+    )
+
+    unsealed = {k: v for k, v in doc.items() if k != "seal"}
+    report.write_text(json.dumps(unsealed))
+    code, lines = _verify(report, capsys)
+    assert code == 1 and lines == [
+        f"{report}: not sealed: it cannot show that it is whole (made by an older unseen, or edited)"
+    ]
+
+
+def test_a_hash_recomputed_after_gps_went_back_in_is_caught(folders, tmp_path, capsys):
+    report, doc, digest = _audited(folders, tmp_path, capsys)
+    output = Path(doc["files"][0]["output"])
+    gps = {piexif.GPSIFD.GPSLatitudeRef: b"N", piexif.GPSIFD.GPSLatitude: ((48, 1), (51, 1), (30, 1))}
+    piexif.insert(piexif.dump({"GPS": gps}), str(output))
+    doc["files"][0]["sha256_output"] = hashlib.sha256(output.read_bytes()).hexdigest()
+    report.write_text(json.dumps(doc))
+    assert _verify(report, capsys) == (1, [f"{report}: edited since the audit: the entry of {output}"])
+    report.write_text(json.dumps(seal(doc)))  # the seal recomputed too: only a digest kept elsewhere shows it
+    assert _verify(report, capsys)[0] == 0
+    code, lines = _verify(report, capsys, "--digest", digest)
+    assert code == 1 and lines[0].startswith(f"{report}: not the report whose digest was kept")
+
+
+def test_the_verdict_names_gps_and_serials_before_the_rest_of_the_metadata(folders, tmp_path, capsys):
+    output = tmp_path / "crowd.jpg"
+    shutil.copy(folders / "outputs" / "day1" / "crowd.jpg", output)
+    exif = {
+        "0th": {piexif.ImageIFD.YCbCrPositioning: 1, piexif.ImageIFD.Make: b"Nikon"},
+        "Exif": {piexif.ExifIFD.BodySerialNumber: b"3004711"},
+        "GPS": {piexif.GPSIFD.GPSLatitudeRef: b"N", piexif.GPSIFD.GPSLatitude: ((48, 1), (51, 1), (30, 1))},
+    }
+    piexif.insert(piexif.dump(exif), str(output))
+    original = folders / "originals" / "day1" / "crowd.jpg"
+    assert main(["audit", str(original), str(output), "--no-reid"]) == 1
+    line = capsys.readouterr().out.strip()
+    assert "(5 metadata); first: EXIF GPS GPSLatitude" in line, line
+    output.write_bytes(b"")
+    shutil.copy(original, output)  # a face left visible comes before everything else
+    piexif.insert(piexif.dump(exif), str(output))
+    assert main(["audit", str(original), str(output), "--no-reid"]) == 1
+    assert "; first: face visible" in capsys.readouterr().out

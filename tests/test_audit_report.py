@@ -17,7 +17,7 @@ from unseen.api import anonymise_file
 from unseen.audit.core import AuditOptions, audit_pair
 from unseen.audit.faces import SearchOptions
 from unseen.audit.html import write_html
-from unseen.audit.integrity import verify
+from unseen.audit.integrity import seal, verify
 from unseen.audit.report import document, verdict
 from unseen.audit.runs import Pair
 from unseen.errors import InputError
@@ -59,9 +59,9 @@ def test_verify_notices_an_output_changed_after_the_audit(audited, tmp_path):
     folder, _, _, doc = audited
     for name in ("original.jpg", "clean.jpg", "copied.jpg"):
         shutil.copy(folder / name, tmp_path / name)
-    for entry in doc["files"]:  # the report beside the files, naming them relatively
+    for entry in doc["files"]:  # the report beside the files, naming them relatively (sealed anew)
         entry["output"], entry["original"] = Path(entry["output"]).name, Path(entry["original"]).name
-    (tmp_path / "audit.json").write_text(json.dumps(doc))
+    (tmp_path / "audit.json").write_text(json.dumps(seal(doc)))
     assert verify(tmp_path / "audit.json") == []
     with (tmp_path / "clean.jpg").open("ab") as fh:
         fh.write(b"\0")
@@ -71,6 +71,21 @@ def test_verify_notices_an_output_changed_after_the_audit(audited, tmp_path):
     (tmp_path / "regions.json").write_text('{"schema": "unseen.regions/1", "files": []}')
     with pytest.raises(InputError, match="not an audit report"):
         verify(tmp_path / "regions.json")
+
+
+def test_verify_refuses_a_report_whose_hashes_or_files_were_taken_out(audited, tmp_path):
+    folder = audited[0]
+    assert verify(folder / "audit.json") == []
+    doc = json.loads((folder / "audit.json").read_text())
+    for entry in doc["files"]:
+        entry.pop("sha256_output")
+    (tmp_path / "no-hashes.json").write_text(json.dumps(doc))
+    problems = verify(tmp_path / "no-hashes.json")
+    assert [p for p in problems if "no SHA-256 of this output" in p] == [
+        f"{folder / name}: the report holds no SHA-256 of this output" for name in ("clean.jpg", "copied.jpg")
+    ]
+    (tmp_path / "no-files.json").write_text(json.dumps({**doc, "files": []}))
+    assert "the report lists no files" in verify(tmp_path / "no-files.json")
 
 
 def decoded(uri: str) -> np.ndarray:

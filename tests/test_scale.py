@@ -8,6 +8,7 @@ rest). The helpers here are shared with the Ray tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -28,6 +29,7 @@ from unseen.batch import Job
 from unseen.cli import main
 from unseen.detect.model import CenterFace
 from unseen.media.atomic import PART_TAG
+from unseen.records import Records, state_dir
 from unseen.scale import ScaleOptions, default_workers
 from unseen.scale.runner import worker_env
 
@@ -111,6 +113,54 @@ class Killer(threading.Thread):
             time.sleep(0.005)
 
 
+class WorkerKiller(threading.Thread):
+    """Kills (SIGKILL) the worker (a local one, or a Ray actor) working on ``out/name`` at one point.
+
+    ``before``: the first Ray actor seen, as it starts (before any file is written); ``during``: the one
+    writing the file's temporary output; ``after``: that one again, the moment its first record of
+    the published output appears (published, but its full record, with the counts and the regions,
+    not kept yet).
+    """
+
+    def __init__(self, out: Path, name: str, when: str) -> None:
+        super().__init__(daemon=True)
+        self.out, self.name, self.when = out, name, when
+        self.record = Records(state_dir()).path_for(out / name)
+        self.killed: int | None = None
+
+    def run(self) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and self.killed is None:
+            pid = self._actor() if self.when == "before" else self._writer()
+            if pid is not None and self.when == "after":
+                pid = self._when_recorded(pid, deadline)
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+                self.killed = pid
+            time.sleep(0.005)
+
+    def _actor(self) -> int | None:
+        for entry in Path("/proc").iterdir():
+            with contextlib.suppress(OSError):
+                if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"ray::Worker"):
+                    return int(entry.name)
+        return None
+
+    def _writer(self) -> int | None:
+        for part in self.out.glob(f".{self.name}.*{PART_TAG}*") if self.out.exists() else ():
+            with contextlib.suppress(OSError):
+                return holder_of(part.resolve())
+        return None
+
+    def _when_recorded(self, pid: int, deadline: float) -> int | None:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), os.scandir(self.record.parent) as entries:
+                if any(self.record.name in entry.name for entry in entries):
+                    return pid
+            time.sleep(0.0005)
+        return None
+
+
 @pytest.fixture
 def photos(tmp_path) -> list[Path]:
     return make_photos(tmp_path / "in", 4)
@@ -151,6 +201,38 @@ def test_a_killed_worker_has_its_file_retried_and_nothing_partial_is_left(tmp_pa
     assert report["done"] == 3 and report["failed"] == 0
     assert not killer.part.exists() and not parts(out)  # the dead worker's part file was swept
     assert frame_count(out / "clip.mp4") == frame_count(clip) == 150
+
+
+def test_a_worker_killed_right_after_publishing_has_its_file_redone(tmp_path, capsys):
+    make_photos(tmp_path / "in", 2)
+    make_clip(tmp_path / "in" / "clip.mp4", frames=150, size=(320, 240))
+    runs = []
+    for n in (1, 2):
+        here = tmp_path / f"run{n}"
+        killer = WorkerKiller(here / "out", "clip.mp4", "after")
+        if n == 2:
+            killer.start()
+        code, report, err = run(
+            capsys,
+            tmp_path / "in",
+            "-o",
+            here / "out",
+            "--regions",
+            here / "r.json",
+            "--json",
+            "--workers",
+            n,
+        )
+        if n == 2:
+            killer.join()
+            assert killer.killed is not None, "the clip's worker was never killed"
+        runs.append((code, report, err, (here / "r.json").read_text(), here))
+    (code1, report1, err1, regions1, dir1), (code2, report2, err2, regions2, dir2) = runs
+    assert code1 == code2 == 0 and err1 == err2, err2
+    assert report2["done"] == 3 and report2["faces"] == report1["faces"] > 0
+    assert same_but_folder(report1, report2, dir1, dir2)  # done, with its true counts
+    assert regions1.replace(str(dir1), str(dir2)) == regions2  # and in the regions file
+    assert frame_count(dir2 / "out" / "clip.mp4") == 150 and not parts(dir2 / "out")
 
 
 def test_ctrl_c_stops_workers_cleanly_and_a_rerun_does_only_the_rest(tmp_path):

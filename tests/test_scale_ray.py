@@ -27,7 +27,16 @@ os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 from clips import make_clip  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
-from test_scale import Killer, files, frame_count, make_photos, parts, run, same_but_folder  # noqa: E402
+from test_scale import (  # noqa: E402
+    Killer,
+    WorkerKiller,
+    files,
+    frame_count,
+    make_photos,
+    parts,
+    run,
+    same_but_folder,
+)
 
 from unseen.batch import Job  # noqa: E402
 from unseen.media.atomic import PART_TAG  # noqa: E402
@@ -79,6 +88,37 @@ def test_a_ray_worker_killed_while_writing_has_its_file_retried(tmp_path, capsys
     assert (report["done"], report["failed"]) == (3, 0)
     assert not parts(out)
     assert frame_count(out / "clip.mp4") == frame_count(clip) == 150
+
+
+@pytest.mark.parametrize("when", ["before", "during", "after"])
+def test_a_ray_actor_killed_at_any_point_leaves_what_a_serial_run_leaves(tmp_path, capsys, cluster, when):
+    make_photos(tmp_path / "in", 2)
+    clip = make_clip(tmp_path / "in" / "clip.mp4", frames=150, size=(320, 240))
+    runs = []
+    for how in (["--workers", "1"], ["--ray", cluster]):
+        here = tmp_path / how[0].strip("-")
+        killer = WorkerKiller(here / "out", "clip.mp4", when)
+        if how[0] == "--ray":
+            killer.start()
+        code, report, err = run(
+            capsys, tmp_path / "in", "-o", here / "out", "--regions", here / "r.json", "--json", *how
+        )
+        if how[0] == "--ray":
+            killer.join()
+            assert killer.killed is not None, f"no actor was killed {when} its file"
+        runs.append((code, report, err, files(here / "out"), (here / "r.json").read_text(), here))
+    (code1, report1, err1, out1, regions1, dir1), (code2, report2, err2, out2, regions2, dir2) = runs
+    assert code2 == code1 == 0, err2
+    assert report2["done"] == 3 and report2["faces"] == report1["faces"] > 0
+    assert same_but_folder(report1, report2, dir1, dir2)  # every file done, with its true counts
+    assert regions1.replace(str(dir1), str(dir2)) == regions2  # every file, with its regions
+    assert {k: v for k, v in out1.items() if k.endswith(".jpg")} == {
+        k: v for k, v in out2.items() if k.endswith(".jpg")
+    }
+    assert out1.keys() == out2.keys() and not parts(dir2 / "out")
+    assert frame_count(dir2 / "out" / "clip.mp4") == frame_count(clip) == 150
+    notes = [line for line in err2 if "Ray worker died" in line]
+    assert [line for line in err2 if line not in notes] == err1 and len(notes) <= 1, err2
 
 
 def test_a_stopped_ray_run_started_again_does_only_the_rest(tmp_path, capsys, cluster):

@@ -27,6 +27,7 @@ import pytest
 import test_offline
 from clips import (
     FPS,
+    corrupt_packet,
     damage_first_frame,
     identifying_data,
     leftovers,
@@ -398,6 +399,31 @@ def test_concealed_frames_are_refused_or_painted_on_request(tmp_path: Path) -> N
         "concealment can hide faces from the detector: check the output"
     ]
     assert uncovered(clip, decoded(dst)) == []
+
+
+def test_a_frame_that_cannot_be_decoded_fails_with_the_fix_or_is_written_black(
+    tmp_path: Path, capsys
+) -> None:
+    walk = {"walk": lambda i: Placement(45, 60 + 4 * i, 50, "cameraman")}
+    clip = scene_clip(tmp_path / "corrupt.mp4", walk, 40, (320, 240), audio=False)
+    timing = video_pts_seconds(clip.path)
+    corrupt_packet(clip.path, 20)
+    out = tmp_path / "out"
+    assert main([str(clip.path), "-o", str(out)]) == 1
+    [line] = capsys.readouterr().err.splitlines()[:1]
+    assert "frame 20 cannot be decoded (Invalid data found when processing input); re-encode" in line
+    assert "ffmpeg -i in.mp4" in line and "--accept-concealed" in line
+    assert not out.exists() or not list(out.iterdir())
+    report = anonymise_video_file(clip.path, out / "corrupt.mp4", accept_concealed=True)
+    assert report.frames == clip.frames
+    assert report.notices == [
+        "1 frame(s) could not be decoded (first: frame 20); written fully obscured (black), keeping the "
+        "frame count and timing"
+    ]
+    written = decoded(out / "corrupt.mp4")
+    assert video_pts_seconds(out / "corrupt.mp4") == timing
+    assert written[20].mean() < 3  # the lost frame: black, not a picture of anyone
+    assert uncovered(clip, written) == []
 
 
 # --- memory ---------------------------------------------------------------------------------------

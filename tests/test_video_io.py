@@ -17,6 +17,7 @@ from clips import (
     FPS,
     LOCATION,
     VIDEO_HANDLER,
+    corrupt_packet,
     damage_first_frame,
     identifying_data,
     leftovers,
@@ -30,7 +31,7 @@ from clips import (
 from unseen.errors import AnalysisError, InputError
 from unseen.media.encoder import check_encoder
 from unseen.media.hdr import hdr_metadata
-from unseen.media.video import Frame, probe, read_frames, write_video
+from unseen.media.video import LOST_ADVICE, Frame, probe, read_frames, write_video
 
 
 def transcode(src: Path, dst: Path, **kwargs) -> object:
@@ -462,3 +463,31 @@ def test_concealed_frame_fails_closed_unless_accepted(tmp_path: Path) -> None:
     frames = list(read_frames(clip, accept_concealed=True))
     assert [frame.concealed for frame in frames] == [True] + [False] * 29
     assert frames[0].pixels.shape == (240, 320, 3)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "preset"),
+    [(".mp4", "ultrafast"), (".mkv", "ultrafast"), (".mp4", "veryfast")],
+    ids=["mp4", "mkv", "b-frames"],  # veryfast: B-frames, so packets come in another order than frames
+)
+def test_a_frame_that_cannot_be_decoded_is_named_or_written_black(
+    tmp_path: Path, suffix: str, preset: str
+) -> None:
+    clip = make_clip(
+        tmp_path / f"clip{suffix}", frames=60, size=(320, 240), audio=False, codec_options={"preset": preset}
+    )
+    pristine = [(frame.pts, frame.pixels.mean()) for frame in read_frames(clip)]
+    with av.open(str(clip)) as container:
+        corrupted = [p.pts for p in container.demux(video=0) if p.size][31]
+    frame = [pts for pts, _ in pristine].index(corrupted)  # where packet 31's frame is shown
+    corrupt_packet(clip, 31)
+    with pytest.raises(InputError) as failure:
+        list(read_frames(clip))
+    assert str(failure.value) == (
+        f"{clip}: frame {frame} cannot be decoded (Invalid data found when processing input); {LOST_ADVICE}"
+    )
+    frames = list(read_frames(clip, accept_concealed=True))
+    assert [f.pts for f in frames] == [pts for pts, _ in pristine]  # count and timing kept
+    assert [f.index for f in frames if f.lost] == [frame]
+    assert frames[frame].concealed and not frames[frame].pixels.any()  # nothing of it can show
+    assert all(f.pixels.mean() > 20 for f in frames if not f.lost)

@@ -196,10 +196,11 @@ def anonymise_video_file(
     Fails closed: if any frame cannot be decoded or analysed, no output is left at ``dst``; an output
     that cannot be written (folder, encoder) fails before the video is analysed. ``codec`` None: the
     encoder whose output plays where the source played. ``accept_concealed`` analyses and paints
-    frames in which the decoder concealed damage like any other (a notice counts them) instead of
-    refusing the video. ``record=False`` keeps no per-frame regions (for very long videos when no
-    regions file is wanted). ``regions`` (one entry per face per frame, e.g. corrected in review) are
-    painted instead of detecting and tracking: every one of them, on the frame it names, in one pass.
+    frames in which the decoder concealed damage like any other, and writes a frame it cannot decode
+    at all black (a notice counts each kind), instead of refusing the video. ``record=False`` keeps
+    no per-frame regions (for very long videos when no regions file is wanted). ``regions`` (one
+    entry per face per frame, e.g. corrected in review) are painted instead of detecting and
+    tracking: every one of them, on the frame it names, in one pass.
     """
     options = options or Options()
     start = time.perf_counter()
@@ -208,6 +209,7 @@ def anonymise_video_file(
     check_video_output(dst, info, codec=codec, crf=crf, overwrite=overwrite)
     read = partial(read_frames, src, accept_concealed=accept_concealed)
     concealed: list[int] = []  # frames the decoder concealed damage in, noted in the first pass
+    lost: list[int] = []  # ... and frames it could not decode at all (written black)
     if regions is not None:
         return _paint_video_file(
             src, dst, info, regions, options, start, overwrite, audio, codec, crf, progress, read
@@ -240,7 +242,7 @@ def anonymise_video_file(
     def noted(frames: Iterator[Frame]) -> Iterator[Frame]:
         for frame in frames:
             if frame.concealed:
-                concealed.append(frame.index)
+                (lost if frame.lost else concealed).append(frame.index)
             yield frame
 
     every = options.track.detect_every
@@ -278,6 +280,11 @@ def anonymise_video_file(
         written.notices.append(
             f"{len(concealed)} damaged frame(s) analysed and written as the decoder concealed the damage; "
             "concealment can hide faces from the detector: check the output"
+        )
+    if lost:
+        written.notices.append(
+            f"{len(lost)} frame(s) could not be decoded (first: frame {lost[0]}); written fully obscured "
+            "(black), keeping the frame count and timing"
         )
     regions = Regions.concat(recorded) if recorded else Regions()
     faces, candidates = counter.faces, counter.candidates

@@ -128,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument(
         "--accept-concealed",
         action="store_true",
-        help="analyse and paint frames in which the decoder concealed damage instead of refusing the "
-        "video (the damage can hide faces: check such outputs)",
+        help="analyse and paint frames in which the decoder concealed damage, and write frames it cannot "
+        "decode black, instead of refusing the video (the damage can hide faces: check such outputs)",
     )
 
     scale = parser.add_argument_group("scale")

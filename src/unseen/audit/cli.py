@@ -4,7 +4,8 @@
     unseen audit ORIGINAL OUTPUT            # two files, or two folders paired by relative path
     unseen audit ... --json > audit.json    # the report for machines (and for --verify)
     unseen audit ... --report audit.html    # one self-contained page showing the outputs only
-    unseen audit --verify audit.json        # are the audited files still the same files?
+    unseen audit --verify audit.json        # is the report whole, the audited files the same?
+    unseen audit --verify audit.json --digest SHA256   # ... and the very report whose digest was kept
 
 Exit status: 0 when nothing is found, 1 when anything is (or a file cannot be audited), 2 for a
 usage error. One verdict line per file goes to stdout (to stderr with ``--json``).
@@ -19,13 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..errors import UnseenError, one_line
+from ..errors import UnseenError, one_line, shown
 from ..obscure import SHAPES
 from ..plan import PlanOptions
 from .core import AuditOptions, audit_pair
 from .faces import SearchOptions
 from .html import write_html
-from .integrity import verify
+from .integrity import SEAL, read_report, report_digest, verify
 from .report import document, verdict
 from .runs import Run, pairs_from_paths, read_run
 
@@ -45,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="write the report as JSON to stdout")
     parser.add_argument("--report", type=Path, metavar="FILE.html", help="write a self-contained HTML page")
     parser.add_argument(
-        "--verify", type=Path, metavar="REPORT.json", help="check files against a JSON report"
+        "--verify", type=Path, metavar="REPORT.json", help="check a JSON report's seal and its files"
+    )
+    parser.add_argument(
+        "--digest",
+        metavar="SHA256",
+        help="with --verify: the report's digest as kept elsewhere (printed when the report was made)",
     )
     run = parser.add_argument_group(
         "what the run planned (default: the regions file's options, else unseen's)"
@@ -95,16 +101,17 @@ def _usage(parser: argparse.ArgumentParser, message: str) -> int:
     return 2
 
 
-def _verify(report: Path) -> int:
+def _verify(report: Path, digest: str | None) -> int:
     try:
-        problems = verify(report)
+        problems = verify(report, digest)
+        sealed = report_digest(read_report(report))
     except UnseenError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     for line in problems:
         print(line)
     if not problems:
-        print(f"{report}: every file still matches the report")
+        print(f"{shown(report)}: whole and sealed (sha256:{sealed}); every file still matches it")
     return 1 if problems else 0
 
 
@@ -116,7 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if args.verify is not None:
-        return _verify(args.verify) if not args.paths else _usage(parser, "--verify takes no other paths")
+        return (
+            _verify(args.verify, args.digest)
+            if not args.paths
+            else _usage(parser, "--verify takes no other paths")
+        )
+    if args.digest is not None:
+        return _usage(parser, "--digest goes with --verify")
     if args.stride < 1 or args.around < 0 or args.sensitivity <= 0:
         return _usage(parser, "--stride must be >= 1, --around >= 0 and --sensitivity > 0")
     try:
@@ -139,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         json.dump(doc, sys.stdout, indent=1, ensure_ascii=False)
         sys.stdout.write("\n")
+        print(
+            f"{PROG}: report sealed, sha256:{doc[SEAL]['sha256']} (kept elsewhere, it shows any later "
+            "edit: --verify REPORT --digest ...)",
+            file=sys.stderr,
+        )
     if args.report is not None:
         try:
             write_html(args.report, doc, audits)

@@ -144,6 +144,8 @@ def render_html(doc: dict[str, Any], audits: list[FileAudit]) -> str:
         f"<p>{html.escape(doc['tool'])}, {html.escape(doc['created'])}; "
         f"pairs from {html.escape(doc['source'])}. "
         "Only the outputs are shown; the originals never appear on this page.</p>"
+        f"<p>JSON report digest: <code>sha256:{html.escape(doc['seal']['sha256'])}</code> "
+        "(<code>unseen audit --verify REPORT.json --digest ...</code>)</p>"
         + "".join(_section(a) for a in audits)
         + "</body></html>\n"
     )

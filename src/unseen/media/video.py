@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import heapq
 import os
 import tempfile
 import threading
@@ -45,6 +46,11 @@ CONCEALED_ADVICE = (
     "is damaged (the decoder concealed it); re-encode the video first, e.g. "
     "ffmpeg -i in.mp4 -c:v libx264 -crf 18 fixed.mp4, or accept concealed frames (--accept-concealed)"
 )
+# ... and about one the decoder could not decode at all (after "frame N cannot be decoded (why)").
+LOST_ADVICE = (
+    "re-encode the video first, e.g. ffmpeg -i in.mp4 -c:v libx264 -crf 18 fixed.mp4, or accept "
+    "damaged frames (--accept-concealed: a frame that cannot be decoded is written fully obscured)"
+)
 
 # A decode whose timestamps stop short of this share of the length the container declares is taken
 # for a truncated file. The slack absorbs rounding in container bookkeeping; a cut-off file falls far
@@ -58,10 +64,11 @@ class Frame:
     ``index`` counts from 0 in decode order, ``pts`` is in VideoInfo.time_base units and ``pixels``
     is H x W x 3 uint8 RGB, upright. A frame from :func:`read_frames` converts its pixels on first
     use: the detection pass looks at one frame in eight, and converting the others to RGB would cost
-    about 4 ms each at 1080p. ``concealed``: the decoder hid damage in this frame (see read_frames).
+    about 4 ms each at 1080p. ``concealed``: the decoder hid damage in this frame (see read_frames);
+    ``lost``: it could not decode it at all, and the pixels stand in for it, fully obscured.
     """
 
-    __slots__ = ("_grey", "_load", "_pixels", "_small", "concealed", "index", "pts")
+    __slots__ = ("_grey", "_load", "_pixels", "_small", "concealed", "index", "lost", "pts")
 
     def __init__(
         self,
@@ -72,12 +79,13 @@ class Frame:
         load: Callable[[], np.ndarray] | None = None,
         grey: Callable[[int], np.ndarray] | None = None,
         concealed: bool = False,
+        lost: bool = False,
     ) -> None:
         if (pixels is None) == (load is None):
             raise ValueError("a Frame needs either pixels or a way to load them")
         self.index, self.pts, self._pixels, self._load = index, pts, pixels, load
         self._grey, self._small = grey, None
-        self.concealed = concealed
+        self.concealed, self.lost = concealed or lost, lost
 
     @property
     def pixels(self) -> np.ndarray:
@@ -168,7 +176,10 @@ def read_frames(path: str | os.PathLike[str], *, accept_concealed: bool = False)
     whatever comes after it must not go out half-processed (fail closed). A frame in which FFmpeg
     concealed damage (painted over it from neighbouring pictures) is refused too, unless
     ``accept_concealed``: it is then yielded with ``concealed`` set, to be analysed and painted like any
-    other. A file that ends well before the length its container declares is reported as truncated.
+    other. So is a frame the decoder could not decode at all (a corrupt packet): accepted, it is
+    yielded in its place, with its timestamp, as a black picture with ``lost`` set, so nothing of it
+    can show and the frame count and timing stay the source's. A file that ends well before the
+    length its container declares is reported as truncated.
     """
     path = Path(path)
     info = probe(path)
@@ -182,19 +193,80 @@ def read_frames(path: str | os.PathLike[str], *, accept_concealed: bool = False)
             stream = _video_stream(container, path)
             stream.thread_type = "AUTO"
             stream.codec_context.thread_count = machine.thread_budget()
-            for decoded in container.decode(stream):
-                if decoded.is_corrupt and not accept_concealed:
-                    raise InputError(f"{shown(path)}: frame {index} {CONCEALED_ADVICE}")
-                if decoded.pts is not None:
-                    first_pts = decoded.pts if first_pts is None else first_pts
-                    last_pts = decoded.pts
-                load = partial(_upright_rgb, path, index, decoded, shown_as, to_rgb, converting)
-                grey = partial(upright_grey, path, index, decoded, shown_as)
-                yield Frame(index, decoded.pts, load=load, grey=grey, concealed=decoded.is_corrupt)
+            for decoded in _pictures(container, stream):
+                if isinstance(decoded, _Lost):
+                    if not accept_concealed:
+                        what = f"frame {index}" if decoded.missing else "a frame"
+                        raise InputError(
+                            f"{shown(path)}: {what} cannot be decoded ({decoded.why}); {LOST_ADVICE}"
+                        )
+                    if not decoded.missing:
+                        continue
+                    black = np.zeros((info.height, info.width, 3), np.uint8)
+                    frame = Frame(index, decoded.pts, black, lost=True)
+                else:
+                    if decoded.is_corrupt and not accept_concealed:
+                        raise InputError(f"{shown(path)}: frame {index} {CONCEALED_ADVICE}")
+                    load = partial(_upright_rgb, path, index, decoded, shown_as, to_rgb, converting)
+                    grey = partial(upright_grey, path, index, decoded, shown_as)
+                    frame = Frame(index, decoded.pts, load=load, grey=grey, concealed=decoded.is_corrupt)
+                if frame.pts is not None:
+                    first_pts = frame.pts if first_pts is None else first_pts
+                    last_pts = frame.pts
+                yield frame
                 index += 1
     except (av.FFmpegError, OSError) as exc:
         raise InputError(f"{shown(path)}: cannot decode frame {index}: {reason(exc)}") from exc
     _check_complete(path, info, index, first_pts, last_pts)
+
+
+@dataclass(frozen=True)
+class _Lost:
+    """A frame the decoder could not decode: its timestamp, and why. ``missing`` False: the decoder
+    failed on a packet, yet every frame came out."""
+
+    pts: int | None
+    why: str
+    missing: bool = True
+
+
+def _pictures(container: InputContainer, stream: VideoStream) -> Iterator[av.VideoFrame | _Lost]:
+    """Every frame of ``stream`` in presentation order, with a :class:`_Lost` in the place of each
+    that failed to decode (av.InvalidDataError: a corrupt packet).
+
+    The decoder reports a failure on the packet it fails on, or with threads a packet or more later,
+    and the frame never comes out; so each failure is placed at the first timestamp that was sent
+    and that the frames coming out pass by. Timestamps passed by with no failure left to account for
+    are frames the container tells the decoder to drop (an edit list), not lost ones.
+    """
+    sent: list[int] = []  # timestamps of the packets sent whose frames have not come out (a heap)
+    failures: list[str] = []  # failures not placed yet
+
+    def passed(pts: int | None) -> Iterator[_Lost]:
+        while sent and (pts is None or sent[0] < pts):
+            missing = heapq.heappop(sent)
+            if failures:
+                yield _Lost(missing, failures.pop(0))
+        if sent and sent[0] == pts:
+            heapq.heappop(sent)
+
+    for packet in container.demux(stream):
+        if packet.size and packet.pts is not None:
+            heapq.heappush(sent, packet.pts)
+        try:
+            frames = packet.decode()
+        except av.InvalidDataError as exc:
+            failures.append(reason(exc))
+            if packet.pts is None:  # nothing to place it by: where it failed
+                yield _Lost(None, failures.pop())
+            continue
+        for frame in frames:
+            if frame.pts is not None:
+                yield from passed(frame.pts)
+            yield frame
+    yield from passed(None)
+    for why in failures:  # failures whose frames came out all the same: refused unless accepted
+        yield _Lost(None, why, missing=False)
 
 
 def _upright_rgb(

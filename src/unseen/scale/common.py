@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from ..batch import Job
 from ..errors import UnseenError, shown
+from ..media.atomic import remove_stale_parts
 from ..process import Outcome
 
 Planned = list[tuple[Job, Path]]
@@ -43,6 +45,21 @@ def died(src: Path, how: str) -> str:
     return (
         f"{shown(src)}: the worker processing it stopped unexpectedly ({how}) {ATTEMPTS} times; not written"
     )
+
+
+def sweep_after_death(dst: Path, existed: bool) -> None:
+    """Remove what a worker that died on ``dst`` left, so that its file is redone from scratch.
+
+    Its temporary output (unlocked by its death) goes. So does ``dst`` itself if it was not there
+    when the file was first handed out (``existed``): the worker published it, but a death between
+    publishing and keeping the full record leaves an output that no record, or only a first record
+    without the counts and regions, vouches for; kept, a retry would refuse it as not unseen's or
+    skip it with no faces counted. An output that was there before is never touched.
+    """
+    remove_stale_parts(dst.parent)
+    if not existed:
+        with contextlib.suppress(OSError):  # gone already, or not a file: the retry says so
+            dst.unlink()
 
 
 def die_with_parent() -> None:

@@ -9,7 +9,8 @@ Workers ignore Ctrl-C (the terminal sends it to the whole process group); the pa
 an interrupt it sends each busy worker SIGTERM, which stops the file in progress the way Ctrl-C stops
 a serial run: its temporary output is removed and nothing is published. A worker that dies on its
 own (killed, out of memory) has its file retried on a new worker; its temporary output, unlocked by
-its death, is swept away first. Nothing is ever published half-written: outputs appear only through
+its death, is swept away first, and so is an output it published but did not fully record. Nothing
+is ever published half-written: outputs appear only through
 :func:`unseen.media.atomic.atomic_output`, which never replaces an existing file.
 """
 
@@ -30,7 +31,7 @@ from typing import Any
 from ..heap import limit_heap_growth
 from ..media.atomic import remove_stale_parts
 from ..process import Outcome, Settings, process
-from .common import ATTEMPTS, FileProgress, Planned, die_with_parent, died, in_order
+from .common import ATTEMPTS, FileProgress, Planned, die_with_parent, died, in_order, sweep_after_death
 
 _STOP_GRACE = 30.0  # seconds a stopping worker gets to clean up before it is killed
 _PROGRESS_EVERY = 0.1  # seconds between progress messages from one worker
@@ -53,6 +54,7 @@ class _Pool:
     workers: list[_Worker] = field(default_factory=list)
     todo: deque[int] = field(default_factory=deque)
     attempts: dict[int, int] = field(default_factory=dict)
+    existed: dict[int, bool] = field(default_factory=dict)  # each output there when first handed out?
     finished: dict[int, Outcome] = field(default_factory=dict)
 
     def start_worker(self) -> None:
@@ -74,6 +76,7 @@ class _Pool:
             if w.job is None and not w.done and self.todo:
                 w.job = self.todo.popleft()
                 job, dst = self.planned[w.job]
+                self.existed.setdefault(w.job, os.path.lexists(dst))
                 self.attempts[w.job] = self.attempts.get(w.job, 0) + 1
                 w.conn.send((w.job, job, dst))
             elif w.job is None and not w.done:  # nothing left for it
@@ -110,7 +113,7 @@ class _Pool:
             return
         i, w.job = w.job, None
         job, dst = self.planned[i]
-        remove_stale_parts(dst.parent)  # its temporary output, unlocked now that it is gone
+        sweep_after_death(dst, self.existed[i])
         if self.attempts[i] >= ATTEMPTS:
             how = _how(w.process.exitcode)
             self.finished[i] = Outcome(job.src, dst, job.kind, "failed", error=died(job.src, how))

@@ -4,7 +4,9 @@ Each actor is one worker process that holds one model session for its life (load
 file, not per file) and runs :func:`unseen.process.process` on one file at a time. A file that
 fails comes back as a failed outcome like any other; an actor that dies (its node lost, killed, out
 of memory) is replaced, and its file is retried on another actor once: outputs are published
-atomically and never replace an existing file, so a file is never written twice or half-written.
+atomically and never replace an existing file, so a file is never written twice or half-written; an
+output the dead actor had published but not fully recorded is removed first, so the retry redoes
+it (see :func:`~unseen.scale.common.sweep_after_death`).
 A video's actor tells a small :class:`Tally` actor its frame count every 0.1 s; the driver takes
 the counts from it as it waits for outcomes and feeds them to the progress bar, as local workers do.
 
@@ -17,7 +19,9 @@ shared file system) and have unseen installed.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import re
 import signal
 import socket
 import sys
@@ -25,7 +29,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .. import machine
 from ..batch import Job
@@ -33,7 +37,7 @@ from ..errors import one_line
 from ..heap import limit_heap_growth
 from ..media.atomic import remove_stale_parts
 from ..process import Outcome, Progress, Settings, describe, process
-from .common import ATTEMPTS, FileProgress, Planned, ScaleError, died, in_order
+from .common import ATTEMPTS, FileProgress, Planned, ScaleError, died, in_order, sweep_after_death
 
 RAY_MISSING = "--ray needs Ray, which is not installed here: pip install 'unseen[ray]'"
 LOCAL = "local"
@@ -158,7 +162,7 @@ def run_ray(
     ray = import_ray(local=address == LOCAL or _is_loopback(address))
     # Ray prints its own notes (such as a worker that died) on stdout, which carries the --json
     # report: while Ray is connected, they go to stderr with the other messages.
-    with contextlib.redirect_stdout(sys.stderr):
+    with contextlib.redirect_stdout(_Notes(sys.stderr)):
         connect(ray, address)
         dispatch = None
         try:
@@ -168,6 +172,42 @@ def run_ray(
             ray.shutdown()  # stops this run's actors (and a private Ray)
             for folder in dispatch.stopped if dispatch is not None else ():
                 remove_stale_parts(folder)  # temporary outputs of files stopped mid-way
+
+
+class _Notes(io.TextIOBase):
+    """Ray's notes on their way to ``sink``, each about a worker that died cut to one line.
+
+    Ray tells of a dead worker in a paragraph (IDs, ports, guesses at the cause); all that matters
+    here is that its file is done again on another worker, which the run sees to.
+    """
+
+    def __init__(self, sink: TextIO) -> None:
+        super().__init__()
+        self.sink = sink
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.sink.write(_shortened(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.sink.flush()
+
+
+_DIED = "A worker died or was killed"
+
+
+def _shortened(note: str) -> str:
+    if _DIED not in note:
+        return note
+    pid = re.search(r"Worker PID: (\d+)", note)
+    how = re.search(r"Worker exit type: (\w+)", note)
+    details = ", ".join(
+        f"{label}{match.group(1)}" for label, match in (("pid ", pid), ("", how)) if match is not None
+    )
+    return f"unseen: note: a Ray worker died ({details or 'no details'}); its file is tried again, once"
 
 
 def _is_loopback(address: str) -> bool:
@@ -198,6 +238,7 @@ class _Dispatch:
         self.running: dict[Any, tuple[Any, int]] = {}
         self.todo = deque(range(len(planned)))
         self.attempts: dict[int, int] = {}
+        self.existed: dict[int, bool] = {}  # whether each file's output was there when first handed out
         self.finished: dict[int, Outcome] = {}
         self.stopped: set[Path] = set()  # folders of files interrupted mid-way
 
@@ -226,6 +267,7 @@ class _Dispatch:
         while self.idle and self.todo:
             actor, i = self.idle.pop(), self.todo.popleft()
             job, dst = self.planned[i]
+            self.existed.setdefault(i, os.path.lexists(dst))
             self.attempts[i] = self.attempts.get(i, 0) + 1
             self.running[actor.process.remote(job, dst, i, self.tally)] = (actor, i)
 
@@ -251,7 +293,7 @@ class _Dispatch:
             outcome = self.ray.get(ref)
         except (exceptions.RayActorError, exceptions.ActorUnavailableError) as exc:
             self._replace(actor)
-            remove_stale_parts(dst.parent)  # the dead worker's temporary output, unlocked now
+            sweep_after_death(dst, self.existed[i])
             if self.attempts[i] < ATTEMPTS:
                 self.todo.appendleft(i)
                 return
