@@ -1,8 +1,26 @@
-"""Every test gets its own state folder for unseen's output records (never the user's own)."""
+"""Every test gets its own state folder for unseen's output records, and the run one cache folder for
+optimised networks (never the user's own)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # one folder for the whole run, so that the graph is optimised once, not once per test; set in
+    # os.environ so that the subprocesses tests start find it too
+    folder = str(tmp_path_factory.mktemp("cache"))
+    before = os.environ.get("UNSEEN_CACHE_DIR")
+    os.environ["UNSEEN_CACHE_DIR"] = folder
+    yield folder
+    if before is None:
+        del os.environ["UNSEEN_CACHE_DIR"]
+    else:
+        os.environ["UNSEEN_CACHE_DIR"] = before
 
 
 @pytest.fixture(autouse=True)

