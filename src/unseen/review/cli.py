@@ -170,9 +170,10 @@ def _new_review(
         entries.append(entry)
     if not entries:
         raise InputError("no file could be analysed")
-    doc = RegionsDocument(entries, options_record(options))
-    save_document(path, doc)
-    return ReviewSession(path, doc, overlay)
+    save_document(path, RegionsDocument(entries, options_record(options)))
+    # The review works on the file as written (boxes to 0.1 px), not on the detector's unrounded
+    # boxes: so Export, the preview and ``unseen render`` of that file paint the very same pixels.
+    return ReviewSession(path, load_document(path), overlay)
 
 
 def _advance(bar: tqdm, done: int, total: int | None) -> None:
