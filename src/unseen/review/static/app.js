@@ -491,29 +491,29 @@ function drawOverlay() {
   svg.replaceChildren();
   if (!state.info) return;
   svg.setAttribute("viewBox", `0 0 ${state.info.width} ${state.info.height}`);
-  const stroke = Math.max(state.info.width, state.info.height) / 300;
-  svg.style.setProperty("--stroke", `${stroke}`);
   // Zones (on every frame) below the regions.
   state.zones.forEach(([x1, y1, x2, y2], i) => {
     const cls = `zone${i === state.zone ? " selected" : ""}`;
     el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-zone": i }, svg);
   });
   // Larger regions below smaller ones, the selected one on top: every region stays clickable.
+  // Lines are drawn at screen size (non-scaling strokes); the handles too, outside the corners, so
+  // that no region, however small on the screen, is hidden under its own handles.
   const area = ([r, i]) => (i === state.selected ? -1 : (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]));
+  const h = HANDLE / view.scale;
   for (const [r, i] of visible().sort((a, b) => area(b) - area(a))) {
     const [x1, y1, x2, y2] = r.box;
     const cls = `region ${r.action}${i === state.selected ? " selected" : ""}${r.source === "manual" ? " manual" : ""}${r.method ? ` m-${r.method}` : ""}`;
-    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-index": i, "stroke-width": stroke }, svg);
+    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-index": i }, svg);
     if (i === state.selected) {
-      const h = stroke * 2.5;
-      for (const [cx, cy, corner] of [[x1, y1, "nw"], [x2, y1, "ne"], [x1, y2, "sw"], [x2, y2, "se"]]) {
-        el("rect", { x: cx - h, y: cy - h, width: 2 * h, height: 2 * h, class: "handle", "data-corner": corner }, svg);
+      for (const [cx, cy, corner] of [[x1 - h, y1 - h, "nw"], [x2, y1 - h, "ne"], [x1 - h, y2, "sw"], [x2, y2, "se"]]) {
+        el("rect", { x: cx, y: cy, width: h, height: h, class: "handle", "data-corner": corner }, svg);
       }
     }
   }
   if (state.drag && state.drag.kind === "draw" && state.drag.box) {
     const [x1, y1, x2, y2] = state.drag.box;
-    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: "region drawing", "stroke-width": stroke }, svg);
+    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: "region drawing" }, svg);
   }
 }
 
@@ -521,12 +521,28 @@ function normalised([x1, y1, x2, y2]) {
   return [Math.min(x1, x2), Math.min(y1, y2), Math.max(x1, x2), Math.max(y1, y2)].map((v) => Math.round(v * 10) / 10);
 }
 
+function setSpace(held) {
+  spaceHeld = held;
+  $("stage").classList.toggle("panning", held);
+}
+
 function onPointerDown(event) {
-  if (!state.info || event.button !== 0) return;
+  if (!state.info) return;
+  if (event.pointerType === "touch") {
+    touches.set(event.pointerId, [event.clientX, event.clientY]);
+    if (touches.size === 2) return pinch(event); // a second finger: whatever the first began is off
+  }
+  if (touches.size > 2) return;
+  const panning = event.button === 1 || (event.button === 0 && spaceHeld);
+  if (event.button !== 0 && !panning) return;
   event.preventDefault();
+  $("overlay").setPointerCapture(event.pointerId);
+  if (panning) {
+    state.drag = { kind: "pan", at: [event.clientX, event.clientY] };
+    return;
+  }
   const target = event.target;
   const [x, y] = svgPoint(event);
-  $("overlay").setPointerCapture(event.pointerId);
   if (target.dataset.corner !== undefined && selectedRegion()) {
     state.drag = { kind: "resize", corner: target.dataset.corner, start: [...selectedRegion().box] };
   } else if (target.dataset.zone !== undefined && !state.drawingZone) {
@@ -546,8 +562,15 @@ function onPointerDown(event) {
 }
 
 function onPointerMove(event) {
+  if (touches.has(event.pointerId)) touches.set(event.pointerId, [event.clientX, event.clientY]);
   const d = state.drag;
   if (!d) return;
+  if (d.kind === "pinch") return touches.size === 2 && pinch(event);
+  if (d.kind === "pan") {
+    panBy(event.clientX - d.at[0], event.clientY - d.at[1]);
+    d.at = [event.clientX, event.clientY];
+    return;
+  }
   const [x, y] = svgPoint(event);
   if (d.kind === "draw") {
     d.box = [d.at[0], d.at[1], x, y];
@@ -569,10 +592,13 @@ function onPointerMove(event) {
   drawOverlay();
 }
 
-function onPointerUp() {
+function onPointerUp(event) {
+  touches.delete(event.pointerId);
   const d = state.drag;
   if (!d) return;
+  if (d.kind === "pinch" && touches.size) return; // until the last finger is lifted
   state.drag = null;
+  if (d.kind === "pan" || d.kind === "pinch") return;
   if (d.kind === "draw") {
     const box = d.box && normalised(d.box);
     if (!box || box[2] - box[0] < MIN_SIDE || box[3] - box[1] < MIN_SIDE) {
@@ -718,15 +744,103 @@ async function openFile(index, frame = 0) {
   draw();
 }
 
-// The picture as large as the view allows, the overlay on top of it at the same size.
+// ------------------------------------------------------------------------------------ zoom and pan
+
+// The picture is shown at ``view.scale`` screen pixels per picture pixel, its top-left corner at
+// (view.x, view.y) in the stage. Fitted, the whole picture shows; zoomed in, it can be dragged
+// about (Space + drag, or the middle button). Drawing works the same at any zoom: the overlay is in
+// picture pixels.
+const view = { scale: 1, x: 0, y: 0, fitted: true };
+const MAX_ZOOM = 16; // screen pixels per picture pixel
+const ZOOM_STEP = 1.5; // one + or - key
+const HANDLE = 8; // screen pixels: the side of a corner handle
+const touches = new Map(); // touch pointers on the picture, for pinching: id -> [x, y]
+let spaceHeld = false;
+
+function fitScale() {
+  const stage = $("stage");
+  return Math.min(stage.clientWidth / state.info.width, stage.clientHeight / state.info.height);
+}
+
+// The picture as large as the stage allows, whole.
 function fit() {
   if (!state.info) return;
-  const { width, height } = state.info;
-  const room = $("stage").clientWidth;
-  const tall = window.innerHeight * (isVideo() ? 0.5 : 0.78);
-  const scale = Math.min(room / width, tall / height);
-  $("picture").style.width = `${Math.floor(width * scale)}px`;
-  $("picture").style.height = `${Math.floor(height * scale)}px`;
+  $("stage").style.height = `${Math.floor(window.innerHeight * (isVideo() ? 0.5 : 0.78))}px`;
+  view.scale = fitScale();
+  view.fitted = true;
+  showView();
+}
+
+function onResize() {
+  if (!state.info) return;
+  if (view.fitted) return fit();
+  view.scale = Math.max(view.scale, fitScale());
+  showView();
+}
+
+// Zoom to ``scale`` keeping the stage point (cx, cy) over the same picture point.
+function zoomTo(scale, cx, cy) {
+  if (!state.info) return;
+  const least = fitScale();
+  const next = Math.min(Math.max(scale, least), Math.max(MAX_ZOOM, least));
+  view.x = cx - ((cx - view.x) * next) / view.scale;
+  view.y = cy - ((cy - view.y) * next) / view.scale;
+  view.scale = next;
+  view.fitted = next === least;
+  showView();
+}
+
+function zoomBy(factor, cx, cy) {
+  const stage = $("stage");
+  zoomTo(view.scale * factor, cx ?? stage.clientWidth / 2, cy ?? stage.clientHeight / 2);
+}
+
+function panBy(dx, dy) {
+  view.x += dx;
+  view.y += dy;
+  showView();
+}
+
+// Place the picture: centred where it is smaller than the stage, never leaving a gap where larger.
+function showView() {
+  const stage = $("stage");
+  const w = state.info.width * view.scale;
+  const h = state.info.height * view.scale;
+  const place = (at, size, room) => (size <= room ? (room - size) / 2 : Math.min(0, Math.max(room - size, at)));
+  view.x = place(view.x, w, stage.clientWidth);
+  view.y = place(view.y, h, stage.clientHeight);
+  $("picture").style.width = `${w}px`;
+  $("picture").style.height = `${h}px`;
+  $("frame").style.transform = `translate(${view.x}px, ${view.y}px)`;
+  $("frame").classList.toggle("pixels", view.scale >= 2);
+  $("zoom-label").textContent = view.fitted ? "fit" : `${Math.round(view.scale * 100)} %`;
+  drawOverlay(); // the handles keep their size on the screen
+}
+
+function stagePoint(event) {
+  const rect = $("stage").getBoundingClientRect();
+  return [event.clientX - rect.left, event.clientY - rect.top];
+}
+
+function onWheel(event) {
+  if (!state.info) return;
+  event.preventDefault(); // the page zooms the picture, not itself (a pinch on a touchpad comes as a wheel)
+  const [cx, cy] = stagePoint(event);
+  zoomBy(Math.exp(-event.deltaY * (event.ctrlKey ? 0.01 : 0.002)), cx, cy);
+}
+
+// Two fingers on the picture: pinch to zoom, move to pan.
+function pinch(event) {
+  const [a, b] = [...touches.values()];
+  const mid = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+  const span = Math.hypot(a[0] - b[0], a[1] - b[1]);
+  const p = state.drag;
+  if (p && p.kind === "pinch") {
+    panBy(mid[0] - p.mid[0], mid[1] - p.mid[1]);
+    zoomBy(span / Math.max(p.span, 1), mid[0], mid[1]);
+  }
+  state.drag = { kind: "pinch", mid, span };
+  if (event) event.preventDefault();
 }
 
 // ------------------------------------------------------------------------------------ video
@@ -909,43 +1023,55 @@ function nextRegion(step) {
   draw();
 }
 
+// Letters are matched in lower case with Shift apart, so Caps Lock changes nothing; Tab, Enter and
+// Space on a focused button are left to the browser (moving between and pressing the buttons).
 function onKey(event) {
-  if (event.target instanceof HTMLInputElement) {
+  const target = event.target;
+  if (target instanceof HTMLInputElement) {
     // on the scrubber every key is ours (arrows step as everywhere), but Home and End
-    if (event.target.type !== "range" || event.key === "Home" || event.key === "End") return;
+    if (target.type !== "range" || event.key === "Home" || event.key === "End") return;
   }
-  const key = event.key;
+  if (target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement) return;
+  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
   const ctrl = event.ctrlKey || event.metaKey;
+  const shift = event.shiftKey;
   const handled = () => event.preventDefault();
-  if (ctrl && (key === "z" || key === "Z")) return handled(), event.shiftKey ? redo() : undo();
-  if (ctrl && (key === "y" || key === "Y")) return handled(), redo();
-  if (ctrl || event.altKey) return;
-  const step = event.shiftKey ? 10 : 1;
+  if (ctrl && key === "z") return handled(), shift ? redo() : undo();
+  if (ctrl && key === "y") return handled(), redo();
+  if (ctrl || event.altKey || key === "Tab" || key === "Enter") return;
+  if (key === " ") {
+    if (target instanceof HTMLButtonElement) return; // Space presses a focused button
+    handled();
+    return setSpace(true); // held: drag the picture
+  }
+  const step = shift ? 10 : 1;
   switch (key) {
     case "]": case "PageDown": handled(); return openFile(state.index + 1);
     case "[": case "PageUp": handled(); return openFile(state.index - 1);
-    case "n": handled(); return nextSuggestion(1);
-    case "N": handled(); return nextSuggestion(-1);
-    case "Tab": handled(); return nextRegion(event.shiftKey ? -1 : 1);
-    case "a": case "A": handled(); return accept();
-    case "k": case "K": handled(); return setAction("keep");
-    case "o": case "O": handled(); return setAction("obscure");
-    case "x": case "X": case "Delete": case "Backspace": handled(); return reject();
-    case "z": handled(); return undo();
-    case "y": case "Z": handled(); return redo();
-    case "r": case "R": handled(); return toggleReviewed();
-    case "p": case "P": handled(); return togglePreview();
-    case "s": case "S": handled(); return toggleZone();
-    case "g": case "G": handled(); return nextGap();
-    case "c": case "C": handled(); return split();
-    case "e": case "E": handled(); return toggleKeepOnly();
-    case "m": case "M": handled(); return startMerge();
-    case "0": handled(); return setMethod(null);
+    case "n": handled(); return nextSuggestion(shift ? -1 : 1);
+    case ".": handled(); return nextRegion(1);
+    case ",": handled(); return nextRegion(-1);
+    case "a": handled(); return accept();
+    case "k": handled(); return setAction("keep");
+    case "o": handled(); return setAction("obscure");
+    case "x": case "Delete": case "Backspace": handled(); return reject();
+    case "z": handled(); return shift ? redo() : undo();
+    case "y": handled(); return redo();
+    case "r": handled(); return toggleReviewed();
+    case "p": handled(); return togglePreview();
+    case "s": handled(); return toggleZone();
+    case "g": handled(); return nextGap();
+    case "c": handled(); return split();
+    case "e": handled(); return toggleKeepOnly();
+    case "m": handled(); return startMerge();
+    case "+": case "=": handled(); return zoomBy(ZOOM_STEP);
+    case "-": case "_": handled(); return zoomBy(1 / ZOOM_STEP);
+    case "0": handled(); return fit();
     case "1": handled(); return setMethod("fill");
     case "2": handled(); return setMethod("pixelate");
     case "3": handled(); return setMethod("blur");
-    case "f": handled(); return follow(1);
-    case "F": handled(); return follow(-1);
+    case "4": handled(); return setMethod(null);
+    case "f": handled(); return follow(shift ? -1 : 1);
     case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = state.zone = -1; state.track = state.mergeInto = null; state.drawingZone = false; return draw();
     case "ArrowRight": if (isVideo()) { handled(); seek(state.frame + step); } return;
     case "ArrowLeft": if (isVideo()) { handled(); seek(state.frame - step); } return;
@@ -987,7 +1113,19 @@ async function start() {
   overlay.addEventListener("pointerup", onPointerUp);
   overlay.addEventListener("pointercancel", onPointerUp);
   document.addEventListener("keydown", onKey);
-  window.addEventListener("resize", fit);
+  window.addEventListener("resize", onResize);
+  $("stage").addEventListener("wheel", onWheel, { passive: false });
+  $("stage").addEventListener("auxclick", (e) => e.button === 1 && e.preventDefault());
+  document.addEventListener("keyup", (e) => {
+    if (e.key === " ") setSpace(false);
+  });
+  window.addEventListener("blur", () => setSpace(false));
+  $("zoom-in").addEventListener("click", () => zoomBy(ZOOM_STEP));
+  $("zoom-out").addEventListener("click", () => zoomBy(1 / ZOOM_STEP));
+  $("zoom-fit").addEventListener("click", fit);
+  // A button clicked keeps no focus, so Space (drag the picture) never presses it again by surprise;
+  // one reached with Tab is pressed with Space or Enter, as everywhere.
+  document.addEventListener("mousedown", (e) => e.target.closest?.("button") && e.preventDefault());
   $("keep").addEventListener("click", () => setAction("keep"));
   $("obscure").addEventListener("click", () => setAction("obscure"));
   $("accept").addEventListener("click", accept);
