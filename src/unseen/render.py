@@ -73,9 +73,7 @@ def render_entry(
         paint = painted(entry, options)
         report = anonymise_file(src, entry.output, options, overwrite=overwrite, regions=paint)
         # the faces are the regions obscured, not the zones or the picture a "keep only" file paints
-        faces = entry.to_paint
-        counts = [photo_counts(faces[faces.frame == i], PHOTO_CASCADE.threshold) for i in range(entry.frames)]
-        report.faces, report.candidates = max(counts, default=(0, 0))
+        report.faces, report.candidates = photo_faces(entry.to_paint, entry.frames)
     else:
         report = anonymise_video_file(
             src,
@@ -90,6 +88,13 @@ def render_entry(
         )
     report.regions = entry.regions
     return report
+
+
+def photo_faces(regions: Regions, frames: int = 1) -> tuple[int, int]:
+    """(faces, candidates) among a photo's regions as a normal run counts and prints them (the most
+    on any one of its ``frames``): the review page shows the same numbers as the command line."""
+    counts = [photo_counts(regions[regions.frame == i], PHOTO_CASCADE.threshold) for i in range(frames)]
+    return max(counts, default=(0, 0))
 
 
 def painted(entry: FileEntry, options: Options, frame: int | None = None) -> Regions:

@@ -703,7 +703,8 @@ function renderFiles() {
     badge.textContent = f.state;
     const counts = document.createElement("span");
     counts.className = "counts";
-    const faces = `${f.faces} ${f.kind === "video" ? "track" : "face"}${f.faces === 1 ? "" : "s"}`;
+    const faces = `${f.faces} ${f.kind === "video" ? "track" : "face"}${f.faces === 1 ? "" : "s"}` +
+      (f.candidates ? ` (+${f.candidates} candidate${f.candidates === 1 ? "" : "s"})` : "");
     counts.textContent = `${faces} · ${f.suggestions} suggestion${f.suggestions === 1 ? "" : "s"}` + (f.kept ? ` · ${f.kept} kept` : "") + (f.zone_count ? ` · ${f.zone_count} zone${f.zone_count === 1 ? "" : "s"}` : "") + (f.keep_only ? " · keep only" : "") +
       (f.gap_frames ? ` · ${(100 * f.covered).toFixed(1)} % covered` : "");
     button.append(name, badge, counts);
