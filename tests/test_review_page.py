@@ -95,7 +95,8 @@ def _open(page, server: ReviewServer) -> None:
 
 def _export(page) -> None:
     page.click("#export")
-    sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    page.click("#export-confirm")  # after the list of what is not reviewed yet
+    sync_api.expect(page.locator("#status")).to_have_text(re.compile(r"^exported 1 file to /"))
 
 
 def _saved(page) -> None:

@@ -188,6 +188,7 @@ def _summary(index: int, entry: FileEntry) -> dict[str, Any]:
     return {
         "index": index,
         "name": Path(entry.input).name,
+        "output": entry.output,  # Export says where the files go
         "kind": entry.kind,
         "width": entry.width,
         "height": entry.height,

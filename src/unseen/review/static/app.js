@@ -45,15 +45,57 @@ function status(text, error = false) {
   el.classList.toggle("error", error);
 }
 
+const RETRY_SECONDS = 5; // while the server does not answer, the page asks again this often
+
+// A request to the server. If the server cannot be reached at all (stopped, the laptop asleep),
+// the request waits and is sent again once it answers (every RETRY_SECONDS, or at once with
+// "Try again"), so no edit is lost or sent out of order; a refusal (an HTTP error) throws.
 async function api(method, url, body) {
   const options = { method, headers: {}, credentials: "same-origin" };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
-  const reply = await fetch(url, options);
-  if (!reply.ok) throw new Error(`${reply.status} ${await reply.text()}`);
-  return reply.json();
+  for (;;) {
+    let reply;
+    try {
+      reply = await fetch(url, options);
+    } catch (err) {
+      await serverGone(); // fetch throws only when nothing answered
+      continue;
+    }
+    serverBack();
+    if (!reply.ok) throw new Error(`${reply.status} ${await reply.text()}`);
+    return reply.json();
+  }
+}
+
+let retryNow = null; // resolves the wait for the next try
+
+function serverGone() {
+  const banner = $("offline");
+  banner.hidden = false;
+  const waiting = unsaved ? `${unsaved} edit${unsaved === 1 ? "" : "s"} not saved yet, kept on this page and sent once it answers. ` : "";
+  $("offline-text").textContent =
+    `The review server is not answering: it was stopped, or this computer slept. ${waiting}` +
+    `Trying again every ${RETRY_SECONDS} s. If it was stopped, start it again with ` +
+    `"unseen review --regions ${$("regions-file").textContent}" and open the address it prints: ` +
+    "every edit saved before is in that file.";
+  status("server not answering", true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, RETRY_SECONDS * 1000);
+    retryNow = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+}
+
+function serverBack() {
+  if ($("offline").hidden) return;
+  $("offline").hidden = true;
+  retryNow = null;
+  status(unsaved ? "saving…" : "server answering again");
 }
 
 // Send ``ops`` (already applied here) to the server, after the edits sent before them.
@@ -73,9 +115,48 @@ function send(ops) {
     })
     .catch((err) => {
       unsaved -= 1;
-      status(`not saved: ${err.message} (reload the page)`, true);
+      forgetHistory(index); // the page and the file may disagree now: no undo across that
+      status(`not saved: ${err.message} (reload the page to see the file as saved)`, true);
     });
   return saving;
+}
+
+// ------------------------------------------------------------------------------------ history
+
+// Undo and redo are kept per file in the tab's session storage, so they survive changing file
+// and reloading the page (not closing the tab). A history is used again only while the file
+// has as many regions and zones as when it was stored: else it was changed elsewhere.
+const historyKey = (index) => `unseen-review:${$("regions-file").textContent}:${index}`;
+
+function storeHistory() {
+  const record = { regions: state.regions.length, zones: state.zones.length, undo: state.undo, redo: state.redo };
+  for (;;) {
+    try {
+      sessionStorage.setItem(historyKey(state.index), JSON.stringify(record));
+      return;
+    } catch (err) {
+      // full (a long video's follow runs are large): drop the oldest steps
+      if (!record.undo.length && !record.redo.length) return;
+      (record.undo.length ? record.undo : record.redo).shift();
+    }
+  }
+}
+
+function storedHistory(index, entry) {
+  try {
+    const record = JSON.parse(sessionStorage.getItem(historyKey(index)) || "null");
+    if (record && record.regions === entry.regions.length && record.zones === entry.zones.length) {
+      return { undo: record.undo, redo: record.redo };
+    }
+  } catch (err) {
+    // unreadable: start afresh
+  }
+  return { undo: [], redo: [] };
+}
+
+function forgetHistory(index) {
+  sessionStorage.removeItem(historyKey(index));
+  if (index === state.index) state.undo = state.redo = [];
 }
 
 // ------------------------------------------------------------------------------------ edits
@@ -191,22 +272,35 @@ function commit(ops, { keepsReview = false, select = null } = {}) {
   }
   state.undo.push({ ops, undo: undone });
   state.redo = [];
+  storeHistory();
   if (select) reselect(select);
   draw();
   send(ops);
   return true;
 }
 
+// Select ``record`` again after an edit; if the edit changed it (its action, say), the region now
+// in its place.
 function reselect(record) {
   state.selected = state.regions.findIndex((r) => same(r, record));
+  if (state.selected < 0) {
+    state.selected = state.regions.findIndex((r) => r.frame === record.frame && r.track === record.track && r.box.every((v, i) => v === record.box[i]));
+  }
 }
 
 function replay(from, to, which) {
   const step = from.pop();
   if (!step) return;
   const selected = selectedRegion() && copy(selectedRegion());
-  apply(step[which]);
+  try {
+    apply(step[which]);
+  } catch (err) {
+    forgetHistory(state.index);
+    status(`cannot ${which === "undo" ? "undo" : "redo"}: ${err.message}`, true);
+    return draw();
+  }
   to.push(step);
+  storeHistory();
   if (selected) reselect(selected);
   draw();
   send(step[which]);
@@ -437,6 +531,7 @@ async function follow(step) {
     }
     state.undo.push(edit);
     state.redo = [];
+    storeHistory();
   }
   draw();
   await saving;
@@ -731,8 +826,7 @@ async function openFile(index, frame = 0) {
     selected: -1,
     track: null,
     mergeInto: null,
-    undo: [],
-    redo: [],
+    ...storedHistory(index, entry),
     version: state.version + 1, // another file's regions: every derived view is made again
     frame: Math.min(Math.max(frame, 0), entry.frames - 1),
   });
@@ -1027,6 +1121,7 @@ function nextRegion(step) {
 // Letters are matched in lower case with Shift apart, so Caps Lock changes nothing; Tab, Enter and
 // Space on a focused button are left to the browser (moving between and pressing the buttons).
 function onKey(event) {
+  if ($("export-dialog").open) return; // its buttons take the keys
   const target = event.target;
   if (target instanceof HTMLInputElement) {
     // on the scrubber every key is ours (arrows step as everywhere), but Home and End
@@ -1089,15 +1184,55 @@ function togglePreview() {
   draw();
 }
 
+// The folders the outputs go to (most reviews have one).
+const folders = (paths) => [...new Set(paths.map((p) => p.replace(/[\\/][^\\/]*$/, "") || "/"))];
+
+function listed(title, items) {
+  const block = document.createElement("div");
+  block.className = "warning";
+  block.textContent = title;
+  const list = document.createElement("ul");
+  for (const item of items) {
+    const li = document.createElement("li");
+    li.textContent = item;
+    list.appendChild(li);
+  }
+  block.appendChild(list);
+  return block;
+}
+
+// Export asks first: where the files go, and which files nobody marked reviewed or still have
+// suggestions nobody accepted or rejected (those are not painted).
 async function exportAll() {
   await saving;
+  const files = state.files;
+  const where = folders(files.map((f) => f.output));
+  $("export-where").textContent = `Writes ${files.length} file${files.length === 1 ? "" : "s"} into ${where.join(", ")}, replacing any there of the same name.`;
+  const warnings = [];
+  const unreviewed = files.filter((f) => f.state !== "reviewed");
+  if (unreviewed.length) warnings.push(listed(`Not marked reviewed (${unreviewed.length}):`, unreviewed.map((f) => f.name)));
+  const pending = files.filter((f) => f.suggestions);
+  if (pending.length) {
+    const total = pending.reduce((n, f) => n + f.suggestions, 0);
+    warnings.push(listed(`Suggestions not accepted or rejected (${total}; not painted):`, pending.map((f) => `${f.name}: ${f.suggestions}`)));
+  }
+  $("export-warnings").replaceChildren(...warnings);
+  $("export-confirm").textContent = warnings.length ? "Export anyway" : "Export";
+  $("export-dialog").showModal();
+  $("export-confirm").focus();
+}
+
+async function exportConfirmed() {
+  $("export-dialog").close();
   status("exporting…");
   $("export").disabled = true;
   try {
     const { results } = await api("POST", "/api/export");
     const failed = results.filter((r) => !r.ok);
-    if (failed.length) status(`export failed for ${failed.length} file(s): ${failed[0].error}`, true);
-    else status(`exported ${results.length} file${results.length === 1 ? "" : "s"}`);
+    const where = folders(results.filter((r) => r.ok).map((r) => r.output)).join(", ");
+    const done = results.length - failed.length;
+    if (failed.length) status(`export failed for ${failed.length} file(s): ${failed[0].error}${done ? ` (${done} written to ${where})` : ""}`, true);
+    else status(`exported ${results.length} file${results.length === 1 ? "" : "s"} to ${where}`);
   } catch (err) {
     status(`export failed: ${err.message}`, true);
   } finally {
@@ -1149,6 +1284,9 @@ async function start() {
     e.target.blur(); // the keys are the page's again
   });
   $("export").addEventListener("click", exportAll);
+  $("export-confirm").addEventListener("click", exportConfirmed);
+  $("export-cancel").addEventListener("click", () => $("export-dialog").close());
+  $("retry").addEventListener("click", () => retryNow && retryNow());
   $("scrubber").addEventListener("input", (e) => seek(Number(e.target.value)));
   $("prev-frame").addEventListener("click", () => seek(state.frame - 1));
   $("next-frame").addEventListener("click", () => seek(state.frame + 1));
