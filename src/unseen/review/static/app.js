@@ -71,6 +71,7 @@ async function api(method, url, body) {
 }
 
 let retryNow = null; // resolves the wait for the next try
+let note = ""; // said after "saved" until the next edit (what an edit means beyond itself)
 
 function serverGone() {
   const banner = $("offline");
@@ -110,7 +111,7 @@ function send(ops) {
       state.files[index] = summary;
       state.saved += 1;
       renderFiles();
-      status(unsaved ? "saving…" : "saved");
+      status(unsaved ? "saving…" : note ? `saved · ${note}` : "saved");
       if (index === state.index) draw(); // the coverage, and the preview, follow the edit
     })
     .catch((err) => {
@@ -262,9 +263,10 @@ function merge({ track, from, frames }) {
 
 // One undoable step: apply ``ops``, send them; the file is no longer reviewed unless ``keepsReview``.
 // ``select`` (a record) is selected afterwards. Returns false if nothing changed.
-function commit(ops, { keepsReview = false, select = null } = {}) {
+function commit(ops, { keepsReview = false, select = null, say = "" } = {}) {
   let undone = apply(ops);
   if (!undone.length) return false;
+  note = say;
   if (!keepsReview && state.reviewed) {
     const unmark = { op: "reviewed", value: false };
     undone = [...apply([unmark]), ...undone];
@@ -445,7 +447,10 @@ function toggleKeepOnly() {
 }
 
 function toggleReviewed() {
-  commit([{ op: "reviewed", value: !state.reviewed }], { keepsReview: true });
+  const share = sweptShare(state.index);
+  const unswept = !state.reviewed && share !== null && share < 1;
+  const say = unswept ? `marked reviewed without a full sweep (${sweptLabel(state.index)} swept; W sweeps)` : "";
+  commit([{ op: "reviewed", value: !state.reviewed }], { keepsReview: true, say });
 }
 
 // A drawn track (every region of it drawn or filled in): fill the frames between its drawn keys.
@@ -757,7 +762,9 @@ function draw() {
     img.dataset.url = url;
     img.src = url;
   }
-  $("overlay").classList.toggle("hidden", state.preview);
+  $("overlay").classList.toggle("hidden", state.preview && !sweep.on); // a sweep can draw on the output
+  $("overlay").classList.toggle("sweeping", sweep.on);
+  drawSweep();
   $("preview").setAttribute("aria-pressed", String(state.preview));
   $("reviewed").setAttribute("aria-pressed", String(state.reviewed));
   $("zone").setAttribute("aria-pressed", String(state.drawingZone));
@@ -795,7 +802,9 @@ function renderFiles() {
     name.textContent = f.name;
     const badge = document.createElement("span");
     badge.className = "state";
-    badge.textContent = f.state;
+    const share = sweptShare(f.index);
+    badge.textContent = f.state === "reviewed" && share !== null && share < 1 ? "reviewed, not swept" : f.state;
+    if (share) badge.title = `swept ${sweptLabel(f.index)}`;
     const counts = document.createElement("span");
     counts.className = "counts";
     const faces = `${f.faces} ${f.kind === "video" ? "track" : "face"}${f.faces === 1 ? "" : "s"}` +
@@ -812,6 +821,10 @@ function renderFiles() {
 async function openFile(index, frame = 0) {
   if (index < 0 || index >= state.files.length) return;
   stopFollowing();
+  if (sweep.on) {
+    sweep.on = false;
+    state.preview = false;
+  }
   await saving;
   const entry = await api("GET", `/api/files/${index}`);
   Object.assign(state, {
@@ -936,6 +949,148 @@ function pinch(event) {
   }
   state.drag = { kind: "pinch", mid, span };
   if (event) event.preventDefault();
+}
+
+// ------------------------------------------------------------------------------------ sweep
+
+// A sweep walks a photo tile by tile, zoomed so that the smallest face the run looks for
+// (SWEEP_FACE picture pixels) is SWEEP_SCREEN screen pixels tall, showing the output as it will be
+// published, so a face left uncovered stands out; Space moves on to the next tile (Shift+Space
+// back). What was seen is kept per file in the browser (a grid of cells, each seen once a tile
+// holding its centre was shown and left with Space), so the share swept survives reloading; once
+// every cell is seen the file is marked reviewed. Marking it reviewed before says so plainly.
+const SWEEP_FACE = 10;
+const SWEEP_SCREEN = 24;
+const SWEEP_OVERLAP = 2 * SWEEP_FACE; // a face cut by one tile's edge is whole in its neighbour
+const SWEEP_CELLS = 128; // cells along the longer side of the picture
+
+const sweep = { on: false, tiles: [], at: 0, scale: 1 };
+
+function sweepKey(index) {
+  const f = state.files[index];
+  return `unseen-sweep:${$("regions-file").textContent}:${index}:${f.name}:${f.width}x${f.height}`;
+}
+
+// The file's grid of seen cells: {cell (picture px), cols, rows, seen: "0110..."}.
+function sweepGrid(index) {
+  const f = state.files[index];
+  const cell = Math.max(4, Math.ceil(Math.max(f.width, f.height) / SWEEP_CELLS));
+  const cols = Math.ceil(f.width / cell);
+  const rows = Math.ceil(f.height / cell);
+  try {
+    const stored = JSON.parse(localStorage.getItem(sweepKey(index)) || "null");
+    if (stored && stored.cell === cell && stored.seen.length === cols * rows) return stored;
+  } catch (err) {
+    // unreadable: not swept
+  }
+  return { cell, cols, rows, seen: "0".repeat(cols * rows) };
+}
+
+function sweptShare(index) {
+  if (state.files[index].kind !== "image") return null;
+  const { seen } = sweepGrid(index);
+  return (seen.split("1").length - 1) / seen.length;
+}
+
+function markSeen(tile) {
+  const grid = sweepGrid(state.index);
+  const seen = grid.seen.split("");
+  const [x1, y1, x2, y2] = tile;
+  for (let r = 0; r < grid.rows; r++) {
+    const cy = (r + 0.5) * grid.cell;
+    if (cy < y1 || cy > y2) continue;
+    for (let c = 0; c < grid.cols; c++) {
+      const cx = (c + 0.5) * grid.cell;
+      if (cx >= x1 && cx <= x2) seen[r * grid.cols + c] = "1";
+    }
+  }
+  grid.seen = seen.join("");
+  localStorage.setItem(sweepKey(state.index), JSON.stringify(grid));
+}
+
+// Tile origins along one side: evenly spread, overlapping by at least SWEEP_OVERLAP.
+function tileStarts(size, tile) {
+  if (tile >= size) return [0];
+  const n = Math.ceil((size - SWEEP_OVERLAP) / (tile - SWEEP_OVERLAP));
+  return Array.from({ length: n }, (_, i) => ((size - tile) * i) / (n - 1));
+}
+
+// The tiles of the picture shown, row by row, every other row backward (the eye moves on smoothly).
+function sweepTiles() {
+  const stage = $("stage");
+  const { width, height } = state.info;
+  const scale = Math.max(SWEEP_SCREEN / SWEEP_FACE, fitScale());
+  const tw = Math.min(stage.clientWidth / scale, width);
+  const th = Math.min(stage.clientHeight / scale, height);
+  const xs = tileStarts(width, tw);
+  const tiles = [];
+  tileStarts(height, th).forEach((y, row) => {
+    for (const x of row % 2 ? [...xs].reverse() : xs) tiles.push([x, y, x + tw, y + th]);
+  });
+  return { scale, tiles };
+}
+
+function startSweep() {
+  if (!state.info || isVideo()) {
+    status("sweep: photos only (for a video, step through its frames)");
+    return;
+  }
+  Object.assign(sweep, { on: true, ...sweepTiles() });
+  const grid = sweepGrid(state.index);
+  const unseen = (t) => {
+    const cx = Math.min(Math.floor(((t[0] + t[2]) / 2) / grid.cell), grid.cols - 1);
+    const cy = Math.min(Math.floor(((t[1] + t[3]) / 2) / grid.cell), grid.rows - 1);
+    return grid.seen[cy * grid.cols + cx] === "0";
+  };
+  sweep.at = Math.max(0, sweep.tiles.findIndex(unseen));
+  state.preview = true;
+  showTile();
+}
+
+function stopSweep() {
+  sweep.on = false;
+  state.preview = false;
+  fit();
+  draw();
+}
+
+function showTile() {
+  const [x, y] = sweep.tiles[sweep.at];
+  view.scale = sweep.scale;
+  view.x = -x * sweep.scale;
+  view.y = -y * sweep.scale;
+  view.fitted = false;
+  showView();
+  draw();
+}
+
+// Space: the tile shown was seen; on to the next (Shift: back to the one before).
+function sweepStep(step) {
+  if (step > 0) markSeen(sweep.tiles[sweep.at]);
+  const next = sweep.at + step;
+  if (next < 0) return;
+  if (next < sweep.tiles.length) {
+    sweep.at = next;
+    return showTile();
+  }
+  stopSweep();
+  renderFiles();
+  if (sweptShare(state.index) < 1) return status(`swept ${sweptLabel(state.index)}: the parts not seen are still to do`);
+  const say = "swept every part of the picture: marked reviewed";
+  if (!state.reviewed) commit([{ op: "reviewed", value: true }], { keepsReview: true, say });
+  else status(say);
+}
+
+const sweptLabel = (index) => `${Math.floor(100 * sweptShare(index))} %`;
+
+function drawSweep() {
+  const label = $("sweep-label");
+  $("sweep").setAttribute("aria-pressed", String(sweep.on));
+  $("sweep").disabled = isVideo();
+  if (isVideo()) return (label.textContent = "");
+  label.textContent = sweep.on
+    ? `tile ${sweep.at + 1} / ${sweep.tiles.length} · swept ${sweptLabel(state.index)} · Space next · Esc stops`
+    : `swept ${sweptLabel(state.index)}`;
 }
 
 // ------------------------------------------------------------------------------------ video
@@ -1138,6 +1293,7 @@ function onKey(event) {
   if (key === " ") {
     if (target instanceof HTMLButtonElement) return; // Space presses a focused button
     handled();
+    if (sweep.on) return event.repeat || sweepStep(shift ? -1 : 1);
     return setSpace(true); // held: drag the picture
   }
   const step = shift ? 10 : 1;
@@ -1168,7 +1324,8 @@ function onKey(event) {
     case "3": handled(); return setMethod("blur");
     case "4": handled(); return setMethod(null);
     case "f": handled(); return follow(shift ? -1 : 1);
-    case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = state.zone = -1; state.track = state.mergeInto = null; state.drawingZone = false; return draw();
+    case "w": handled(); return sweep.on ? stopSweep() : startSweep();
+    case "Escape": handled(); if (state.following) return stopFollowing(); if (sweep.on) return stopSweep(); state.selected = state.zone = -1; state.track = state.mergeInto = null; state.drawingZone = false; return draw();
     case "ArrowRight": if (isVideo()) { handled(); seek(state.frame + step); } return;
     case "ArrowLeft": if (isVideo()) { handled(); seek(state.frame - step); } return;
   }
@@ -1259,6 +1416,7 @@ async function start() {
   $("zoom-in").addEventListener("click", () => zoomBy(ZOOM_STEP));
   $("zoom-out").addEventListener("click", () => zoomBy(1 / ZOOM_STEP));
   $("zoom-fit").addEventListener("click", fit);
+  $("sweep").addEventListener("click", () => (sweep.on ? stopSweep() : startSweep()));
   // A button clicked keeps no focus, so Space (drag the picture) never presses it again by surprise;
   // one reached with Tab is pressed with Space or Enter, as everywhere.
   document.addEventListener("mousedown", (e) => e.target.closest?.("button") && e.preventDefault());
