@@ -22,6 +22,7 @@ const state = {
   zone: -1, // the selected zone (index into zones)
   drawingZone: false, // the next box drawn is a zone
   selected: -1, // index into regions
+  chosen: new Set(), // several regions picked at once (shift-click, marquee, a group): indices
   track: null, // selected track (video)
   mergeInto: null, // after M: the track the next track picked is merged into
   undo: [], // steps: {ops, undo}
@@ -264,8 +265,10 @@ function merge({ track, from, frames }) {
 // One undoable step: apply ``ops``, send them; the file is no longer reviewed unless ``keepsReview``.
 // ``select`` (a record) is selected afterwards. Returns false if nothing changed.
 function commit(ops, { keepsReview = false, select = null, say = "" } = {}) {
+  const before = state.regions.length;
   let undone = apply(ops);
   if (!undone.length) return false;
+  if (state.regions.length !== before) state.chosen = new Set(); // indices moved
   note = say;
   if (!keepsReview && state.reviewed) {
     const unmark = { op: "reviewed", value: false };
@@ -293,6 +296,7 @@ function reselect(record) {
 function replay(from, to, which) {
   const step = from.pop();
   if (!step) return;
+  state.chosen = new Set();
   const selected = selectedRegion() && copy(selectedRegion());
   try {
     apply(step[which]);
@@ -314,22 +318,38 @@ const redo = () => replay(state.redo, state.undo, "ops");
 const isVideo = () => state.info && state.info.kind === "video";
 const selectedRegion = () => state.regions[state.selected];
 
+// The regions an action applies to: those picked together, or the one selected.
+function picked() {
+  if (state.chosen.size) return [...state.chosen].map((i) => state.regions[i]).filter(Boolean);
+  return selectedRegion() ? [selectedRegion()] : [];
+}
+
+// Keep or obscure what is picked (in a video, a region's whole track), as one step.
 function setAction(action) {
-  const r = selectedRegion();
-  if (!r || r.action === "suggested" || r.action === action) return;
-  if (isVideo() && r.track >= 0) return setTrackAction(r.track, action);
-  commit([{ op: "replace", regions: [[copy(r), { ...copy(r), action }]] }]);
+  const rs = picked().filter((r) => r.action !== "suggested" && r.action !== action);
+  if (!rs.length) return;
+  const tracks = isVideo() ? [...new Set(rs.filter((r) => r.track >= 0).map((r) => r.track))] : [];
+  const ops = tracks.map((track) => ({ op: "action", track, action }));
+  const single = rs.filter((r) => !isVideo() || r.track < 0);
+  if (single.length) ops.push({ op: "replace", regions: single.map((r) => [copy(r), { ...copy(r), action }]) });
+  commit(ops);
 }
 
 // How the selected region (a whole track in a video) is painted: a method, or null for the run's.
 function setMethod(method) {
-  const r = selectedRegion();
-  if (!r || r.action === "suggested" || (r.method ?? null) === method) return;
-  if (isVideo() && r.track >= 0) return commit([{ op: "method", track: r.track, method }]);
-  const now = copy(r);
-  if (method === null) delete now.method;
-  else now.method = method;
-  commit([{ op: "replace", regions: [[copy(r), now]] }]);
+  const rs = picked().filter((r) => r.action !== "suggested" && (r.method ?? null) !== method);
+  if (!rs.length) return;
+  const tracks = isVideo() ? [...new Set(rs.filter((r) => r.track >= 0).map((r) => r.track))] : [];
+  const ops = tracks.map((track) => ({ op: "method", track, method }));
+  const single = rs.filter((r) => !isVideo() || r.track < 0);
+  const changed = (r) => {
+    const now = copy(r);
+    if (method === null) delete now.method;
+    else now.method = method;
+    return now;
+  };
+  if (single.length) ops.push({ op: "replace", regions: single.map((r) => [copy(r), changed(r)]) });
+  commit(ops);
 }
 
 function setTrackAction(track, action) {
@@ -388,12 +408,13 @@ function nextTrackId() {
 }
 
 function accept() {
-  const r = selectedRegion();
-  if (!r || r.action !== "suggested") return;
   if (!isVideo()) {
-    commit([{ op: "replace", regions: [[copy(r), { ...copy(r), action: "obscure" }]] }]);
+    const rs = picked().filter((r) => r.action === "suggested");
+    if (rs.length) commit([{ op: "replace", regions: rs.map((r) => [copy(r), { ...copy(r), action: "obscure" }]) }]);
     return;
   }
+  const r = selectedRegion();
+  if (!r || r.action !== "suggested") return;
   // In a video, the same face's suggestions on nearby keyframes become one drawn track.
   const track = nextTrackId();
   const keys = chain(r).map(copy);
@@ -433,11 +454,13 @@ function chain(start) {
 
 function reject() {
   if (state.zone >= 0) return commit([{ op: "remove_zone", box: [...state.zones[state.zone]] }]);
-  const gone = selectedRegion();
-  if (!gone) return;
+  const gone = picked();
+  if (!gone.length) return;
   state.selected = -1;
-  const ops = [{ op: "remove", regions: [copy(gone)] }];
-  if (isVideo() && gone.source === "manual" && gone.track >= 0) ops.push({ op: "interpolate", track: gone.track });
+  state.chosen = new Set();
+  const ops = [{ op: "remove", regions: gone.map(copy) }];
+  const drawn = new Set(gone.filter((r) => isVideo() && r.source === "manual" && r.track >= 0).map((r) => r.track));
+  for (const track of drawn) ops.push({ op: "interpolate", track });
   commit(ops);
 }
 
@@ -558,10 +581,53 @@ function svgPoint(event) {
   return [Math.min(Math.max(q.x, 0), state.info.width), Math.min(Math.max(q.y, 0), state.info.height)];
 }
 
+// The regions shown on the picture, each as [region, index, members]: those the score and size
+// filter lets through (a region drawn by hand always shows), and in a photo the boxes of one face
+// (several passes found it) as one region, members its indices (the largest box first).
 function visible() {
-  if (!isVideo()) return state.regions.map((r, i) => [r, i]);
-  return (derived().byFrame.get(state.frame) || []).map((i) => [state.regions[i], i]);
+  const shown = (r) => r.source === "manual" || (r.score >= filter.score && Math.max(r.box[2] - r.box[0], r.box[3] - r.box[1]) >= filter.size);
+  if (isVideo()) {
+    return (derived().byFrame.get(state.frame) || []).map((i) => [state.regions[i], i, [i]]).filter(([r]) => shown(r));
+  }
+  return derived().groups.filter((g) => shown(state.regions[g[0]])).map((g) => [state.regions[g[0]], g[0], g]);
 }
+
+// Mirrors unseen.count.same_face: two boxes are one face when they share half the smaller one's
+// area and neither is 3 times the other's size. The page only shows them together; the regions
+// file keeps every box, and Export paints every one.
+function sameFace(a, b) {
+  const ix = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
+  const iy = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
+  if (ix <= 0 || iy <= 0) return false;
+  const area = (c) => (c[2] - c[0]) * (c[3] - c[1]);
+  const size = (c) => Math.max(c[2] - c[0], c[3] - c[1]);
+  const ratio = size(a) / size(b);
+  return (ix * iy) / Math.max(Math.min(area(a), area(b)), 1e-6) >= 0.5 && ratio > 1 / 3 && ratio < 3;
+}
+
+// A photo's regions in groups of one face's boxes with one action (suggestions stay apart).
+function photoGroups() {
+  const parent = state.regions.map((_, i) => i);
+  const root = (k) => (parent[k] === k ? k : (parent[k] = root(parent[k])));
+  const found = state.regions.map((r, i) => [r, i]).filter(([r]) => r.action !== "suggested");
+  for (let a = 0; a < found.length; a++) {
+    for (let b = a + 1; b < found.length; b++) {
+      const [ra, ia] = found[a];
+      const [rb, ib] = found[b];
+      if (ra.action === rb.action && sameFace(ra.box, rb.box)) parent[root(ia)] = root(ib);
+    }
+  }
+  const by = new Map();
+  state.regions.forEach((_, i) => {
+    const k = root(i);
+    if (!by.has(k)) by.set(k, []);
+    by.get(k).push(i);
+  });
+  const area = (i) => { const b = state.regions[i].box; return (b[2] - b[0]) * (b[3] - b[1]); };
+  return [...by.values()].map((g) => g.sort((i, j) => area(j) - area(i)));
+}
+
+const filter = { score: 0, size: 0 }; // regions below either are not shown (still painted)
 
 // What the video view derives from all regions (a long video has hundreds of thousands): the
 // regions of each frame and the tracks, made again only after an edit, not at every step.
@@ -574,7 +640,7 @@ function derived() {
       if (!byFrame.has(r.frame)) byFrame.set(r.frame, []);
       byFrame.get(r.frame).push(i);
     });
-    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks() };
+    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks(), groups: isVideo() ? [] : photoGroups() };
   }
   return views;
 }
@@ -599,26 +665,65 @@ function drawOverlay() {
   // Larger regions below smaller ones, the selected one on top: every region stays clickable.
   // Lines are drawn at screen size (non-scaling strokes); the handles too, outside the corners, so
   // that no region, however small on the screen, is hidden under its own handles.
-  const area = ([r, i]) => (i === state.selected ? -1 : (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]));
+  const union = (g) => [0, 1, 2, 3].map((k) => (k < 2 ? Math.min : Math.max)(...g.map((i) => state.regions[i].box[k])));
+  const shown = visible().map(([r, i, g]) => [r, i, g, g.length > 1 ? union(g) : r.box]);
+  const area = ([, i, , b]) => (i === state.selected ? -1 : (b[2] - b[0]) * (b[3] - b[1]));
   const h = HANDLE / view.scale;
-  for (const [r, i] of visible().sort((a, b) => area(b) - area(a))) {
-    const [x1, y1, x2, y2] = r.box;
-    const cls = `region ${r.action}${i === state.selected ? " selected" : ""}${r.source === "manual" ? " manual" : ""}${r.method ? ` m-${r.method}` : ""}`;
-    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-index": i }, svg);
-    if (i === state.selected) {
+  const many = state.chosen.size > 1;
+  for (const [r, i, g, box] of shown.sort((a, b) => area(b) - area(a))) {
+    const [x1, y1, x2, y2] = box;
+    const on = (i === state.selected && !many) || g.some((k) => state.chosen.has(k));
+    const cls = `region ${r.action}${on ? " selected" : ""}${r.source === "manual" ? " manual" : ""}${r.method ? ` m-${r.method}` : ""}${g.length > 1 ? " group" : ""}`;
+    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-index": i, ...(g.length > 1 ? { "data-members": g.join(",") } : {}) }, svg);
+    if (g.length > 1) {
+      const label = el("text", { x: x2 + 2 / view.scale, y: y1 + 12 / view.scale, class: "count", "font-size": 12 / view.scale }, svg);
+      label.textContent = `×${g.length}`;
+      if (on) for (const k of g) el("rect", { x: state.regions[k].box[0], y: state.regions[k].box[1], width: state.regions[k].box[2] - state.regions[k].box[0], height: state.regions[k].box[3] - state.regions[k].box[1], class: "member" }, svg);
+    }
+    if (i === state.selected && !many && g.length === 1) {
       for (const [cx, cy, corner] of [[x1 - h, y1 - h, "nw"], [x2, y1 - h, "ne"], [x1 - h, y2, "sw"], [x2, y2, "se"]]) {
         el("rect", { x: cx, y: cy, width: h, height: h, class: "handle", "data-corner": corner }, svg);
       }
     }
   }
-  if (state.drag && state.drag.kind === "draw" && state.drag.box) {
-    const [x1, y1, x2, y2] = state.drag.box;
-    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: "region drawing" }, svg);
+  const total = isVideo() ? (derived().byFrame.get(state.frame) || []).length : state.regions.length;
+  const boxes = shown.reduce((n, [, , g]) => n + g.length, 0);
+  $("shown-label").textContent = `${shown.length} shown` + (boxes < total ? ` (${total - boxes} of ${total} boxes filtered out)` : boxes > shown.length ? ` for ${boxes} boxes` : "");
+  if (state.drag && (state.drag.kind === "draw" || state.drag.kind === "marquee") && state.drag.box) {
+    const [x1, y1, x2, y2] = normalised(state.drag.box);
+    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: state.drag.kind === "draw" ? "region drawing" : "marquee" }, svg);
   }
 }
 
 function normalised([x1, y1, x2, y2]) {
   return [Math.min(x1, x2), Math.min(y1, y2), Math.max(x1, x2), Math.max(y1, y2)].map((v) => Math.round(v * 10) / 10);
+}
+
+// Shift-click: add a region (a group: all its boxes) to those picked, or take it out again.
+function toggleChosen(members) {
+  if (!state.chosen.size && state.selected >= 0) state.chosen = new Set([state.selected]);
+  const all = members.every((k) => state.chosen.has(k));
+  for (const k of members) {
+    if (all) state.chosen.delete(k);
+    else state.chosen.add(k);
+  }
+  state.selected = state.chosen.size ? [...state.chosen][0] : -1;
+  state.track = null;
+  draw();
+}
+
+// A marquee (Shift+drag on the picture) picks every region shown whose middle lies inside it.
+function chooseInside([x1, y1, x2, y2]) {
+  const inside = ([r]) => {
+    const cx = (r.box[0] + r.box[2]) / 2;
+    const cy = (r.box[1] + r.box[3]) / 2;
+    return cx >= x1 && cx <= x2 && cy >= y1 && cy <= y2;
+  };
+  state.chosen = new Set(visible().filter(inside).flatMap(([, , g]) => g));
+  state.selected = state.chosen.size ? [...state.chosen][0] : -1;
+  state.track = null;
+  status(`${state.chosen.size} region${state.chosen.size === 1 ? "" : "s"} picked: K keep, O obscure, A accept, X reject`);
+  draw();
 }
 
 function setSpace(held) {
@@ -651,11 +756,16 @@ function onPointerDown(event) {
     draw();
   } else if (target.dataset.index !== undefined && !state.drawingZone) {
     if (pickedForMerge(state.regions[Number(target.dataset.index)].track)) return;
+    const members = target.dataset.members ? target.dataset.members.split(",").map(Number) : [Number(target.dataset.index)];
     state.zone = -1;
+    if (event.shiftKey) return toggleChosen(members);
     state.selected = Number(target.dataset.index);
+    state.chosen = new Set(members.length > 1 ? members : []);
     state.track = selectedRegion().track >= 0 ? selectedRegion().track : null;
-    state.drag = { kind: "move", at: [x, y], start: [...selectedRegion().box] };
+    if (members.length === 1) state.drag = { kind: "move", at: [x, y], start: [...selectedRegion().box] };
     draw();
+  } else if (event.shiftKey && !state.drawingZone) {
+    state.drag = { kind: "marquee", at: [x, y], box: null };
   } else {
     state.drag = { kind: "draw", at: [x, y], box: null };
   }
@@ -672,7 +782,7 @@ function onPointerMove(event) {
     return;
   }
   const [x, y] = svgPoint(event);
-  if (d.kind === "draw") {
+  if (d.kind === "draw" || d.kind === "marquee") {
     d.box = [d.at[0], d.at[1], x, y];
   } else if (d.kind === "move") {
     const [x1, y1, x2, y2] = d.start;
@@ -699,10 +809,12 @@ function onPointerUp(event) {
   if (d.kind === "pinch" && touches.size) return; // until the last finger is lifted
   state.drag = null;
   if (d.kind === "pan" || d.kind === "pinch") return;
+  if (d.kind === "marquee") return d.box ? chooseInside(normalised(d.box)) : draw();
   if (d.kind === "draw") {
     const box = d.box && normalised(d.box);
     if (!box || box[2] - box[0] < MIN_SIDE || box[3] - box[1] < MIN_SIDE) {
       state.selected = state.zone = -1; // a click on the picture: deselect
+      state.chosen = new Set();
       state.track = null;
       draw();
       return;
@@ -771,9 +883,10 @@ function draw() {
   $("keep-only").setAttribute("aria-pressed", String(state.keepOnly));
   $("frame").classList.toggle("keep-only", state.keepOnly);
   const r = selectedRegion();
-  $("accept").disabled = !r || r.action !== "suggested";
-  $("keep").disabled = $("obscure").disabled = !r || r.action === "suggested";
-  $("reject").disabled = !r && state.zone < 0;
+  const rs = picked();
+  $("accept").disabled = !rs.some((p) => p.action === "suggested");
+  $("keep").disabled = $("obscure").disabled = !rs.some((p) => p.action !== "suggested");
+  $("reject").disabled = !rs.length && state.zone < 0;
   $("method").disabled = !r || r.action === "suggested";
   $("method").value = (r && r.method) || "";
   $("undo").disabled = !state.undo.length;
@@ -837,6 +950,7 @@ async function openFile(index, frame = 0) {
     reviewed: entry.state === "reviewed",
     keepOnly: entry.keep_only,
     selected: -1,
+    chosen: new Set(),
     track: null,
     mergeInto: null,
     ...storedHistory(index, entry),
@@ -1259,6 +1373,7 @@ function nextSuggestion(step) {
   if (at >= 0) next = order[(at + step + order.length) % order.length];
   else next = (step > 0 ? order.find(([r]) => r.frame >= state.frame) : [...order].reverse().find(([r]) => r.frame <= state.frame)) || order[0];
   state.selected = next[1];
+  state.chosen = new Set();
   state.track = null;
   if (isVideo()) state.frame = next[0].frame;
   draw();
@@ -1269,6 +1384,8 @@ function nextRegion(step) {
   if (!shown.length) return;
   const at = shown.indexOf(state.selected);
   state.selected = shown[(at + step + shown.length) % shown.length];
+  const [, , members] = visible().find(([, i]) => i === state.selected);
+  state.chosen = new Set(members.length > 1 ? members : []); // a face's boxes go together
   state.track = selectedRegion().track >= 0 ? selectedRegion().track : null;
   draw();
 }
@@ -1325,7 +1442,7 @@ function onKey(event) {
     case "4": handled(); return setMethod(null);
     case "f": handled(); return follow(shift ? -1 : 1);
     case "w": handled(); return sweep.on ? stopSweep() : startSweep();
-    case "Escape": handled(); if (state.following) return stopFollowing(); if (sweep.on) return stopSweep(); state.selected = state.zone = -1; state.track = state.mergeInto = null; state.drawingZone = false; return draw();
+    case "Escape": handled(); if (state.following) return stopFollowing(); if (sweep.on) return stopSweep(); state.selected = state.zone = -1; state.chosen = new Set(); state.track = state.mergeInto = null; state.drawingZone = false; return draw();
     case "ArrowRight": if (isVideo()) { handled(); seek(state.frame + step); } return;
     case "ArrowLeft": if (isVideo()) { handled(); seek(state.frame - step); } return;
   }
@@ -1417,6 +1534,13 @@ async function start() {
   $("zoom-out").addEventListener("click", () => zoomBy(1 / ZOOM_STEP));
   $("zoom-fit").addEventListener("click", fit);
   $("sweep").addEventListener("click", () => (sweep.on ? stopSweep() : startSweep()));
+  for (const [id, key] of [["min-score", "score"], ["min-size", "size"]]) {
+    $(id).addEventListener("input", (e) => {
+      filter[key] = Number(e.target.value) || 0;
+      draw();
+    });
+    $(id).addEventListener("change", (e) => e.target.blur()); // the keys are the page's again
+  }
   // A button clicked keeps no focus, so Space (drag the picture) never presses it again by surprise;
   // one reached with Tab is pressed with Space or Enter, as everywhere.
   document.addEventListener("mousedown", (e) => e.target.closest?.("button") && e.preventDefault());
