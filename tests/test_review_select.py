@@ -4,6 +4,8 @@ filter hides weak regions from view (never from the output)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import test_review_page as review_page
 from PIL import Image
@@ -105,3 +107,37 @@ def test_shift_click_and_marquee_pick_many_for_one_edit_and_a_filter_hides_weak_
         sync_api.expect(regions).to_have_count(2)
     finally:
         server.stop()
+
+
+def test_a_kept_face_under_a_neighbours_region_is_shown_and_can_be_uncovered(page, tmp_path):
+    src = tmp_path / "people.png"
+    original, faces = review_photo(src)
+    entry = detect_photo(src, tmp_path / "out" / "people.png", Options())
+    clear = _best(entry.regions.boxes, faces[CLEAR])
+    x1, y1, x2, y2 = entry.regions.boxes[clear].tolist()
+    shift = 0.7 * (x2 - x1)  # another face's box over the right third of the kept one
+    neighbour = Regions.from_boxes([[x1 + shift, y1, x2 + shift, y2]], [0.9], source="full")
+    entry.regions = Regions.concat([entry.regions, neighbour])
+    entry.actions = np.concatenate([entry.actions, ["obscure"]])
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        face = page.locator(f'#overlay rect[data-index="{clear}"]')
+        face.click(position={"x": 4, "y": 4})
+        page.keyboard.press("k")
+        _saved(page)
+        sync_api.expect(face).to_have_class(re.compile(r"\bkeep\b.*\bcovered\b"))
+        uncover = page.locator("#uncover")
+        sync_api.expect(uncover).to_have_text("Uncover: remove the 1 region over this kept face")
+        uncover.click()
+        _saved(page)
+        sync_api.expect(uncover).to_be_hidden()
+        sync_api.expect(face).not_to_have_class(re.compile("covered"))
+        assert len(load_document(path).files[0].regions) == len(entry.regions) - 1
+        _export(page)
+    finally:
+        server.stop()
+    with Image.open(tmp_path / "out" / "people.png") as im:
+        out = np.asarray(im.convert("RGB"))
+    x1, y1, x2, y2 = (int(v) for v in faces[CLEAR])
+    assert np.array_equal(out[y1:y2, x1:x2], original[y1:y2, x1:x2])

@@ -627,6 +627,28 @@ function photoGroups() {
   return [...by.values()].map((g) => g.sort((i, j) => area(j) - area(i)));
 }
 
+// The regions to obscure painted over kept region ``k`` (indices): on its frame, overlapping it, and
+// not merely another box of the same face found by a detector, which gives way to it (the rule of
+// unseen.render.painted: a neighbour's face, or a region a person drew, stays painted over it).
+function coveringKept(k) {
+  const kept = state.regions[k];
+  const { byFrame, drawnTracks } = derived();
+  const drawn = (r) => r.source === "manual" || (r.source === "interpolated" && drawnTracks.has(r.track));
+  const overlaps = (a, b) => Math.min(a[2], b[2]) > Math.max(a[0], b[0]) && Math.min(a[3], b[3]) > Math.max(a[1], b[1]);
+  return (byFrame.get(kept.frame) || []).filter((i) => {
+    const r = state.regions[i];
+    return r.action === "obscure" && overlaps(r.box, kept.box) && (drawn(r) || !sameFace(r.box, kept.box));
+  });
+}
+
+// Remove the regions painted over the selected kept face (a person's choice: one may be a neighbour).
+function uncoverKept() {
+  const r = selectedRegion();
+  if (!r || r.action !== "keep") return;
+  const over = coveringKept(state.selected).map((i) => copy(state.regions[i]));
+  if (over.length) commit([{ op: "remove", regions: over }], { select: r });
+}
+
 const filter = { score: 0, size: 0 }; // regions below either are not shown (still painted)
 
 // What the video view derives from all regions (a long video has hundreds of thousands): the
@@ -640,7 +662,8 @@ function derived() {
       if (!byFrame.has(r.frame)) byFrame.set(r.frame, []);
       byFrame.get(r.frame).push(i);
     });
-    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks(), groups: isVideo() ? [] : photoGroups() };
+    const drawnTracks = new Set(state.regions.filter((r) => r.source === "manual" && r.track >= 0).map((r) => r.track));
+    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks(), groups: isVideo() ? [] : photoGroups(), drawnTracks };
   }
   return views;
 }
@@ -673,7 +696,8 @@ function drawOverlay() {
   for (const [r, i, g, box] of shown.sort((a, b) => area(b) - area(a))) {
     const [x1, y1, x2, y2] = box;
     const on = (i === state.selected && !many) || g.some((k) => state.chosen.has(k));
-    const cls = `region ${r.action}${on ? " selected" : ""}${r.source === "manual" ? " manual" : ""}${r.method ? ` m-${r.method}` : ""}${g.length > 1 ? " group" : ""}`;
+    const covered = r.action === "keep" && g.some((k) => coveringKept(k).length);
+    const cls = `region ${r.action}${on ? " selected" : ""}${r.source === "manual" ? " manual" : ""}${r.method ? ` m-${r.method}` : ""}${g.length > 1 ? " group" : ""}${covered ? " covered" : ""}`;
     el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-index": i, ...(g.length > 1 ? { "data-members": g.join(",") } : {}) }, svg);
     if (g.length > 1) {
       const label = el("text", { x: x2 + 2 / view.scale, y: y1 + 12 / view.scale, class: "count", "font-size": 12 / view.scale }, svg);
@@ -887,6 +911,9 @@ function draw() {
   $("accept").disabled = !rs.some((p) => p.action === "suggested");
   $("keep").disabled = $("obscure").disabled = !rs.some((p) => p.action !== "suggested");
   $("reject").disabled = !rs.length && state.zone < 0;
+  const over = r && r.action === "keep" && !state.chosen.size ? coveringKept(state.selected).length : 0;
+  $("uncover").hidden = !over;
+  $("uncover").textContent = `Uncover: remove the ${over} region${over === 1 ? "" : "s"} over this kept face`;
   $("method").disabled = !r || r.action === "suggested";
   $("method").value = (r && r.method) || "";
   $("undo").disabled = !state.undo.length;
@@ -1569,6 +1596,7 @@ async function start() {
   $("export-confirm").addEventListener("click", exportConfirmed);
   $("export-cancel").addEventListener("click", () => $("export-dialog").close());
   $("retry").addEventListener("click", () => retryNow && retryNow());
+  $("uncover").addEventListener("click", uncoverKept);
   $("scrubber").addEventListener("input", (e) => seek(Number(e.target.value)));
   $("prev-frame").addEventListener("click", () => seek(state.frame - 1));
   $("next-frame").addEventListener("click", () => seek(state.frame + 1));
