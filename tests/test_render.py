@@ -24,7 +24,7 @@ from unseen.regions_file import (
     save_document,
     write_regions_file,
 )
-from unseen.render import options_from_record
+from unseen.render import options_from_record, painted
 
 BLACK = (0, 0, 0)
 MISSED = (230.0, 20.0, 270.0, 70.0)  # a "face" the detector did not report: a person draws it
@@ -249,12 +249,12 @@ def test_video_renders_a_track_with_its_own_method_and_a_static_zone(tmp_path):
 
 def test_keep_only_covers_everything_but_the_kept_face(photo, tmp_path):
     """Two faces, only one of them in the file (kept): the other face, never found, and the whole
-    background are painted; a region to obscure over part of the kept face stays painted."""
+    background are painted; a region a person drew over part of the kept face stays painted."""
     src, original, boxes = photo
     size, sha = fingerprint(src)
     kept, missed = boxes[0], boxes[1]
     corner = [kept[0], kept[1], (kept[0] + kept[2]) / 2, (kept[1] + kept[3]) / 2]
-    regions = Regions.from_boxes([kept, corner], source="full")
+    regions = Regions.concat([Regions.from_boxes([kept], source="full"), Regions.from_boxes([corner])])
     entry = FileEntry(
         str(src), str(tmp_path / "out.png"), "image", 320, 256, 1, regions, ["keep", "obscure"], size, sha
     )
@@ -313,3 +313,57 @@ def test_keep_only_video_pixelates_all_but_the_kept_track(tmp_path):
         assert covered_fraction(a, b, (80, 0, 160, 120), color=BLACK, tol=30) < 0.2  # the file's method
         cells = b[:, 80:160].astype(int).reshape(120, 80 // 20, 20, 3)  # 8 cells across 160 px: 20 px each
         assert np.abs(cells - cells[:, :, :1]).mean() < 12, f"frame {i}: not in 20 px cells"
+
+
+def test_a_kept_face_stays_visible_under_its_own_boxes_but_not_under_a_neighbour(photo, tmp_path):
+    """A box over the kept face's eyes (the same face, found twice) does not cover it; a neighbour's
+    face overlapping it stays covered, and so does a box over the eyes on a frame where it is not kept."""
+    src, original, boxes = photo
+    size, sha = fingerprint(src)
+    kept = boxes[1]  # 32..77 x 51..111
+    eyes = [40.0, 65.0, 70.0, 80.0]
+    neighbour = [62.0, 40.0, 112.0, 100.0]  # a quarter of it over the kept face: another face
+    regions = Regions.from_boxes([kept, eyes, neighbour], source="full")
+    entry = FileEntry(
+        str(src),
+        str(tmp_path / "out.png"),
+        "image",
+        320,
+        256,
+        1,
+        regions,
+        ["keep", "obscure", "obscure"],
+        size,
+        sha,
+    )
+    path = tmp_path / "regions.json"
+    save_document(path, RegionsDocument([entry], {"shape": "box", "margin": 0.0, "head_top": 0.0}))
+
+    api.render(path)
+
+    out = _read(tmp_path / "out.png")
+    x1, y1, y2 = int(np.ceil(kept[0])), int(np.ceil(kept[1])), int(kept[3])
+    assert np.array_equal(out[y1:y2, x1:62], original[y1:y2, x1:62])  # the kept face but the neighbour's part
+    assert covered_fraction(original, out, neighbour, color=BLACK) == 1.0
+    assert covered_fraction(original, out, boxes[0], color=BLACK) == 0.0  # nothing else painted
+
+
+def test_only_the_boxes_of_a_face_kept_on_that_frame_give_way_to_it():
+    """Per frame: the eyes box on frame 2, where the face is not kept, is painted as any region, and
+    so is a box a person drew over the kept face."""
+    found = {"source": "full"}
+    regions = Regions.from_records(
+        [
+            {"box": [10, 10, 50, 60], "frame": 1, "track": 0, **found},
+            {"box": [20, 20, 40, 30], "frame": 1, **found},
+            {"box": [20, 20, 40, 30], "frame": 2, **found},
+            {"box": [10, 10, 50, 60], "frame": 2, "track": 0, **found},
+            {"box": [15, 40, 45, 60], "frame": 1, "source": "manual"},
+        ]
+    )
+    actions = ["keep", "obscure", "obscure", "obscure", "obscure"]
+    entry = FileEntry("in.mp4", "out.mp4", "video", 100, 80, 3, regions, actions)
+    paint = painted(entry, options_from_record({}))
+    assert paint.source.tolist() == ["full", "kept", "full", "full", "manual"]
+    assert paint.frame.tolist() == [1, 1, 2, 2, 1]
+    assert painted(entry, options_from_record({}), frame=2).source.tolist() == ["full", "full"]

@@ -21,6 +21,7 @@ from scenes import covered_fraction
 from unseen import api
 from unseen.cli import main
 from unseen.regions_file import load_document, write_regions_file
+from unseen.review.session import ReviewSession
 
 URL = re.compile(r"unseen review: (http://127\.0\.0\.1:(\d+)/\?token=([\w-]+))")
 
@@ -192,6 +193,41 @@ def test_the_browser_gets_no_token_and_does_not_hold_up_the_server(tmp_path):
             os.kill(pid, signal.SIGKILL)  # it holds the review's output pipes
         proc.kill()
     assert "resume with" in proc.communicate(timeout=20)[1]
+
+
+def test_export_writes_the_same_bytes_as_render_and_the_preview_shows_them(tmp_path):
+    """A fresh review's Export, ``unseen render`` of its regions file and the page's preview of the
+    output agree pixel for pixel (the detector's boxes are unrounded; the file keeps 0.1 px), and a
+    face kept stays visible under a second box over its eyes."""
+    original, faces = review_photo(tmp_path / "people.png")
+    proc, url, _ = _start("people.png", "-o", "out", cwd=tmp_path)
+    try:
+        with httpx.Client(base_url=url.split("/?")[0], follow_redirects=True) as client:
+            client.get(url).raise_for_status()
+            entry = client.get("/api/files/0").json()
+            regions = entry["regions"]
+            face = regions[int(np.argmax([_iou(r["box"], faces[CLEAR]) for r in regions]))]
+            x1, y1, x2, y2 = face["box"]
+            eyes = {**face, "box": [x1 + 4, y1 + 8, x2 - 4, (y1 + y2) / 2], "source": "fine", "score": 0.5}
+            ops = [
+                {"op": "replace", "regions": [[face, {**face, "action": "keep"}]]},
+                {"op": "add", "regions": [eyes]},
+            ]
+            client.patch("/api/files/0", json={"ops": ops, "version": entry["version"]}).raise_for_status()
+            (result,) = client.post("/api/export").json()["results"]
+    finally:
+        _stop(proc)
+    exported = Path(result["output"]).read_bytes()
+    with Image.open(result["output"]) as im:
+        out = np.asarray(im.convert("RGB"))
+    x1, y1, x2, y2 = (int(v) for v in faces[CLEAR])
+    assert np.array_equal(out[y1:y2, x1:x2], original[y1:y2, x1:x2])
+    regions_file = tmp_path / "review.unseen.json"  # the default: the current folder, outside -o
+    assert main(["render", str(regions_file), "--overwrite"]) == 0
+    assert Path(result["output"]).read_bytes() == exported
+    session = ReviewSession.open(regions_file)
+    with Image.open(result["output"]) as im:
+        assert np.array_equal(session.picture(0, output=True), np.asarray(im.convert("RGB")))
 
 
 def test_render_command_writes_outputs_from_the_regions(tmp_path, capsys):

@@ -95,11 +95,12 @@ def _open(page, server: ReviewServer) -> None:
 
 def _export(page) -> None:
     page.click("#export")
-    sync_api.expect(page.locator("#status")).to_have_text("exported 1 file")
+    page.click("#export-confirm")  # after the list of what is not reviewed yet
+    sync_api.expect(page.locator("#status")).to_have_text(re.compile(r"^exported 1 file to /"))
 
 
 def _saved(page) -> None:
-    sync_api.expect(page.locator("#status")).to_have_text("saved")
+    sync_api.expect(page.locator("#status")).to_have_text(re.compile(r"^saved\b"))
 
 
 def _drag(page, box, size: tuple[int, int]) -> None:
@@ -164,14 +165,16 @@ def test_photo_review_keep_draw_accept_reload_export(page, tmp_path):
         sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(1)
         page.keyboard.press("r")
         _saved(page)
-        sync_api.expect(page.locator(".file.current .state")).to_have_text("reviewed")
+        sync_api.expect(page.locator(".file.current .state")).to_have_text(
+            "reviewed, not swept"
+        )  # marked with R, no sweep
 
         page.reload()
         page.wait_for_selector("body.ready")
         _region_has(page, clear, "keep")
         _region_has(page, weak, "obscure")
         sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(1)
-        sync_api.expect(page.locator(".file.current .state")).to_have_text("reviewed")
+        sync_api.expect(page.locator(".file.current .state")).to_have_text("reviewed, not swept")
         saved = load_document(path).files[0]
         assert saved.reviewed and saved.edited
         assert (saved.actions == "keep").sum() == 1 and (saved.regions.source == "manual").sum() == 1

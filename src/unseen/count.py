@@ -19,6 +19,7 @@ import numpy as np
 from .regions import Regions
 
 SAME_FACE = 0.5  # two boxes sharing this much of the smaller one's area are one face
+SIZE_RATIO = 3.0  # ... when neither is this many times larger than the other (a face, not a crowd)
 
 
 def _overlaps(box: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -28,6 +29,19 @@ def _overlaps(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
     smaller = np.minimum((box[2] - box[0]) * (box[3] - box[1]), areas)
     return np.where((w > 0) & (h > 0), w * h / np.maximum(smaller, 1e-6), 0.0)
+
+
+def same_face(boxes: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Which of ``boxes`` are another view of one of ``faces`` (the fine pass's box over the eyes,
+    a second detector's box): sharing :data:`SAME_FACE` of the smaller box's area with it, at a
+    size (larger side) within :data:`SIZE_RATIO` of it. A neighbour's face beside it is not."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    sizes = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    views = np.zeros(len(boxes), bool)
+    for face in np.asarray(faces, np.float64).reshape(-1, 4):
+        ratio = sizes / _size(face)
+        views |= (_overlaps(face, boxes) >= SAME_FACE) & (ratio > 1 / SIZE_RATIO) & (ratio < SIZE_RATIO)
+    return views
 
 
 def photo_counts(regions: Regions, confident: float) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .api import FileReport, Options, anonymise_file, anonymise_video_file
-from .count import photo_counts
+from .count import photo_counts, same_face
 from .detect.cascade import PHOTO_CASCADE
 from .errors import InputError, UnseenError, brief, shown
 from .media.image import read_photo
@@ -181,9 +181,7 @@ def _paint(
         paint = painted(entry, options)
         report = anonymise_file(src, entry.output, options, overwrite=overwrite, regions=paint)
         # the faces are the regions obscured, not the zones or the picture a "keep only" file paints
-        faces = entry.to_paint
-        counts = [photo_counts(faces[faces.frame == i], PHOTO_CASCADE.threshold) for i in range(entry.frames)]
-        report.faces, report.candidates = max(counts, default=(0, 0))
+        report.faces, report.candidates = photo_faces(entry.to_paint, entry.frames)
     else:
         report = anonymise_video_file(
             src,
@@ -200,31 +198,64 @@ def _paint(
     return report
 
 
+def photo_faces(regions: Regions, frames: int = 1) -> tuple[int, int]:
+    """(faces, candidates) among a photo's regions as a normal run counts and prints them (the most
+    on any one of its ``frames``): the review page shows the same numbers as the command line."""
+    counts = [photo_counts(regions[regions.frame == i], PHOTO_CASCADE.threshold) for i in range(frames)]
+    return max(counts, default=(0, 0))
+
+
 def painted(entry: FileEntry, options: Options, frame: int | None = None) -> Regions:
     """What is painted over on every frame (or on ``frame``): the ``obscure`` regions and the static
     zones. A zone is grown by sqrt(2) about its centre when the shape is an ellipse, so that the
-    ellipse painted still covers the whole box the person drew. A file reviewed "keep only" gets
-    the whole picture first and its ``keep`` regions shown as they are (see :data:`unseen.obscure.KEPT`)
-    under those."""
+    ellipse painted still covers the whole box the person drew.
+
+    A face a person keeps stays visible (see :data:`unseen.obscure.KEPT`): the regions to obscure
+    that are only other views of a kept face on its frame (:func:`unseen.count.same_face`: a box
+    over its eyes, a second detection; not a region a person drew there) are painted first, then
+    the kept faces get their pixels back (in their own shape only), then every other region and
+    zone is painted over them, so a neighbour's face that overlaps a kept one stays covered. A file
+    reviewed "keep only" gets the whole picture painted first of all. The preview, Export and
+    ``unseen render`` all paint this."""
     regions = entry.to_paint
+    kept = entry.regions[entry.actions == "keep"]
     frames = np.arange(entry.frames) if frame is None else np.asarray([frame])
     if frame is not None:
-        regions = regions[regions.frame == frame]
-    regions = _with_zones(regions, entry, options, frames)
-    if not entry.keep_only:
-        return regions
-    kept = entry.regions[entry.actions == "keep"]
-    if frame is not None:
-        kept = kept[kept.frame == frame]
-    whole = np.tile([0.0, 0.0, float(entry.width), float(entry.height)], (len(frames), 1))
+        regions, kept = regions[regions.frame == frame], kept[kept.frame == frame]
+    views = _views_of(regions, kept)
+    if not entry.keep_only and not views.any():
+        return _with_zones(regions, entry, options, frames)
     nothing = {n: None for n in regions.data}
+    whole = np.tile([0.0, 0.0, float(entry.width), float(entry.height)], (len(frames), 1))
+    everything = [Regions(whole, 1.0, "everything", frames, -1, nothing)] if entry.keep_only else []
     return Regions.concat(
         [
-            Regions(whole, 1.0, "everything", frames, -1, nothing),
+            *everything,
+            regions[views],
             Regions(kept.boxes, kept.scores, KEPT, kept.frame, -1, kept.data),
-            regions,
+            _with_zones(regions[~views], entry, options, frames),
         ]
     )
+
+
+def _views_of(regions: Regions, kept: Regions) -> np.ndarray:
+    """Which of ``regions`` are other views of a kept face on the same frame, found by a detector: a
+    region a person drew (or filled in between drawn keys) over a kept face is painted over it."""
+    views = np.zeros(len(regions), bool)
+    if not len(kept) or not len(regions):
+        return views
+    drawn = regions.source == "manual"
+    drawn |= (regions.source == "interpolated") & np.isin(
+        regions.track, regions.track[drawn & (regions.track >= 0)]
+    )
+    order, korder = np.argsort(regions.frame, kind="stable"), np.argsort(kept.frame, kind="stable")
+    on, kon = regions.frame[order], kept.frame[korder]
+    for f in np.unique(kon).tolist():
+        rows = order[np.searchsorted(on, f) : np.searchsorted(on, f, side="right")]
+        faces = korder[np.searchsorted(kon, f) : np.searchsorted(kon, f, side="right")]
+        if len(rows):
+            views[rows] = same_face(regions.boxes[rows], kept.boxes[faces])
+    return views & ~drawn
 
 
 def _with_zones(regions: Regions, entry: FileEntry, options: Options, frames: np.ndarray) -> Regions:

@@ -26,7 +26,7 @@ from ..errors import InputError, UnseenError, one_line, shown
 from ..obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from ..plan import PlanOptions
 from ..regions_file import RegionsDocument, load_document, options_record, save_document
-from ..render import options_from_record, render_entry, run_inputs
+from ..render import options_from_record, photo_faces, render_entry, run_inputs
 from .detection import detect_photo, detect_video
 from .lock import RegionsLock
 from .server import ReviewServer
@@ -189,16 +189,22 @@ def _new_review(
             _say(f"unseen review: {exc}; not in this review")
             continue
         suggested = entry.actions == "suggested"
-        found = f"{int((~suggested).sum())} regions"
         if entry.kind == "video":
-            found = f"{len(set(entry.regions.track[~suggested].tolist()))} tracks ({found})"
+            tracks = len(set(entry.regions.track[~suggested].tolist()))
+            found = f"{tracks} tracks ({int((~suggested).sum())} regions)"
+        else:  # as a normal run and the page count them
+            faces, candidates = photo_faces(entry.regions[~suggested], entry.frames)
+            found = f"{faces} face{'s' if faces != 1 else ''}" + (
+                f" (+{candidates} candidates)" if candidates else ""
+            )
         _say(f"unseen review: {n}/{len(jobs)} {shown(job.src)}: {found}, {int(suggested.sum())} suggestions")
         entries.append(entry)
     if not entries:
         raise InputError("no file could be analysed")
-    doc = RegionsDocument(entries, options_record(options))
-    save_document(path, doc)
-    return ReviewSession(path, doc, overlay)
+    save_document(path, RegionsDocument(entries, options_record(options)))
+    # The review works on the file as written (boxes to 0.1 px), not on the detector's unrounded
+    # boxes: so Export, the preview and ``unseen render`` of that file paint the very same pixels.
+    return ReviewSession(path, load_document(path), overlay)
 
 
 def _advance(bar: tqdm, done: int, total: int | None) -> None:

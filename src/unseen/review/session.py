@@ -29,7 +29,7 @@ from ..regions_file import (
     load_document,
     save_document,
 )
-from ..render import check_size, options_from_record, painted, render_entry, run_inputs
+from ..render import check_size, options_from_record, painted, photo_faces, render_entry, run_inputs
 from .coverage import coverage
 from .edits import apply_edits, checked_boxes
 from .follow import follow
@@ -204,18 +204,23 @@ def _follow_request(body: Any, entry: FileEntry) -> tuple[int, np.ndarray, int, 
 
 def _summary(index: int, entry: FileEntry) -> dict[str, Any]:
     actions = entry.actions
-    faces = entry.regions[actions != "suggested"]
-    tracks = len(set(faces.track[faces.track >= 0].tolist()))
+    found = entry.regions[actions != "suggested"]
+    if entry.kind == "video":
+        faces, candidates = len(set(found.track[found.track >= 0].tolist())), 0
+    else:  # counted as the command line counts them: boxes of one face once, weak ones apart
+        faces, candidates = photo_faces(found, entry.frames)
     state = "reviewed" if entry.reviewed else "changed" if entry.edited else "not reviewed"
     return {
         "index": index,
         "name": Path(entry.input).name,
+        "output": entry.output,  # Export says where the files go
         "kind": entry.kind,
         "width": entry.width,
         "height": entry.height,
         "frames": entry.frames,
         "state": state,
-        "faces": tracks if entry.kind == "video" else len(faces),
+        "faces": faces,
+        "candidates": candidates,
         "kept": int((actions == "keep").sum()),
         "suggestions": int((actions == "suggested").sum()),
         "zone_count": len(entry.zones),

@@ -22,6 +22,7 @@ const state = {
   zone: -1, // the selected zone (index into zones)
   drawingZone: false, // the next box drawn is a zone
   selected: -1, // index into regions
+  chosen: new Set(), // several regions picked at once (shift-click, marquee, a group): indices
   track: null, // selected track (video)
   mergeInto: null, // after M: the track the next track picked is merged into
   undo: [], // steps: {ops, undo}
@@ -45,15 +46,58 @@ function status(text, error = false) {
   el.classList.toggle("error", error);
 }
 
+const RETRY_SECONDS = 5; // while the server does not answer, the page asks again this often
+
+// A request to the server. If the server cannot be reached at all (stopped, the laptop asleep),
+// the request waits and is sent again once it answers (every RETRY_SECONDS, or at once with
+// "Try again"), so no edit is lost or sent out of order; a refusal (an HTTP error) throws.
 async function api(method, url, body) {
   const options = { method, headers: {}, credentials: "same-origin" };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
-  const reply = await fetch(url, options);
-  if (!reply.ok) throw Object.assign(new Error(`${reply.status} ${await reply.text()}`), { status: reply.status });
-  return reply.json();
+  for (;;) {
+    let reply;
+    try {
+      reply = await fetch(url, options);
+    } catch (err) {
+      await serverGone(); // fetch throws only when nothing answered
+      continue;
+    }
+    serverBack();
+    if (!reply.ok) throw Object.assign(new Error(`${reply.status} ${await reply.text()}`), { status: reply.status });
+    return reply.json();
+  }
+}
+
+let retryNow = null; // resolves the wait for the next try
+let note = ""; // said after "saved" until the next edit (what an edit means beyond itself)
+
+function serverGone() {
+  const banner = $("offline");
+  banner.hidden = false;
+  const waiting = unsaved ? `${unsaved} edit${unsaved === 1 ? "" : "s"} not saved yet, kept on this page and sent once it answers. ` : "";
+  $("offline-text").textContent =
+    `The review server is not answering: it was stopped, or this computer slept. ${waiting}` +
+    `Trying again every ${RETRY_SECONDS} s. If it was stopped, start it again with ` +
+    `"unseen review --regions ${$("regions-file").textContent}" and open the address it prints: ` +
+    "every edit saved before is in that file.";
+  status("server not answering", true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, RETRY_SECONDS * 1000);
+    retryNow = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+}
+
+function serverBack() {
+  if ($("offline").hidden) return;
+  $("offline").hidden = true;
+  retryNow = null;
+  status(unsaved ? "saving…" : "server answering again");
 }
 
 // Send ``ops`` (already applied here) to the server, after the edits sent before them, with the
@@ -70,18 +114,57 @@ function send(ops) {
       state.files[index] = summary;
       state.saved += 1;
       renderFiles();
-      status(unsaved ? "saving…" : "saved");
+      status(unsaved ? "saving…" : note ? `saved · ${note}` : "saved");
       if (index === state.index) draw(); // the coverage, and the preview, follow the edit
     })
     .catch((err) => {
       unsaved -= 1;
-      if (err.status !== 409) return status(`not saved: ${err.message} (reload the page)`, true);
+      forgetHistory(index); // the page and the file may disagree now: no undo across that
+      if (err.status !== 409) return status(`not saved: ${err.message} (reload the page to see the file as saved)`, true);
       const name = state.files[index].name;
       const told = () => status(`not saved: ${name} was changed elsewhere (another tab?); reloaded it, make your change again`, true);
       if (index === state.index && !unsaved) saving.then(() => openFile(index, state.frame)).then(told);
       else told();
     });
   return saving;
+}
+
+// ------------------------------------------------------------------------------------ history
+
+// Undo and redo are kept per file in the tab's session storage, so they survive changing file
+// and reloading the page (not closing the tab). A history is used again only while the file
+// has as many regions and zones as when it was stored: else it was changed elsewhere.
+const historyKey = (index) => `unseen-review:${$("regions-file").textContent}:${index}`;
+
+function storeHistory() {
+  const record = { regions: state.regions.length, zones: state.zones.length, undo: state.undo, redo: state.redo };
+  for (;;) {
+    try {
+      sessionStorage.setItem(historyKey(state.index), JSON.stringify(record));
+      return;
+    } catch (err) {
+      // full (a long video's follow runs are large): drop the oldest steps
+      if (!record.undo.length && !record.redo.length) return;
+      (record.undo.length ? record.undo : record.redo).shift();
+    }
+  }
+}
+
+function storedHistory(index, entry) {
+  try {
+    const record = JSON.parse(sessionStorage.getItem(historyKey(index)) || "null");
+    if (record && record.regions === entry.regions.length && record.zones === entry.zones.length) {
+      return { undo: record.undo, redo: record.redo };
+    }
+  } catch (err) {
+    // unreadable: start afresh
+  }
+  return { undo: [], redo: [] };
+}
+
+function forgetHistory(index) {
+  sessionStorage.removeItem(historyKey(index));
+  if (index === state.index) state.undo = state.redo = [];
 }
 
 // ------------------------------------------------------------------------------------ edits
@@ -187,9 +270,12 @@ function merge({ track, from, frames }) {
 
 // One undoable step: apply ``ops``, send them; the file is no longer reviewed unless ``keepsReview``.
 // ``select`` (a record) is selected afterwards. Returns false if nothing changed.
-function commit(ops, { keepsReview = false, select = null } = {}) {
+function commit(ops, { keepsReview = false, select = null, say = "" } = {}) {
+  const before = state.regions.length;
   let undone = apply(ops);
   if (!undone.length) return false;
+  if (state.regions.length !== before) state.chosen = new Set(); // indices moved
+  note = say;
   if (!keepsReview && state.reviewed) {
     const unmark = { op: "reviewed", value: false };
     undone = [...apply([unmark]), ...undone];
@@ -197,22 +283,36 @@ function commit(ops, { keepsReview = false, select = null } = {}) {
   }
   state.undo.push({ ops, undo: undone });
   state.redo = [];
+  storeHistory();
   if (select) reselect(select);
   draw();
   send(ops);
   return true;
 }
 
+// Select ``record`` again after an edit; if the edit changed it (its action, say), the region now
+// in its place.
 function reselect(record) {
   state.selected = state.regions.findIndex((r) => same(r, record));
+  if (state.selected < 0) {
+    state.selected = state.regions.findIndex((r) => r.frame === record.frame && r.track === record.track && r.box.every((v, i) => v === record.box[i]));
+  }
 }
 
 function replay(from, to, which) {
   const step = from.pop();
   if (!step) return;
+  state.chosen = new Set();
   const selected = selectedRegion() && copy(selectedRegion());
-  apply(step[which]);
+  try {
+    apply(step[which]);
+  } catch (err) {
+    forgetHistory(state.index);
+    status(`cannot ${which === "undo" ? "undo" : "redo"}: ${err.message}`, true);
+    return draw();
+  }
   to.push(step);
+  storeHistory();
   if (selected) reselect(selected);
   draw();
   send(step[which]);
@@ -224,22 +324,38 @@ const redo = () => replay(state.redo, state.undo, "ops");
 const isVideo = () => state.info && state.info.kind === "video";
 const selectedRegion = () => state.regions[state.selected];
 
+// The regions an action applies to: those picked together, or the one selected.
+function picked() {
+  if (state.chosen.size) return [...state.chosen].map((i) => state.regions[i]).filter(Boolean);
+  return selectedRegion() ? [selectedRegion()] : [];
+}
+
+// Keep or obscure what is picked (in a video, a region's whole track), as one step.
 function setAction(action) {
-  const r = selectedRegion();
-  if (!r || r.action === "suggested" || r.action === action) return;
-  if (isVideo() && r.track >= 0) return setTrackAction(r.track, action);
-  commit([{ op: "replace", regions: [[copy(r), { ...copy(r), action }]] }]);
+  const rs = picked().filter((r) => r.action !== "suggested" && r.action !== action);
+  if (!rs.length) return;
+  const tracks = isVideo() ? [...new Set(rs.filter((r) => r.track >= 0).map((r) => r.track))] : [];
+  const ops = tracks.map((track) => ({ op: "action", track, action }));
+  const single = rs.filter((r) => !isVideo() || r.track < 0);
+  if (single.length) ops.push({ op: "replace", regions: single.map((r) => [copy(r), { ...copy(r), action }]) });
+  commit(ops);
 }
 
 // How the selected region (a whole track in a video) is painted: a method, or null for the run's.
 function setMethod(method) {
-  const r = selectedRegion();
-  if (!r || r.action === "suggested" || (r.method ?? null) === method) return;
-  if (isVideo() && r.track >= 0) return commit([{ op: "method", track: r.track, method }]);
-  const now = copy(r);
-  if (method === null) delete now.method;
-  else now.method = method;
-  commit([{ op: "replace", regions: [[copy(r), now]] }]);
+  const rs = picked().filter((r) => r.action !== "suggested" && (r.method ?? null) !== method);
+  if (!rs.length) return;
+  const tracks = isVideo() ? [...new Set(rs.filter((r) => r.track >= 0).map((r) => r.track))] : [];
+  const ops = tracks.map((track) => ({ op: "method", track, method }));
+  const single = rs.filter((r) => !isVideo() || r.track < 0);
+  const changed = (r) => {
+    const now = copy(r);
+    if (method === null) delete now.method;
+    else now.method = method;
+    return now;
+  };
+  if (single.length) ops.push({ op: "replace", regions: single.map((r) => [copy(r), changed(r)]) });
+  commit(ops);
 }
 
 function setTrackAction(track, action) {
@@ -298,12 +414,13 @@ function nextTrackId() {
 }
 
 function accept() {
-  const r = selectedRegion();
-  if (!r || r.action !== "suggested") return;
   if (!isVideo()) {
-    commit([{ op: "replace", regions: [[copy(r), { ...copy(r), action: "obscure" }]] }]);
+    const rs = picked().filter((r) => r.action === "suggested");
+    if (rs.length) commit([{ op: "replace", regions: rs.map((r) => [copy(r), { ...copy(r), action: "obscure" }]) }]);
     return;
   }
+  const r = selectedRegion();
+  if (!r || r.action !== "suggested") return;
   // In a video, the same face's suggestions on nearby keyframes become one drawn track.
   const track = nextTrackId();
   const keys = chain(r).map(copy);
@@ -343,11 +460,13 @@ function chain(start) {
 
 function reject() {
   if (state.zone >= 0) return commit([{ op: "remove_zone", box: [...state.zones[state.zone]] }]);
-  const gone = selectedRegion();
-  if (!gone) return;
+  const gone = picked();
+  if (!gone.length) return;
   state.selected = -1;
-  const ops = [{ op: "remove", regions: [copy(gone)] }];
-  if (isVideo() && gone.source === "manual" && gone.track >= 0) ops.push({ op: "interpolate", track: gone.track });
+  state.chosen = new Set();
+  const ops = [{ op: "remove", regions: gone.map(copy) }];
+  const drawn = new Set(gone.filter((r) => isVideo() && r.source === "manual" && r.track >= 0).map((r) => r.track));
+  for (const track of drawn) ops.push({ op: "interpolate", track });
   commit(ops);
 }
 
@@ -357,7 +476,10 @@ function toggleKeepOnly() {
 }
 
 function toggleReviewed() {
-  commit([{ op: "reviewed", value: !state.reviewed }], { keepsReview: true });
+  const share = sweptShare(state.index);
+  const unswept = !state.reviewed && share !== null && share < 1;
+  const say = unswept ? `marked reviewed without a full sweep (${sweptLabel(state.index)} swept; W sweeps)` : "";
+  commit([{ op: "reviewed", value: !state.reviewed }], { keepsReview: true, say });
 }
 
 // A drawn track (every region of it drawn or filled in): fill the frames between its drawn keys.
@@ -443,6 +565,7 @@ async function follow(step) {
     }
     state.undo.push(edit);
     state.redo = [];
+    storeHistory();
   }
   draw();
   await saving;
@@ -464,10 +587,75 @@ function svgPoint(event) {
   return [Math.min(Math.max(q.x, 0), state.info.width), Math.min(Math.max(q.y, 0), state.info.height)];
 }
 
+// The regions shown on the picture, each as [region, index, members]: those the score and size
+// filter lets through (a region drawn by hand always shows), and in a photo the boxes of one face
+// (several passes found it) as one region, members its indices (the largest box first).
 function visible() {
-  if (!isVideo()) return state.regions.map((r, i) => [r, i]);
-  return (derived().byFrame.get(state.frame) || []).map((i) => [state.regions[i], i]);
+  const shown = (r) => r.source === "manual" || (r.score >= filter.score && Math.max(r.box[2] - r.box[0], r.box[3] - r.box[1]) >= filter.size);
+  if (isVideo()) {
+    return (derived().byFrame.get(state.frame) || []).map((i) => [state.regions[i], i, [i]]).filter(([r]) => shown(r));
+  }
+  return derived().groups.filter((g) => shown(state.regions[g[0]])).map((g) => [state.regions[g[0]], g[0], g]);
 }
+
+// Mirrors unseen.count.same_face: two boxes are one face when they share half the smaller one's
+// area and neither is 3 times the other's size. The page only shows them together; the regions
+// file keeps every box, and Export paints every one.
+function sameFace(a, b) {
+  const ix = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
+  const iy = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
+  if (ix <= 0 || iy <= 0) return false;
+  const area = (c) => (c[2] - c[0]) * (c[3] - c[1]);
+  const size = (c) => Math.max(c[2] - c[0], c[3] - c[1]);
+  const ratio = size(a) / size(b);
+  return (ix * iy) / Math.max(Math.min(area(a), area(b)), 1e-6) >= 0.5 && ratio > 1 / 3 && ratio < 3;
+}
+
+// A photo's regions in groups of one face's boxes with one action (suggestions stay apart).
+function photoGroups() {
+  const parent = state.regions.map((_, i) => i);
+  const root = (k) => (parent[k] === k ? k : (parent[k] = root(parent[k])));
+  const found = state.regions.map((r, i) => [r, i]).filter(([r]) => r.action !== "suggested");
+  for (let a = 0; a < found.length; a++) {
+    for (let b = a + 1; b < found.length; b++) {
+      const [ra, ia] = found[a];
+      const [rb, ib] = found[b];
+      if (ra.action === rb.action && sameFace(ra.box, rb.box)) parent[root(ia)] = root(ib);
+    }
+  }
+  const by = new Map();
+  state.regions.forEach((_, i) => {
+    const k = root(i);
+    if (!by.has(k)) by.set(k, []);
+    by.get(k).push(i);
+  });
+  const area = (i) => { const b = state.regions[i].box; return (b[2] - b[0]) * (b[3] - b[1]); };
+  return [...by.values()].map((g) => g.sort((i, j) => area(j) - area(i)));
+}
+
+// The regions to obscure painted over kept region ``k`` (indices): on its frame, overlapping it, and
+// not merely another box of the same face found by a detector, which gives way to it (the rule of
+// unseen.render.painted: a neighbour's face, or a region a person drew, stays painted over it).
+function coveringKept(k) {
+  const kept = state.regions[k];
+  const { byFrame, drawnTracks } = derived();
+  const drawn = (r) => r.source === "manual" || (r.source === "interpolated" && drawnTracks.has(r.track));
+  const overlaps = (a, b) => Math.min(a[2], b[2]) > Math.max(a[0], b[0]) && Math.min(a[3], b[3]) > Math.max(a[1], b[1]);
+  return (byFrame.get(kept.frame) || []).filter((i) => {
+    const r = state.regions[i];
+    return r.action === "obscure" && overlaps(r.box, kept.box) && (drawn(r) || !sameFace(r.box, kept.box));
+  });
+}
+
+// Remove the regions painted over the selected kept face (a person's choice: one may be a neighbour).
+function uncoverKept() {
+  const r = selectedRegion();
+  if (!r || r.action !== "keep") return;
+  const over = coveringKept(state.selected).map((i) => copy(state.regions[i]));
+  if (over.length) commit([{ op: "remove", regions: over }], { select: r });
+}
+
+const filter = { score: 0, size: 0 }; // regions below either are not shown (still painted)
 
 // What the video view derives from all regions (a long video has hundreds of thousands): the
 // regions of each frame and the tracks, made again only after an edit, not at every step.
@@ -480,7 +668,8 @@ function derived() {
       if (!byFrame.has(r.frame)) byFrame.set(r.frame, []);
       byFrame.get(r.frame).push(i);
     });
-    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks() };
+    const drawnTracks = new Set(state.regions.filter((r) => r.source === "manual" && r.track >= 0).map((r) => r.track));
+    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks(), groups: isVideo() ? [] : photoGroups(), drawnTracks };
   }
   return views;
 }
@@ -497,29 +686,42 @@ function drawOverlay() {
   svg.replaceChildren();
   if (!state.info) return;
   svg.setAttribute("viewBox", `0 0 ${state.info.width} ${state.info.height}`);
-  const stroke = Math.max(state.info.width, state.info.height) / 300;
-  svg.style.setProperty("--stroke", `${stroke}`);
   // Zones (on every frame) below the regions.
   state.zones.forEach(([x1, y1, x2, y2], i) => {
     const cls = `zone${i === state.zone ? " selected" : ""}`;
     el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-zone": i }, svg);
   });
   // Larger regions below smaller ones, the selected one on top: every region stays clickable.
-  const area = ([r, i]) => (i === state.selected ? -1 : (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]));
-  for (const [r, i] of visible().sort((a, b) => area(b) - area(a))) {
-    const [x1, y1, x2, y2] = r.box;
-    const cls = `region ${r.action}${i === state.selected ? " selected" : ""}${r.source === "manual" ? " manual" : ""}${r.method ? ` m-${r.method}` : ""}`;
-    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-index": i, "stroke-width": stroke }, svg);
-    if (i === state.selected) {
-      const h = stroke * 2.5;
-      for (const [cx, cy, corner] of [[x1, y1, "nw"], [x2, y1, "ne"], [x1, y2, "sw"], [x2, y2, "se"]]) {
-        el("rect", { x: cx - h, y: cy - h, width: 2 * h, height: 2 * h, class: "handle", "data-corner": corner }, svg);
+  // Lines are drawn at screen size (non-scaling strokes); the handles too, outside the corners, so
+  // that no region, however small on the screen, is hidden under its own handles.
+  const union = (g) => [0, 1, 2, 3].map((k) => (k < 2 ? Math.min : Math.max)(...g.map((i) => state.regions[i].box[k])));
+  const shown = visible().map(([r, i, g]) => [r, i, g, g.length > 1 ? union(g) : r.box]);
+  const area = ([, i, , b]) => (i === state.selected ? -1 : (b[2] - b[0]) * (b[3] - b[1]));
+  const h = HANDLE / view.scale;
+  const many = state.chosen.size > 1;
+  for (const [r, i, g, box] of shown.sort((a, b) => area(b) - area(a))) {
+    const [x1, y1, x2, y2] = box;
+    const on = (i === state.selected && !many) || g.some((k) => state.chosen.has(k));
+    const covered = r.action === "keep" && g.some((k) => coveringKept(k).length);
+    const cls = `region ${r.action}${on ? " selected" : ""}${r.source === "manual" ? " manual" : ""}${r.method ? ` m-${r.method}` : ""}${g.length > 1 ? " group" : ""}${covered ? " covered" : ""}`;
+    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-index": i, ...(g.length > 1 ? { "data-members": g.join(",") } : {}) }, svg);
+    if (g.length > 1) {
+      const label = el("text", { x: x2 + 2 / view.scale, y: y1 + 12 / view.scale, class: "count", "font-size": 12 / view.scale }, svg);
+      label.textContent = `×${g.length}`;
+      if (on) for (const k of g) el("rect", { x: state.regions[k].box[0], y: state.regions[k].box[1], width: state.regions[k].box[2] - state.regions[k].box[0], height: state.regions[k].box[3] - state.regions[k].box[1], class: "member" }, svg);
+    }
+    if (i === state.selected && !many && g.length === 1) {
+      for (const [cx, cy, corner] of [[x1 - h, y1 - h, "nw"], [x2, y1 - h, "ne"], [x1 - h, y2, "sw"], [x2, y2, "se"]]) {
+        el("rect", { x: cx, y: cy, width: h, height: h, class: "handle", "data-corner": corner }, svg);
       }
     }
   }
-  if (state.drag && state.drag.kind === "draw" && state.drag.box) {
-    const [x1, y1, x2, y2] = state.drag.box;
-    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: "region drawing", "stroke-width": stroke }, svg);
+  const total = isVideo() ? (derived().byFrame.get(state.frame) || []).length : state.regions.length;
+  const boxes = shown.reduce((n, [, , g]) => n + g.length, 0);
+  $("shown-label").textContent = `${shown.length} shown` + (boxes < total ? ` (${total - boxes} of ${total} boxes filtered out)` : boxes > shown.length ? ` for ${boxes} boxes` : "");
+  if (state.drag && (state.drag.kind === "draw" || state.drag.kind === "marquee") && state.drag.box) {
+    const [x1, y1, x2, y2] = normalised(state.drag.box);
+    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: state.drag.kind === "draw" ? "region drawing" : "marquee" }, svg);
   }
 }
 
@@ -527,12 +729,55 @@ function normalised([x1, y1, x2, y2]) {
   return [Math.min(x1, x2), Math.min(y1, y2), Math.max(x1, x2), Math.max(y1, y2)].map((v) => Math.round(v * 10) / 10);
 }
 
+// Shift-click: add a region (a group: all its boxes) to those picked, or take it out again.
+function toggleChosen(members) {
+  if (!state.chosen.size && state.selected >= 0) state.chosen = new Set([state.selected]);
+  const all = members.every((k) => state.chosen.has(k));
+  for (const k of members) {
+    if (all) state.chosen.delete(k);
+    else state.chosen.add(k);
+  }
+  state.selected = state.chosen.size ? [...state.chosen][0] : -1;
+  state.track = null;
+  draw();
+}
+
+// A marquee (Shift+drag on the picture) picks every region shown whose middle lies inside it.
+function chooseInside([x1, y1, x2, y2]) {
+  const inside = ([r]) => {
+    const cx = (r.box[0] + r.box[2]) / 2;
+    const cy = (r.box[1] + r.box[3]) / 2;
+    return cx >= x1 && cx <= x2 && cy >= y1 && cy <= y2;
+  };
+  state.chosen = new Set(visible().filter(inside).flatMap(([, , g]) => g));
+  state.selected = state.chosen.size ? [...state.chosen][0] : -1;
+  state.track = null;
+  status(`${state.chosen.size} region${state.chosen.size === 1 ? "" : "s"} picked: K keep, O obscure, A accept, X reject`);
+  draw();
+}
+
+function setSpace(held) {
+  spaceHeld = held;
+  $("stage").classList.toggle("panning", held);
+}
+
 function onPointerDown(event) {
-  if (!state.info || event.button !== 0) return;
+  if (!state.info) return;
+  if (event.pointerType === "touch") {
+    touches.set(event.pointerId, [event.clientX, event.clientY]);
+    if (touches.size === 2) return pinch(event); // a second finger: whatever the first began is off
+  }
+  if (touches.size > 2) return;
+  const panning = event.button === 1 || (event.button === 0 && spaceHeld);
+  if (event.button !== 0 && !panning) return;
   event.preventDefault();
+  $("overlay").setPointerCapture(event.pointerId);
+  if (panning) {
+    state.drag = { kind: "pan", at: [event.clientX, event.clientY] };
+    return;
+  }
   const target = event.target;
   const [x, y] = svgPoint(event);
-  $("overlay").setPointerCapture(event.pointerId);
   if (target.dataset.corner !== undefined && selectedRegion()) {
     state.drag = { kind: "resize", corner: target.dataset.corner, start: [...selectedRegion().box] };
   } else if (target.dataset.zone !== undefined && !state.drawingZone) {
@@ -541,21 +786,33 @@ function onPointerDown(event) {
     draw();
   } else if (target.dataset.index !== undefined && !state.drawingZone) {
     if (pickedForMerge(state.regions[Number(target.dataset.index)].track)) return;
+    const members = target.dataset.members ? target.dataset.members.split(",").map(Number) : [Number(target.dataset.index)];
     state.zone = -1;
+    if (event.shiftKey) return toggleChosen(members);
     state.selected = Number(target.dataset.index);
+    state.chosen = new Set(members.length > 1 ? members : []);
     state.track = selectedRegion().track >= 0 ? selectedRegion().track : null;
-    state.drag = { kind: "move", at: [x, y], start: [...selectedRegion().box] };
+    if (members.length === 1) state.drag = { kind: "move", at: [x, y], start: [...selectedRegion().box] };
     draw();
+  } else if (event.shiftKey && !state.drawingZone) {
+    state.drag = { kind: "marquee", at: [x, y], box: null };
   } else {
     state.drag = { kind: "draw", at: [x, y], box: null };
   }
 }
 
 function onPointerMove(event) {
+  if (touches.has(event.pointerId)) touches.set(event.pointerId, [event.clientX, event.clientY]);
   const d = state.drag;
   if (!d) return;
+  if (d.kind === "pinch") return touches.size === 2 && pinch(event);
+  if (d.kind === "pan") {
+    panBy(event.clientX - d.at[0], event.clientY - d.at[1]);
+    d.at = [event.clientX, event.clientY];
+    return;
+  }
   const [x, y] = svgPoint(event);
-  if (d.kind === "draw") {
+  if (d.kind === "draw" || d.kind === "marquee") {
     d.box = [d.at[0], d.at[1], x, y];
   } else if (d.kind === "move") {
     const [x1, y1, x2, y2] = d.start;
@@ -575,14 +832,19 @@ function onPointerMove(event) {
   drawOverlay();
 }
 
-function onPointerUp() {
+function onPointerUp(event) {
+  touches.delete(event.pointerId);
   const d = state.drag;
   if (!d) return;
+  if (d.kind === "pinch" && touches.size) return; // until the last finger is lifted
   state.drag = null;
+  if (d.kind === "pan" || d.kind === "pinch") return;
+  if (d.kind === "marquee") return d.box ? chooseInside(normalised(d.box)) : draw();
   if (d.kind === "draw") {
     const box = d.box && normalised(d.box);
     if (!box || box[2] - box[0] < MIN_SIDE || box[3] - box[1] < MIN_SIDE) {
       state.selected = state.zone = -1; // a click on the picture: deselect
+      state.chosen = new Set();
       state.track = null;
       draw();
       return;
@@ -642,16 +904,22 @@ function draw() {
     img.dataset.url = url;
     img.src = url;
   }
-  $("overlay").classList.toggle("hidden", state.preview);
+  $("overlay").classList.toggle("hidden", state.preview && !sweep.on); // a sweep can draw on the output
+  $("overlay").classList.toggle("sweeping", sweep.on);
+  drawSweep();
   $("preview").setAttribute("aria-pressed", String(state.preview));
   $("reviewed").setAttribute("aria-pressed", String(state.reviewed));
   $("zone").setAttribute("aria-pressed", String(state.drawingZone));
   $("keep-only").setAttribute("aria-pressed", String(state.keepOnly));
   $("frame").classList.toggle("keep-only", state.keepOnly);
   const r = selectedRegion();
-  $("accept").disabled = !r || r.action !== "suggested";
-  $("keep").disabled = $("obscure").disabled = !r || r.action === "suggested";
-  $("reject").disabled = !r && state.zone < 0;
+  const rs = picked();
+  $("accept").disabled = !rs.some((p) => p.action === "suggested");
+  $("keep").disabled = $("obscure").disabled = !rs.some((p) => p.action !== "suggested");
+  $("reject").disabled = !rs.length && state.zone < 0;
+  const over = r && r.action === "keep" && !state.chosen.size ? coveringKept(state.selected).length : 0;
+  $("uncover").hidden = !over;
+  $("uncover").textContent = `Uncover: remove the ${over} region${over === 1 ? "" : "s"} over this kept face`;
   $("method").disabled = !r || r.action === "suggested";
   $("method").value = (r && r.method) || "";
   $("undo").disabled = !state.undo.length;
@@ -680,10 +948,13 @@ function renderFiles() {
     name.textContent = f.name;
     const badge = document.createElement("span");
     badge.className = "state";
-    badge.textContent = f.state;
+    const share = sweptShare(f.index);
+    badge.textContent = f.state === "reviewed" && share !== null && share < 1 ? "reviewed, not swept" : f.state;
+    if (share) badge.title = `swept ${sweptLabel(f.index)}`;
     const counts = document.createElement("span");
     counts.className = "counts";
-    const faces = `${f.faces} ${f.kind === "video" ? "track" : "face"}${f.faces === 1 ? "" : "s"}`;
+    const faces = `${f.faces} ${f.kind === "video" ? "track" : "face"}${f.faces === 1 ? "" : "s"}` +
+      (f.candidates ? ` (+${f.candidates} candidate${f.candidates === 1 ? "" : "s"})` : "");
     counts.textContent = `${faces} · ${f.suggestions} suggestion${f.suggestions === 1 ? "" : "s"}` + (f.kept ? ` · ${f.kept} kept` : "") + (f.zone_count ? ` · ${f.zone_count} zone${f.zone_count === 1 ? "" : "s"}` : "") + (f.keep_only ? " · keep only" : "") +
       (f.gap_frames ? ` · ${(100 * f.covered).toFixed(1)} % covered` : "");
     button.append(name, badge, counts);
@@ -696,6 +967,10 @@ function renderFiles() {
 async function openFile(index, frame = 0) {
   if (index < 0 || index >= state.files.length) return;
   stopFollowing();
+  if (sweep.on) {
+    sweep.on = false;
+    state.preview = false;
+  }
   await saving;
   const entry = await api("GET", `/api/files/${index}`);
   Object.assign(state, {
@@ -708,10 +983,10 @@ async function openFile(index, frame = 0) {
     reviewed: entry.state === "reviewed",
     keepOnly: entry.keep_only,
     selected: -1,
+    chosen: new Set(),
     track: null,
     mergeInto: null,
-    undo: [],
-    redo: [],
+    ...storedHistory(index, entry),
     version: state.version + 1, // another file's regions: every derived view is made again
     frame: Math.min(Math.max(frame, 0), entry.frames - 1),
   });
@@ -724,15 +999,245 @@ async function openFile(index, frame = 0) {
   draw();
 }
 
-// The picture as large as the view allows, the overlay on top of it at the same size.
+// ------------------------------------------------------------------------------------ zoom and pan
+
+// The picture is shown at ``view.scale`` screen pixels per picture pixel, its top-left corner at
+// (view.x, view.y) in the stage. Fitted, the whole picture shows; zoomed in, it can be dragged
+// about (Space + drag, or the middle button). Drawing works the same at any zoom: the overlay is in
+// picture pixels.
+const view = { scale: 1, x: 0, y: 0, fitted: true };
+const MAX_ZOOM = 16; // screen pixels per picture pixel
+const ZOOM_STEP = 1.5; // one + or - key
+const HANDLE = 8; // screen pixels: the side of a corner handle
+const touches = new Map(); // touch pointers on the picture, for pinching: id -> [x, y]
+let spaceHeld = false;
+
+function fitScale() {
+  const stage = $("stage");
+  return Math.min(stage.clientWidth / state.info.width, stage.clientHeight / state.info.height);
+}
+
+// The picture as large as the stage allows, whole.
 function fit() {
   if (!state.info) return;
+  $("stage").style.height = `${Math.floor(window.innerHeight * (isVideo() ? 0.5 : 0.78))}px`;
+  view.scale = fitScale();
+  view.fitted = true;
+  showView();
+}
+
+function onResize() {
+  if (!state.info) return;
+  if (view.fitted) return fit();
+  view.scale = Math.max(view.scale, fitScale());
+  showView();
+}
+
+// Zoom to ``scale`` keeping the stage point (cx, cy) over the same picture point.
+function zoomTo(scale, cx, cy) {
+  if (!state.info) return;
+  const least = fitScale();
+  const next = Math.min(Math.max(scale, least), Math.max(MAX_ZOOM, least));
+  view.x = cx - ((cx - view.x) * next) / view.scale;
+  view.y = cy - ((cy - view.y) * next) / view.scale;
+  view.scale = next;
+  view.fitted = next === least;
+  showView();
+}
+
+function zoomBy(factor, cx, cy) {
+  const stage = $("stage");
+  zoomTo(view.scale * factor, cx ?? stage.clientWidth / 2, cy ?? stage.clientHeight / 2);
+}
+
+function panBy(dx, dy) {
+  view.x += dx;
+  view.y += dy;
+  showView();
+}
+
+// Place the picture: centred where it is smaller than the stage, never leaving a gap where larger.
+function showView() {
+  const stage = $("stage");
+  const w = state.info.width * view.scale;
+  const h = state.info.height * view.scale;
+  const place = (at, size, room) => (size <= room ? (room - size) / 2 : Math.min(0, Math.max(room - size, at)));
+  view.x = place(view.x, w, stage.clientWidth);
+  view.y = place(view.y, h, stage.clientHeight);
+  $("picture").style.width = `${w}px`;
+  $("picture").style.height = `${h}px`;
+  $("frame").style.transform = `translate(${view.x}px, ${view.y}px)`;
+  $("frame").classList.toggle("pixels", view.scale >= 2);
+  $("zoom-label").textContent = view.fitted ? "fit" : `${Math.round(view.scale * 100)} %`;
+  drawOverlay(); // the handles keep their size on the screen
+}
+
+function stagePoint(event) {
+  const rect = $("stage").getBoundingClientRect();
+  return [event.clientX - rect.left, event.clientY - rect.top];
+}
+
+function onWheel(event) {
+  if (!state.info) return;
+  event.preventDefault(); // the page zooms the picture, not itself (a pinch on a touchpad comes as a wheel)
+  const [cx, cy] = stagePoint(event);
+  zoomBy(Math.exp(-event.deltaY * (event.ctrlKey ? 0.01 : 0.002)), cx, cy);
+}
+
+// Two fingers on the picture: pinch to zoom, move to pan.
+function pinch(event) {
+  const [a, b] = [...touches.values()];
+  const mid = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+  const span = Math.hypot(a[0] - b[0], a[1] - b[1]);
+  const p = state.drag;
+  if (p && p.kind === "pinch") {
+    panBy(mid[0] - p.mid[0], mid[1] - p.mid[1]);
+    zoomBy(span / Math.max(p.span, 1), mid[0], mid[1]);
+  }
+  state.drag = { kind: "pinch", mid, span };
+  if (event) event.preventDefault();
+}
+
+// ------------------------------------------------------------------------------------ sweep
+
+// A sweep walks a photo tile by tile, zoomed so that the smallest face the run looks for
+// (SWEEP_FACE picture pixels) is SWEEP_SCREEN screen pixels tall, showing the output as it will be
+// published, so a face left uncovered stands out; Space moves on to the next tile (Shift+Space
+// back). What was seen is kept per file in the browser (a grid of cells, each seen once a tile
+// holding its centre was shown and left with Space), so the share swept survives reloading; once
+// every cell is seen the file is marked reviewed. Marking it reviewed before says so plainly.
+const SWEEP_FACE = 10;
+const SWEEP_SCREEN = 24;
+const SWEEP_OVERLAP = 2 * SWEEP_FACE; // a face cut by one tile's edge is whole in its neighbour
+const SWEEP_CELLS = 128; // cells along the longer side of the picture
+
+const sweep = { on: false, tiles: [], at: 0, scale: 1 };
+
+function sweepKey(index) {
+  const f = state.files[index];
+  return `unseen-sweep:${$("regions-file").textContent}:${index}:${f.name}:${f.width}x${f.height}`;
+}
+
+// The file's grid of seen cells: {cell (picture px), cols, rows, seen: "0110..."}.
+function sweepGrid(index) {
+  const f = state.files[index];
+  const cell = Math.max(4, Math.ceil(Math.max(f.width, f.height) / SWEEP_CELLS));
+  const cols = Math.ceil(f.width / cell);
+  const rows = Math.ceil(f.height / cell);
+  try {
+    const stored = JSON.parse(localStorage.getItem(sweepKey(index)) || "null");
+    if (stored && stored.cell === cell && stored.seen.length === cols * rows) return stored;
+  } catch (err) {
+    // unreadable: not swept
+  }
+  return { cell, cols, rows, seen: "0".repeat(cols * rows) };
+}
+
+function sweptShare(index) {
+  if (state.files[index].kind !== "image") return null;
+  const { seen } = sweepGrid(index);
+  return (seen.split("1").length - 1) / seen.length;
+}
+
+function markSeen(tile) {
+  const grid = sweepGrid(state.index);
+  const seen = grid.seen.split("");
+  const [x1, y1, x2, y2] = tile;
+  for (let r = 0; r < grid.rows; r++) {
+    const cy = (r + 0.5) * grid.cell;
+    if (cy < y1 || cy > y2) continue;
+    for (let c = 0; c < grid.cols; c++) {
+      const cx = (c + 0.5) * grid.cell;
+      if (cx >= x1 && cx <= x2) seen[r * grid.cols + c] = "1";
+    }
+  }
+  grid.seen = seen.join("");
+  localStorage.setItem(sweepKey(state.index), JSON.stringify(grid));
+}
+
+// Tile origins along one side: evenly spread, overlapping by at least SWEEP_OVERLAP.
+function tileStarts(size, tile) {
+  if (tile >= size) return [0];
+  const n = Math.ceil((size - SWEEP_OVERLAP) / (tile - SWEEP_OVERLAP));
+  return Array.from({ length: n }, (_, i) => ((size - tile) * i) / (n - 1));
+}
+
+// The tiles of the picture shown, row by row, every other row backward (the eye moves on smoothly).
+function sweepTiles() {
+  const stage = $("stage");
   const { width, height } = state.info;
-  const room = $("stage").clientWidth;
-  const tall = window.innerHeight * (isVideo() ? 0.5 : 0.78);
-  const scale = Math.min(room / width, tall / height);
-  $("picture").style.width = `${Math.floor(width * scale)}px`;
-  $("picture").style.height = `${Math.floor(height * scale)}px`;
+  const scale = Math.max(SWEEP_SCREEN / SWEEP_FACE, fitScale());
+  const tw = Math.min(stage.clientWidth / scale, width);
+  const th = Math.min(stage.clientHeight / scale, height);
+  const xs = tileStarts(width, tw);
+  const tiles = [];
+  tileStarts(height, th).forEach((y, row) => {
+    for (const x of row % 2 ? [...xs].reverse() : xs) tiles.push([x, y, x + tw, y + th]);
+  });
+  return { scale, tiles };
+}
+
+function startSweep() {
+  if (!state.info || isVideo()) {
+    status("sweep: photos only (for a video, step through its frames)");
+    return;
+  }
+  Object.assign(sweep, { on: true, ...sweepTiles() });
+  const grid = sweepGrid(state.index);
+  const unseen = (t) => {
+    const cx = Math.min(Math.floor(((t[0] + t[2]) / 2) / grid.cell), grid.cols - 1);
+    const cy = Math.min(Math.floor(((t[1] + t[3]) / 2) / grid.cell), grid.rows - 1);
+    return grid.seen[cy * grid.cols + cx] === "0";
+  };
+  sweep.at = Math.max(0, sweep.tiles.findIndex(unseen));
+  state.preview = true;
+  showTile();
+}
+
+function stopSweep() {
+  sweep.on = false;
+  state.preview = false;
+  fit();
+  draw();
+}
+
+function showTile() {
+  const [x, y] = sweep.tiles[sweep.at];
+  view.scale = sweep.scale;
+  view.x = -x * sweep.scale;
+  view.y = -y * sweep.scale;
+  view.fitted = false;
+  showView();
+  draw();
+}
+
+// Space: the tile shown was seen; on to the next (Shift: back to the one before).
+function sweepStep(step) {
+  if (step > 0) markSeen(sweep.tiles[sweep.at]);
+  const next = sweep.at + step;
+  if (next < 0) return;
+  if (next < sweep.tiles.length) {
+    sweep.at = next;
+    return showTile();
+  }
+  stopSweep();
+  renderFiles();
+  if (sweptShare(state.index) < 1) return status(`swept ${sweptLabel(state.index)}: the parts not seen are still to do`);
+  const say = "swept every part of the picture: marked reviewed";
+  if (!state.reviewed) commit([{ op: "reviewed", value: true }], { keepsReview: true, say });
+  else status(say);
+}
+
+const sweptLabel = (index) => `${Math.floor(100 * sweptShare(index))} %`;
+
+function drawSweep() {
+  const label = $("sweep-label");
+  $("sweep").setAttribute("aria-pressed", String(sweep.on));
+  $("sweep").disabled = isVideo();
+  if (isVideo()) return (label.textContent = "");
+  label.textContent = sweep.on
+    ? `tile ${sweep.at + 1} / ${sweep.tiles.length} · swept ${sweptLabel(state.index)} · Space next · Esc stops`
+    : `swept ${sweptLabel(state.index)}`;
 }
 
 // ------------------------------------------------------------------------------------ video
@@ -901,6 +1406,7 @@ function nextSuggestion(step) {
   if (at >= 0) next = order[(at + step + order.length) % order.length];
   else next = (step > 0 ? order.find(([r]) => r.frame >= state.frame) : [...order].reverse().find(([r]) => r.frame <= state.frame)) || order[0];
   state.selected = next[1];
+  state.chosen = new Set();
   state.track = null;
   if (isVideo()) state.frame = next[0].frame;
   draw();
@@ -911,48 +1417,65 @@ function nextRegion(step) {
   if (!shown.length) return;
   const at = shown.indexOf(state.selected);
   state.selected = shown[(at + step + shown.length) % shown.length];
+  const [, , members] = visible().find(([, i]) => i === state.selected);
+  state.chosen = new Set(members.length > 1 ? members : []); // a face's boxes go together
   state.track = selectedRegion().track >= 0 ? selectedRegion().track : null;
   draw();
 }
 
+// Letters are matched in lower case with Shift apart, so Caps Lock changes nothing; Tab, Enter and
+// Space on a focused button are left to the browser (moving between and pressing the buttons).
 function onKey(event) {
-  if (event.target instanceof HTMLInputElement) {
+  if ($("export-dialog").open) return; // its buttons take the keys
+  const target = event.target;
+  if (target instanceof HTMLInputElement) {
     // on the scrubber every key is ours (arrows step as everywhere), but Home and End
-    if (event.target.type !== "range" || event.key === "Home" || event.key === "End") return;
+    if (target.type !== "range" || event.key === "Home" || event.key === "End") return;
   }
-  const key = event.key;
+  if (target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement) return;
+  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
   const ctrl = event.ctrlKey || event.metaKey;
+  const shift = event.shiftKey;
   const handled = () => event.preventDefault();
-  if (ctrl && (key === "z" || key === "Z")) return handled(), event.shiftKey ? redo() : undo();
-  if (ctrl && (key === "y" || key === "Y")) return handled(), redo();
-  if (ctrl || event.altKey) return;
-  const step = event.shiftKey ? 10 : 1;
+  if (ctrl && key === "z") return handled(), shift ? redo() : undo();
+  if (ctrl && key === "y") return handled(), redo();
+  if (ctrl || event.altKey || key === "Tab" || key === "Enter") return;
+  if (key === " ") {
+    if (target instanceof HTMLButtonElement) return; // Space presses a focused button
+    handled();
+    if (sweep.on) return event.repeat || sweepStep(shift ? -1 : 1);
+    return setSpace(true); // held: drag the picture
+  }
+  const step = shift ? 10 : 1;
   switch (key) {
     case "]": case "PageDown": handled(); return openFile(state.index + 1);
     case "[": case "PageUp": handled(); return openFile(state.index - 1);
-    case "n": handled(); return nextSuggestion(1);
-    case "N": handled(); return nextSuggestion(-1);
-    case "Tab": handled(); return nextRegion(event.shiftKey ? -1 : 1);
-    case "a": case "A": handled(); return accept();
-    case "k": case "K": handled(); return setAction("keep");
-    case "o": case "O": handled(); return setAction("obscure");
-    case "x": case "X": case "Delete": case "Backspace": handled(); return reject();
-    case "z": handled(); return undo();
-    case "y": case "Z": handled(); return redo();
-    case "r": case "R": handled(); return toggleReviewed();
-    case "p": case "P": handled(); return togglePreview();
-    case "s": case "S": handled(); return toggleZone();
-    case "g": case "G": handled(); return nextGap();
-    case "c": case "C": handled(); return split();
-    case "e": case "E": handled(); return toggleKeepOnly();
-    case "m": case "M": handled(); return startMerge();
-    case "0": handled(); return setMethod(null);
+    case "n": handled(); return nextSuggestion(shift ? -1 : 1);
+    case ".": handled(); return nextRegion(1);
+    case ",": handled(); return nextRegion(-1);
+    case "a": handled(); return accept();
+    case "k": handled(); return setAction("keep");
+    case "o": handled(); return setAction("obscure");
+    case "x": case "Delete": case "Backspace": handled(); return reject();
+    case "z": handled(); return shift ? redo() : undo();
+    case "y": handled(); return redo();
+    case "r": handled(); return toggleReviewed();
+    case "p": handled(); return togglePreview();
+    case "s": handled(); return toggleZone();
+    case "g": handled(); return nextGap();
+    case "c": handled(); return split();
+    case "e": handled(); return toggleKeepOnly();
+    case "m": handled(); return startMerge();
+    case "+": case "=": handled(); return zoomBy(ZOOM_STEP);
+    case "-": case "_": handled(); return zoomBy(1 / ZOOM_STEP);
+    case "0": handled(); return fit();
     case "1": handled(); return setMethod("fill");
     case "2": handled(); return setMethod("pixelate");
     case "3": handled(); return setMethod("blur");
-    case "f": handled(); return follow(1);
-    case "F": handled(); return follow(-1);
-    case "Escape": handled(); if (state.following) return stopFollowing(); state.selected = state.zone = -1; state.track = state.mergeInto = null; state.drawingZone = false; return draw();
+    case "4": handled(); return setMethod(null);
+    case "f": handled(); return follow(shift ? -1 : 1);
+    case "w": handled(); return sweep.on ? stopSweep() : startSweep();
+    case "Escape": handled(); if (state.following) return stopFollowing(); if (sweep.on) return stopSweep(); state.selected = state.zone = -1; state.chosen = new Set(); state.track = state.mergeInto = null; state.drawingZone = false; return draw();
     case "ArrowRight": if (isVideo()) { handled(); seek(state.frame + step); } return;
     case "ArrowLeft": if (isVideo()) { handled(); seek(state.frame - step); } return;
   }
@@ -968,15 +1491,55 @@ function togglePreview() {
   draw();
 }
 
+// The folders the outputs go to (most reviews have one).
+const folders = (paths) => [...new Set(paths.map((p) => p.replace(/[\\/][^\\/]*$/, "") || "/"))];
+
+function listed(title, items) {
+  const block = document.createElement("div");
+  block.className = "warning";
+  block.textContent = title;
+  const list = document.createElement("ul");
+  for (const item of items) {
+    const li = document.createElement("li");
+    li.textContent = item;
+    list.appendChild(li);
+  }
+  block.appendChild(list);
+  return block;
+}
+
+// Export asks first: where the files go, and which files nobody marked reviewed or still have
+// suggestions nobody accepted or rejected (those are not painted).
 async function exportAll() {
   await saving;
+  const files = state.files;
+  const where = folders(files.map((f) => f.output));
+  $("export-where").textContent = `Writes ${files.length} file${files.length === 1 ? "" : "s"} into ${where.join(", ")}, replacing any there of the same name.`;
+  const warnings = [];
+  const unreviewed = files.filter((f) => f.state !== "reviewed");
+  if (unreviewed.length) warnings.push(listed(`Not marked reviewed (${unreviewed.length}):`, unreviewed.map((f) => f.name)));
+  const pending = files.filter((f) => f.suggestions);
+  if (pending.length) {
+    const total = pending.reduce((n, f) => n + f.suggestions, 0);
+    warnings.push(listed(`Suggestions not accepted or rejected (${total}; not painted):`, pending.map((f) => `${f.name}: ${f.suggestions}`)));
+  }
+  $("export-warnings").replaceChildren(...warnings);
+  $("export-confirm").textContent = warnings.length ? "Export anyway" : "Export";
+  $("export-dialog").showModal();
+  $("export-confirm").focus();
+}
+
+async function exportConfirmed() {
+  $("export-dialog").close();
   status("exporting…");
   $("export").disabled = true;
   try {
     const { results } = await api("POST", "/api/export");
     const failed = results.filter((r) => !r.ok);
-    if (failed.length) status(`export failed for ${failed.length} file(s): ${failed[0].error}`, true);
-    else status(`exported ${results.length} file${results.length === 1 ? "" : "s"}`);
+    const where = folders(results.filter((r) => r.ok).map((r) => r.output)).join(", ");
+    const done = results.length - failed.length;
+    if (failed.length) status(`export failed for ${failed.length} file(s): ${failed[0].error}${done ? ` (${done} written to ${where})` : ""}`, true);
+    else status(`exported ${results.length} file${results.length === 1 ? "" : "s"} to ${where}`);
   } catch (err) {
     status(`export failed: ${err.message}`, true);
   } finally {
@@ -993,7 +1556,27 @@ async function start() {
   overlay.addEventListener("pointerup", onPointerUp);
   overlay.addEventListener("pointercancel", onPointerUp);
   document.addEventListener("keydown", onKey);
-  window.addEventListener("resize", fit);
+  window.addEventListener("resize", onResize);
+  $("stage").addEventListener("wheel", onWheel, { passive: false });
+  $("stage").addEventListener("auxclick", (e) => e.button === 1 && e.preventDefault());
+  document.addEventListener("keyup", (e) => {
+    if (e.key === " ") setSpace(false);
+  });
+  window.addEventListener("blur", () => setSpace(false));
+  $("zoom-in").addEventListener("click", () => zoomBy(ZOOM_STEP));
+  $("zoom-out").addEventListener("click", () => zoomBy(1 / ZOOM_STEP));
+  $("zoom-fit").addEventListener("click", fit);
+  $("sweep").addEventListener("click", () => (sweep.on ? stopSweep() : startSweep()));
+  for (const [id, key] of [["min-score", "score"], ["min-size", "size"]]) {
+    $(id).addEventListener("input", (e) => {
+      filter[key] = Number(e.target.value) || 0;
+      draw();
+    });
+    $(id).addEventListener("change", (e) => e.target.blur()); // the keys are the page's again
+  }
+  // A button clicked keeps no focus, so Space (drag the picture) never presses it again by surprise;
+  // one reached with Tab is pressed with Space or Enter, as everywhere.
+  document.addEventListener("mousedown", (e) => e.target.closest?.("button") && e.preventDefault());
   $("keep").addEventListener("click", () => setAction("keep"));
   $("obscure").addEventListener("click", () => setAction("obscure"));
   $("accept").addEventListener("click", accept);
@@ -1016,6 +1599,10 @@ async function start() {
     e.target.blur(); // the keys are the page's again
   });
   $("export").addEventListener("click", exportAll);
+  $("export-confirm").addEventListener("click", exportConfirmed);
+  $("export-cancel").addEventListener("click", () => $("export-dialog").close());
+  $("retry").addEventListener("click", () => retryNow && retryNow());
+  $("uncover").addEventListener("click", uncoverKept);
   $("scrubber").addEventListener("input", (e) => seek(Number(e.target.value)));
   $("prev-frame").addEventListener("click", () => seek(state.frame - 1));
   $("next-frame").addEventListener("click", () => seek(state.frame + 1));

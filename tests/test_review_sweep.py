@@ -1,0 +1,94 @@
+"""The sweep (Chromium): the output tile by tile at a magnification where a 10 px face is 24 screen
+px, one key per tile, the share swept recorded, and a file marked reviewed only once swept (or said
+plainly to be marked without a sweep)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import test_review_page as review_page
+from PIL import Image
+from review_media import HIDDEN, review_photo
+from scenes import covered_fraction
+from test_review_page import WHITE, _export, _grown, _open, _saved, _serve, sync_api
+from test_review_zoom import _screen
+
+from unseen.api import Options
+from unseen.regions import Regions
+from unseen.regions_file import FileEntry, fingerprint, load_document
+from unseen.review.detection import detect_photo
+
+browser, page = review_page.browser, review_page.page  # the same Chromium fixtures
+
+
+def _label(page):
+    return page.locator("#sweep-label")
+
+
+def test_a_sweep_shows_the_output_tile_by_tile_draws_and_marks_the_file_reviewed(page, tmp_path):
+    src = tmp_path / "people.png"
+    original, faces = review_photo(src)  # 448 x 256: two tiles at 2.4x in a 1400 x 900 window
+    server, path = _serve([detect_photo(src, tmp_path / "out" / "people.png", Options())], tmp_path)
+    try:
+        _open(page, server)
+        page.keyboard.press("w")
+        sync_api.expect(_label(page)).to_contain_text("tile 1 / 2 · swept 0 %")
+        sync_api.expect(page.locator("#zoom-label")).to_have_text("240 %")
+        assert "output=1" in page.locator("#picture").get_attribute("src")  # the output as published
+        page.keyboard.press(" ")
+        sync_api.expect(_label(page)).to_contain_text(re.compile(r"tile 2 / 2 · swept [1-9]\d %"))
+        # The face nobody found shows in this tile: draw over it there, on the output.
+        target = _grown(faces[HIDDEN], 4)
+        (x1, y1), (x2, y2) = _screen(page, target[:2]), _screen(page, target[2:])
+        page.mouse.move(x1, y1)
+        page.mouse.down()
+        page.mouse.move(x2, y2, steps=4)
+        page.mouse.up()
+        _saved(page)
+        page.keyboard.press(" ")
+        sync_api.expect(page.locator("#status")).to_have_text(
+            "saved · swept every part of the picture: marked reviewed"
+        )
+        sync_api.expect(_label(page)).to_have_text("swept 100 %")
+        sync_api.expect(page.locator(".file.current .state")).to_have_text("reviewed")
+        assert load_document(path).files[0].reviewed
+        page.reload()
+        page.wait_for_selector("body.ready")
+        sync_api.expect(_label(page)).to_have_text("swept 100 %")  # kept by the browser
+        _export(page)
+    finally:
+        server.stop()
+    with Image.open(tmp_path / "out" / "people.png") as im:
+        out = np.asarray(im.convert("RGB"))
+    assert covered_fraction(original, out, faces[HIDDEN], color=WHITE) >= 0.95
+
+
+def test_a_partial_sweep_is_said_and_marking_reviewed_says_it_was_not_swept(page, tmp_path):
+    src = tmp_path / "wide.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (600, 1000, 3), np.uint8)).save(src)
+    size, sha = fingerprint(src)
+    entry = FileEntry(str(src), str(tmp_path / "out.png"), "image", 1000, 600, 1, Regions(), [], size, sha)
+    server, _ = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        page.keyboard.press("W")  # Caps Lock or not
+        sync_api.expect(_label(page)).to_contain_text("tile 1 / 9 ·")
+        for tile in (2, 3, 4):
+            page.keyboard.press(" ")
+            sync_api.expect(_label(page)).to_contain_text(f"tile {tile} / 9 ·")
+        page.keyboard.press("Shift+ ")
+        sync_api.expect(_label(page)).to_contain_text("tile 3 / 9 ·")
+        page.keyboard.press("Escape")
+        share = int(re.search(r"swept (\d+) %", _label(page).inner_text()).group(1))
+        assert 25 <= share <= 50  # three tiles of nine, overlapping
+        sync_api.expect(page.locator("#zoom-label")).to_have_text("fit")
+        page.keyboard.press("r")
+        sync_api.expect(page.locator("#status")).to_contain_text(
+            f"marked reviewed without a full sweep ({share} % swept"
+        )
+        sync_api.expect(page.locator(".file.current .state")).to_have_text("reviewed, not swept")
+        page.keyboard.press("w")  # the sweep goes on where nothing was seen yet
+        sync_api.expect(_label(page)).to_contain_text("tile 4 / 9 ·")
+    finally:
+        server.stop()
