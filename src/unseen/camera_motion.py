@@ -70,10 +70,8 @@ class MotionEstimator:
             return np.eye(3), False
         if cv2.compareHist(last_histogram, histogram, cv2.HISTCMP_BHATTACHARYYA) > o.cut:
             return np.eye(3), True
-        corners = cv2.goodFeaturesToTrack(
-            previous, o.corners, 0.01, 8, mask=self._mask(small, faces), blockSize=5
-        )
-        if corners is None or len(corners) < o.min_points:
+        corners = self._corners(previous, self._mask(small, faces))
+        if len(corners) < o.min_points:
             return np.eye(3), False
         moved, status, _ = cv2.calcOpticalFlowPyrLK(
             previous, small, corners, None, winSize=(21, 21), maxLevel=3
@@ -93,6 +91,30 @@ class MotionEstimator:
         height, width = self.frame_size
         scale = np.diag([width / small.shape[1], height / small.shape[0], 1.0])
         return scale @ _matrix(affine) @ np.linalg.inv(scale), False  # in the full frame's pixels
+
+    def _corners(self, grey: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """Corners to follow, looked for in each of the picture's 4 x 4 cells on its own: the strongest
+        corners of a picture are on its people and its busiest part, and a fit to those alone cannot
+        tell the camera's motion from theirs. (N x 1 x 2 float32, in ``grey``'s pixels.)"""
+        h, w = grey.shape
+        found = []
+        for i in range(4):
+            for j in range(4):
+                y0, y1, x0, x1 = h * i // 4, h * (i + 1) // 4, w * j // 4, w * (j + 1) // 4
+                cell = None if mask is None else np.ascontiguousarray(mask[y0:y1, x0:x1])
+                if cell is not None and not cell.any():
+                    continue
+                got = cv2.goodFeaturesToTrack(
+                    np.ascontiguousarray(grey[y0:y1, x0:x1]),
+                    self.options.corners // 16,
+                    0.01,
+                    8,
+                    mask=cell,
+                    blockSize=5,
+                )
+                if got is not None:
+                    found.append(got + np.array([x0, y0], np.float32))
+        return np.concatenate(found) if found else np.zeros((0, 1, 2), np.float32)
 
     def _mask(self, small: np.ndarray, faces: np.ndarray | None) -> np.ndarray | None:
         """Where corners may be looked for: everywhere but the ``faces`` grown by half their size."""

@@ -21,7 +21,7 @@ from ..media.image import read_photo
 from ..media.video import Frame, probe, read_frames
 from ..regions import Regions
 from ..regions_file import FileEntry, fingerprint
-from ..track import Tracker
+from ..track import WEAK, Tracker
 from ..video_pipeline import Keyframe, detect_keyframes
 from .suggest import suggestions
 
@@ -75,7 +75,8 @@ def detect_video(
     def analysed(image: np.ndarray, full: bool) -> Regions:
         try:
             found = keyframe(np.ascontiguousarray(image), full)
-            seen = suggestions(image, found, options.sensitivity, video=True)
+            # weak detections only continue faces followed: the rest may still be suggested
+            seen = suggestions(image, found[found.source != WEAK], options.sensitivity, video=True)
         except AnalysisError as exc:
             raise AnalysisError(f"{shown(src)}: {exc}") from exc
         seen.frame[:] = count - 1  # detect_keyframes analyses the frame it was just handed
