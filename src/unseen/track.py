@@ -59,7 +59,7 @@ class TrackOptions:
     confident: float = 0.2  # counting: a face seen once counts as a face at this score (else a candidate)
     join_gap: int = 96  # counting: fragments up to this many frames apart that continue each other are one
     fast_motion: float = 0.4  # a face seen once may be found again this share of its size per frame on
-    scene_motion: float = 0.02  # beyond its sightings a face may drift this share of its size per
+    scene_motion: float = 0.005  # beyond its sightings a face may drift this share of its size per
     # frame in the scene even when it seems still (and the camera's path is estimated, not known)
 
 

@@ -44,7 +44,7 @@ def detect_keyframes(
 
     Keyframes are every ``detect_every``-th frame, a shot's first frame, a frame by which the camera
     has moved the picture ``moved`` of its width since the keyframe before, and the frame ``last``
-    (by default the last one there is). ``full`` is each shot's first frame. Each
+    (by default the last one there is). ``full`` is the first keyframe and each cut. Each
     choice depends on the frames since the last ``detect_every``-th only, so a worker painting part
     of a video (``unseen.scale.segments``) picks the keyframes one process picks.
 
@@ -68,7 +68,7 @@ def detect_keyframes(
             or i == last
             or (key >= 0 and _moved(camera, key, i, width) > options.moved)
         ):
-            found.append((i, detect(frame.pixels, cut or i == camera.shot(i))))
+            found.append((i, detect(frame.pixels, cut or key < 0)))
             key, faces = i, found[-1][1].boxes
         final = frame
     if last is None and final is not None and key != final.index:

@@ -131,12 +131,12 @@ def _review(args: argparse.Namespace, parser: argparse.ArgumentParser, path: Pat
         _say("unseen review: interrupted before the review started")
         return 130
     server = ReviewServer(session)
-    lock.announce(server.address)
-    print(f"unseen review: {server.url}", flush=True)
-    _say(f"unseen review: every change is saved in {shown(session.path)}; Ctrl-C stops")
-    if not args.no_browser:  # in the background: a terminal browser may not return until it is closed
-        threading.Thread(target=webbrowser.open, args=(server.browser_url(),), daemon=True).start()
-    try:
+    try:  # Ctrl-C from here on (a person who read the address at once) stops the review cleanly
+        lock.announce(server.address)
+        print(f"unseen review: {server.url}", flush=True)
+        _say(f"unseen review: every change is saved in {shown(session.path)}; Ctrl-C stops")
+        if not args.no_browser:  # in the background: a terminal browser may not return until it is closed
+            threading.Thread(target=webbrowser.open, args=(server.browser_url(),), daemon=True).start()
         server.serve()
     except KeyboardInterrupt:  # uvicorn finishes the requests in flight, then re-raises Ctrl-C
         pass
