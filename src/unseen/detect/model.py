@@ -88,7 +88,7 @@ def _prepare(providers: list[str]) -> bytes:
 
 
 def cache_entry(providers: list[str]) -> tuple[str, str]:
-    """The cache file name and key of the optimised graph for ``providers``."""
+    """The cache file name and key of the prepared graph for ``providers``."""
     import onnxruntime as ort
 
     device = "cuda" if machine.CUDA in providers else "cpu"
