@@ -181,12 +181,12 @@ class Swapped(model.CenterFace):
     """CenterFace with a given graph in place of the cached float one."""
 
     def __init__(self, graph: bytes, **kwargs) -> None:
-        real = model.optimised_graph
-        model.optimised_graph = lambda *_, **__: graph
+        real = model.prepared_graph
+        model.prepared_graph = lambda *_, **__: graph
         try:
             super().__init__(**kwargs)
         finally:
-            model.optimised_graph = real
+            model.prepared_graph = real
 
 
 def differences(graphs: dict[str, bytes]) -> None:
@@ -264,7 +264,7 @@ def recall(graph_path: Path, limit: int, rounds: int, data_dir: Path, out: Path)
 def as_unseen(graph_path: Path, argv: list[str]) -> int:
     """Run unseen's CLI with the graph at ``graph_path`` as its network."""
     graph = graph_path.read_bytes()
-    model.optimised_graph = lambda *_, **__: graph
+    model.prepared_graph = lambda *_, **__: graph
     from unseen.cli import main as cli_main
 
     return cli_main(argv)
@@ -289,11 +289,11 @@ def main() -> int:
     out = fresh_dir(args.out.resolve())
     t = time.perf_counter()
     folded = model._fold(model._source())
-    int8 = model._optimise(quantise(folded, args.percentile, args.float_ends), [CPU])
+    int8 = model._optimise(quantise(folded, args.percentile, args.float_ends))
     print(f"int8 network built in {time.perf_counter() - t:.1f} s ({len(int8) / 1e6:.1f} MB)")
     graph_path = out / "centerface-int8.onnx"
     graph_path.write_bytes(int8)
-    graphs = {"float": model.optimised_graph([CPU]), "int8": int8}
+    graphs = {"float": model.prepared_graph([CPU]), "int8": int8}
     tile_speed(graphs, args.reps)
     differences(graphs)
     if args.limit:

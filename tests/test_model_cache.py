@@ -10,14 +10,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from PIL import Image
 from skimage import data
 
 from unseen.detect import graph_cache
 from unseen.detect.cascade import PHOTO_CASCADE, Cascade
-from unseen.detect.model import CenterFace, cache_entry
-from unseen.machine import CPU
+from unseen.detect.model import CenterFace, _fold, _prepare, _source, cache_entry
+from unseen.machine import CPU, CUDA
 
 PROVIDERS = [CPU]
 
@@ -106,6 +107,17 @@ def test_a_cache_built_for_another_source_is_rebuilt(own_cache: Path) -> None:
     assert graph_cache.load(path.stem, key) is None
     _model()
     assert graph_cache.load(path.stem, key) == graph
+
+
+def test_for_cuda_the_cache_keeps_the_graph_unoptimised() -> None:
+    # a graph optimised with the CUDA provider can carry copy nodes onnxruntime refuses to load again
+    cpu, cuda = cache_entry([CPU]), cache_entry([CUDA, CPU])
+    assert cpu[0] != cuda[0] and cpu[1] != cuda[1]
+    folded = _fold(_source())
+    assert _prepare([CUDA, CPU]) == folded
+    optimised = _prepare([CPU])
+    assert optimised != folded
+    assert onnx.load_from_string(optimised).graph.node[0].op_type != "Conv"  # fused: Conv + Relu
 
 
 def test_the_key_follows_the_source_bytes_and_onnxruntime() -> None:

@@ -2,11 +2,13 @@
 
 The model file lists its weights as graph inputs, which stops onnxruntime from folding constants
 and fusing layers; we move them to plain initialisers and make the image size dynamic. That alone
-makes inference about twice as fast. onnxruntime then folds and fuses the graph (its "extended"
-level, which is the same on every machine) and the result is kept in the user's cache folder
-(:mod:`.graph_cache`), so that later runs neither import ``onnx`` nor optimise again: a one-photo run
-starts about 0.5 s sooner. Each session adds the layout changes for this very CPU (the "all" level)
-when it opens the graph. Nothing is downloaded, ever.
+makes inference about twice as fast. On the CPU onnxruntime then folds and fuses the graph (its
+"extended" level, which is the same on every machine), and the result is kept in the user's cache
+folder (:mod:`.graph_cache`), so that later runs neither import ``onnx`` nor optimise again: a
+one-photo run starts about 0.5 s sooner. Each session adds the layout changes for this very CPU (the
+"all" level) when it opens the graph. For CUDA the cache keeps the rewritten graph unoptimised: a
+graph optimised for CUDA can carry copy nodes that onnxruntime then refuses to load
+(microsoft/onnxruntime#11348). Nothing is downloaded, ever.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ if TYPE_CHECKING:
 STRIDE = 4  # the heatmap is a quarter of the input size
 ALIGN = 32  # input sides must be multiples of this
 CUDA_BATCH = 8  # tiles per run on a GPU (see CenterFace)
-RECIPE = "weights as initialisers, dynamic sizes; onnxruntime extended optimisation; 1"
-"""What :func:`_fold` and :func:`_optimise` do to the source model, in words: part of the cache key,
+RECIPE = "weights as initialisers, dynamic sizes; on the CPU onnxruntime extended optimisation; 1"
+"""What :func:`_fold` and :func:`_prepare` do to the source model, in words: part of the cache key,
 so change it whenever they change."""
 
 
@@ -64,22 +66,29 @@ def _fold(source: bytes) -> bytes:
     return model.SerializeToString()
 
 
-def _optimise(graph: bytes, providers: list[str]) -> bytes:
-    """``graph`` folded and fused by onnxruntime for ``providers``, without this CPU's own layouts
-    (those are not portable, and cost a session only a few milliseconds)."""
+def _optimise(graph: bytes) -> bytes:
+    """``graph`` folded and fused by onnxruntime for the CPU, without this CPU's own layouts (those
+    are not portable, and cost a session only a few milliseconds)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.log_severity_level = 3  # not a warning per unused batch-norm counter in the source model
     with tempfile.TemporaryDirectory(prefix="unseen-graph-") as folder:
         options.optimized_model_filepath = os.path.join(folder, "centerface.onnx")
-        ort.InferenceSession(graph, options, providers=providers)
+        ort.InferenceSession(graph, options, providers=[machine.CPU])
         with open(options.optimized_model_filepath, "rb") as fh:
             return fh.read()
 
 
+def _prepare(providers: list[str]) -> bytes:
+    """The graph sessions on ``providers`` open: rewritten, and optimised where that is safe."""
+    graph = _fold(_source())
+    return graph if machine.CUDA in providers else _optimise(graph)
+
+
 def cache_entry(providers: list[str]) -> tuple[str, str]:
-    """The cache file name and key of the optimised graph for ``providers``."""
+    """The cache file name and key of the prepared graph for ``providers``."""
     import onnxruntime as ort
 
     device = "cuda" if machine.CUDA in providers else "cpu"
@@ -87,14 +96,14 @@ def cache_entry(providers: list[str]) -> tuple[str, str]:
     return f"centerface-{device}-float", key
 
 
-def optimised_graph(providers: list[str], cached: bool = True) -> bytes:
-    """The optimised graph for ``providers``: from the cache when it holds a sound one for this very
-    source, onnxruntime and recipe; otherwise built now and cached. ``cached=False`` builds it
-    without reading the cache (a cached graph that onnxruntime refused)."""
+def prepared_graph(providers: list[str], cached: bool = True) -> bytes:
+    """The graph for ``providers`` (see :func:`_prepare`): from the cache when it holds a sound one
+    for this very source, onnxruntime and recipe; otherwise built now and cached. ``cached=False``
+    builds it without reading the cache (a cached graph that onnxruntime refused)."""
     name, key = cache_entry(providers)
     graph = graph_cache.load(name, key) if cached else None
     if graph is None:
-        graph = _optimise(_fold(_source()), providers)
+        graph = _prepare(providers)
         graph_cache.store(name, key, graph)
     return graph
 
@@ -141,11 +150,11 @@ class CenterFace:
         # other workers): 20 WIDER photos on 2 busy cores took 7.2-7.4 s CPU and 5.3-7.6 s wall with
         # spinning, 3.7-4.3 s CPU and 3.7-4.6 s wall without
         self._options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._graph = optimised_graph(self._providers)
+        self._graph = prepared_graph(self._providers)
         try:
             self._session = self._open()
         except Exception:  # onnxruntime's load errors share no base class but Exception
-            self._graph = optimised_graph(self._providers, cached=False)
+            self._graph = prepared_graph(self._providers, cached=False)
             self._session = self._open()
         self._input = self._session.get_inputs()[0].name
         self._outputs = [o.name for o in self._session.get_outputs()][:3]
