@@ -68,6 +68,14 @@ def test_zoom_in_draw_pan_and_fit_then_export(page, tmp_path):
         assert (round(after["x"] - before["x"]), round(after["y"] - before["y"])) == (60, 30)
         sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(1)  # no region drawn
 
+        # So does a drag with the middle button.
+        page.mouse.move(stage["x"] + 260, stage["y"] + 230)
+        page.mouse.down(button="middle")
+        page.mouse.move(stage["x"] + 230, stage["y"] + 220, steps=3)
+        page.mouse.up(button="middle")
+        moved = page.locator("#overlay rect.region.manual").bounding_box()
+        assert (round(moved["x"] - after["x"]), round(moved["y"] - after["y"])) == (-30, -10)
+
         page.keyboard.press("0")
         sync_api.expect(page.locator("#zoom-label")).to_have_text("fit")
         assert page.locator("#overlay").bounding_box()["width"] == fitted
