@@ -1035,15 +1035,20 @@ function onResize() {
   showView();
 }
 
+// ``scale`` within what the picture may be zoomed to: from fitted to MAX_ZOOM.
+function allowedScale(scale) {
+  const least = fitScale();
+  return Math.min(Math.max(scale, least), Math.max(MAX_ZOOM, least));
+}
+
 // Zoom to ``scale`` keeping the stage point (cx, cy) over the same picture point.
 function zoomTo(scale, cx, cy) {
   if (!state.info) return;
-  const least = fitScale();
-  const next = Math.min(Math.max(scale, least), Math.max(MAX_ZOOM, least));
+  const next = allowedScale(scale);
   view.x = cx - ((cx - view.x) * next) / view.scale;
   view.y = cy - ((cy - view.y) * next) / view.scale;
   view.scale = next;
-  view.fitted = next === least;
+  view.fitted = next === fitScale();
   showView();
 }
 
@@ -1086,18 +1091,25 @@ function onWheel(event) {
   zoomBy(Math.exp(-event.deltaY * (event.ctrlKey ? 0.01 : 0.002)), cx, cy);
 }
 
-// Two fingers on the picture: pinch to zoom, move to pan.
+// Two fingers on the picture: pinch to zoom, move to pan. The picture point first between them
+// stays between them, at the scale their spread says.
 function pinch(event) {
   const [a, b] = [...touches.values()];
-  const mid = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+  const stage = $("stage").getBoundingClientRect();
+  const mid = [(a[0] + b[0]) / 2 - stage.left, (a[1] + b[1]) / 2 - stage.top];
   const span = Math.hypot(a[0] - b[0], a[1] - b[1]);
   const p = state.drag;
   if (p && p.kind === "pinch") {
-    panBy(mid[0] - p.mid[0], mid[1] - p.mid[1]);
-    zoomBy(span / Math.max(p.span, 1), mid[0], mid[1]);
+    view.scale = allowedScale((p.scale * span) / Math.max(p.span, 1));
+    view.fitted = view.scale === fitScale();
+    view.x = mid[0] - p.anchor[0] * view.scale;
+    view.y = mid[1] - p.anchor[1] * view.scale;
+    showView();
+  } else {
+    const anchor = [(mid[0] - view.x) / view.scale, (mid[1] - view.y) / view.scale];
+    state.drag = { kind: "pinch", span, scale: view.scale, anchor };
   }
-  state.drag = { kind: "pinch", mid, span };
-  if (event) event.preventDefault();
+  event.preventDefault();
 }
 
 // ------------------------------------------------------------------------------------ sweep
