@@ -9,7 +9,7 @@ import re
 import numpy as np
 import test_review_page as review_page
 from PIL import Image
-from review_media import HIDDEN, review_photo
+from review_media import HIDDEN, review_photo, review_video
 from scenes import covered_fraction
 from test_review_page import WHITE, _export, _grown, _open, _saved, _serve, sync_api
 from test_review_zoom import _screen
@@ -17,7 +17,7 @@ from test_review_zoom import _screen
 from unseen.api import Options
 from unseen.regions import Regions
 from unseen.regions_file import FileEntry, fingerprint, load_document
-from unseen.review.detection import detect_photo
+from unseen.review.detection import detect_photo, detect_video
 
 browser, page = review_page.browser, review_page.page  # the same Chromium fixtures
 
@@ -90,5 +90,29 @@ def test_a_partial_sweep_is_said_and_marking_reviewed_says_it_was_not_swept(page
         sync_api.expect(page.locator(".file.current .state")).to_have_text("reviewed, not swept")
         page.keyboard.press("w")  # the sweep goes on where nothing was seen yet
         sync_api.expect(_label(page)).to_contain_text("tile 4 / 9 ·")
+    finally:
+        server.stop()
+
+
+def test_a_video_is_swept_on_a_sample_of_its_frames_shown_on_the_timeline(page, tmp_path):
+    src = tmp_path / "clip.mp4"
+    review_video(src)  # 24 frames: its first and last are swept
+    server, path = _serve([detect_video(src, tmp_path / "out" / "clip.mp4", Options())], tmp_path)
+    try:
+        _open(page, server)
+        sync_api.expect(_label(page)).to_have_text("swept 0 % of 2 frames")
+        page.keyboard.press("w")
+        sync_api.expect(_label(page)).to_contain_text("frame 1 · tile 1 / 4 ·")
+        assert "output=1" in page.locator("#picture").get_attribute("src")
+        page.keyboard.press(" ")
+        page.keyboard.press(" ")
+        sync_api.expect(_label(page)).to_contain_text("frame 24 · tile 3 / 4 · swept 50 %")
+        sync_api.expect(page.locator("#frame-label")).to_have_text("frame 24 / 24")
+        sync_api.expect(page.locator("#timeline .sample.swept")).to_have_count(1)  # frame 1 done
+        page.keyboard.press(" ")
+        page.keyboard.press(" ")
+        sync_api.expect(page.locator("#status")).to_contain_text("marked reviewed")
+        sync_api.expect(page.locator("#timeline .sample.swept")).to_have_count(2)
+        assert load_document(path).files[0].reviewed
     finally:
         server.stop()

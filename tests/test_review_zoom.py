@@ -68,6 +68,14 @@ def test_zoom_in_draw_pan_and_fit_then_export(page, tmp_path):
         assert (round(after["x"] - before["x"]), round(after["y"] - before["y"])) == (60, 30)
         sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(1)  # no region drawn
 
+        # So does a drag with the middle button.
+        page.mouse.move(stage["x"] + 260, stage["y"] + 230)
+        page.mouse.down(button="middle")
+        page.mouse.move(stage["x"] + 230, stage["y"] + 220, steps=3)
+        page.mouse.up(button="middle")
+        moved = page.locator("#overlay rect.region.manual").bounding_box()
+        assert (round(moved["x"] - after["x"]), round(moved["y"] - after["y"])) == (-30, -10)
+
         page.keyboard.press("0")
         sync_api.expect(page.locator("#zoom-label")).to_have_text("fit")
         assert page.locator("#overlay").bounding_box()["width"] == fitted
@@ -102,4 +110,37 @@ def test_a_small_selected_region_is_not_hidden_by_its_handles(page, tmp_path):
             b = corner.bounding_box()
             assert b["width"] <= 10
     finally:
+        server.stop()
+
+
+def test_two_fingers_pinch_to_zoom_where_they_are(browser, tmp_path):
+    src = tmp_path / "people.png"
+    review_photo(src)
+    server, _ = _serve([detect_photo(src, tmp_path / "out" / "people.png", Options())], tmp_path)
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, has_touch=True)
+    try:
+        page = context.new_page()
+        _open(page, server)
+        fitted = page.locator("#overlay").bounding_box()["width"]
+        x, y = _screen(page, (224, 128))  # the middle of the picture
+        cdp = context.new_cdp_session(page)
+
+        def touch(kind, spread):
+            points = [{"x": x - spread, "y": y, "id": 0}, {"x": x + spread, "y": y, "id": 1}]
+            cdp.send(
+                "Input.dispatchTouchEvent",
+                {"type": kind, "touchPoints": [] if kind == "touchEnd" else points},
+            )
+
+        touch("touchStart", 20)
+        for spread in (30, 45, 60):
+            touch("touchMove", spread)
+        touch("touchEnd", 60)
+        sync_api.expect(page.locator("#zoom-label")).not_to_have_text("fit")
+        width = page.locator("#overlay").bounding_box()["width"]
+        assert abs(width / fitted - 3) < 0.05
+        assert np.allclose(_screen(page, (224, 128)), (x, y), atol=2)  # zoomed about the fingers
+        sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(0)  # nothing drawn
+    finally:
+        context.close()
         server.stop()

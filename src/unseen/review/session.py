@@ -202,13 +202,30 @@ def _follow_request(body: Any, entry: FileEntry) -> tuple[int, np.ndarray, int, 
     return frame, numbers, step, count
 
 
+_COUNTED: OrderedDict[int, tuple[FileEntry, tuple[int, int]]] = OrderedDict()  # by id(entry)
+COUNTS_KEPT = 4096  # photos' face counts remembered: the file list asks for every file's often
+
+
+def _photo_counts(entry: FileEntry) -> tuple[int, int]:
+    """(faces, candidates) of a photo entry, counted as the command line counts them (boxes of one
+    face once, weak ones apart); remembered per entry, which an edit replaces."""
+    known = _COUNTED.get(id(entry))
+    if known is not None and known[0] is entry:
+        return known[1]
+    counts = photo_faces(entry.regions[entry.actions != "suggested"], entry.frames)
+    _COUNTED[id(entry)] = (entry, counts)
+    while len(_COUNTED) > COUNTS_KEPT:
+        _COUNTED.popitem(last=False)
+    return counts
+
+
 def _summary(index: int, entry: FileEntry) -> dict[str, Any]:
     actions = entry.actions
-    found = entry.regions[actions != "suggested"]
     if entry.kind == "video":
+        found = entry.regions[actions != "suggested"]
         faces, candidates = len(set(found.track[found.track >= 0].tolist())), 0
-    else:  # counted as the command line counts them: boxes of one face once, weak ones apart
-        faces, candidates = photo_faces(found, entry.frames)
+    else:
+        faces, candidates = _photo_counts(entry)
     state = "reviewed" if entry.reviewed else "changed" if entry.edited else "not reviewed"
     return {
         "index": index,

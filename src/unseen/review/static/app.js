@@ -1028,20 +1028,33 @@ function fit() {
 
 function onResize() {
   if (!state.info) return;
+  if (sweep.on) {
+    // tiles of the new stage's size, from about where the sweep was
+    const [frame, x, y] = sweep.tiles[sweep.at];
+    Object.assign(sweep, sweepTiles());
+    const here = sweep.tiles.findIndex((t) => t[0] === frame && t[3] > x && t[4] > y);
+    sweep.at = Math.max(here, 0);
+    return showTile();
+  }
   if (view.fitted) return fit();
   view.scale = Math.max(view.scale, fitScale());
   showView();
 }
 
+// ``scale`` within what the picture may be zoomed to: from fitted to MAX_ZOOM.
+function allowedScale(scale) {
+  const least = fitScale();
+  return Math.min(Math.max(scale, least), Math.max(MAX_ZOOM, least));
+}
+
 // Zoom to ``scale`` keeping the stage point (cx, cy) over the same picture point.
 function zoomTo(scale, cx, cy) {
   if (!state.info) return;
-  const least = fitScale();
-  const next = Math.min(Math.max(scale, least), Math.max(MAX_ZOOM, least));
+  const next = allowedScale(scale);
   view.x = cx - ((cx - view.x) * next) / view.scale;
   view.y = cy - ((cy - view.y) * next) / view.scale;
   view.scale = next;
-  view.fitted = next === least;
+  view.fitted = next === fitScale();
   showView();
 }
 
@@ -1084,65 +1097,83 @@ function onWheel(event) {
   zoomBy(Math.exp(-event.deltaY * (event.ctrlKey ? 0.01 : 0.002)), cx, cy);
 }
 
-// Two fingers on the picture: pinch to zoom, move to pan.
+// Two fingers on the picture: pinch to zoom, move to pan. The picture point first between them
+// stays between them, at the scale their spread says.
 function pinch(event) {
   const [a, b] = [...touches.values()];
-  const mid = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+  const stage = $("stage").getBoundingClientRect();
+  const mid = [(a[0] + b[0]) / 2 - stage.left, (a[1] + b[1]) / 2 - stage.top];
   const span = Math.hypot(a[0] - b[0], a[1] - b[1]);
   const p = state.drag;
   if (p && p.kind === "pinch") {
-    panBy(mid[0] - p.mid[0], mid[1] - p.mid[1]);
-    zoomBy(span / Math.max(p.span, 1), mid[0], mid[1]);
+    view.scale = allowedScale((p.scale * span) / Math.max(p.span, 1));
+    view.fitted = view.scale === fitScale();
+    view.x = mid[0] - p.anchor[0] * view.scale;
+    view.y = mid[1] - p.anchor[1] * view.scale;
+    showView();
+  } else {
+    const anchor = [(mid[0] - view.x) / view.scale, (mid[1] - view.y) / view.scale];
+    state.drag = { kind: "pinch", span, scale: view.scale, anchor };
   }
-  state.drag = { kind: "pinch", mid, span };
-  if (event) event.preventDefault();
+  event.preventDefault();
 }
 
 // ------------------------------------------------------------------------------------ sweep
 
-// A sweep walks a photo tile by tile, zoomed so that the smallest face the run looks for
+// A sweep walks the picture tile by tile, zoomed so that the smallest face the run looks for
 // (SWEEP_FACE picture pixels) is SWEEP_SCREEN screen pixels tall, showing the output as it will be
 // published, so a face left uncovered stands out; Space moves on to the next tile (Shift+Space
-// back). What was seen is kept per file in the browser (a grid of cells, each seen once a tile
-// holding its centre was shown and left with Space), so the share swept survives reloading; once
-// every cell is seen the file is marked reviewed. Marking it reviewed before says so plainly.
+// back). A video is swept on a sample of its frames: its first and last, and one every
+// SWEEP_EVERY frames (about a second). What was seen is kept per file in the browser (per swept
+// frame a grid of cells, each seen once a tile holding its centre was shown and left with Space),
+// so the share swept survives reloading; once every cell is seen the file is marked reviewed.
+// Marking it reviewed before says so plainly.
 const SWEEP_FACE = 10;
 const SWEEP_SCREEN = 24;
 const SWEEP_OVERLAP = 2 * SWEEP_FACE; // a face cut by one tile's edge is whole in its neighbour
-const SWEEP_CELLS = 128; // cells along the longer side of the picture
+const SWEEP_CELLS = 64; // cells along the longer side of the picture
+const SWEEP_EVERY = 25; // frames between a video's swept frames
 
 const sweep = { on: false, tiles: [], at: 0, scale: 1 };
 
 function sweepKey(index) {
   const f = state.files[index];
-  return `unseen-sweep:${$("regions-file").textContent}:${index}:${f.name}:${f.width}x${f.height}`;
+  return `unseen-sweep:${$("regions-file").textContent}:${index}:${f.name}:${f.width}x${f.height}x${f.frames}`;
 }
 
-// The file's grid of seen cells: {cell (picture px), cols, rows, seen: "0110..."}.
+// The frames swept: a photo's only one; a video's first, last and every SWEEP_EVERY-th.
+function sweptFrames(index) {
+  const frames = state.files[index].frames;
+  const every = Array.from({ length: Math.ceil(frames / SWEEP_EVERY) }, (_, i) => i * SWEEP_EVERY);
+  return [...new Set([...every, frames - 1])];
+}
+
+// The file's cells seen: {cell (picture px), cols, rows, seen: {frame: "0110..."}}.
 function sweepGrid(index) {
   const f = state.files[index];
   const cell = Math.max(4, Math.ceil(Math.max(f.width, f.height) / SWEEP_CELLS));
-  const cols = Math.ceil(f.width / cell);
-  const rows = Math.ceil(f.height / cell);
+  const grid = { cell, cols: Math.ceil(f.width / cell), rows: Math.ceil(f.height / cell), seen: {} };
   try {
     const stored = JSON.parse(localStorage.getItem(sweepKey(index)) || "null");
-    if (stored && stored.cell === cell && stored.seen.length === cols * rows) return stored;
+    if (stored && stored.cell === cell && typeof stored.seen === "object") grid.seen = stored.seen;
   } catch (err) {
     // unreadable: not swept
   }
-  return { cell, cols, rows, seen: "0".repeat(cols * rows) };
+  return grid;
 }
+
+const cellsSeen = (grid, frame) => grid.seen[frame] || "0".repeat(grid.cols * grid.rows);
 
 function sweptShare(index) {
-  if (state.files[index].kind !== "image") return null;
-  const { seen } = sweepGrid(index);
-  return (seen.split("1").length - 1) / seen.length;
+  const grid = sweepGrid(index);
+  const frames = sweptFrames(index);
+  const seen = frames.reduce((n, f) => n + cellsSeen(grid, f).split("1").length - 1, 0);
+  return seen / (frames.length * grid.cols * grid.rows);
 }
 
-function markSeen(tile) {
+function markSeen([frame, x1, y1, x2, y2]) {
   const grid = sweepGrid(state.index);
-  const seen = grid.seen.split("");
-  const [x1, y1, x2, y2] = tile;
+  const seen = cellsSeen(grid, frame).split("");
   for (let r = 0; r < grid.rows; r++) {
     const cy = (r + 0.5) * grid.cell;
     if (cy < y1 || cy > y2) continue;
@@ -1151,8 +1182,12 @@ function markSeen(tile) {
       if (cx >= x1 && cx <= x2) seen[r * grid.cols + c] = "1";
     }
   }
-  grid.seen = seen.join("");
-  localStorage.setItem(sweepKey(state.index), JSON.stringify(grid));
+  grid.seen[frame] = seen.join("");
+  try {
+    localStorage.setItem(sweepKey(state.index), JSON.stringify({ cell: grid.cell, seen: grid.seen }));
+  } catch (err) {
+    status("the browser's storage is full: this sweep is not recorded", true);
+  }
 }
 
 // Tile origins along one side: evenly spread, overlapping by at least SWEEP_OVERLAP.
@@ -1162,7 +1197,8 @@ function tileStarts(size, tile) {
   return Array.from({ length: n }, (_, i) => ((size - tile) * i) / (n - 1));
 }
 
-// The tiles of the picture shown, row by row, every other row backward (the eye moves on smoothly).
+// The tiles of every frame swept, [frame, x1, y1, x2, y2], row by row, every other row backward
+// (the eye moves on smoothly).
 function sweepTiles() {
   const stage = $("stage");
   const { width, height } = state.info;
@@ -1171,23 +1207,22 @@ function sweepTiles() {
   const th = Math.min(stage.clientHeight / scale, height);
   const xs = tileStarts(width, tw);
   const tiles = [];
-  tileStarts(height, th).forEach((y, row) => {
-    for (const x of row % 2 ? [...xs].reverse() : xs) tiles.push([x, y, x + tw, y + th]);
-  });
+  for (const frame of sweptFrames(state.index)) {
+    tileStarts(height, th).forEach((y, row) => {
+      for (const x of row % 2 ? [...xs].reverse() : xs) tiles.push([frame, x, y, x + tw, y + th]);
+    });
+  }
   return { scale, tiles };
 }
 
 function startSweep() {
-  if (!state.info || isVideo()) {
-    status("sweep: photos only (for a video, step through its frames)");
-    return;
-  }
+  if (!state.info) return;
   Object.assign(sweep, { on: true, ...sweepTiles() });
   const grid = sweepGrid(state.index);
-  const unseen = (t) => {
-    const cx = Math.min(Math.floor(((t[0] + t[2]) / 2) / grid.cell), grid.cols - 1);
-    const cy = Math.min(Math.floor(((t[1] + t[3]) / 2) / grid.cell), grid.rows - 1);
-    return grid.seen[cy * grid.cols + cx] === "0";
+  const unseen = ([frame, x1, y1, x2, y2]) => {
+    const cx = Math.min(Math.floor((x1 + x2) / 2 / grid.cell), grid.cols - 1);
+    const cy = Math.min(Math.floor((y1 + y2) / 2 / grid.cell), grid.rows - 1);
+    return cellsSeen(grid, frame)[cy * grid.cols + cx] === "0";
   };
   sweep.at = Math.max(0, sweep.tiles.findIndex(unseen));
   state.preview = true;
@@ -1202,7 +1237,8 @@ function stopSweep() {
 }
 
 function showTile() {
-  const [x, y] = sweep.tiles[sweep.at];
+  const [frame, x, y] = sweep.tiles[sweep.at];
+  state.frame = frame;
   view.scale = sweep.scale;
   view.x = -x * sweep.scale;
   view.y = -y * sweep.scale;
@@ -1223,7 +1259,7 @@ function sweepStep(step) {
   stopSweep();
   renderFiles();
   if (sweptShare(state.index) < 1) return status(`swept ${sweptLabel(state.index)}: the parts not seen are still to do`);
-  const say = "swept every part of the picture: marked reviewed";
+  const say = `swept every part of the ${isVideo() ? "frames swept" : "picture"}: marked reviewed`;
   if (!state.reviewed) commit([{ op: "reviewed", value: true }], { keepsReview: true, say });
   else status(say);
 }
@@ -1231,13 +1267,24 @@ function sweepStep(step) {
 const sweptLabel = (index) => `${Math.floor(100 * sweptShare(index))} %`;
 
 function drawSweep() {
-  const label = $("sweep-label");
   $("sweep").setAttribute("aria-pressed", String(sweep.on));
-  $("sweep").disabled = isVideo();
-  if (isVideo()) return (label.textContent = "");
-  label.textContent = sweep.on
-    ? `tile ${sweep.at + 1} / ${sweep.tiles.length} · swept ${sweptLabel(state.index)} · Space next · Esc stops`
-    : `swept ${sweptLabel(state.index)}`;
+  const frames = isVideo() ? ` of ${sweptFrames(state.index).length} frames` : "";
+  const where = isVideo() && sweep.on ? `frame ${state.frame + 1} · ` : "";
+  $("sweep-label").textContent = sweep.on
+    ? `${where}tile ${sweep.at + 1} / ${sweep.tiles.length} · swept ${sweptLabel(state.index)}${frames} · Space next · Esc stops`
+    : `swept ${sweptLabel(state.index)}${frames}`;
+}
+
+// The swept frames on a video's timeline: green once every part of it was seen.
+function drawSweptFrames() {
+  const svg = $("timeline");
+  for (const old of svg.querySelectorAll(".sample")) old.remove();
+  const grid = sweepGrid(state.index);
+  const height = Number(svg.getAttribute("viewBox").split(" ")[3]);
+  for (const f of sweptFrames(state.index)) {
+    const done = !cellsSeen(grid, f).includes("0");
+    el("rect", { x: f, y: height - 3, width: Math.max(state.info.frames / 300, 0.6), height: 3, class: `sample${done ? " swept" : ""}`, "data-frame": f }, svg);
+  }
 }
 
 // ------------------------------------------------------------------------------------ video
@@ -1336,6 +1383,7 @@ function drawVideo() {
   $("coverage").textContent = `${(100 * (summary.covered ?? 1)).toFixed(1)} % covered` +
     (gaps ? ` · ${gaps} frame${gaps === 1 ? "" : "s"} with a gap` : "");
   $("next-gap").disabled = !gaps;
+  drawSweptFrames();
   const cursor = $("timeline").querySelector(".cursor");
   cursor.setAttribute("x", String(state.frame));
   renderTracks(list);
