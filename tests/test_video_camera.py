@@ -218,3 +218,20 @@ def test_a_cut_to_another_shot_starts_afresh(tmp_path) -> None:
     report = anonymise_video_file(tmp_path / "in.mp4", tmp_path / "out.mp4")
     assert exposed(truth, decoded(tmp_path / "out.mp4")) == []
     assert (report.regions.frame < 20).all(), sorted(set(report.regions.frame.tolist()))
+
+
+def test_a_video_whose_faces_are_all_upside_down_is_searched_turned(tmp_path) -> None:
+    """A rotation flag wrong by 180 degrees: every face plays upside down. The shot's first keyframe
+    votes on the turn as a photo does, and every keyframe after it looks at the picture turned, so
+    the small upside-down faces (the video cascade's own turned views keep only large faces) are
+    covered in every frame."""
+    people = {
+        name: Placement(34, 90 + 110 * k, 80 + 90 * (k % 2), face, turn=2)
+        for k, (name, face) in enumerate([("a", "astronaut"), ("b", "cameraman"), ("c", "astronaut")])
+    }
+    truth = film(
+        tmp_path / "in.mp4", people, lambda i: (230 + i, 150, 1.0), 40, size=(480, 320), scene=(700, 400)
+    )
+    assert all(len(faces) == 3 for faces in truth)
+    anonymise_video_file(tmp_path / "in.mp4", tmp_path / "out.mp4")
+    assert exposed(truth, decoded(tmp_path / "out.mp4")) == []

@@ -9,7 +9,7 @@ velocity and grows only with the uncertainty of that motion, never by more than 
 own size, so a panning camera does not black out the picture. A face that leaves (or enters) the
 picture is cut by the frame's edge, and the detector loses a cut face well before it is gone, so a
 face last (or first) seen at the edge and moving through it is followed for longer, until its box
-has left the picture. Regions are clipped to the picture. A face seen once has no measured motion,
+has left the picture; one wholly outside it is dropped. A face seen once has no measured motion,
 so a fast one (a face size or more per keyframe) is linked to its next sighting only when nothing
 else could be it. Only a bounded window of keyframes is kept, so memory does not grow with the
 length of the video.
@@ -59,7 +59,8 @@ class TrackOptions:
     confident: float = 0.2  # counting: a face seen once counts as a face at this score (else a candidate)
     join_gap: int = 96  # counting: fragments up to this many frames apart that continue each other are one
     fast_motion: float = 0.4  # a face seen once may be found again this share of its size per frame on
-    scene_motion: float = 0.005  # beyond its sightings a face may drift this share of its size per
+    weak_iou: float = 0.3  # a weak detection continues a face whose predicted box it overlaps this much
+    scene_motion: float = 0.01  # beyond its sightings a face may drift this share of its size per
     # frame in the scene even when it seems still (and the camera's path is estimated, not known)
 
 
@@ -99,6 +100,13 @@ class Track:
 
     def predict(self, frame: int) -> np.ndarray:
         return self.boxes[-1] + self.velocity(len(self.frames) - 1) * (frame - self.last)
+
+
+def _within(box: np.ndarray, seen: np.ndarray, most: float) -> np.ndarray:
+    """``box`` no wider and no taller than ``most`` times ``seen``, about its own centre."""
+    centre, half = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]) / 2
+    half = np.minimum(half, most * (seen[2:] - seen[:2]) / 2)
+    return np.concatenate([centre - half, centre + half])
 
 
 def _grown(box: np.ndarray, grow: float) -> np.ndarray:
@@ -239,6 +247,8 @@ class Tracker:
         distance = np.linalg.norm(pc[:, None] - dc[None], axis=2) / size[:, None]  # in face sizes
         near = (distance < o.match_distance) & similar
         score = np.where(near, np.maximum(overlap, o.match_iou), overlap)
+        if not fast:  # a weak detection continues a face only where it is the face: its size, on it
+            score = np.where(similar & (overlap >= o.weak_iou), score, 0.0)
         used_t, used_d = set(), set()
         for ti, di in zip(*np.unravel_index(np.argsort(-score, axis=None), score.shape), strict=True):
             if score[ti, di] < o.match_iou:
@@ -290,11 +300,12 @@ class Tracker:
         if not boxes:
             return Regions()
         regions = Regions(self.camera.to_frame(frame, np.stack(boxes)), scores, sources, frame, ids)
-        if self.frame_size is not None:
+        if self.frame_size is not None:  # drop those wholly outside the picture
             height, width = self.frame_size
-            regions.boxes = np.clip(regions.boxes, 0, [width, height, width, height]).astype(np.float32)
             b = regions.boxes
-            regions = regions[(b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])]  # drop those wholly outside
+            regions = regions[(b[:, 0] < width) & (b[:, 1] < height) & (b[:, 2] > 0) & (b[:, 3] > 0)]
+        # A box partly outside is kept whole, not clipped: painting grows it by a share of its size,
+        # and a face leaving through the edge clipped to a sliver got a sliver's margin (uncovered).
         return regions
 
     def _cover(self, t: Track, frame: int) -> tuple[np.ndarray, float, str] | None:
@@ -322,6 +333,7 @@ class Tracker:
         box = t.boxes[end] + motion * dist
         box[[0, 2]] = np.sort(box[[0, 2]])  # a shrinking box (zooming out) shrinks to a line, no further
         box[[1, 3]] = np.sort(box[[1, 3]])
+        box = _within(box, t.boxes[end], 1 + 2 * o.max_growth)  # a zoom guessed from two sightings
         if len(fr) < 2:  # no motion measured: it may have gone any way
             size = size_of(t.boxes[end])
             grow = o.unknown_motion * size * o.motion_margin * dist
