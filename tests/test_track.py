@@ -18,7 +18,7 @@ from unseen.errors import AnalysisError
 from unseen.media.video import Frame
 from unseen.plan import plan_regions
 from unseen.regions import Regions
-from unseen.track import Tracker, TrackOptions
+from unseen.track import SPAN, Tracker, TrackOptions
 from unseen.video_pipeline import detect_keyframes, face_counter, protect_frames
 
 OPTIONS = TrackOptions(detect_every=4, extend=8, max_gap=12)
@@ -142,7 +142,7 @@ def test_memory_stays_bounded_over_a_long_video() -> None:
     assert tracker.count > 50  # the second face really came and went many times
     assert most_tracks <= 3
     # the window: lag frames of look-ahead plus `extend` behind, plus a sighting either side
-    assert most_sightings <= (tracker.lag + OPTIONS.extend) // every + 3
+    assert most_sightings <= (tracker.lag + OPTIONS.extend + SPAN) // every + 3
 
 
 def test_no_tracks_no_regions() -> None:
@@ -482,3 +482,17 @@ def test_a_face_half_out_of_the_picture_keeps_its_whole_box_for_painting() -> No
     assert box[3] > FRAME[0] and box[3] - box[1] >= 100, box
     planned = plan_regions(tracker.regions_at(20), FRAME)
     assert planned.boxes[0, 1] <= truth(20)[1] - 0.25 * 120, planned.boxes  # a whole face's margin
+
+
+def test_sightings_a_frame_apart_do_not_make_a_speed_of_their_jitter() -> None:
+    """Keyframes chosen for the camera's motion can be one frame apart; a still face's box, a little
+    larger on one of them (a detector's jitter: 20 px), measured a speed of 20 px/frame, and the patch
+    extended from it grew to several times the face (600 px for a 72 px face in a real clip)."""
+    still = (300.0, 200.0, 372.0, 290.0)
+    keyframes = [(0, still), (8, still), (15, (290.0, 190.0, 382.0, 300.0)), (16, still)]
+    tracker = Tracker(TrackOptions(), frame_size=FRAME)
+    for f, box in keyframes:
+        tracker.update(f, seen(box, frame=f))
+    for f in range(17, 27):
+        (box,) = tracker.regions_at(f).boxes
+        assert box[2] - box[0] <= 1.5 * 72 and box[3] - box[1] <= 1.5 * 90, (f, box)

@@ -37,6 +37,7 @@ from .camera_motion import CameraPath
 from .regions import Regions, iou_matrix
 
 WEAK = "weak"  # the source of a detection that may continue a track but not start one
+SPAN = 6  # frames over which a track's motion is measured, at least
 SAME_FACE = 0.5  # boxes of one keyframe sharing this much of the smaller one's area are one face
 
 
@@ -92,11 +93,18 @@ class Track:
         return self.frames[-1]
 
     def velocity(self, at: int) -> np.ndarray:
-        """Per-frame motion of the four box edges near keyframe index ``at`` (zeros if seen once)."""
-        if len(self.frames) < 2:
+        """Per-frame motion of the four box edges near keyframe index ``at`` (zeros if seen once),
+        measured over at least :data:`SPAN` frames where the sightings reach that far: keyframes
+        chosen for the camera's motion can be a frame apart, and a box's jitter over one frame is
+        no speed (extended from it, a 72 px face's patch grew to 600 px)."""
+        n = len(self.frames)
+        if n < 2:
             return np.zeros(4, np.float32)
-        j = min(max(at, 1), len(self.frames) - 1)
-        return (self.boxes[j] - self.boxes[j - 1]) / max(self.frames[j] - self.frames[j - 1], 1)
+        j = min(max(at, 1), n - 1)
+        i = j - 1
+        while self.frames[j] - self.frames[i] < SPAN and (i > 0 or j < n - 1):
+            i, j = (i - 1, j) if i > 0 else (i, j + 1)
+        return (self.boxes[j] - self.boxes[i]) / max(self.frames[j] - self.frames[i], 1)
 
     def predict(self, frame: int) -> np.ndarray:
         return self.boxes[-1] + self.velocity(len(self.frames) - 1) * (frame - self.last)
@@ -348,8 +356,8 @@ class Tracker:
         horizon = frame - self._reach
         done = [t for t in self.tracks if t.last < horizon]
         self.tracks = [t for t in self.tracks if t.last >= horizon]
-        for t in self.tracks:  # keep one sighting before the window for interpolation
-            cut = bisect_left(t.frames, horizon) - 2
+        for t in self.tracks:  # keep the sightings before the window that motion is measured from
+            cut = bisect_left(t.frames, horizon - SPAN) - 2
             if cut > 0:
                 del t.frames[:cut], t.boxes[:cut], t.scores[:cut], t.sources[:cut]
         return sorted(done, key=lambda t: t.last)
