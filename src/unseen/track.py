@@ -94,9 +94,9 @@ class Track:
 
     def velocity(self, at: int) -> np.ndarray:
         """Per-frame motion of the four box edges near keyframe index ``at`` (zeros if seen once),
-        measured over at least :data:`SPAN` frames where the sightings reach that far: keyframes
-        chosen for the camera's motion can be a frame apart, and a box's jitter over one frame is
-        no speed (extended from it, a 72 px face's patch grew to 600 px)."""
+        measured over at least :data:`SPAN` frames (as if that far apart where all the sightings
+        are closer): keyframes chosen for the camera's motion can be a frame apart, and a box's
+        jitter over one frame is no speed (extended from it, a 72 px face's patch grew to 600 px)."""
         n = len(self.frames)
         if n < 2:
             return np.zeros(4, np.float32)
@@ -104,7 +104,8 @@ class Track:
         i = j - 1
         while self.frames[j] - self.frames[i] < SPAN and (i > 0 or j < n - 1):
             i, j = (i - 1, j) if i > 0 else (i, j + 1)
-        return (self.boxes[j] - self.boxes[i]) / max(self.frames[j] - self.frames[i], 1)
+        # sightings closer than SPAN in all: their difference is mostly jitter, spread over SPAN
+        return (self.boxes[j] - self.boxes[i]) / max(self.frames[j] - self.frames[i], SPAN)
 
     def predict(self, frame: int) -> np.ndarray:
         return self.boxes[-1] + self.velocity(len(self.frames) - 1) * (frame - self.last)
@@ -341,7 +342,7 @@ class Tracker:
         box = t.boxes[end] + motion * dist
         box[[0, 2]] = np.sort(box[[0, 2]])  # a shrinking box (zooming out) shrinks to a line, no further
         box[[1, 3]] = np.sort(box[[1, 3]])
-        box = _within(box, t.boxes[end], 1 + 2 * o.max_growth)  # a zoom guessed from two sightings
+        box = _within(box, t.boxes[end], 2.0)  # a zoom guessed from two sightings: at most 2x
         if len(fr) < 2:  # no motion measured: it may have gone any way
             size = size_of(t.boxes[end])
             grow = o.unknown_motion * size * o.motion_margin * dist
