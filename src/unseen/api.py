@@ -20,7 +20,7 @@ from .count import photo_counts
 from .detect.cascade import PHOTO_CASCADE, VIDEO_CASCADE, WEAK_FLOOR, Cascade
 from .detect.keyframe import KeyframeDetector
 from .detect.model import shared_model
-from .errors import AnalysisError, InputError, shown
+from .errors import AnalysisError, InputError, UnseenError, shown
 from .heap import trim_heap
 from .media.image import read_photo, write_photo
 from .media.video import (
@@ -35,7 +35,7 @@ from .media.video import (
 from .obscure import ObscureOptions, obscure
 from .pipelined import ahead
 from .plan import PlanOptions, plan_regions
-from .regions import Regions
+from .regions import Regions, kinds, with_kind
 from .track import Tracker, TrackOptions
 from .video_pipeline import MOTION_WIDTH, detect_keyframes, face_counter, paint_frames, protect_frames
 
@@ -48,6 +48,7 @@ class Options:
     plan: PlanOptions = field(default_factory=PlanOptions)
     track: TrackOptions = field(default_factory=TrackOptions)
     sensitivity: float = 1.0  # >1 finds more faces (and more false positives)
+    text: bool = False  # also find text (plates, badges, signs) and obscure it: the ``text`` extra
 
 
 @dataclass
@@ -75,6 +76,7 @@ class FileReport:
     audio: bool = False  # a video output that carries the source's audio (voices can identify people)
     faces: int = 0  # what a person would count: confident faces, a video's track fragments joined
     candidates: int = 0  # the weaker detections, painted all the same (see unseen.count)
+    texts: int = 0  # text regions (plates, badges, signs: ``Options.text``); never counted as faces
 
     @classmethod
     def of_video(
@@ -121,15 +123,44 @@ def detect(image: np.ndarray, sensitivity: float = 1.0, video: bool = False) -> 
         raise AnalysisError(f"face detection failed: {exc}") from exc
 
 
+def detect_text(image: np.ndarray) -> Regions:
+    """Find text lines (number plates, badges, signs) in an H x W x 3 uint8 RGB image, as regions of
+    kind ``text``; never reads the text. Needs the ``text`` extra (:class:`MissingExtra` without it)."""
+    from .detect.text import shared_text_detector  # the optional extra: looked for only when wanted
+
+    try:
+        return shared_text_detector()(np.ascontiguousarray(image))
+    except UnseenError:
+        raise
+    except Exception as exc:  # fail closed, as for faces
+        raise AnalysisError(f"text detection failed: {exc}") from exc
+
+
+def check_text() -> None:
+    """Raise :class:`MissingExtra` (one line naming the extra) unless text detection can run."""
+    from .detect.text import model_path
+
+    model_path()
+
+
+def _found(image: np.ndarray, options: Options) -> Regions:
+    """The faces in ``image``, and its text when ``options.text`` asks (each region with its kind)."""
+    faces = detect(image, options.sensitivity)
+    if not options.text:
+        return faces
+    return Regions.concat([with_kind(faces, "face"), detect_text(image)])
+
+
 def anonymise(image: np.ndarray, options: Options | None = None, regions: Regions | None = None) -> Result:
     """Return a copy of ``image`` (H x W x 3 uint8 RGB) with every face irreversibly obscured.
 
     Pass ``regions`` to obscure known regions (e.g. corrected in review) instead of detecting.
+    With ``options.text`` every text line (plate, badge, sign) is obscured too.
     """
     options = options or Options()
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError("image must be an H x W x 3 uint8 RGB array")
-    found = detect(image, options.sensitivity) if regions is None else regions
+    found = _found(image, options) if regions is None else regions
     planned = plan_regions(found, image.shape[:2], options.plan)
     return Result(obscure(image, planned, options.obscure), found)
 
@@ -161,7 +192,7 @@ def anonymise_file(
         results.append(result)
     write_photo(photo, results[0].image, dst, overwrite=overwrite, more=[r.image for r in results[1:]])
     h, w = photo.pixels.shape[:2]
-    counts = [photo_counts(r.regions, PHOTO_CASCADE.threshold) for r in results]
+    counts = [photo_counts(r.regions[kinds(r.regions) == "face"], PHOTO_CASCADE.threshold) for r in results]
     return FileReport(
         src,
         dst,
@@ -174,6 +205,7 @@ def anonymise_file(
         notices=list(photo.notices),
         faces=max(f for f, _ in counts),  # the same people, frame after frame
         candidates=max(c for _, c in counts),
+        texts=max(int((kinds(r.regions) == "text").sum()) for r in results),
     )
 
 

@@ -63,6 +63,11 @@ class Outcome:
         return int(self.report.candidates)
 
     @property
+    def texts(self) -> int:
+        """Text regions painted (plates, badges, signs with ``--text``); not faces."""
+        return int(self.report.texts) if self.report is not None else int(self.summary.get("texts", 0))
+
+    @property
     def frames(self) -> int:
         if self.report is None:
             return int(self.summary.get("frames", 0))
@@ -76,6 +81,7 @@ class Outcome:
             "status": self.status,
             "faces": self.faces,
             "candidates": self.candidates,
+            "texts": self.texts,
             "regions": len(self.report.regions) if self.report is not None else 0,
             "frames": self.frames,
             "seconds": round(self.seconds, 3),
@@ -132,6 +138,7 @@ def _recorded(outcome: Outcome, records: Records, settings: Settings, first: Rec
     summary = {
         "faces": outcome.faces,
         "candidates": outcome.candidates,
+        "texts": outcome.texts,
         "frames": outcome.frames,
         "notices": outcome.notices,
     }

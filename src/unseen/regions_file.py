@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import InputError, OutputError, brief, one_line, shown
 from .media.atomic import atomic_output, checked_writes
+from .regions import KINDS as REGION_KINDS
 from .regions import SCHEMA, Regions
 
 if TYPE_CHECKING:  # avoids importing the detector stack just to write JSON
@@ -196,7 +197,9 @@ def options_record(options: Options) -> dict[str, Any]:
         "margin": p.margin,
         "head_top": p.head_top,
         "min_size": p.min_size,
+        "text_margin": p.text_margin,
         "sensitivity": options.sensitivity,
+        "text": options.text,
     }
 
 
@@ -420,6 +423,8 @@ def parse_records(records: Any, frames: int, v1: bool = False) -> tuple[Regions,
         track = record.get("track", -1)
         if type(track) is not int or not -1 <= track <= INT32_MAX:
             raise ValueError(f"'track' must be a whole number from -1 to {INT32_MAX}, not {brief(track)}")
+        if record.get("kind") not in (None, *REGION_KINDS):
+            raise ValueError(f"unknown region kind {brief(record['kind'])}")
         if record.get("method") not in (None, *REGION_METHODS):
             raise ValueError(f"unknown region method {record['method']!r}")
         action = "obscure" if v1 else record.get("action", "obscure")

@@ -1,0 +1,123 @@
+"""The opt-in text pass (--text): plates and badges found and obscured, regions of kind text."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scenes import background
+from texts import Plate, plate_covered, render_plates
+
+from unseen import api
+from unseen.cli import main
+from unseen.detect import text as text_detect
+from unseen.plan import PlanOptions, plan_regions
+from unseen.regions import Regions, kinds, with_kind
+from unseen.regions_file import load_document, read_regions_file
+
+PLATES = [
+    Plate("AB 1234", 10, 200, 150),
+    Plate("KX 5829", 14, 620, 170, angle=25, tilt=0.2),
+    Plate("MN 40", 20, 1000, 180, angle=-90, style="yellow", blur=0.8),
+    Plate("P 7C 9", 12, 260, 560, angle=-35, blur=0.7, style="badge"),
+    Plate("RT 881", 30, 700, 600, tilt=0.3, style="yellow"),
+    Plate("ZZ 26", 60, 1150, 620, angle=10),
+]
+
+
+@cache
+def plate_scene() -> tuple[np.ndarray, tuple]:
+    """A 1400 x 800 photo with plates and badges of 10-60 px characters, turned, tilted, blurred."""
+    image, quads = render_plates(background((800, 1400), seed=3, kind="coffee"), PLATES, noise=3.0)
+    image.setflags(write=False)
+    return image, tuple(quads)
+
+
+def test_plates_and_badges_are_covered_with_text_and_not_without():
+    image, quads = plate_scene()
+    with_text = api.anonymise(image, api.Options(text=True))
+    without = api.anonymise(image, api.Options())
+    covered = [plate_covered(image, with_text.image, q) for q in quads]
+    assert min(covered) >= 0.97, covered
+    assert max(plate_covered(image, without.image, q) for q in quads) < 0.2
+    found = kinds(with_text.regions)
+    assert (found == "text").sum() >= len(PLATES)
+    assert "kind" not in without.regions.data  # a run without --text writes what it always did
+
+
+def test_text_regions_grow_around_the_line_and_faces_upwards_for_hair():
+    boxes = [[100, 100, 300, 120], [100, 100, 140, 150], [400, 100, 420, 300]]
+    regions = Regions.from_boxes(boxes)
+    regions.data["kind"] = np.array(["text", "face", "text"], object)
+    planned = plan_regions(regions, (1000, 1000), PlanOptions(margin=0.25, head_top=0.15, text_margin=0.3))
+    line, face, turned = planned.boxes.tolist()
+    assert line == pytest.approx([94, 94, 306, 126])  # 0.3 of its height on every side, not its length
+    assert face == pytest.approx([90, 80, 150, 162.5])  # a face grows by its size and upwards for hair
+    assert turned == pytest.approx([394, 94, 426, 306])  # a turned line: 0.3 of its width
+
+
+def test_text_is_painted_as_a_box_whatever_the_shape(tmp_path: Path):
+    image = np.full((100, 200, 3), 200, np.uint8)
+    regions = with_kind(Regions.from_boxes([[20, 20, 180, 40]]), "text")
+    options = api.Options(plan=PlanOptions(text_margin=0.0))
+    out = api.anonymise(image, options, regions).image
+    assert (out[20:40, 20:180] == 0).all()  # the corners too: an ellipse would leave them
+    assert (out[:20] == 200).all() and (out[40:] == 200).all()
+
+
+def test_cli_text_counts_apart_and_regions_file_keeps_kind(tmp_path: Path, capsys):
+    image, quads = plate_scene()
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(image).save(src / "street.png")
+    regions = tmp_path / "regions.json"
+    assert main([str(src), "-o", str(tmp_path / "out"), "--text", "--json", "--regions", str(regions)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["texts"] >= len(PLATES) and report["files"][0]["texts"] == report["texts"]
+    assert report["faces"] == 0  # plates are not faces
+    doc = json.loads(regions.read_text())
+    assert doc["options"]["text"] is True
+    records = doc["files"][0]["regions"]
+    assert {r["kind"] for r in records} <= {"face", "text"}
+    assert sum(r["kind"] == "text" for r in records) == report["texts"]
+    back = read_regions_file(regions)[str(src / "street.png")]
+    assert (kinds(back) == np.array([r["kind"] for r in records], object)).all()
+    output = np.array(Image.open(tmp_path / "out" / "street.png"))
+    assert min(plate_covered(image, output, q) for q in quads) >= 0.97
+
+    # rendering the file paints the text again, from the file's regions alone
+    (tmp_path / "out" / "street.png").unlink()
+    assert main(["render", str(regions)]) == 0
+    rendered = np.array(Image.open(tmp_path / "out" / "street.png"))
+    assert min(plate_covered(image, rendered, q) for q in quads) >= 0.97
+
+
+def test_old_regions_files_load_as_faces(tmp_path: Path):
+    regions = tmp_path / "old.json"
+    entry = {"input": "a.png", "output": "b.png", "kind": "image", "width": 10, "height": 10, "frames": 1}
+    entry["regions"] = [{"box": [1, 1, 5, 5], "score": 0.9, "source": "full", "frame": 0, "track": -1}]
+    regions.write_text(json.dumps({"schema": "unseen.regions/2", "files": [entry]}))
+    loaded = load_document(regions).files[0].regions
+    assert kinds(loaded).tolist() == ["face"]
+
+
+def test_unknown_region_kind_is_refused(tmp_path: Path):
+    regions = tmp_path / "odd.json"
+    entry = {"input": "a.png", "output": "b.png", "kind": "image", "width": 10, "height": 10, "frames": 1}
+    entry["regions"] = [{"box": [1, 1, 5, 5], "kind": "plate"}]
+    regions.write_text(json.dumps({"schema": "unseen.regions/2", "files": [entry]}))
+    with pytest.raises(Exception, match="unknown region kind 'plate'"):
+        load_document(regions)
+
+
+def test_text_without_the_extra_is_a_one_line_error(tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.setattr(text_detect.importlib.util, "find_spec", lambda name: None)
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "a.png")
+    assert main([str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--text"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install 'unseen[text]'" in err[0]
+    assert not (tmp_path / "out").exists()
