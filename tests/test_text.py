@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clips import make_clip
 from PIL import Image
 from scenes import background
 from texts import Plate, plate_covered, render_plates
@@ -15,6 +16,8 @@ from texts import Plate, plate_covered, render_plates
 from unseen import api
 from unseen.cli import main
 from unseen.detect import text as text_detect
+from unseen.media.video import read_frames
+from unseen.obscure import ObscureOptions
 from unseen.plan import PlanOptions, plan_regions
 from unseen.regions import Regions, kinds, with_kind
 from unseen.regions_file import load_document, read_regions_file
@@ -121,3 +124,23 @@ def test_text_without_the_extra_is_a_one_line_error(tmp_path: Path, capsys, monk
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install 'unseen[text]'" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_plate_crossing_a_video_is_covered_in_every_frame(tmp_path: Path):
+    base = background((272, 480), seed=5, kind="rocket")
+    moving = [Plate("KL 3096", 16, 40 + 11 * i, 150 + i, angle=8, style="yellow") for i in range(40)]
+    frames = [render_plates(base, [plate])[0] for plate in moving]
+    quads = [render_plates(base, [plate])[1][0] for plate in moving]
+    src = make_clip(
+        tmp_path / "street.mp4", frames=40, size=(480, 272), pictures=frames.__getitem__, audio=False
+    )
+    magenta = (255, 0, 255)
+    options = api.Options(obscure=ObscureOptions(color=magenta), text=True)
+    report = api.anonymise_video_file(src, tmp_path / "out.mp4", options)
+    assert report.texts >= 1 and report.faces == 0
+    text = report.regions[kinds(report.regions) == "text"]
+    assert set(text.frame.tolist()) == set(range(40)) and (text.track >= 1 << 30).all()
+    out = [f.pixels for f in read_frames(tmp_path / "out.mp4")]
+    assert len(out) == 40
+    covered = [plate_covered(frames[i], out[i], quads[i], tol=60, color=magenta) for i in range(40)]
+    assert min(covered) >= 0.95, covered

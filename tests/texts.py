@@ -120,8 +120,11 @@ def render_plates(
     return out, quads
 
 
-def plate_covered(original: np.ndarray, output: np.ndarray, quad: np.ndarray, tol: int = 0) -> float:
-    """Share of a plate's own pixels (inside its quad, within the picture) that the output changed."""
+def plate_covered(
+    original: np.ndarray, output: np.ndarray, quad: np.ndarray, tol: int = 0, color: tuple | None = None
+) -> float:
+    """Share of a plate's own pixels (inside its quad, within the picture) that the output changed by
+    more than ``tol``, or with ``color`` (a fill colour no plate has), that are within ``tol`` of it."""
     h, w = output.shape[:2]
     x0, y0 = np.maximum(np.floor(quad.min(0)).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(quad.max(0)).astype(int), [w, h])
@@ -129,5 +132,9 @@ def plate_covered(original: np.ndarray, output: np.ndarray, quad: np.ndarray, to
         return 1.0
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(mask, [np.round(quad - [x0, y0]).astype(np.int32)], 1)
-    changed = (np.abs(output[y0:y1, x0:x1].astype(np.int16) - original[y0:y1, x0:x1]) > tol).any(-1)
+    out = output[y0:y1, x0:x1].astype(np.int16)
+    if color is not None:
+        changed = (np.abs(out - np.asarray(color, np.int16)) <= tol).all(-1)
+    else:
+        changed = (np.abs(out - original[y0:y1, x0:x1]) > tol).any(-1)
     return float(changed[mask > 0].mean()) if mask.any() else 1.0

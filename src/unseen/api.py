@@ -36,6 +36,7 @@ from .obscure import ObscureOptions, obscure
 from .pipelined import ahead
 from .plan import PlanOptions, plan_regions
 from .regions import Regions, kinds, with_kind
+from .text_track import KindTrackers
 from .track import Tracker, TrackOptions
 from .video_pipeline import MOTION_WIDTH, detect_keyframes, face_counter, paint_frames, protect_frames
 
@@ -90,7 +91,7 @@ class FileReport:
         **counts: int,
     ) -> FileReport:
         """The report of a video written as ``written`` says, begun at ``start`` (perf_counter);
-        ``counts``: ``tracks``, ``faces``, ``candidates``."""
+        ``counts``: ``tracks``, ``faces``, ``candidates``, ``texts``."""
         seconds = time.perf_counter() - start
         report = cls(src, dst, "video", info.width, info.height, regions, seconds, written.frames, **counts)
         report.notices, report.audio = list(written.notices), written.audio
@@ -143,9 +144,8 @@ def check_text() -> None:
     model_path()
 
 
-def _found(image: np.ndarray, options: Options) -> Regions:
-    """The faces in ``image``, and its text when ``options.text`` asks (each region with its kind)."""
-    faces = detect(image, options.sensitivity)
+def _with_text(faces: Regions, image: np.ndarray, options: Options) -> Regions:
+    """``faces`` found in ``image``, and its text when ``options.text`` asks (each with its kind)."""
     if not options.text:
         return faces
     return Regions.concat([with_kind(faces, "face"), detect_text(image)])
@@ -160,7 +160,7 @@ def anonymise(image: np.ndarray, options: Options | None = None, regions: Region
     options = options or Options()
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError("image must be an H x W x 3 uint8 RGB array")
-    found = _found(image, options) if regions is None else regions
+    found = _with_text(detect(image, options.sensitivity), image, options) if regions is None else regions
     planned = plan_regions(found, image.shape[:2], options.plan)
     return Result(obscure(image, planned, options.obscure), found)
 
@@ -248,14 +248,20 @@ def anonymise_video_file(
         )
     recorded: list[Regions] | None = [] if record else None
     camera = CameraPath()
-    tracker = Tracker(options.track, frame_size=(info.height, info.width), camera=camera)
+    tracker: Tracker | KindTrackers = Tracker(
+        options.track, frame_size=(info.height, info.width), camera=camera
+    )
+    if options.text:  # text tracked apart from faces, with the same rules
+        tracker = KindTrackers(
+            tracker, Tracker(options.track, frame_size=(info.height, info.width), camera=camera)
+        )
     counter = face_counter(options.track)
     total = 2 * info.frames if info.frames else None  # two passes over the frames
     keyframe = keyframe_detector(options.sensitivity)
 
     def analysed(image: np.ndarray, full: bool) -> Regions:
         try:
-            return keyframe(np.ascontiguousarray(image), full)
+            return _with_text(keyframe(np.ascontiguousarray(image), full), image, options)
         except AnalysisError as exc:
             raise AnalysisError(f"{shown(src)}: {exc}") from exc
         except Exception as exc:  # fail closed: a frame we cannot analyse is never written as if clean
@@ -320,8 +326,18 @@ def anonymise_video_file(
         )
     regions = Regions.concat(recorded) if recorded else Regions()
     faces, candidates = counter.faces, counter.candidates
+    texts = tracker.text.count if isinstance(tracker, KindTrackers) else 0
     return FileReport.of_video(
-        src, dst, info, regions, start, written, tracks=tracker.count, faces=faces, candidates=candidates
+        src,
+        dst,
+        info,
+        regions,
+        start,
+        written,
+        tracks=tracker.count,
+        faces=faces,
+        candidates=candidates,
+        texts=texts,
     )
 
 
@@ -360,9 +376,13 @@ def _paint_video_file(
         frames = counted(painted)
         written = write_video(src, dst, info, frames, codec=codec, crf=crf, audio=audio, overwrite=overwrite)
     trim_heap()
-    tracks = len(set(regions.track[regions.track >= 0].tolist()))
-    # Painted from given regions: each track is a face someone kept obscured.
-    return FileReport.of_video(src, dst, info, regions, start, written, tracks=tracks, faces=tracks)
+    face = kinds(regions) == "face"
+    tracks = len(set(regions.track[face & (regions.track >= 0)].tolist()))
+    texts = len(set(regions.track[~face & (regions.track >= 0)].tolist()))
+    # Painted from given regions: each track is a face (or a text) someone kept obscured.
+    return FileReport.of_video(
+        src, dst, info, regions, start, written, tracks=tracks, faces=tracks, texts=texts
+    )
 
 
 def render(
