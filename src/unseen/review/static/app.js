@@ -703,7 +703,7 @@ function drawOverlay() {
     const [x1, y1, x2, y2] = box;
     const on = (i === state.selected && !many) || g.some((k) => state.chosen.has(k));
     const covered = r.action === "keep" && g.some((k) => coveringKept(k).length);
-    const cls = `region ${r.action}${on ? " selected" : ""}${r.source === "manual" ? " manual" : ""}${r.method ? ` m-${r.method}` : ""}${g.length > 1 ? " group" : ""}${covered ? " covered" : ""}`;
+    const cls = `region ${r.action}${on ? " selected" : ""}${r.source === "manual" ? " manual" : ""}${r.method ? ` m-${r.method}` : ""}${r.kind === "text" ? " text" : ""}${g.length > 1 ? " group" : ""}${covered ? " covered" : ""}`;
     el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-index": i, ...(g.length > 1 ? { "data-members": g.join(",") } : {}) }, svg);
     if (g.length > 1) {
       const label = el("text", { x: x2 + 2 / view.scale, y: y1 + 12 / view.scale, class: "count", "font-size": 12 / view.scale }, svg);
