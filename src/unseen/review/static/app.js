@@ -358,6 +358,16 @@ function setMethod(method) {
   commit(ops);
 }
 
+// T: what is picked (in a video, its whole track) is text (a plate, a badge: painted as a box), or a face again.
+function toggleText() {
+  const rs = picked();
+  if (!rs.length) return;
+  const kind = rs.every((r) => r.kind === "text") ? "face" : "text";
+  const tracks = new Set(rs.filter((r) => isVideo() && r.track >= 0).map((r) => r.track));
+  const all = [...new Set([...rs, ...state.regions.filter((r) => tracks.has(r.track))])];
+  commit([{ op: "replace", regions: all.map((r) => [copy(r), { ...copy(r), kind }]) }]);
+}
+
 function setTrackAction(track, action) {
   commit([{ op: "action", track, action }]); // changes the regions in place: the selection stays
 }
@@ -1473,6 +1483,7 @@ function onKey(event) {
     case "2": handled(); return setMethod("pixelate");
     case "3": handled(); return setMethod("blur");
     case "4": handled(); return setMethod(null);
+    case "t": handled(); return toggleText();
     case "f": handled(); return follow(shift ? -1 : 1);
     case "w": handled(); return sweep.on ? stopSweep() : startSweep();
     case "Escape": handled(); if (state.following) return stopFollowing(); if (sweep.on) return stopSweep(); state.selected = state.zone = -1; state.chosen = new Set(); state.track = state.mergeInto = null; state.drawingZone = false; return draw();
