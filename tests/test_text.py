@@ -144,3 +144,15 @@ def test_a_plate_crossing_a_video_is_covered_in_every_frame(tmp_path: Path):
     assert len(out) == 40
     covered = [plate_covered(frames[i], out[i], quads[i], tol=60, color=magenta) for i in range(40)]
     assert min(covered) >= 0.95, covered
+
+
+def test_a_view_keeps_only_the_lines_it_is_trusted_for():
+    prob = np.zeros((200, 300), np.float32)
+    prob[20:30, 20:200] = 0.9  # a line 10 px thick
+    prob[80:160, 40:140] = 0.9  # a blob 80 px thick: left to the smaller views
+    options = text_detect.TextOptions()
+    thin, _ = text_detect.boxes_from_map(prob, options, max_line=32)
+    both, scores = text_detect.boxes_from_map(prob, options)
+    assert len(thin) == 1 and len(both) == 2 and (scores > 0.8).all()
+    x1, y1, x2, y2 = thin[0]
+    assert x1 < 20 and y1 < 20 and x2 > 200 and y2 > 30  # unclipped around the whole line
