@@ -14,6 +14,7 @@ from scenes import background
 from texts import Plate, plate_covered, render_plates
 
 from unseen import api
+from unseen.audit.cli import main as audit_main
 from unseen.cli import main
 from unseen.detect import text as text_detect
 from unseen.media.video import read_frames
@@ -156,3 +157,27 @@ def test_a_view_keeps_only_the_lines_it_is_trusted_for():
     assert len(thin) == 1 and len(both) == 2 and (scores > 0.8).all()
     x1, y1, x2, y2 = thin[0]
     assert x1 < 20 and y1 < 20 and x2 > 200 and y2 > 30  # unclipped around the whole line
+
+
+def test_audit_flags_text_left_readable(tmp_path: Path, capsys):
+    image, quads = plate_scene()
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(image).save(src / "street.png")
+    regions = tmp_path / "regions.json"
+    assert main([str(src), "-o", str(tmp_path / "out"), "--text", "--quiet", "--regions", str(regions)]) == 0
+    audit_main([str(regions), "--no-reid", "--json"])
+    clean = json.loads(capsys.readouterr().out)["files"][0]
+    assert "text" in clean["checks"]
+    assert [f for f in clean["findings"] if f["check"] == "text"] == []  # every plate painted
+    # the largest plate shown again, as a run without --text would have left it
+    output = tmp_path / "out" / "street.png"
+    pixels = np.array(Image.open(output))
+    x0, y0 = np.floor(quads[5].min(0)).astype(int) - 4
+    x1, y1 = np.ceil(quads[5].max(0)).astype(int) + 4
+    pixels[y0:y1, x0:x1] = image[y0:y1, x0:x1]
+    Image.fromarray(pixels).save(output)
+    assert audit_main([str(regions), "--no-reid", "--json"]) == 1
+    found = json.loads(capsys.readouterr().out)["files"][0]["findings"]
+    text = [f for f in found if f["check"] == "text"]
+    assert len(text) >= 1 and all(x0 - 8 <= f["box"][0] and f["box"][2] <= x1 + 8 for f in text)
