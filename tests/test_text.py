@@ -22,6 +22,8 @@ from unseen.obscure import ObscureOptions
 from unseen.plan import PlanOptions, plan_regions
 from unseen.regions import Regions, kinds, with_kind
 from unseen.regions_file import load_document, read_regions_file
+from unseen.scale.segments import plan
+from unseen.track import Tracker
 
 PLATES = [
     Plate("AB 1234", 10, 200, 150),
@@ -181,3 +183,24 @@ def test_audit_flags_text_left_readable(tmp_path: Path, capsys):
     found = json.loads(capsys.readouterr().out)["files"][0]["findings"]
     text = [f for f in found if f["check"] == "text"]
     assert len(text) >= 1 and all(x0 - 8 <= f["box"][0] and f["box"][2] <= x1 + 8 for f in text)
+
+
+def test_a_video_split_across_workers_covers_text_in_every_frame(tmp_path: Path, capsys):
+    base = background((240, 320), seed=6, kind="brick")
+
+    def plate(i: int) -> Plate:
+        return Plate("GH 7741", 14, 160 + 90 * np.sin(i / 40), 120, style="yellow")
+
+    pictures = [render_plates(base, [plate(i)]) for i in range(900)]
+    src = make_clip(tmp_path / "long.mp4", frames=900, size=(320, 240), pictures=lambda i: pictures[i][0])
+    assert plan(src, 3, 2 * Tracker(frame_size=(1, 1)).lag) is not None  # it is split
+    args = [str(src), "-o", str(tmp_path / "out"), "--text", "--workers", "3", "--color", "#ff00ff", "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["texts"] >= 1
+    out = [f.pixels for f in read_frames(tmp_path / "out" / "long.mp4")]
+    assert len(out) == 900
+    covered = [
+        plate_covered(p, o, q[0], tol=60, color=(255, 0, 255))
+        for (p, q), o in zip(pictures, out, strict=True)
+    ]
+    assert min(covered) >= 0.95, int(np.argmin(covered))

@@ -144,11 +144,19 @@ def check_text() -> None:
     model_path()
 
 
-def _with_text(faces: Regions, image: np.ndarray, options: Options) -> Regions:
+def with_text(faces: Regions, image: np.ndarray, options: Options) -> Regions:
     """``faces`` found in ``image``, and its text when ``options.text`` asks (each with its kind)."""
     if not options.text:
         return faces
     return Regions.concat([with_kind(faces, "face"), detect_text(image)])
+
+
+def video_tracker(options: Options, info: VideoInfo, camera: CameraPath) -> Tracker | KindTrackers:
+    """The tracker of one video: faces, and text apart from them when ``options.text`` asks."""
+    faces = Tracker(options.track, frame_size=(info.height, info.width), camera=camera)
+    if not options.text:
+        return faces
+    return KindTrackers(faces, Tracker(options.track, frame_size=(info.height, info.width), camera=camera))
 
 
 def anonymise(image: np.ndarray, options: Options | None = None, regions: Regions | None = None) -> Result:
@@ -160,7 +168,7 @@ def anonymise(image: np.ndarray, options: Options | None = None, regions: Region
     options = options or Options()
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError("image must be an H x W x 3 uint8 RGB array")
-    found = _with_text(detect(image, options.sensitivity), image, options) if regions is None else regions
+    found = with_text(detect(image, options.sensitivity), image, options) if regions is None else regions
     planned = plan_regions(found, image.shape[:2], options.plan)
     return Result(obscure(image, planned, options.obscure), found)
 
@@ -248,20 +256,14 @@ def anonymise_video_file(
         )
     recorded: list[Regions] | None = [] if record else None
     camera = CameraPath()
-    tracker: Tracker | KindTrackers = Tracker(
-        options.track, frame_size=(info.height, info.width), camera=camera
-    )
-    if options.text:  # text tracked apart from faces, with the same rules
-        tracker = KindTrackers(
-            tracker, Tracker(options.track, frame_size=(info.height, info.width), camera=camera)
-        )
+    tracker = video_tracker(options, info, camera)
     counter = face_counter(options.track)
     total = 2 * info.frames if info.frames else None  # two passes over the frames
     keyframe = keyframe_detector(options.sensitivity)
 
     def analysed(image: np.ndarray, full: bool) -> Regions:
         try:
-            return _with_text(keyframe(np.ascontiguousarray(image), full), image, options)
+            return with_text(keyframe(np.ascontiguousarray(image), full), image, options)
         except AnalysisError as exc:
             raise AnalysisError(f"{shown(src)}: {exc}") from exc
         except Exception as exc:  # fail closed: a frame we cannot analyse is never written as if clean
