@@ -22,6 +22,7 @@ from unseen.obscure import ObscureOptions
 from unseen.plan import PlanOptions, plan_regions
 from unseen.regions import Regions, kinds, with_kind
 from unseen.regions_file import load_document, read_regions_file
+from unseen.review.detection import detect_photo
 from unseen.scale.segments import plan
 from unseen.track import Tracker
 
@@ -204,3 +205,13 @@ def test_a_video_split_across_workers_covers_text_in_every_frame(tmp_path: Path,
         for (p, q), o in zip(pictures, out, strict=True)
     ]
     assert min(covered) >= 0.95, int(np.argmin(covered))
+
+
+def test_review_finds_text_on_its_own_when_asked(tmp_path: Path):
+    image, quads = plate_scene()
+    Image.fromarray(image).save(tmp_path / "street.png")
+    entry = detect_photo(tmp_path / "street.png", tmp_path / "out.png", api.Options(text=True))
+    text = entry.regions[kinds(entry.regions) == "text"]
+    assert len(text) >= len(PLATES) and (entry.actions[kinds(entry.regions) == "text"] == "obscure").all()
+    plain = detect_photo(tmp_path / "street.png", tmp_path / "out.png", api.Options())
+    assert "kind" not in plain.regions.data
