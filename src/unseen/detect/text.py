@@ -10,11 +10,12 @@ a shrunk core of every line), and then its upright bounding box, is the region.
 
 Like faces, the network runs on native-resolution tiles (:mod:`.tiles`), so characters 10 px tall in
 a 48 MP photo are as visible as in a small one. Each view is trusted only for the text sizes it was
-trained to see: a view at native size (or halved, quartered ...) keeps the lines at most
-:attr:`TextOptions.max_line` of its pixels thick, leaving larger text to the next, smaller view; the
-last view (long side :attr:`TextOptions.coarse_side`) keeps every size. At native size, blurred and
-upscaled texture (gravel, grass, stone) looked like lines 30-100 px thick to the network: on 12 MP
-photos without text, a native view trusted for every size painted 2-15 % of their pixels.
+trained to see: a view at native size keeps the lines at most :attr:`TextOptions.max_line` (32) of
+its pixels thick, leaving thicker ones to the next view, a quarter its scale, where they are at least
+8 px thick; the last view (long side at most :attr:`TextOptions.coarse_side`) keeps every size. At
+native size, blurred and upscaled texture (gravel, grass, stone) looked like lines 30-100 px thick
+to the network: on 12 MP photos without text, a native view trusted for every size painted 2-15 %
+of their pixels.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ class TextOptions:
     when its mean probability reaches this. ``unclip``: how far each line's blob grows, as DB's ratio
     (area x ratio / perimeter). ``tile_pixels`` / ``tile_overlap``: the native view's tiles.
     ``coarse_side``: the long side of the smallest view, which keeps text of every size; the views
-    before it (native size, then halved while still over twice that side) keep the lines at most
-    ``max_line`` of their pixels thick (the probability blob's short side, before unclipping).
+    before it (native size, then a quarter of the scale before while still larger) keep the lines at
+    most ``max_line`` of their pixels thick (the probability blob's short side, before unclipping).
     ``min_side``: blobs thinner than this many network pixels are noise.
     """
 
@@ -73,7 +74,7 @@ class TextOptions:
     unclip: float = 1.6
     tile_pixels: int = 1024 * 1024
     tile_overlap: int = 128
-    coarse_side: int = 960
+    coarse_side: int = 640
     max_line: float = 32.0
     min_side: float = 3.0
 
@@ -134,16 +135,12 @@ class TextDetector:
     def __call__(self, rgb: np.ndarray) -> Regions:
         o = self.options
         h, w = rgb.shape[:2]
-        coarse = o.coarse_side / max(h, w)
-        if coarse >= 0.75:  # a small picture: one view at native size, for every size of text
-            found = [self._look(rgb, 1.0, np.inf)]
-        else:
-            found = [self._look(rgb, 1.0, o.max_line)]
-            scale = 0.5
-            while scale > 2 * coarse:
-                found.append(self._look(_resized(rgb, scale), scale, o.max_line))
-                scale /= 2
-            found.append(self._look(_resized(rgb, coarse), coarse, np.inf))
+        coarse = min(o.coarse_side / max(h, w), 1.0)
+        found, scale = [], 1.0
+        while scale > coarse:  # a line too thick for one view is at least a quarter as thick in the next
+            found.append(self._look(rgb if scale == 1.0 else _resized(rgb, scale), scale, o.max_line))
+            scale = max(scale / 4, coarse)
+        found.append(self._look(rgb if scale == 1.0 else _resized(rgb, scale), scale, np.inf))
         boxes = np.concatenate([b for b, _ in found])
         scores = np.concatenate([s for _, s in found])
         boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
