@@ -137,9 +137,9 @@ class FileEntry:
         video has hundreds of thousands of regions, and review writes them all after every edit."""
         regions = self.regions
         finite = np.isfinite(regions.boxes).all() and np.isfinite(regions.scores).all()
-        if set(regions.data) - {"method"} or not finite:  # other columns or odd numbers: the general way
+        if set(regions.data) - {"method", "kind"} or not finite:  # other columns or odd numbers
             return [_dump(record) for record in self.records()]
-        quoted: dict[str, str] = {}  # the few distinct sources and actions, each quoted once
+        quoted: dict[str, str] = {}  # the few distinct sources, kinds, methods and actions, each quoted once
 
         def text(value: Any) -> str:
             if value not in quoted:
@@ -151,20 +151,23 @@ class FileEntry:
         boxes = np.round(regions.boxes.astype(np.float64), 1).tolist()
         scores = np.round(regions.scores.astype(np.float64), 4).tolist()
         columns = (boxes, scores, regions.source.tolist(), regions.frame.tolist(), regions.track.tolist())
-        methods = regions.data["method"].tolist() if "method" in regions.data else [None] * len(regions)
-        ends: dict[tuple[Any, str], str] = {}  # the record's last keys: the few (method, action) pairs
+        names = list(regions.data)  # kind and method, in the order to_records writes them
+        extras = list(zip(*(regions.data[n].tolist() for n in names), strict=True)) or [()] * len(regions)
+        ends: dict[tuple[Any, str], str] = {}  # the record's last keys: the few (kind, method, action)
 
-        def end(method: Any, action: str) -> str:
-            if (method, action) not in ends:
-                chosen = "" if method is None else f'"method": {text(method)}, '
-                ends[method, action] = f'{chosen}"action": {text(action)}}}'
-            return ends[method, action]
+        def end(values: tuple, action: str) -> str:
+            if (values, action) not in ends:
+                chosen = "".join(
+                    f'"{n}": {text(v)}, ' for n, v in zip(names, values, strict=True) if v is not None
+                )
+                ends[values, action] = f'{chosen}"action": {text(action)}}}'
+            return ends[values, action]
 
-        rows = zip(*columns, methods, self.actions.tolist(), strict=True)
+        rows = zip(*columns, extras, self.actions.tolist(), strict=True)
         return [
             f'{{"box": [{x1!r}, {y1!r}, {x2!r}, {y2!r}], "score": {score!r}, "source": {text(source)}, '
-            f'"frame": {frame}, "track": {track}, {end(method, action)}'
-            for (x1, y1, x2, y2), score, source, frame, track, method, action in rows
+            f'"frame": {frame}, "track": {track}, {end(values, action)}'
+            for (x1, y1, x2, y2), score, source, frame, track, values, action in rows
         ]
 
 
