@@ -215,3 +215,17 @@ def test_review_finds_text_on_its_own_when_asked(tmp_path: Path):
     assert len(text) >= len(PLATES) and (entry.actions[kinds(entry.regions) == "text"] == "obscure").all()
     plain = detect_photo(tmp_path / "street.png", tmp_path / "out.png", api.Options())
     assert "kind" not in plain.regions.data
+
+
+def test_an_output_made_without_text_is_not_skipped_as_done_by_a_text_run(tmp_path: Path, capsys):
+    image, quads = plate_scene()
+    Image.fromarray(image).save(tmp_path / "street.png")
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "street.png"), "-o", str(out), "--quiet"]) == 0
+    assert main([str(tmp_path / "street.png"), "-o", str(out), "--quiet", "--text"]) == 1
+    assert "made without --text; use --overwrite" in capsys.readouterr().err
+    assert main([str(tmp_path / "street.png"), "-o", str(out), "--quiet", "--text", "--overwrite"]) == 0
+    painted = np.array(Image.open(out / "street.png"))
+    assert min(plate_covered(image, painted, q) for q in quads) >= 0.97
+    assert main([str(tmp_path / "street.png"), "-o", str(out), "--text", "--json"]) == 0  # now it is done
+    assert json.loads(capsys.readouterr().out)["skipped"] == 1

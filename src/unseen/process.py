@@ -111,6 +111,9 @@ def process(
         record = records.finished(job.src, dst)
         if record is None:
             return Outcome(job.src, dst, job.kind, "failed", error=str(not_ours(job.src, dst)))
+        if settings.options.text and not record.summary.get("text"):  # its text was left as it was
+            error = f"{shown(dst)}: was made without --text; use --overwrite to redo it with --text"
+            return Outcome(job.src, dst, job.kind, "failed", error=error)
         return Outcome(job.src, dst, job.kind, "skipped", entry=record.entry, summary=record.summary)
 
     try:
@@ -139,6 +142,7 @@ def _recorded(outcome: Outcome, records: Records, settings: Settings, first: Rec
         "faces": outcome.faces,
         "candidates": outcome.candidates,
         "texts": outcome.texts,
+        "text": settings.options.text,  # text was looked for: a later --text run need not redo it
         "frames": outcome.frames,
         "notices": outcome.notices,
     }
