@@ -167,6 +167,8 @@ def test_the_file_is_written_line_by_line_as_json_writes_each_record(tmp_path):
     assert entry.region_lines() == [json.dumps(r, ensure_ascii=False) for r in entry.records()]
     entry.regions.data["method"] = np.array([None, "blur", None, "pixelate", *[None] * (n - 4)], object)
     assert entry.region_lines() == [json.dumps(r, ensure_ascii=False) for r in entry.records()]
+    entry.regions.data["kind"] = np.array(["text", None, "face", *["text"] * (n - 3)], object)  # --text
+    assert entry.region_lines() == [json.dumps(r, ensure_ascii=False) for r in entry.records()]
     doc = RegionsDocument(
         [entry, FileEntry("a.png", "b.png", "image", 9, 9, 1, Regions())], {"method": "fill"}
     )

@@ -20,7 +20,7 @@ from .count import photo_counts
 from .detect.cascade import PHOTO_CASCADE, VIDEO_CASCADE, WEAK_FLOOR, Cascade
 from .detect.keyframe import KeyframeDetector
 from .detect.model import shared_model
-from .errors import AnalysisError, InputError, shown
+from .errors import AnalysisError, InputError, UnseenError, shown
 from .heap import trim_heap
 from .media.image import read_photo, write_photo
 from .media.video import (
@@ -35,7 +35,8 @@ from .media.video import (
 from .obscure import ObscureOptions, obscure
 from .pipelined import ahead
 from .plan import PlanOptions, plan_regions
-from .regions import Regions
+from .regions import Regions, kinds, with_kind
+from .text_track import KindTrackers
 from .track import Tracker, TrackOptions
 from .video_pipeline import MOTION_WIDTH, detect_keyframes, face_counter, paint_frames, protect_frames
 
@@ -48,6 +49,7 @@ class Options:
     plan: PlanOptions = field(default_factory=PlanOptions)
     track: TrackOptions = field(default_factory=TrackOptions)
     sensitivity: float = 1.0  # >1 finds more faces (and more false positives)
+    text: bool = False  # also find text (plates, badges, signs) and obscure it: the ``text`` extra
 
 
 @dataclass
@@ -75,6 +77,7 @@ class FileReport:
     audio: bool = False  # a video output that carries the source's audio (voices can identify people)
     faces: int = 0  # what a person would count: confident faces, a video's track fragments joined
     candidates: int = 0  # the weaker detections, painted all the same (see unseen.count)
+    texts: int = 0  # text regions (plates, badges, signs: ``Options.text``); never counted as faces
 
     @classmethod
     def of_video(
@@ -88,7 +91,7 @@ class FileReport:
         **counts: int,
     ) -> FileReport:
         """The report of a video written as ``written`` says, begun at ``start`` (perf_counter);
-        ``counts``: ``tracks``, ``faces``, ``candidates``."""
+        ``counts``: ``tracks``, ``faces``, ``candidates``, ``texts``."""
         seconds = time.perf_counter() - start
         report = cls(src, dst, "video", info.width, info.height, regions, seconds, written.frames, **counts)
         report.notices, report.audio = list(written.notices), written.audio
@@ -121,15 +124,51 @@ def detect(image: np.ndarray, sensitivity: float = 1.0, video: bool = False) -> 
         raise AnalysisError(f"face detection failed: {exc}") from exc
 
 
+def detect_text(image: np.ndarray) -> Regions:
+    """Find text lines (number plates, badges, signs) in an H x W x 3 uint8 RGB image, as regions of
+    kind ``text``; never reads the text. Needs the ``text`` extra (:class:`MissingExtra` without it)."""
+    from .detect.text import shared_text_detector  # the optional extra: looked for only when wanted
+
+    try:
+        return shared_text_detector()(np.ascontiguousarray(image))
+    except UnseenError:
+        raise
+    except Exception as exc:  # fail closed, as for faces
+        raise AnalysisError(f"text detection failed: {exc}") from exc
+
+
+def check_text() -> None:
+    """Raise :class:`MissingExtra` (one line naming the extra) unless text detection can run."""
+    from .detect.text import model_path
+
+    model_path()
+
+
+def with_text(faces: Regions, image: np.ndarray, options: Options) -> Regions:
+    """``faces`` found in ``image``, and its text when ``options.text`` asks (each with its kind)."""
+    if not options.text:
+        return faces
+    return Regions.concat([with_kind(faces, "face"), detect_text(image)])
+
+
+def video_tracker(options: Options, info: VideoInfo, camera: CameraPath) -> Tracker | KindTrackers:
+    """The tracker of one video: faces, and text apart from them when ``options.text`` asks."""
+    faces = Tracker(options.track, frame_size=(info.height, info.width), camera=camera)
+    if not options.text:
+        return faces
+    return KindTrackers(faces, Tracker(options.track, frame_size=(info.height, info.width), camera=camera))
+
+
 def anonymise(image: np.ndarray, options: Options | None = None, regions: Regions | None = None) -> Result:
     """Return a copy of ``image`` (H x W x 3 uint8 RGB) with every face irreversibly obscured.
 
     Pass ``regions`` to obscure known regions (e.g. corrected in review) instead of detecting.
+    With ``options.text`` every text line (plate, badge, sign) is obscured too.
     """
     options = options or Options()
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError("image must be an H x W x 3 uint8 RGB array")
-    found = detect(image, options.sensitivity) if regions is None else regions
+    found = with_text(detect(image, options.sensitivity), image, options) if regions is None else regions
     planned = plan_regions(found, image.shape[:2], options.plan)
     return Result(obscure(image, planned, options.obscure), found)
 
@@ -161,7 +200,7 @@ def anonymise_file(
         results.append(result)
     write_photo(photo, results[0].image, dst, overwrite=overwrite, more=[r.image for r in results[1:]])
     h, w = photo.pixels.shape[:2]
-    counts = [photo_counts(r.regions, PHOTO_CASCADE.threshold) for r in results]
+    counts = [photo_counts(r.regions[kinds(r.regions) == "face"], PHOTO_CASCADE.threshold) for r in results]
     return FileReport(
         src,
         dst,
@@ -174,6 +213,7 @@ def anonymise_file(
         notices=list(photo.notices),
         faces=max(f for f, _ in counts),  # the same people, frame after frame
         candidates=max(c for _, c in counts),
+        texts=max(int((kinds(r.regions) == "text").sum()) for r in results),
     )
 
 
@@ -216,14 +256,14 @@ def anonymise_video_file(
         )
     recorded: list[Regions] | None = [] if record else None
     camera = CameraPath()
-    tracker = Tracker(options.track, frame_size=(info.height, info.width), camera=camera)
+    tracker = video_tracker(options, info, camera)
     counter = face_counter(options.track)
     total = 2 * info.frames if info.frames else None  # two passes over the frames
     keyframe = keyframe_detector(options.sensitivity)
 
     def analysed(image: np.ndarray, full: bool) -> Regions:
         try:
-            return keyframe(np.ascontiguousarray(image), full)
+            return with_text(keyframe(np.ascontiguousarray(image), full), image, options)
         except AnalysisError as exc:
             raise AnalysisError(f"{shown(src)}: {exc}") from exc
         except Exception as exc:  # fail closed: a frame we cannot analyse is never written as if clean
@@ -288,8 +328,18 @@ def anonymise_video_file(
         )
     regions = Regions.concat(recorded) if recorded else Regions()
     faces, candidates = counter.faces, counter.candidates
+    texts = tracker.text.count if isinstance(tracker, KindTrackers) else 0
     return FileReport.of_video(
-        src, dst, info, regions, start, written, tracks=tracker.count, faces=faces, candidates=candidates
+        src,
+        dst,
+        info,
+        regions,
+        start,
+        written,
+        tracks=tracker.count,
+        faces=faces,
+        candidates=candidates,
+        texts=texts,
     )
 
 
@@ -328,9 +378,13 @@ def _paint_video_file(
         frames = counted(painted)
         written = write_video(src, dst, info, frames, codec=codec, crf=crf, audio=audio, overwrite=overwrite)
     trim_heap()
-    tracks = len(set(regions.track[regions.track >= 0].tolist()))
-    # Painted from given regions: each track is a face someone kept obscured.
-    return FileReport.of_video(src, dst, info, regions, start, written, tracks=tracks, faces=tracks)
+    face = kinds(regions) == "face"
+    tracks = len(set(regions.track[face & (regions.track >= 0)].tolist()))
+    texts = len(set(regions.track[~face & (regions.track >= 0)].tolist()))
+    # Painted from given regions: each track is a face (or a text) someone kept obscured.
+    return FileReport.of_video(
+        src, dst, info, regions, start, written, tracks=tracks, faces=tracks, texts=texts
+    )
 
 
 def render(

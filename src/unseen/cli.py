@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="above 1 finds more faces (and more false ones), below 1 fewer (default 1.0)",
     )
+    look.add_argument(
+        "--text",
+        action="store_true",
+        help="also obscure text: number plates, name badges, signs, screens (never read; needs the "
+        "text extra: pip install 'unseen[text]')",
+    )
 
     report = parser.add_argument_group("reporting")
     report.add_argument(
@@ -213,11 +219,18 @@ def _options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> api.O
         overlay = _read_overlay(args.image, fail)
     elif args.image is not None:
         fail("--image is only used with --method image")
+    if args.text:
+        try:
+            api.check_text()
+        except UnseenError as exc:  # one line, without the usage: nothing is wrong with the command
+            _say(f"{PROG}: error: {exc}")
+            raise SystemExit(2) from exc
     try:
         return api.Options(
             obscure=ObscureOptions(method=args.method, shape=args.shape, color=color, overlay=overlay),
             plan=PlanOptions(margin=args.margin),
             sensitivity=args.sensitivity,
+            text=args.text,
         )
     except ValueError as exc:
         fail(str(exc))
@@ -485,6 +498,7 @@ class _Run:
         count = {s: sum(o.status == s for o in self.outcomes) for s in statuses}
         faces = sum(o.faces for o in self.outcomes)
         candidates = sum(o.candidates for o in self.outcomes)
+        texts = sum(o.texts for o in self.outcomes)
         videos = [o for o in self.outcomes if o.kind == "video" and o.status in ("done", "skipped")]
         frames = sum(o.frames for o in videos)
         notices = self._notices()
@@ -496,6 +510,7 @@ class _Run:
                 "not_started": self.pending,
                 "faces": faces,
                 "candidates": candidates,
+                "texts": texts,
                 "frames": frames,
                 "seconds": round(seconds, 3),
                 "regions_file": str(self.args.regions) if self.args.regions is not None else None,
@@ -514,6 +529,8 @@ class _Run:
         ]
         if candidates:
             parts.append(f"{candidates} more candidate{'s' if candidates != 1 else ''} painted")
+        if self.settings.options.text:
+            parts.append(f"{texts} text region{'s' if texts != 1 else ''} painted")
         done_videos = [o for o in videos if o.report is not None]
         if done_videos:
             video_seconds = sum(o.report.seconds for o in done_videos if o.report)

@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 from PIL import ImageColor
 
-from .regions import Regions
+from .regions import Regions, kinds
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels, clipped to the image
 IBox = tuple[int, int, int, int]  # the bounds of every pixel a Box touches, even partly
@@ -150,7 +150,8 @@ def obscure(
     The input array is never modified, unless ``inplace``: then it is painted and returned (for
     video frames that nothing else holds: one 6 MB copy less per 1080p frame). Non-finite boxes
     raise ``ValueError`` (fail closed). A ``method`` data column (chosen per region in review)
-    paints those regions with that method instead; ``None`` there means ``options.method``.
+    paints those regions with that method instead; ``None`` there means ``options.method``. Text
+    regions (``kind`` text) are painted as boxes whatever ``options.shape`` says.
     """
     pixels = np.asarray(pixels)
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
@@ -161,6 +162,10 @@ def obscure(
     kept = regions.source == KEPT
     if kept.any():
         return _around_kept(out, regions, kept, options)
+    text = kinds(regions) == "text"
+    if text.any() and options.shape != "box":  # a text line fills its box to the corners
+        obscure(out, regions[~text], options, inplace=True)
+        return obscure(out, regions[text], replace(options, shape="box"), inplace=True)
     if "method" in regions.data:
         chosen = np.array([m or options.method for m in regions.data["method"].tolist()], object)
         if (chosen != options.method).any():  # each method's regions in turn (an unknown one raises)

@@ -8,6 +8,10 @@ clipped to the image.
 With the defaults the ellipse inscribed in the planned box still contains the whole detection box
 (its corners sit at about 0.96 of the ellipse radius), so ``shape="ellipse"`` never uncovers a
 detected face. See :func:`unseen.obscure.obscure`.
+
+Text regions (``kind`` text) are boxes around whole text lines already grown by the detector's own
+unclip margin; they grow by ``text_margin`` of their shorter side (the line's height, upright or
+turned) on every side (a plate's frame, a badge's edge), never upwards and never by their length.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .regions import Regions
+from .regions import Regions, kinds
 
 
 @dataclass(frozen=True)
@@ -26,14 +30,16 @@ class PlanOptions:
     ``margin``: every side grows by this fraction of the box size (width for x, height for y).
     ``head_top``: the top grows by this further fraction of the box height (forehead, hair).
     ``min_size``: a planned box is never narrower or shorter than this many pixels (before clipping).
+    ``text_margin``: a text region's every side grows by this fraction of its shorter side.
     """
 
     margin: float = 0.25
     head_top: float = 0.15
     min_size: float = 4.0
+    text_margin: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("margin", "head_top", "min_size"):
+        for name in ("margin", "head_top", "min_size", "text_margin"):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"PlanOptions.{name} must be a finite number >= 0, got {value!r}")
@@ -61,10 +67,14 @@ def plan_regions(regions: Regions, shape: tuple[int, ...], options: PlanOptions 
     w = x2 - x1
     h = y2 - y1
 
-    x1 = x1 - options.margin * w
-    x2 = x2 + options.margin * w
-    y1 = y1 - (options.margin + options.head_top) * h
-    y2 = y2 + options.margin * h
+    text = kinds(regions) == "text"
+    line = options.text_margin * np.minimum(w, h)  # a turned line's height is its box's width
+    grow_w = np.where(text, line, options.margin * w)
+    grow_h = np.where(text, line, options.margin * h)
+    x1 = x1 - grow_w
+    x2 = x2 + grow_w
+    y1 = y1 - grow_h - np.where(text, 0.0, options.head_top * h)
+    y2 = y2 + grow_h
 
     # Enforce the minimum size symmetrically about the centre.
     grow_x = np.maximum(options.min_size - (x2 - x1), 0.0) / 2

@@ -63,6 +63,11 @@ class Outcome:
         return int(self.report.candidates)
 
     @property
+    def texts(self) -> int:
+        """Text regions painted (plates, badges, signs with ``--text``); not faces."""
+        return int(self.report.texts) if self.report is not None else int(self.summary.get("texts", 0))
+
+    @property
     def frames(self) -> int:
         if self.report is None:
             return int(self.summary.get("frames", 0))
@@ -76,6 +81,7 @@ class Outcome:
             "status": self.status,
             "faces": self.faces,
             "candidates": self.candidates,
+            "texts": self.texts,
             "regions": len(self.report.regions) if self.report is not None else 0,
             "frames": self.frames,
             "seconds": round(self.seconds, 3),
@@ -105,6 +111,9 @@ def process(
         record = records.finished(job.src, dst)
         if record is None:
             return Outcome(job.src, dst, job.kind, "failed", error=str(not_ours(job.src, dst)))
+        if settings.options.text and not record.summary.get("text"):  # its text was left as it was
+            error = f"{shown(dst)}: was made without --text; use --overwrite to redo it with --text"
+            return Outcome(job.src, dst, job.kind, "failed", error=error)
         return Outcome(job.src, dst, job.kind, "skipped", entry=record.entry, summary=record.summary)
 
     try:
@@ -132,6 +141,8 @@ def _recorded(outcome: Outcome, records: Records, settings: Settings, first: Rec
     summary = {
         "faces": outcome.faces,
         "candidates": outcome.candidates,
+        "texts": outcome.texts,
+        "text": settings.options.text,  # text was looked for: a later --text run need not redo it
         "frames": outcome.frames,
         "notices": outcome.notices,
     }

@@ -212,6 +212,27 @@ class Regions:
         )
 
 
+KINDS = ("face", "text")
+"""What a region shows, its ``kind`` data column: a face, or text (a number plate, a badge, a sign).
+Regions without the column, as every file written before text was looked for, are faces."""
+
+
+def kinds(regions: Regions) -> np.ndarray:
+    """Each region's kind (``face`` where the ``kind`` column is missing or says nothing)."""
+    column = regions.data.get("kind")
+    if column is None:
+        return np.full(len(regions), "face", object)
+    return np.array(["face" if k is None else str(k) for k in column.tolist()], object)
+
+
+def with_kind(regions: Regions, kind: str) -> Regions:
+    """``regions`` (the same object) with every region's ``kind`` set to ``kind``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown region kind {kind!r}")
+    regions.data["kind"] = np.full(len(regions), kind, object)
+    return regions
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise intersection-over-union of two (N, 4) and (M, 4) box arrays."""
     ix1 = np.maximum(a[:, None, 0], b[None, :, 0])

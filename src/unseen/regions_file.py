@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import InputError, OutputError, brief, one_line, shown
 from .media.atomic import atomic_output, checked_writes
+from .regions import KINDS as REGION_KINDS
 from .regions import SCHEMA, Regions
 
 if TYPE_CHECKING:  # avoids importing the detector stack just to write JSON
@@ -136,9 +137,9 @@ class FileEntry:
         video has hundreds of thousands of regions, and review writes them all after every edit."""
         regions = self.regions
         finite = np.isfinite(regions.boxes).all() and np.isfinite(regions.scores).all()
-        if set(regions.data) - {"method"} or not finite:  # other columns or odd numbers: the general way
+        if set(regions.data) - {"method", "kind"} or not finite:  # other columns or odd numbers
             return [_dump(record) for record in self.records()]
-        quoted: dict[str, str] = {}  # the few distinct sources and actions, each quoted once
+        quoted: dict[str, str] = {}  # the few distinct sources, kinds, methods and actions, each quoted once
 
         def text(value: Any) -> str:
             if value not in quoted:
@@ -150,20 +151,23 @@ class FileEntry:
         boxes = np.round(regions.boxes.astype(np.float64), 1).tolist()
         scores = np.round(regions.scores.astype(np.float64), 4).tolist()
         columns = (boxes, scores, regions.source.tolist(), regions.frame.tolist(), regions.track.tolist())
-        methods = regions.data["method"].tolist() if "method" in regions.data else [None] * len(regions)
-        ends: dict[tuple[Any, str], str] = {}  # the record's last keys: the few (method, action) pairs
+        names = list(regions.data)  # kind and method, in the order to_records writes them
+        extras = list(zip(*(regions.data[n].tolist() for n in names), strict=True)) or [()] * len(regions)
+        ends: dict[tuple[Any, str], str] = {}  # the record's last keys: the few (kind, method, action)
 
-        def end(method: Any, action: str) -> str:
-            if (method, action) not in ends:
-                chosen = "" if method is None else f'"method": {text(method)}, '
-                ends[method, action] = f'{chosen}"action": {text(action)}}}'
-            return ends[method, action]
+        def end(values: tuple, action: str) -> str:
+            if (values, action) not in ends:
+                chosen = "".join(
+                    f'"{n}": {text(v)}, ' for n, v in zip(names, values, strict=True) if v is not None
+                )
+                ends[values, action] = f'{chosen}"action": {text(action)}}}'
+            return ends[values, action]
 
-        rows = zip(*columns, methods, self.actions.tolist(), strict=True)
+        rows = zip(*columns, extras, self.actions.tolist(), strict=True)
         return [
             f'{{"box": [{x1!r}, {y1!r}, {x2!r}, {y2!r}], "score": {score!r}, "source": {text(source)}, '
-            f'"frame": {frame}, "track": {track}, {end(method, action)}'
-            for (x1, y1, x2, y2), score, source, frame, track, method, action in rows
+            f'"frame": {frame}, "track": {track}, {end(values, action)}'
+            for (x1, y1, x2, y2), score, source, frame, track, values, action in rows
         ]
 
 
@@ -196,7 +200,9 @@ def options_record(options: Options) -> dict[str, Any]:
         "margin": p.margin,
         "head_top": p.head_top,
         "min_size": p.min_size,
+        "text_margin": p.text_margin,
         "sensitivity": options.sensitivity,
+        "text": options.text,
     }
 
 
@@ -420,6 +426,8 @@ def parse_records(records: Any, frames: int, v1: bool = False) -> tuple[Regions,
         track = record.get("track", -1)
         if type(track) is not int or not -1 <= track <= INT32_MAX:
             raise ValueError(f"'track' must be a whole number from -1 to {INT32_MAX}, not {brief(track)}")
+        if record.get("kind") not in (None, *REGION_KINDS):
+            raise ValueError(f"unknown region kind {brief(record['kind'])}")
         if record.get("method") not in (None, *REGION_METHODS):
             raise ValueError(f"unknown region method {record['method']!r}")
         action = "obscure" if v1 else record.get("action", "obscure")

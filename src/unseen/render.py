@@ -57,7 +57,7 @@ def options_from_record(record: dict[str, Any] | None, overlay: np.ndarray | Non
     try:
         _checked_record(record)
         obscure_keys = ("method", "shape", "pixel_cells", "blur_strength")
-        plan_keys = ("margin", "head_top", "min_size")
+        plan_keys = ("margin", "head_top", "min_size", "text_margin")
         obscure = ObscureOptions(
             **{k: record[k] for k in obscure_keys if k in record},
             color=tuple(record.get("color", (0, 0, 0))),
@@ -67,7 +67,7 @@ def options_from_record(record: dict[str, Any] | None, overlay: np.ndarray | Non
         sensitivity = float(record.get("sensitivity", 1.0))
     except (TypeError, ValueError) as exc:
         raise InputError(f"regions file options are invalid: {exc}") from exc
-    return Options(obscure=obscure, plan=plan, sensitivity=sensitivity)
+    return Options(obscure=obscure, plan=plan, sensitivity=sensitivity, text=bool(record.get("text", False)))
 
 
 def _checked_record(record: dict[str, Any]) -> None:
@@ -85,9 +85,11 @@ def _checked_record(record: dict[str, Any]) -> None:
             bounds = f"> {low:g}" if above else f">= {low:g}" if high == math.inf else f"{low:g} to {high:g}"
             raise ValueError(f"{key} must be a number {bounds}, not {brief(value)}")
 
-    for key in ("margin", "head_top", "min_size"):
+    for key in ("margin", "head_top", "min_size", "text_margin"):
         number(key, 0.0)
     number("sensitivity", 0.0, above=True)
+    if type(record.get("text", False)) is not bool:
+        raise ValueError(f"text must be true or false, not {brief(record['text'])}")
     number("blur_strength", *BLUR_STRENGTH)
     cells = record.get("pixel_cells", PIXEL_CELLS[1])
     if type(cells) is not int or not PIXEL_CELLS[0] <= cells <= PIXEL_CELLS[1]:

@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..detect.text import model_path
 from ..errors import UnseenError, one_line, shown
 from ..obscure import SHAPES
 from ..plan import PlanOptions
@@ -72,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     look.add_argument("--around", type=int, default=12, help="... and this many frames around track ends")
     look.add_argument("--every-frame", action="store_true", help="video: search every frame")
     look.add_argument("--no-reid", action="store_true", help="skip the re-identification check")
+    look.add_argument(
+        "--text",
+        action="store_true",
+        help="also look for text left readable (default: when the regions file says the run used --text; "
+        "needs pip install 'unseen[text]')",
+    )
     return parser
 
 
@@ -81,6 +88,7 @@ def _options(args: argparse.Namespace, run: Run) -> AuditOptions:
         margin=args.margin if args.margin is not None else known.get("margin", PlanOptions.margin),
         head_top=args.head_top if args.head_top is not None else known.get("head_top", PlanOptions.head_top),
         min_size=known.get("min_size", PlanOptions.min_size),
+        text_margin=known.get("text_margin", PlanOptions.text_margin),
     )
     search = replace(SearchOptions(), sensitivity=args.sensitivity)
     return AuditOptions(
@@ -92,6 +100,7 @@ def _options(args: argparse.Namespace, run: Run) -> AuditOptions:
         around=args.around,
         every_frame=args.every_frame,
         reid=not args.no_reid,
+        text=args.text or bool(known.get("text")),
     )
 
 
@@ -140,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             return _usage(parser, "give REGIONS.json, or ORIGINAL OUTPUT")
         options = _options(args, run)
+        if options.text:
+            model_path()  # the text extra is there, or a one-line error naming it
     except (UnseenError, ValueError) as exc:
         return _usage(parser, str(exc))
     lines: TextIO = sys.stderr if args.json else sys.stdout

@@ -22,13 +22,18 @@ from ..media.local_av import open_input
 from ..media.readback import photo_items, video_items
 from ..media.video import probe, read_frames
 from ..plan import PlanOptions, plan_regions
-from ..regions import Regions
+from ..regions import Regions, iou_matrix, kinds
 from . import reid
 from .faces import SearchOptions, changed_mask, find_faces, second_detector_missing, visible_faces
 from .findings import FileAudit, Finding
 from .integrity import sha256_file
 from .runs import Pair
 from .strength import judge_frame
+
+TEXT_SEARCH = (
+    "the run's text detector (PP-OCR detection) on the output: text outside painted areas "
+    "(with the original: where it finds text in the original too)"
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class AuditOptions:
     around: int = 12
     every_frame: bool = False
     reid: bool = True
+    text: bool = False  # also look for text left readable (runs made with --text; the text extra)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -94,6 +100,24 @@ class _Checker:
         ):
             size = f"{box[2] - box[0]:.0f} x {box[3] - box[1]:.0f} px"
             self.add("faces", f"face visible ({size}, {source} score {score:.2f})", frame, box)
+        if self.options.text:
+            self._text(original, output, obscured, frame)
+
+    def _text(
+        self, original: np.ndarray | None, output: np.ndarray, obscured: np.ndarray, frame: int | None
+    ) -> None:
+        """Text the run's own text detector still finds in the output, mostly outside what was painted
+        and outside kept regions (a plate or a badge left readable). With the original, only where it
+        finds text in the original too: painted boxes and their edges change what the network sees
+        around them, and a blip it sees only beside them hides nothing."""
+        from ..api import detect_text
+
+        found = visible_faces(detect_text(output), obscured, self.kept)
+        if original is not None and original.shape == output.shape and len(found):
+            there = detect_text(original).boxes
+            found = found[(iou_matrix(found.boxes, there) > 0.3).any(axis=1)] if len(there) else found[:0]
+        for box in found.boxes:
+            self.add("text", f"text visible ({box[2] - box[0]:.0f} x {box[3] - box[1]:.0f} px)", frame, box)
 
     def strength(
         self, original: np.ndarray, output: np.ndarray, regions: Regions, frame: int | None
@@ -113,6 +137,7 @@ class _Checker:
     ) -> None:
         if self.reid_off:
             return
+        regions = regions[kinds(regions) == "face"]  # a plate has no face to embed
         for face, track in zip(regions.boxes, regions.track, strict=True):
             distance = reid.still_matches(original, output, face)
             if distance is None:
@@ -214,6 +239,8 @@ def _audit_photo(pair: Pair, original_path: Path | None, audit: FileAudit, optio
     planned = plan_regions(regions, output.shape[:2], options.plan) if regions is not None else Regions()
     checker.faces(original, output, planned, None)
     audit.checks["faces"] = _searching(options.search)
+    if options.text:
+        audit.checks["text"] = TEXT_SEARCH
     if original is not None and regions is not None:
         readable = checker.strength(original, output, regions, None)
         checker.reidentify(original, output, readable, None)
@@ -277,6 +304,8 @@ def _audit_video(pair: Pair, original_path: Path | None, audit: FileAudit, optio
         else "found again on the searched frames of the original"
     )
     audit.checks["faces"] = f"{_searching(options.video_search)}; {rule}"
+    if options.text:
+        audit.checks["text"] = f"{TEXT_SEARCH}; {rule}"
     audit.checks["strength"] = (
         "every frame with regions, compared with the original"
         if original_path is not None

@@ -20,7 +20,10 @@ from ..regions import Regions
 from ..regions_file import read_json_document
 
 # Run options the audit needs to know what was planned; named as in the /2 schema's ``options``.
-RUN_OPTION_KEYS = ("method", "shape", "pixel_cells", "blur_strength", "margin", "head_top", "min_size")
+RUN_OPTION_KEYS = (
+    *("method", "shape", "pixel_cells", "blur_strength", "margin", "head_top", "min_size"),
+    *("text_margin", "text"),
+)
 
 
 @dataclass

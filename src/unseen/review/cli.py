@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..api import Options
+from ..api import Options, check_text
 from ..batch import find_inputs, output_path
 from ..cli import BLUR_WARNING, regions_in_output_refusal
 from ..errors import InputError, UnseenError, one_line, shown
@@ -84,6 +84,11 @@ def review_parser() -> argparse.ArgumentParser:
     parser.add_argument("--shape", choices=SHAPES, default="ellipse")
     parser.add_argument("--margin", type=float, default=PlanOptions().margin)
     parser.add_argument("--sensitivity", type=float, default=1.0)
+    parser.add_argument(
+        "--text",
+        action="store_true",
+        help="also find text: plates, badges, signs (pip install 'unseen[text]')",
+    )
     return parser
 
 
@@ -158,7 +163,12 @@ def _options(
         parser.error("--sensitivity must be a number > 0")
     if args.method == "blur":
         _say(f"unseen review: {BLUR_WARNING}")
-    return Options(obscure=obscure, plan=plan, sensitivity=args.sensitivity)
+    if args.text:
+        try:
+            check_text()
+        except UnseenError as exc:
+            parser.error(str(exc))
+    return Options(obscure=obscure, plan=plan, sensitivity=args.sensitivity, text=args.text)
 
 
 def _new_review(

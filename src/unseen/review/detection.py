@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..api import Options, detect, keyframe_detector
+from ..api import Options, detect, keyframe_detector, video_tracker, with_text
 from ..camera_motion import CameraPath
 from ..errors import AnalysisError, shown
 from ..media.image import read_photo
 from ..media.video import Frame, probe, read_frames
-from ..regions import Regions
+from ..regions import Regions, with_kind
 from ..regions_file import FileEntry, fingerprint
+from ..text_track import KindTrackers
 from ..track import WEAK, Tracker
 from ..video_pipeline import Keyframe, detect_keyframes
 from .suggest import suggestions
@@ -43,8 +44,10 @@ def detect_photo(src: Path, dst: Path, options: Options) -> FileEntry:
     digest = fingerprint(src)  # before decoding: the regions then describe at most these bytes
     pixels = read_photo(src).pixels
     try:
-        found = detect(pixels, options.sensitivity)
-        weak = suggestions(pixels, found, options.sensitivity)
+        faces = detect(pixels, options.sensitivity)
+        weak = suggestions(pixels, faces, options.sensitivity)
+        found = with_text(faces, pixels, options)
+        weak = with_kind(weak, "face") if options.text else weak
     except AnalysisError as exc:
         raise AnalysisError(f"{shown(src)}: {exc}") from exc
     height, width = pixels.shape[:2]
@@ -74,9 +77,11 @@ def detect_video(
 
     def analysed(image: np.ndarray, full: bool) -> Regions:
         try:
-            found = keyframe(np.ascontiguousarray(image), full)
+            faces = keyframe(np.ascontiguousarray(image), full)
             # weak detections only continue faces followed: the rest may still be suggested
-            seen = suggestions(image, found[found.source != WEAK], options.sensitivity, video=True)
+            seen = suggestions(image, faces[faces.source != WEAK], options.sensitivity, video=True)
+            found = with_text(faces, image, options)
+            seen = with_kind(seen, "face") if options.text else seen
         except AnalysisError as exc:
             raise AnalysisError(f"{shown(src)}: {exc}") from exc
         seen.frame[:] = count - 1  # detect_keyframes analyses the frame it was just handed
@@ -85,7 +90,7 @@ def detect_video(
 
     camera = CameraPath()
     keyframes = detect_keyframes(counted(read_frames(src)), analysed, options.track, camera)
-    tracker = Tracker(options.track, frame_size=(info.height, info.width), camera=camera)
+    tracker = video_tracker(options, info, camera)
     tracked = _joined(regions_per_frame(keyframes, tracker, count))
     entry = _entry(src, dst, "video", (info.width, info.height), count, [tracked, Regions.concat(weak)])
     entry.size, entry.sha256 = digest
@@ -105,7 +110,9 @@ def _joined(parts: Iterable[Regions], every: int = 1024) -> Regions:
     return Regions.concat([*blocks, Regions.concat(block)])
 
 
-def regions_per_frame(keyframes: list[Keyframe], tracker: Tracker, frames: int) -> Iterator[Regions]:
+def regions_per_frame(
+    keyframes: list[Keyframe], tracker: Tracker | KindTrackers, frames: int
+) -> Iterator[Regions]:
     """The tracker's regions for frames ``0 .. frames - 1``, fed the keyframes ``lag`` frames ahead,
     exactly as :func:`unseen.video_pipeline.protect_frames` feeds it while painting."""
     pending = iter(keyframes)

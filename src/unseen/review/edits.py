@@ -230,9 +230,9 @@ def _set_method(regions: Regions, actions: np.ndarray, op: dict[str, Any], frame
 
 
 def _align(regions: Regions, new: Regions) -> tuple[Regions, Regions]:
-    """Both with the same data columns: the entry's, and ``method`` once any region has one (``None``
-    where a region has no value). Any other key the entry does not have is refused."""
-    unknown = set(new.data) - set(regions.data) - {"method"}
+    """Both with the same data columns: the entry's, and ``method`` or ``kind`` once any region has
+    one (``None`` where a region has no value). Any other key the entry does not have is refused."""
+    unknown = set(new.data) - set(regions.data) - {"method", "kind"}
     if unknown:
         raise ValueError(f"unknown region key {sorted(unknown)[0]!r}")
     names = list(dict.fromkeys([*regions.data, *new.data]))

@@ -53,7 +53,7 @@ from ..media.video import (
 )
 from ..pipelined import ahead
 from ..process import Progress, Settings, anonymise_job
-from ..regions import Regions
+from ..regions import Regions, kinds
 from ..track import Tracker
 from ..video_pipeline import detect_keyframes, protect_frames
 from .common import die_with_parent
@@ -85,9 +85,10 @@ class Painted:
 
     path: Path
     frames: int
-    tracks: int  # tracks first seen on frames this segment owns
+    tracks: int  # face tracks first seen on frames this segment owns
     regions: Regions | None
     notices: list[str] = field(default_factory=list)
+    texts: int = 0  # ... and text tracks (--text)
 
 
 def plan(src: Path, parts: int, margin: int) -> list[Segment] | None:
@@ -179,14 +180,14 @@ def paint(src: Path, out: Path, segment: Segment, settings: Settings) -> Painted
 
     def analysed(pixels: np.ndarray, full: bool) -> Regions:
         try:
-            return keyframe(pixels, full)
+            return api.with_text(keyframe(pixels, full), pixels, options)
         except AnalysisError as exc:
             raise AnalysisError(f"{shown(src)}: {exc}") from exc
 
     camera = CameraPath()
     with ahead(_frames(src, info, segment)) as decoded:  # decoding beside detection, as in one process
         keyframes = detect_keyframes(decoded, analysed, options.track, camera, last=segment.total - 1)
-    tracker = Tracker(options.track, frame_size=(info.height, info.width), camera=camera)
+    tracker = api.video_tracker(options, info, camera)
     recorded: list[Regions] = []
     with (
         ahead(_frames(src, info, segment)) as decoded,
@@ -201,13 +202,14 @@ def paint(src: Path, out: Path, segment: Segment, settings: Settings) -> Painted
     if written.frames != segment.stop - segment.start:
         raise InputError(f"{shown(src)}: segment at frame {segment.start} came out short")
     mine = recorded[segment.start - segment.first : segment.stop - segment.first]
-    first_seen: dict[int, int] = {}
+    first_seen: dict[tuple[str, int], int] = {}
     for offset, regions in enumerate(recorded):
-        for track in regions.track.tolist():
-            first_seen.setdefault(int(track), segment.first + offset)
-    tracks = sum(segment.start <= frame < segment.stop for frame in first_seen.values())
+        for kind, track in zip(kinds(regions).tolist(), regions.track.tolist(), strict=True):
+            first_seen.setdefault((kind, int(track)), segment.first + offset)
+    owned_tracks = [kind for (kind, _), frame in first_seen.items() if segment.start <= frame < segment.stop]
     regions = Regions.concat(mine) if settings.keep_regions and mine else None
-    return Painted(out, written.frames, tracks, regions, list(written.notices))
+    tracks, texts = owned_tracks.count("face"), owned_tracks.count("text")
+    return Painted(out, written.frames, tracks, regions, list(written.notices), texts)
 
 
 def split_video(
@@ -236,8 +238,10 @@ def split_video(
     written = VideoWriteResult(frames=sum(p.frames for p in painted), audio=audio, notices=notices)
     # Tracks first seen in each segment's own frames; fragments are not joined across cuts, so this
     # can count a face more than once (a single-process run joins them).
-    tracks = sum(p.tracks for p in painted)
-    return api.FileReport.of_video(src, dst, info, regions, start, written, tracks=tracks, faces=tracks)
+    tracks, texts = sum(p.tracks for p in painted), sum(p.texts for p in painted)
+    return api.FileReport.of_video(
+        src, dst, info, regions, start, written, tracks=tracks, faces=tracks, texts=texts
+    )
 
 
 def _paint_all(

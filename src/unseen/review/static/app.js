@@ -358,6 +358,16 @@ function setMethod(method) {
   commit(ops);
 }
 
+// T: what is picked (in a video, its whole track) is text (a plate, a badge: painted as a box), or a face again.
+function toggleText() {
+  const rs = picked();
+  if (!rs.length) return;
+  const kind = rs.every((r) => r.kind === "text") ? "face" : "text";
+  const tracks = new Set(rs.filter((r) => isVideo() && r.track >= 0).map((r) => r.track));
+  const all = [...new Set([...rs, ...state.regions.filter((r) => tracks.has(r.track))])];
+  commit([{ op: "replace", regions: all.map((r) => [copy(r), { ...copy(r), kind }]) }]);
+}
+
 function setTrackAction(track, action) {
   commit([{ op: "action", track, action }]); // changes the regions in place: the selection stays
 }
@@ -703,7 +713,7 @@ function drawOverlay() {
     const [x1, y1, x2, y2] = box;
     const on = (i === state.selected && !many) || g.some((k) => state.chosen.has(k));
     const covered = r.action === "keep" && g.some((k) => coveringKept(k).length);
-    const cls = `region ${r.action}${on ? " selected" : ""}${r.source === "manual" ? " manual" : ""}${r.method ? ` m-${r.method}` : ""}${g.length > 1 ? " group" : ""}${covered ? " covered" : ""}`;
+    const cls = `region ${r.action}${on ? " selected" : ""}${r.source === "manual" ? " manual" : ""}${r.method ? ` m-${r.method}` : ""}${r.kind === "text" ? " text" : ""}${g.length > 1 ? " group" : ""}${covered ? " covered" : ""}`;
     el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-index": i, ...(g.length > 1 ? { "data-members": g.join(",") } : {}) }, svg);
     if (g.length > 1) {
       const label = el("text", { x: x2 + 2 / view.scale, y: y1 + 12 / view.scale, class: "count", "font-size": 12 / view.scale }, svg);
@@ -1521,6 +1531,7 @@ function onKey(event) {
     case "2": handled(); return setMethod("pixelate");
     case "3": handled(); return setMethod("blur");
     case "4": handled(); return setMethod(null);
+    case "t": handled(); return toggleText();
     case "f": handled(); return follow(shift ? -1 : 1);
     case "w": handled(); return sweep.on ? stopSweep() : startSweep();
     case "Escape": handled(); if (state.following) return stopFollowing(); if (sweep.on) return stopSweep(); state.selected = state.zone = -1; state.chosen = new Set(); state.track = state.mergeInto = null; state.drawingZone = false; return draw();

@@ -1,0 +1,175 @@
+"""Where a picture shows text (number plates, name badges, signs): PP-OCR's detection network only.
+
+The network (PP-OCRv4 det, a DB "differentiable binarisation" model, Apache-2.0) ships inside the
+``rapidocr-onnxruntime`` wheel, the optional ``text`` extra. Only its file is used: the package is
+never imported (importing it would load its pipeline), its recognition and orientation models are
+never opened, and no text is ever read. The network gives each pixel the probability that it is part
+of a text line; pixels above :attr:`TextOptions.threshold` joined into blobs are the lines, and each
+blob's rotated rectangle, grown by the unclip distance DB was trained with (the probability map marks
+a shrunk core of every line), and then its upright bounding box, is the region.
+
+Like faces, the network runs on native-resolution tiles (:mod:`.tiles`), so characters 10 px tall in
+a 48 MP photo are as visible as in a small one. Each view is trusted only for the text sizes it was
+trained to see: a view at native size keeps the lines at most :attr:`TextOptions.max_line` (32) of
+its pixels thick, leaving thicker ones to the next view, a quarter its scale, where they are at least
+8 px thick; the last view (long side at most :attr:`TextOptions.coarse_side`) keeps every size. At
+native size, blurred and upscaled texture (gravel, grass, stone) looked like lines 30-100 px thick
+to the network: on 12 MP photos without text, a native view trusted for every size painted 2-15 %
+of their pixels.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import machine
+from ..errors import UnseenError
+from ..regions import Regions, nms, with_kind
+from .tiles import tiles
+
+MODEL_PACKAGE = "rapidocr_onnxruntime"
+MODEL_FILE = "models/ch_PP-OCRv4_det_infer.onnx"
+EXTRA = "pip install 'unseen[text]'"
+ALIGN = 32  # the network's input sides must be multiples of this
+MEAN = STD = 0.5  # the normalisation the model was trained with, on [0, 1] pixels
+
+
+class MissingExtra(UnseenError):
+    """An optional part of unseen that this run needs is not installed."""
+
+
+def model_path() -> Path:
+    """The detection model inside the installed ``rapidocr-onnxruntime`` wheel, found without importing
+    the package. Raises :class:`MissingExtra` naming the extra to install when it is not there."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
+        path = Path(folder) / MODEL_FILE
+        if path.is_file():
+            return path
+    raise MissingExtra(f"finding text (--text) needs the text detector, which is not installed: {EXTRA}")
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    """How text is looked for.
+
+    ``threshold``: a pixel belongs to text above this probability; ``box_threshold``: a blob is text
+    when its mean probability reaches this. ``unclip``: how far each line's blob grows, as DB's ratio
+    (area x ratio / perimeter). ``tile_pixels`` / ``tile_overlap``: the native view's tiles.
+    ``coarse_side``: the long side of the smallest view, which keeps text of every size; the views
+    before it (native size, then a quarter of the scale before while still larger) keep the lines at
+    most ``max_line`` of their pixels thick (the probability blob's short side, before unclipping).
+    ``min_side``: blobs thinner than this many network pixels are noise.
+    """
+
+    threshold: float = 0.3
+    box_threshold: float = 0.5
+    unclip: float = 1.6
+    tile_pixels: int = 1024 * 1024
+    tile_overlap: int = 128
+    coarse_side: int = 640
+    max_line: float = 32.0
+    min_side: float = 3.0
+
+
+class TextModel:
+    """One onnxruntime session of the detection network (threads as the face model's, no spinning)."""
+
+    def __init__(self, path: Path | None = None, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or machine.thread_budget()
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers = machine.providers()[0]
+        self._session = ort.InferenceSession(str(path or model_path()), options, providers=providers)
+        self._input = self._session.get_inputs()[0].name
+
+    def probabilities(self, rgb: np.ndarray) -> np.ndarray:
+        """The text probability of each pixel of an H x W x 3 uint8 picture (sides multiples of 32)."""
+        blob = (rgb.astype(np.float32) * (1 / 255) - MEAN) / STD
+        blob = np.ascontiguousarray(blob.transpose(2, 0, 1)[None])
+        return self._session.run(None, {self._input: blob})[0][0, 0]
+
+
+def boxes_from_map(
+    prob: np.ndarray, options: TextOptions, max_line: float = np.inf
+) -> tuple[np.ndarray, np.ndarray]:
+    """Upright boxes (x1, y1, x2, y2 in map pixels) and scores of the text lines in a probability map
+    whose blobs are at most ``max_line`` thick."""
+    mask = cv2.dilate((prob > options.threshold).astype(np.uint8), np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    boxes, scores = [], []
+    for contour in contours:
+        (cx, cy), (w, h), angle = cv2.minAreaRect(contour)
+        if not options.min_side <= min(w, h) <= max_line:
+            continue
+        x, y, bw, bh = cv2.boundingRect(contour)
+        blob = np.zeros((bh, bw), np.uint8)
+        cv2.fillPoly(blob, [contour - np.array([x, y])], 1)
+        score = float(prob[y : y + bh, x : x + bw][blob > 0].mean())
+        if score < options.box_threshold:
+            continue
+        grow = w * h * options.unclip / (2 * (w + h))  # DB's unclip distance
+        corners = cv2.boxPoints(((cx, cy), (w + 2 * grow, h + 2 * grow), angle))
+        boxes.append([*corners.min(0), *corners.max(0)])
+        scores.append(score)
+    return np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32)
+
+
+class TextDetector:
+    """Find text lines in one RGB picture: native tiles for small text, reduced views for larger."""
+
+    def __init__(self, model: TextModel, options: TextOptions | None = None) -> None:
+        self.model = model
+        self.options = options or TextOptions()
+
+    def __call__(self, rgb: np.ndarray) -> Regions:
+        o = self.options
+        h, w = rgb.shape[:2]
+        coarse = min(o.coarse_side / max(h, w), 1.0)
+        found, scale = [], 1.0
+        while scale > coarse:  # a line too thick for one view is at least a quarter as thick in the next
+            found.append(self._look(rgb if scale == 1.0 else _resized(rgb, scale), scale, o.max_line))
+            scale = max(scale / 4, coarse)
+        found.append(self._look(rgb if scale == 1.0 else _resized(rgb, scale), scale, np.inf))
+        boxes = np.concatenate([b for b, _ in found])
+        scores = np.concatenate([s for _, s in found])
+        boxes = np.clip(boxes, 0, [w, h, w, h]).astype(np.float32)
+        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        return with_kind(nms(Regions.from_boxes(boxes[keep], scores[keep], "text"), 0.1), "text")
+
+    def _look(self, view: np.ndarray, scale: float, max_line: float) -> tuple[np.ndarray, np.ndarray]:
+        """The boxes (in original pixels) and scores of the lines at most ``max_line`` thick in the
+        tiles of ``view`` (the picture at ``scale``), each tile padded with black to a multiple of 32."""
+        o = self.options
+        boxes, scores = [], []
+        for x0, y0, x1, y1 in tiles(view.shape[0], view.shape[1], o.tile_pixels, o.tile_overlap, ALIGN):
+            crop = view[y0:y1, x0:x1]
+            ph, pw = -(-crop.shape[0] // ALIGN) * ALIGN, -(-crop.shape[1] // ALIGN) * ALIGN
+            canvas = np.zeros((ph, pw, 3), np.uint8)
+            canvas[: crop.shape[0], : crop.shape[1]] = crop
+            b, s = boxes_from_map(self.model.probabilities(canvas), o, max_line)
+            boxes.append((b + np.array([x0, y0, x0, y0], np.float32)) / scale)
+            scores.append(s)
+        return np.concatenate(boxes), np.concatenate(scores)
+
+
+def _resized(rgb: np.ndarray, scale: float) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+@cache
+def shared_text_detector() -> TextDetector:
+    """A process-wide text detector (the session takes a moment to open)."""
+    return TextDetector(TextModel())
