@@ -39,6 +39,7 @@ from .regions import Regions, iou_matrix
 WEAK = "weak"  # the source of a detection that may continue a track but not start one
 SPAN = 6  # frames over which a track's motion is measured, at least
 SAME_FACE = 0.5  # boxes of one keyframe sharing this much of the smaller one's area are one face
+HEAD = 0.5  # a face's head: its box grown by this share of its size on each side
 
 
 @dataclass(frozen=True)
@@ -122,27 +123,32 @@ def _grown(box: np.ndarray, grow: float) -> np.ndarray:
     return box + np.array([-grow, -grow, grow, grow], np.float32)
 
 
-def same_face_merged(detections: Regions) -> Regions:
+def same_face_merged(detections: Regions, confident: float = 1.0) -> Regions:
     """One box per face: boxes of one keyframe sharing :data:`SAME_FACE` of the smaller one's area
     (the native, fine and turned passes' views of one face, a box over the eyes inside the head's)
-    become their union, with the best score and its source. A weak box is never merged: it only
-    continues a track, and the cascade drops those that overlap a face it kept."""
+    become their union, with the best score and its source; so does a box under ``confident`` lying
+    mostly (:data:`SAME_FACE` of its area) in a confident face's head (its box grown by :data:`HEAD`
+    of its size on each side): the upscaled pass's blips on hair, an ear, a collar, each a track of
+    its own before. A weak box is never merged: it only continues a track, and the cascade drops
+    those that overlap a face it kept."""
     n = len(detections)
     if n < 2:
         return detections
     boxes = detections.boxes.astype(np.float64)
     order = np.argsort(-detections.scores, kind="stable")
     strong = detections.source != WEAK
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     group = np.full(n, -1)
     for i in order:
         if group[i] >= 0 or not strong[i]:
             continue
         group[i] = i
-        w = np.minimum(boxes[i, 2], boxes[:, 2]) - np.maximum(boxes[i, 0], boxes[:, 0])
-        h = np.minimum(boxes[i, 3], boxes[:, 3]) - np.maximum(boxes[i, 1], boxes[:, 1])
-        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-        smaller = np.maximum(np.minimum(area[i], area), 1e-6)
-        same = (w > 0) & (h > 0) & (np.clip(w, 0, None) * np.clip(h, 0, None) >= SAME_FACE * smaller)
+        same = _shared(boxes[i], boxes) >= SAME_FACE * np.maximum(np.minimum(area[i], area), 1e-6)
+        if detections.scores[i] >= confident:
+            head = boxes[i] + HEAD * np.tile(boxes[i, 2:] - boxes[i, :2], 2) * [-1, -1, 1, 1]
+            same |= (_shared(head, boxes) >= SAME_FACE * np.maximum(area, 1e-6)) & (
+                detections.scores < confident
+            )
         group[same & (group < 0) & strong] = i
     if (group == np.arange(n)).sum() + (~strong).sum() == n:
         return detections
@@ -153,6 +159,13 @@ def same_face_merged(detections: Regions) -> Regions:
             members = boxes[group == i]
             merged.boxes[k] = np.concatenate([members[:, :2].min(0), members[:, 2:].max(0)])
     return merged
+
+
+def _shared(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """The area ``box`` shares with each of ``others``."""
+    w = np.minimum(box[2], others[:, 2]) - np.maximum(box[0], others[:, 0])
+    h = np.minimum(box[3], others[:, 3]) - np.maximum(box[1], others[:, 1])
+    return np.clip(w, 0, None) * np.clip(h, 0, None)
 
 
 class Tracker:
@@ -212,7 +225,7 @@ class Tracker:
         first the faces, then the weak detections to the tracks still unmatched; a face matched to
         no track starts one."""
         o = self.options
-        detections = same_face_merged(detections)
+        detections = same_face_merged(detections, o.confident)
         scene = self.camera.to_scene(frame, detections.boxes).reshape(-1, 4)
         shot = self.camera.shot(frame)
         live = [t for t in self.tracks if frame - t.last <= o.max_gap + o.detect_every and t.shot == shot]
