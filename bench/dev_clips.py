@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DEFAULT_DATA, TOOLS  # noqa: E402
 from handheld import shake_offsets  # noqa: E402
 
-RECIPE = "dev-1"  # change when a recipe below changes, so cached clips are rebuilt
+RECIPE = "dev-2"  # change when a recipe below changes, so cached clips are rebuilt
 FPS = 30
 GREY = (128, 128, 128)
 SHOWN = "shown"  # sub-folder of the displayed references of rotated clips
@@ -183,7 +183,7 @@ class ClipWriter:
 # ---------------------------------------------------------------- the camera paths
 
 
-def edge_pan(photo: Photo, size: tuple[int, int], direction: str, seconds: float = 5.0) -> Shot:
+def edge_pan(photo: Photo, size: tuple[int, int], direction: str, seconds: float = 4.0) -> Shot:
     """A constant-speed pan at high zoom (the photo 2.5 frames long along the pan) from one side of
     the photo to the other; ``direction`` is where the camera moves (faces enter from that side)."""
     (w, h), (w0, h0), n = size, photo.size, int(seconds * FPS)
@@ -202,7 +202,7 @@ def edge_pan(photo: Photo, size: tuple[int, int], direction: str, seconds: float
     return Shot(photo, [view(z, cx, lo + (hi - lo) * s, size) for s in t])
 
 
-def fast_pan(photo: Photo, size: tuple[int, int], seconds: float = 8.0, sweep_s: float = 2.3) -> Shot:
+def fast_pan(photo: Photo, size: tuple[int, int], seconds: float = 6.0, sweep_s: float = 2.3) -> Shot:
     """Sideways sweeps there and back (1.5 frame widths in ``sweep_s``: about a frame width per
     1.5 s on average, one per second at the fastest) with a hand's shake."""
     (w, h), (w0, h0), n = size, photo.size, int(seconds * FPS)
@@ -274,13 +274,13 @@ def _recipes() -> list[Recipe]:
             "v50",
             "scene-cut",
             lambda d, s: [
-                gentle_zoom(load_photo(d, CUT[0]), s, 4.0, 1.1, 1.3),
-                gentle_zoom(load_photo(d, CUT[1], CUT_ID), s, 4.0, 1.3, 1.1),
+                gentle_zoom(load_photo(d, CUT[0]), s, 3.0, 1.1, 1.3),
+                gentle_zoom(load_photo(d, CUT[1], CUT_ID), s, 3.0, 1.3, 1.1),
             ],
         ),
         Recipe("v60", "static-small", lambda d, s: [static(load_photo(d, STATIC), s)]),
         Recipe(
-            "v70", "rotated-180", lambda d, s: [gentle_zoom(load_photo(d, ROTATED), s, 6.0, 1.0, 1.3)], 180
+            "v70", "rotated-180", lambda d, s: [gentle_zoom(load_photo(d, ROTATED), s, 5.0, 1.0, 1.3)], 180
         ),
     ]
 
