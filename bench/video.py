@@ -16,7 +16,7 @@ a wrong 180 degree rotation flag) in OUT/dev<res>; ``all`` is both. Clips are ca
 missing or built from another photo, size or recipe); they come from the data set: never commit them.
 
 Each tool runs once per kind of clip (one process over that kind's clips) in solid black fill mode:
-  unseen <clips> -o OUT/unseen<res>/<kind> --method fill --quiet --overwrite --regions FILE
+  unseen <clips> -o OUT/run<res>/<tool>/<kind> --method fill --quiet --overwrite --regions FILE
   deface --thresh 0.2 --mask-scale 1.3 --replacewith solid --ffmpeg-config <libx264, no resize> <clips>
 With --baseline REV, unseen at git revision REV (a worktree at OUT/_rev_REV, made once) runs the same
 way as ``python -m unseen`` with OUT/_rev_REV/src first on PYTHONPATH, kind by kind right beside the
@@ -259,7 +259,7 @@ def paint(gt: Path, source: Path, output: Path) -> Paint:
                 face[
                     max(int(y1), 0) : max(int(np.ceil(y2)), 0), max(int(x1), 0) : max(int(np.ceil(x2)), 0)
                 ] = True
-            planned = plan_regions(Regions(np.array([b[:4] for b in boxes]).reshape(-1, 4)), new.shape)
+            planned = plan_regions(Regions(np.array([box[:4] for box in boxes]).reshape(-1, 4)), new.shape)
             for x1, y1, x2, y2 in planned.boxes:
                 grown[int(y1) : int(np.ceil(y2)), int(x1) : int(np.ceil(x2))] = True
             nonface[0] += int((new & ~face).sum())
