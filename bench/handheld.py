@@ -22,7 +22,7 @@ import numpy as np
 KIND = "handheld-pan"
 
 
-def _shake(n: int, fps: int, amplitude: float, rng: np.random.Generator) -> np.ndarray:
+def shake_offsets(n: int, fps: int, amplitude: float, rng: np.random.Generator) -> np.ndarray:
     """(n, 2) smooth offsets in pixels: three wobbles of different frequency per axis."""
     t = np.arange(n) / fps
     out = np.zeros((n, 2))
@@ -59,7 +59,7 @@ def make_handheld(
         raise ValueError(f"{name}: too narrow for a {w}x{h} pan")
     boxes = load_gt(str(data / "wider_face_dev_bbx_gt.txt"))[name]
     boxes = boxes[boxes[:, 4] == 0][:, :4].astype(float)
-    shake = _shake(n, fps, amplitude, rng)
+    shake = shake_offsets(n, fps, amplitude, rng)
     out.mkdir(parents=True, exist_ok=True)
     frames_gt = []
     with av.open(str(out / f"{stem}.mp4"), "w") as container:
