@@ -109,7 +109,12 @@ class Track:
         return (self.boxes[j] - self.boxes[i]) / max(self.frames[j] - self.frames[i], SPAN)
 
     def predict(self, frame: int) -> np.ndarray:
-        return self.boxes[-1] + self.velocity(len(self.frames) - 1) * (frame - self.last)
+        """Where to look for the face on ``frame``: its last box moved with its centre. Not grown or
+        shrunk with it: one pass's box is a little larger than another's (the photo cascade's first
+        keyframe, the video cascade's next), and that difference, taken for a zoom, shrank the
+        prediction off the face."""
+        v = self.velocity(len(self.frames) - 1)
+        return self.boxes[-1] + np.tile((v[:2] + v[2:]) / 2, 2) * (frame - self.last)
 
 
 def _within(box: np.ndarray, seen: np.ndarray, most: float) -> np.ndarray:
@@ -283,8 +288,11 @@ class Tracker:
         if fast:
             # A face seen once has no measured motion, and one moving a face size per keyframe or
             # more is never near its prediction: link it to a detection within fast_motion of its
-            # size per frame, but only where neither has any other such candidate.
-            once = np.array([t.seen == 1 and ti not in used_t for ti, t in enumerate(live)])
+            # size per frame, but only where neither has any other such candidate, and only a face
+            # seen confidently (a weak blip so linked jumped onto a face 150 px away).
+            once = np.array(
+                [t.seen == 1 and t.best >= o.confident and ti not in used_t for ti, t in enumerate(live)]
+            )
             gaps = np.array([frame - t.last for t in live], np.float32)
             free = np.ones(len(boxes), bool)
             free[list(used_d)] = False
