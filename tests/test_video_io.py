@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from av.sidedata.sidedata import Type
@@ -491,3 +492,26 @@ def test_a_frame_that_cannot_be_decoded_is_named_or_written_black(
     assert [f.index for f in frames if f.lost] == [frame]
     assert frames[frame].concealed and not frames[frame].pixels.any()  # nothing of it can show
     assert all(f.pixels.mean() > 20 for f in frames if not f.lost)
+
+
+@pytest.mark.parametrize(
+    "rotation, pix_fmt", [(0, "yuv420p"), (90, "yuv420p"), (270, "yuv444p"), (0, "rgb24")]
+)
+def test_a_frame_s_small_grey_copy_is_its_picture_upright(
+    tmp_path: Path, rotation: int, pix_fmt: str
+) -> None:
+    """The camera is followed on a small grey copy of each frame, taken from the brightness plane
+    where the format has one: it must be the picture as shown (turned as the player turns it), not
+    as stored, and look like the RGB picture in grey."""
+    codec = "libx264rgb" if pix_fmt == "rgb24" else "libx264"
+    clip = make_clip(
+        tmp_path / "c.mp4", frames=10, size=(320, 240), rotation=rotation, pix_fmt=pix_fmt, codec=codec
+    )
+    for frame in read_frames(clip):
+        grey = frame.grey(80).astype(np.float64)
+        rgb = frame.pixels
+        assert grey.shape[1] == 80 and abs(grey.shape[0] - 80 * rgb.shape[0] / rgb.shape[1]) <= 1
+        expected = cv2.resize(
+            cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), grey.shape[::-1], interpolation=cv2.INTER_AREA
+        )
+        assert np.corrcoef(grey.ravel(), expected.astype(np.float64).ravel())[0, 1] > 0.98

@@ -74,7 +74,7 @@ class MotionEstimator:
         if len(corners) < o.min_points:
             return np.eye(3), False
         moved, status, _ = cv2.calcOpticalFlowPyrLK(
-            previous, small, corners, None, winSize=(21, 21), maxLevel=3
+            previous, small, corners, None, winSize=(15, 15), maxLevel=3
         )
         ok = status.ravel() == 1
         if ok.sum() < o.min_points:
