@@ -513,3 +513,22 @@ def test_blips_on_a_face_s_head_are_that_face_not_tracks_of_their_own() -> None:
     regions = tracker.regions_at(0)
     (head,) = regions.boxes[regions.scores == np.float32(0.9)]
     assert contains(head, np.array(face)) and contains(head, np.array(hair)) and contains(head, np.array(ear))
+
+
+class EdgeDetector(FakeDetector):
+    """Finds one face cut by the picture's left edge on every frame it is shown."""
+
+    def __call__(self, pixels: np.ndarray, full: bool = False) -> Regions:
+        self.calls.append(index_of(pixels))
+        return Regions.from_boxes([(0.0, 8.0, 10.0, 24.0)], [0.9], source="full")
+
+
+def test_a_face_at_the_edge_is_looked_for_again_sooner() -> None:
+    """The detector loses a face cut by the edge: after a keyframe that saw one there, the next is
+    half the usual distance on (frames 0, 2, 4, 6... with keyframes every 4th)."""
+    detect = EdgeDetector()
+    detect_keyframes(synthetic(13), detect, OPTIONS, CameraPath())
+    assert detect.calls == [0, 2, 4, 6, 8, 10, 12]
+    plain = FakeDetector()
+    detect_keyframes(synthetic(13), plain, OPTIONS, CameraPath())
+    assert plain.calls == [0, 4, 8, 12]
