@@ -44,8 +44,9 @@ def detect_keyframes(
 
     Keyframes are every ``detect_every``-th frame, a shot's first frame, a frame by which the camera
     has moved the picture ``moved`` of its width since the keyframe before, half ``detect_every``
-    after a keyframe that saw a face at the picture's edge (coming in or going out: the detector
-    loses a face cut by the edge, so it is looked for again sooner), and the frame ``last`` (by
+    after a keyframe that saw a face at the picture's edge while the camera moves (taking faces in
+    or out: the detector loses a face cut by the edge, so it is looked for again sooner; a still
+    camera's crowd always has someone at the edge, not coming or going), and the frame ``last`` (by
     default the last one there is). ``full`` is the first keyframe and each cut. Each
     choice depends on the frames since the last ``detect_every``-th only, so a worker painting part
     of a video (``unseen.scale.segments``) picks the keyframes one process picks.
@@ -68,7 +69,7 @@ def detect_keyframes(
             i % options.detect_every == 0
             or cut
             or i == last
-            or i == soon
+            or (i == soon and _moved(camera, key, i, width) > options.moved / 10)
             or (key >= 0 and _moved(camera, key, i, width) > options.moved)
         ):
             found.append((i, detect(frame.pixels, cut or key < 0)))
