@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from scenes import Scene, compose_crowd, covered_fraction, painted_fraction
 
-import unseen.api
+import unseen.photo_pipeline
 from unseen.api import Options, anonymise, anonymise_file
 from unseen.obscure import ObscureOptions, obscure
 from unseen.plan import plan_regions
@@ -77,7 +77,7 @@ def test_given_regions_are_painted_without_detecting(scene: Scene, monkeypatch: 
     def no_detection(*args, **kwargs):
         raise AssertionError("detect() must not run when regions are given")
 
-    monkeypatch.setattr(unseen.api, "detect", no_detection)
+    monkeypatch.setattr(unseen.photo_pipeline, "detect", no_detection)
     given = Regions.from_boxes(scene.boxes[[1, 3]])  # two of the four faces
     result = anonymise(scene.image, regions=given)
 

@@ -12,8 +12,8 @@ import pytest
 from clips import leftovers, make_clip
 from scenes import Placement, background, render
 
-import unseen.api
 import unseen.media.video
+import unseen.video_file
 import unseen.video_pipeline
 from unseen.api import anonymise_video_file
 from unseen.errors import AnalysisError, InputError, OutputError
@@ -123,14 +123,14 @@ def _frames(path: Path) -> tuple[list[np.ndarray], list[int]]:
 def _decoding_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the threads that decode each frame read by the video pipeline, from now on."""
     names: list[str] = []
-    real = unseen.api.read_frames
+    real = unseen.video_file.read_frames
 
     def spied(*args, **kwargs):  # type: ignore[no-untyped-def]
         for frame in real(*args, **kwargs):
             names.append(threading.current_thread().name)
             yield frame
 
-    monkeypatch.setattr(unseen.api, "read_frames", spied)
+    monkeypatch.setattr(unseen.video_file, "read_frames", spied)
     return names
 
 
@@ -178,7 +178,7 @@ def test_painting_known_regions_overlapped_is_exactly_the_serial_one(
 def test_a_decode_error_in_its_thread_fails_the_file_leaving_nothing(
     clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_pass: int
 ) -> None:
-    real, passes, where = unseen.api.read_frames, [], []
+    real, passes, where = unseen.video_file.read_frames, [], []
 
     def breaking(*args, **kwargs):  # type: ignore[no-untyped-def]
         passes.append(1)
@@ -188,7 +188,7 @@ def test_a_decode_error_in_its_thread_fails_the_file_leaving_nothing(
                 raise InputError("walk.mp4: cannot decode frame 12: simulated")
             yield frame
 
-    monkeypatch.setattr(unseen.api, "read_frames", breaking)
+    monkeypatch.setattr(unseen.video_file, "read_frames", breaking)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(InputError, match="frame 12: simulated"):
@@ -202,7 +202,7 @@ def test_a_frame_that_was_not_analysed_is_never_written(
     clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The file grew between the passes: painted aside, the extra frame still stops the encoder."""
-    real, passes = unseen.api.read_frames, []
+    real, passes = unseen.video_file.read_frames, []
 
     def growing(*args, **kwargs):  # type: ignore[no-untyped-def]
         passes.append(1)
@@ -212,7 +212,7 @@ def test_a_frame_that_was_not_analysed_is_never_written(
         if len(passes) == 2 and frame is not None:
             yield Frame(frame.index + 1, frame.pts + 512, frame.pixels.copy())
 
-    monkeypatch.setattr(unseen.api, "read_frames", growing)
+    monkeypatch.setattr(unseen.video_file, "read_frames", growing)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(AnalysisError, match=f"frame {FRAMES} was not there when the video was analysed"):

@@ -38,12 +38,12 @@ from clips import (
 )
 from scenes import Placement, background, covered_fraction, render
 
-import unseen.api
+import unseen.detectors
+import unseen.video_file
 from unseen.api import anonymise_video_file
 from unseen.cli import main
 from unseen.errors import AnalysisError, InputError, OutputError
 from unseen.media.video import probe
-from unseen.regions import Regions
 
 MIN_HEIGHT = 20  # faces at least this tall (visible part of the face box) must be covered
 MIN_COVERED = 0.7  # share of the face box under the fill
@@ -282,7 +282,7 @@ def test_truncated_video_fails_via_cli_leaving_nothing(tmp_path: Path, capsys) -
 
 
 def test_detector_failure_mid_video_leaves_no_output(small_clip: Clip, tmp_path: Path, monkeypatch) -> None:
-    real, calls = unseen.api.keyframe_detector, []
+    real, calls = unseen.video_file.keyframe_detector, []
 
     def flaky_detector(sensitivity: float = 1.0):
         detect = real(sensitivity)
@@ -295,7 +295,7 @@ def test_detector_failure_mid_video_leaves_no_output(small_clip: Clip, tmp_path:
 
         return flaky
 
-    monkeypatch.setattr(unseen.api, "keyframe_detector", flaky_detector)
+    monkeypatch.setattr(unseen.video_file, "keyframe_detector", flaky_detector)
     dst = tmp_path / "out.mp4"
     with pytest.raises(AnalysisError, match="simulated") as failure:
         anonymise_video_file(small_clip.path, dst)
@@ -369,7 +369,8 @@ def test_output_problems_are_found_before_the_video_is_analysed(
     small_clip: Clip, tmp_path: Path, monkeypatch
 ) -> None:
     calls: list[int] = []
-    monkeypatch.setattr(unseen.api, "detect", lambda *args, **kwargs: calls.append(1) or Regions())
+    real = unseen.detectors.keyframe_detector
+    monkeypatch.setattr(unseen.video_file, "keyframe_detector", lambda *args: calls.append(1) or real(*args))
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     with pytest.raises(OutputError) as failure:

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from . import api, machine, scale
 from .batch import Job, find_inputs, kind_of, output_path, path_key
+from .cli_common import BLUR_WARNING, regions_in_output_refusal
 from .errors import OutputError, UnseenError, one_line, shown
 from .heap import limit_heap_growth
 from .media.atomic import remove_stale_parts
@@ -35,10 +36,6 @@ from .regions_file import tool_version, write_regions_entries
 
 PROG = "unseen"
 
-BLUR_WARNING = (
-    "warning: --method blur is the weakest protection: face recognisers can often still match "
-    "blurred faces, and blur can be partly undone; prefer --method fill (the default) or pixelate"
-)
 AUDIO_NOTICE = "voices in the kept audio can identify people; --audio drop removes the audio track"
 _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -257,21 +254,6 @@ def _say(message: str) -> None:
 def _on_signal(signum: int, frame: Any) -> None:
     """SIGTERM and SIGHUP stop a run the way Ctrl-C does: the file in progress is not written."""
     raise KeyboardInterrupt
-
-
-def regions_in_output_refusal(regions: Path, out_dir: Path | None) -> str | None:
-    """Why ``regions`` may not be written where it would be (inside the folder of outputs, published
-    with them), or None; ``--regions-in-output`` overrides it (in ``unseen`` and ``unseen review``)."""
-    if out_dir is None:
-        return None
-    folder, parent = Path(path_key(out_dir)), Path(path_key(regions.parent))
-    if folder != parent and folder not in parent.parents:
-        return None
-    return (
-        f"--regions {shown(regions)} is inside the output folder {shown(out_dir)}: it maps "
-        "where every face was and would be published with the outputs; write it elsewhere "
-        "(or pass --regions-in-output)"
-    )
 
 
 class VideoBar:

@@ -27,8 +27,9 @@ from .media.atomic import atomic_output, checked_writes
 from .regions import KINDS as REGION_KINDS
 from .regions import SCHEMA, Regions
 
-if TYPE_CHECKING:  # avoids importing the detector stack just to write JSON
-    from .api import FileReport, Options
+if TYPE_CHECKING:  # annotations only: writing JSON needs neither module loaded
+    from .options import Options
+    from .report import FileReport
 
 SCHEMA_V1 = "unseen.regions/1"
 ACTIONS = ("obscure", "keep", "suggested")

@@ -17,18 +17,21 @@ from typing import Any
 
 import numpy as np
 
-from .api import FileReport, Options, anonymise_file, anonymise_video_file
 from .count import photo_counts, same_face
 from .detect.cascade import PHOTO_CASCADE
 from .errors import InputError, UnseenError, brief, shown
 from .media.image import read_photo
 from .media.video import probe
 from .obscure import KEPT, ObscureOptions
+from .options import Options
+from .photo_pipeline import anonymise_file
 from .plan import PlanOptions
 from .records import Record, Records
 from .regions import Regions
 from .regions_file import FileEntry, RegionsDocument, check_input, load_document, tool_version
+from .report import FileReport
 from .stops import stops_held
+from .video_file import anonymise_video_file
 
 UNVERIFIED = (
     "the regions file records no SHA-256 of this input (an unseen.regions/1 file records none), so it "
@@ -300,7 +303,13 @@ def render(
     crf: int = 18,
     unverified: bool = False,
 ) -> list[FileReport]:
-    """Write every output a regions file describes; the first file that fails raises."""
+    """Write every output a regions file describes from its regions, without detecting again.
+
+    Regions to ``keep`` and unaccepted suggestions stay visible; each input must be the very file
+    the regions were made for (entries without a SHA-256, as in ``/1`` files, only with
+    ``unverified``). ``overlay`` is the picture of a file made with ``method: image``.
+    The first file that fails raises (``unseen render`` goes on with the others instead).
+    """
     doc = load_document(regions_file)
     options = options_from_record(doc.options, overlay)
     inputs = run_inputs(regions_file, doc)

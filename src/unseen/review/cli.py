@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..api import Options, check_text
 from ..batch import find_inputs, output_path
-from ..cli import BLUR_WARNING, regions_in_output_refusal
+from ..cli_common import BLUR_WARNING, regions_in_output_refusal
 from ..errors import InputError, UnseenError, one_line, shown
 from ..obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from ..plan import PlanOptions
