@@ -187,7 +187,7 @@ class Records:
         if not (dst.exists() or dst.is_symlink()):
             return False
         if not overwrite and self.finished(src, dst) is None:
-            raise not_ours(src, dst)
+            raise NotOurs(src, dst)
         return True
 
     @contextlib.contextmanager
@@ -209,9 +209,13 @@ class Records:
             PUBLISHED.reset(token)
 
 
-def not_ours(src: Path, dst: Path) -> OutputError:
-    """The refusal of a file in ``dst``'s place that is not unseen's finished output of ``src``."""
-    return OutputError(
-        f"{shown(dst)}: output exists but is not unseen's finished output of {shown(src)} "
-        "(use --overwrite to replace it)"
-    )
+class NotOurs(OutputError):
+    """A file in ``dst``'s place that is not unseen's finished output of ``src``: the message says what
+    to do on the command line; the review page, which has no ``--overwrite``, says its own."""
+
+    def __init__(self, src: Path, dst: Path) -> None:
+        super().__init__(
+            f"{shown(dst)}: output exists but is not unseen's finished output of {shown(src)} "
+            "(use --overwrite to replace it)"
+        )
+        self.src, self.dst = src, dst

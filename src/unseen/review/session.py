@@ -23,6 +23,7 @@ import numpy as np
 from ..api import anonymise
 from ..errors import InputError, UnseenError, shown
 from ..media.image import read_photo
+from ..records import NotOurs
 from ..regions_file import (
     FileEntry,
     RegionsDocument,
@@ -193,6 +194,8 @@ class ReviewSession:
             try:
                 report = render_entry(entry, self.options, inputs=inputs, unverified=self.unverified)
                 results.append({"index": i, "output": str(report.dst), "ok": True})
+            except NotOurs as exc:  # the command line's advice (--overwrite) means nothing on the page
+                results.append({"index": i, "output": entry.output, "ok": False, "error": _not_ours(exc)})
             except UnseenError as exc:
                 results.append({"index": i, "output": entry.output, "ok": False, "error": str(exc)})
         return results
@@ -200,6 +203,13 @@ class ReviewSession:
     def close(self) -> None:
         for source in self._videos.values():
             source.close()
+
+
+def _not_ours(exc: NotOurs) -> str:
+    return (
+        f"{shown(exc.dst)}: a file that is not unseen's output of {shown(exc.src)} is already there, and "
+        "Export never replaces it: move or delete that file, then Export again"
+    )
 
 
 def _follow_request(body: Any, entry: FileEntry) -> tuple[int, np.ndarray, int, int]:

@@ -1573,7 +1573,7 @@ async function exportAll() {
   await saving;
   const files = state.files;
   const where = folders(files.map((f) => f.output));
-  $("export-where").textContent = `Writes ${files.length} file${files.length === 1 ? "" : "s"} into ${where.join(", ")}, replacing any there of the same name.`;
+  $("export-where").textContent = `Writes ${files.length} file${files.length === 1 ? "" : "s"} into ${where.join(", ")}; a file there of the same name is replaced only if it is unseen's own earlier output of that file.`;
   const warnings = [];
   const unreviewed = files.filter((f) => f.state !== "reviewed");
   if (unreviewed.length) warnings.push(listed(`Not marked reviewed (${unreviewed.length}):`, unreviewed.map((f) => f.name)));
