@@ -23,7 +23,7 @@ from typing import Any
 
 from .batch import path_key
 from .errors import OutputError, UnseenError, shown
-from .media.atomic import PUBLISHED, atomic_output, checked_writes
+from .media.atomic import PUBLISHED, publish_bytes
 
 SCHEMA = "unseen.record/1"
 STATE_ENV = "UNSEEN_STATE_DIR"
@@ -164,8 +164,7 @@ class Records:
             )
             path = self.path_for(dst)
             text = json.dumps(record.to_json(), ensure_ascii=False, allow_nan=False)
-            with atomic_output(path, overwrite=True) as tmp, checked_writes(tmp) as fh:
-                fh.write(text.encode("utf-8"))
+            publish_bytes(path, text.encode("utf-8"), overwrite=True)
         except (OSError, ValueError) as exc:  # ValueError: a number JSON cannot hold (NaN, Infinity)
             raise OutputError(f"{shown(dst)}: cannot keep the record of this output: {exc}") from exc
         return record

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import InputError, OutputError, brief, one_line, shown
-from .media.atomic import atomic_output, checked_writes
+from .media.atomic import publish_bytes
 from .regions import KINDS as REGION_KINDS
 from .regions import SCHEMA, Regions
 
@@ -307,8 +307,7 @@ def _write_text(path: str | os.PathLike[str], layout: Callable[[], str]) -> None
     except ValueError as exc:
         raise OutputError(f"{shown(path)}: cannot write regions file: {exc}") from exc
     try:
-        with atomic_output(path, overwrite=True) as tmp, checked_writes(tmp) as fh:
-            fh.write(text.encode("utf-8"))
+        publish_bytes(path, text.encode("utf-8"), overwrite=True)
     except OSError as exc:
         raise OutputError(f"{shown(path)}: cannot write regions file: {exc.strerror or exc}") from exc
 
