@@ -180,3 +180,32 @@ def test_the_verdict_names_gps_and_serials_before_the_rest_of_the_metadata(folde
     piexif.insert(piexif.dump(exif), str(output))
     assert main(["audit", str(original), str(output), "--no-reid"]) == 1
     assert "; first: face visible" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("target", ["original", "output", "regions file"])
+def test_the_page_never_replaces_a_file_the_audit_reads(folders, tmp_path, capsys, target):
+    """``--report`` names where the page goes; an original, an output or the regions file given by
+    mistake is refused before anything is audited, and left as it was."""
+    for name in ("originals", "outputs"):
+        shutil.copytree(folders / name, tmp_path / name)
+    regions = json.loads((folders / "regions.json").read_text())
+    for entry in regions["files"]:
+        for key in ("input", "output"):
+            entry[key] = entry[key].replace(str(folders), str(tmp_path))
+    (tmp_path / "regions.json").write_text(json.dumps(regions))
+    victim = {
+        "original": tmp_path / "originals" / "day1" / "crowd.jpg",
+        "output": tmp_path / "outputs" / "day1" / "crowd.jpg",
+        "regions file": tmp_path / "regions.json",
+    }[target]
+    before = victim.read_bytes()
+    (tmp_path / "link").symlink_to(victim)
+
+    for page in (victim, tmp_path / "link"):
+        assert main(["audit", str(tmp_path / "regions.json"), "--report", str(page)]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert (
+            err[-1]
+            == f"unseen audit: error: --report {page} is a file this audit reads; it is never replaced"
+        )
+    assert victim.read_bytes() == before

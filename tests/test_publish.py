@@ -152,3 +152,25 @@ def test_every_frame_of_an_animation_is_read_back(tmp_path):
     whole = tmp_path / "whole.gif"
     whole.write_bytes(raw)
     image_io._check_written("GIF", (256, 256), whole)
+
+
+def test_an_audit_report_on_a_full_disk_is_not_published(small_disk, tmp_path, capsys):
+    """The HTML page goes out as outputs do: a full disk is one line, and no page, whole or cut."""
+    original, output = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(PHOTO).save(original)
+    covered = PHOTO.copy()
+    covered[20:100, 80:150] = 0  # the astronaut's face
+    Image.fromarray(covered).save(output)
+    page = small_disk / "audit.html"
+    audit = ["audit", str(original), str(output), "--no-reid", "--report", str(page)]
+
+    main(audit)
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"unseen audit: {page}: cannot write report: No space left on device"
+    )
+    assert list(small_disk.iterdir()) == []
+
+    _mount(small_disk, "32m", remount=True)
+    main(audit)
+    assert page.read_text(encoding="utf-8").endswith("</body></html>\n")
+    assert [p.name for p in small_disk.iterdir()] == ["audit.html"]

@@ -110,8 +110,8 @@ def test_export_replaces_only_unseens_own_output_of_the_same_input(tmp_path):
         "index": 0,
         "output": str(out),
         "ok": False,
-        "error": f"{out}: output exists but is not unseen's finished output of {src} "
-        "(use --overwrite to replace it)",
+        "error": f"{out}: a file that is not unseen's output of {src} is already there, and Export "
+        "never replaces it: move or delete that file, then Export again",
     }
     assert out.read_bytes() == before
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
 
+from unseen.errors import InputError
 from unseen.regions import Regions
-from unseen.regions_file import FileEntry
+from unseen.regions_file import FileEntry, RegionsDocument, load_document, save_document
 from unseen.review.edits import apply_edits
 
 FRAMES = 100
@@ -157,3 +161,60 @@ def test_keep_only_is_set_and_checked():
     assert not apply_edits(only, [{"op": "keep_only", "value": False}]).keep_only
     with pytest.raises(ValueError, match="keep_only"):
         apply_edits(entry, [{"op": "keep_only", "value": 1}])
+
+
+CELLS = 64 * 48  # 320 x 240 in cells of 5 px, as the page makes them
+
+
+def test_a_sweeps_progress_is_merged_kept_in_the_file_and_not_an_edit(tmp_path):
+    entry = _video()
+    first = "1" * 64 + "0" * (CELLS - 64)
+    swept = apply_edits(entry, [{"op": "swept", "cell": 5, "frame": 25, "seen": first}])
+    assert swept.swept == {"cell": 5, "seen": {"25": first}}
+    assert not swept.edited and not swept.reviewed and entry.swept is None
+    second = "0" * 64 + "1" * 64 + "0" * (CELLS - 128)
+    both = apply_edits(
+        swept,
+        [
+            {"op": "swept", "cell": 5, "frame": 25, "seen": second},
+            {"op": "swept", "cell": 5, "frame": 99, "seen": "1" * CELLS},
+        ],
+    )
+    assert both.swept == {"cell": 5, "seen": {"25": "1" * 128 + "0" * (CELLS - 128), "99": "1" * CELLS}}
+    coarser = apply_edits(both, [{"op": "swept", "cell": 10, "frame": 0, "seen": "1" * (32 * 24)}])
+    assert coarser.swept == {"cell": 10, "seen": {"0": "1" * (32 * 24)}}  # another grid starts over
+
+    path = tmp_path / "r.json"
+    save_document(path, RegionsDocument([both, entry]))
+    loaded = load_document(path).files
+    assert loaded[0].swept == both.swept
+    assert loaded[1].swept is None and "swept" not in json.loads(path.read_text())["files"][1]
+
+
+@pytest.mark.parametrize(
+    ("op", "reason"),
+    [
+        ({"cell": 4, "frame": 0, "seen": "1" * (80 * 60)}, "cell must be a whole number from 5 to"),
+        ({"cell": True, "frame": 0, "seen": "1"}, "cell must be a whole number"),
+        ({"cell": 5, "frame": 0, "seen": "1" * (CELLS - 1)}, "one 0 or 1 for each of its 3072 cells"),
+        ({"cell": 5, "frame": 0, "seen": "2" * CELLS}, "one 0 or 1 for each of its 3072 cells"),
+        ({"cell": 5, "frame": 0, "seen": None}, "one 0 or 1 for each"),
+        ({"cell": 5, "frame": 3, "seen": "1" * CELLS}, "frame 3, which a sweep does not show"),
+        ({"cell": 5, "frame": 100, "seen": "1" * CELLS}, "needs the 'frame' swept, 0 to 99"),
+        ({"cell": 5, "frame": 25.0, "seen": "1" * CELLS}, "needs the 'frame' swept"),
+        ({"cell": 10**30, "frame": 0, "seen": "1"}, "cell must be a whole number from 5 to 2147483647"),
+    ],
+)
+def test_a_sweeps_progress_is_checked_as_strictly_as_the_file_is_read(tmp_path, op, reason):
+    entry = _video()
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        apply_edits(entry, [{"op": "swept", **op}])
+    if type(op["frame"]) is int:  # the same record in a file is refused on reading, in one line
+        record = {"cell": op["cell"], "seen": {str(op["frame"]): op["seen"]}}
+        path = tmp_path / "r.json"
+        save_document(path, RegionsDocument([entry]))
+        doc = json.loads(path.read_text())
+        doc["files"][0]["swept"] = record
+        path.write_text(json.dumps(doc))
+        with pytest.raises(InputError, match="file entry 0 is malformed: 'swept'"):
+            load_document(path)

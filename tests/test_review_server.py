@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -237,10 +241,8 @@ def test_a_regions_file_for_another_input_is_refused(tmp_path, served, capsys):
     assert "not the file the regions file describes" in capsys.readouterr().err
 
 
-def test_a_version_1_file_is_reviewed_and_saved_as_version_2(served, tmp_path):
-    _, path = served
-    doc = json.loads(path.read_text())
-    entry = doc["files"][0]
+def _version_1(path: Path, entry: dict) -> dict:
+    """An unseen.regions/1 file of ``entry`` (no SHA-256, no actions) written at ``path``."""
     v1 = {
         "schema": "unseen.regions/1",
         "tool": "unseen 0.1.0",
@@ -255,18 +257,66 @@ def test_a_version_1_file_is_reviewed_and_saved_as_version_2(served, tmp_path):
             }
         ],
     }
+    path.write_text(json.dumps(v1))
+    return v1
+
+
+def test_a_version_1_file_is_reviewed_only_when_asked_and_stays_unverified(served, tmp_path, capsys):
+    """A /1 file has no SHA-256: review refuses it as render does, and with --unverified never
+    fingerprints whatever file now has the name (which would vouch for it from then on)."""
+    _, path = served
+    entry = json.loads(path.read_text())["files"][0]
+    out = tmp_path / "out.png"
     old = tmp_path / "old.json"
-    old.write_text(json.dumps(v1))
-    session = ReviewSession.open(old)
+    v1 = _version_1(old, {**entry, "output": str(out)})
+    with pytest.raises(InputError, match="cannot be verified to be the file the regions were made for"):
+        ReviewSession.open(old)
+    assert review_main(["--regions", str(old), "--no-browser"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"unseen review: {entry['input']}: the regions file records no SHA-256 of this input (an "
+        "unseen.regions/1 file records none), so it cannot be verified to be the file the regions were "
+        "made for; refusing to review it (unseen review --unverified reviews it anyway)"
+    ]
+
+    session = ReviewSession.open(old, unverified=True)
     session.edit(0, {**REVIEWED, "version": 0})
     saved = json.loads(old.read_text())
-    assert saved["schema"] == "unseen.regions/2"
-    assert saved["files"][0]["sha256"] == entry["sha256"] and saved["files"][0]["reviewed"] is True
+    assert saved["schema"] == "unseen.regions/2" and saved["files"][0]["reviewed"] is True
+    assert saved["files"][0]["sha256"] is None and saved["files"][0]["size"] is None
     assert {r["action"] for r in saved["files"][0]["regions"]} == {"obscure"}
+    with pytest.raises(InputError, match="refusing to review it"):  # still unverifiable, still asked
+        ReviewSession.open(old)
+    assert session.export() == [{"index": 0, "output": str(out), "ok": True}]  # as render --unverified
+
     v1["files"][0]["height"] += 1  # a /1 file for a picture of another size: refused
     old.write_text(json.dumps(v1))
     with pytest.raises(InputError, match="refusing to apply it"):
-        ReviewSession.open(old)
+        ReviewSession.open(old, unverified=True)
+
+
+def test_review_unverified_warns_once(served, tmp_path):
+    _, path = served
+    old = tmp_path / "old.json"
+    _version_1(old, {**json.loads(path.read_text())["files"][0], "output": str(tmp_path / "out.png")})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "unseen", "review", "--regions", str(old), "--unverified", "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert "unseen review: http://127.0.0.1:" in proc.stdout.readline()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert warnings == [
+        f"unseen review: warning: 1 file(s) in {old} have no SHA-256 (unseen.regions/1): checked by "
+        "picture size only, they cannot be verified to be the files the regions were made for; Export "
+        "writes them anyway"
+    ]
 
 
 @pytest.fixture

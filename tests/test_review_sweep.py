@@ -18,6 +18,8 @@ from unseen.api import Options
 from unseen.regions import Regions
 from unseen.regions_file import FileEntry, fingerprint, load_document
 from unseen.review.detection import detect_photo, detect_video
+from unseen.review.server import ReviewServer
+from unseen.review.session import ReviewSession
 
 browser, page = review_page.browser, review_page.page  # the same Chromium fixtures
 
@@ -114,5 +116,38 @@ def test_a_video_is_swept_on_a_sample_of_its_frames_shown_on_the_timeline(page, 
         sync_api.expect(page.locator("#status")).to_contain_text("marked reviewed")
         sync_api.expect(page.locator("#timeline .sample.swept")).to_have_count(2)
         assert load_document(path).files[0].reviewed
+    finally:
+        server.stop()
+
+
+def test_a_restarted_review_shows_the_share_swept_before(page, tmp_path):
+    """The sweep's progress is kept in the regions file (not in the browser, whose storage belongs
+    to the server's random port): a review restarted on the file shows the same share swept."""
+    src = tmp_path / "wide.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (600, 1000, 3), np.uint8)).save(src)
+    size, sha = fingerprint(src)
+    entry = FileEntry(str(src), str(tmp_path / "out.png"), "image", 1000, 600, 1, Regions(), [], size, sha)
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        page.keyboard.press("w")
+        for tile in (2, 3):
+            page.keyboard.press(" ")
+            sync_api.expect(_label(page)).to_contain_text(f"tile {tile} / 9 ·")
+        page.keyboard.press("Escape")
+        swept = _label(page).inner_text()
+        assert re.fullmatch(r"swept [1-9]\d? %", swept), swept
+        assert page.evaluate("saving.then(() => unsaved)") == 0  # each tile seen is saved, quietly
+    finally:
+        server.stop()
+    entry = load_document(path).files[0]
+    assert not entry.edited and not entry.reviewed  # a sweep is not an edit of the regions
+    server = ReviewServer(ReviewSession.open(path))
+    server.start()
+    try:
+        _open(page, server)
+        sync_api.expect(_label(page)).to_have_text(swept)
+        page.keyboard.press("w")  # and goes on where nothing was seen yet
+        sync_api.expect(_label(page)).to_contain_text("tile 3 / 9 ·")
     finally:
         server.stop()

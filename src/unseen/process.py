@@ -16,7 +16,7 @@ from typing import Any
 from . import api
 from .batch import Job
 from .errors import UnseenError, one_line, shown
-from .records import FileState, Record, Records, not_ours
+from .records import FileState, NotOurs, Record, Records
 from .regions_file import entry_from_report, tool_version
 from .stops import stops_held
 
@@ -110,7 +110,7 @@ def process(
     if not settings.overwrite and (dst.exists() or dst.is_symlink()):
         record = records.finished(job.src, dst)
         if record is None:
-            return Outcome(job.src, dst, job.kind, "failed", error=str(not_ours(job.src, dst)))
+            return Outcome(job.src, dst, job.kind, "failed", error=str(NotOurs(job.src, dst)))
         if settings.options.text and not record.summary.get("text"):  # its text was left as it was
             error = f"{shown(dst)}: was made without --text; use --overwrite to redo it with --text"
             return Outcome(job.src, dst, job.kind, "failed", error=error)

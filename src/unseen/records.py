@@ -23,7 +23,7 @@ from typing import Any
 
 from .batch import path_key
 from .errors import OutputError, UnseenError, shown
-from .media.atomic import PUBLISHED, atomic_output, checked_writes
+from .media.atomic import PUBLISHED, publish_bytes
 
 SCHEMA = "unseen.record/1"
 STATE_ENV = "UNSEEN_STATE_DIR"
@@ -164,8 +164,7 @@ class Records:
             )
             path = self.path_for(dst)
             text = json.dumps(record.to_json(), ensure_ascii=False, allow_nan=False)
-            with atomic_output(path, overwrite=True) as tmp, checked_writes(tmp) as fh:
-                fh.write(text.encode("utf-8"))
+            publish_bytes(path, text.encode("utf-8"), overwrite=True)
         except (OSError, ValueError) as exc:  # ValueError: a number JSON cannot hold (NaN, Infinity)
             raise OutputError(f"{shown(dst)}: cannot keep the record of this output: {exc}") from exc
         return record
@@ -187,7 +186,7 @@ class Records:
         if not (dst.exists() or dst.is_symlink()):
             return False
         if not overwrite and self.finished(src, dst) is None:
-            raise not_ours(src, dst)
+            raise NotOurs(src, dst)
         return True
 
     @contextlib.contextmanager
@@ -209,9 +208,13 @@ class Records:
             PUBLISHED.reset(token)
 
 
-def not_ours(src: Path, dst: Path) -> OutputError:
-    """The refusal of a file in ``dst``'s place that is not unseen's finished output of ``src``."""
-    return OutputError(
-        f"{shown(dst)}: output exists but is not unseen's finished output of {shown(src)} "
-        "(use --overwrite to replace it)"
-    )
+class NotOurs(OutputError):
+    """A file in ``dst``'s place that is not unseen's finished output of ``src``: the message says what
+    to do on the command line; the review page, which has no ``--overwrite``, says its own."""
+
+    def __init__(self, src: Path, dst: Path) -> None:
+        super().__init__(
+            f"{shown(dst)}: output exists but is not unseen's finished output of {shown(src)} "
+            "(use --overwrite to replace it)"
+        )
+        self.src, self.dst = src, dst

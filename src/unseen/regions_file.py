@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import InputError, OutputError, brief, one_line, shown
-from .media.atomic import atomic_output, checked_writes
+from .media.atomic import publish_bytes
 from .regions import KINDS as REGION_KINDS
 from .regions import SCHEMA, Regions
 
@@ -40,6 +40,10 @@ REGION_METHODS = ("fill", "pixelate", "blur")
 """What a region's own ``method`` may be (chosen in review; absent: the run's ``options.method``)."""
 INT32_MAX = 2**31 - 1
 """Counts, frame indices and track ids are stored as 32-bit integers: no larger value is accepted."""
+SWEEP_CELLS = 64
+"""A review sweep's grid has at most this many cells along the picture's longer side."""
+SWEEP_EVERY = 25
+"""A video is swept on its first and last frames and every SWEEP_EVERY-th between them."""
 
 
 def tool_version() -> str:
@@ -85,6 +89,9 @@ class FileEntry:
     showing faces, a window onto a street)."""
     keep_only: bool = False
     """Obscure the whole picture but the regions kept (``keep``): even a face nobody found is covered."""
+    swept: dict[str, Any] | None = None
+    """What a review's sweep has shown: ``{"cell": C, "seen": {frame: "0110..."}}`` (see
+    :func:`parse_swept`); None before any sweep."""
 
     def __post_init__(self) -> None:
         self.zones = np.asarray(self.zones, np.float32).reshape(-1, 4)
@@ -124,6 +131,7 @@ class FileEntry:
             "edited": bool(self.edited),
             **({"zones": self.zone_records()} if len(self.zones) else {}),
             **({"keep_only": True} if self.keep_only else {}),
+            **({"swept": self.swept} if self.swept else {}),
         }
 
     def zone_records(self) -> list[dict[str, Any]]:
@@ -308,8 +316,7 @@ def _write_text(path: str | os.PathLike[str], layout: Callable[[], str]) -> None
     except ValueError as exc:
         raise OutputError(f"{shown(path)}: cannot write regions file: {exc}") from exc
     try:
-        with atomic_output(path, overwrite=True) as tmp, checked_writes(tmp) as fh:
-            fh.write(text.encode("utf-8"))
+        publish_bytes(path, text.encode("utf-8"), overwrite=True)
     except OSError as exc:
         raise OutputError(f"{shown(path)}: cannot write regions file: {exc.strerror or exc}") from exc
 
@@ -367,6 +374,7 @@ def parse_entry(entry: dict[str, Any], v1: bool = False) -> FileEntry:
     size = None if v1 else entry.get("size")
     sha = None if v1 else entry.get("sha256")
     keep_only = False if v1 else entry.get("keep_only", False)
+    swept = None if v1 or entry.get("swept") is None else parse_swept(entry["swept"], width, height, frames)
     if not isinstance(keep_only, bool):
         raise ValueError("'keep_only' must be true or false")
     if size is not None and (type(size) is not int or not 0 <= size < 2**63):
@@ -388,7 +396,32 @@ def parse_entry(entry: dict[str, Any], v1: bool = False) -> FileEntry:
         edited=bool(entry.get("edited", False)) and not v1,
         zones=zones,
         keep_only=keep_only,
+        swept=swept,
     )
+
+
+def parse_swept(swept: Any, width: int, height: int, frames: int) -> dict[str, Any]:
+    """A sweep's record, checked: ``cell`` a whole number of pixels, no finer than SWEEP_CELLS cells
+    along the longer side; ``seen`` maps each frame swept (the first, the last, every SWEEP_EVERY-th)
+    to one ``0`` or ``1`` per cell, row by row (``1``: a tile holding its centre was shown).
+    ValueError/TypeError on anything else, so the record stays as small as the page makes it."""
+    if not (isinstance(swept, dict) and set(swept) == {"cell", "seen"} and isinstance(swept["seen"], dict)):
+        raise ValueError("'swept' must be an object with 'cell' and 'seen'")
+    cell, seen = swept["cell"], swept["seen"]
+    finest = -(-max(width, height) // SWEEP_CELLS)
+    if type(cell) is not int or not finest <= cell <= INT32_MAX:
+        raise ValueError(
+            f"'swept' cell must be a whole number from {finest} to {INT32_MAX}, not {brief(cell)}"
+        )
+    cells = -(-width // cell) * -(-height // cell)
+    for frame, bits in seen.items():
+        if not (frame.isdigit() and frame.isascii() and str(int(frame)) == frame and int(frame) < frames):
+            raise ValueError(f"'swept' has frame {brief(frame)}, not a frame of the file")
+        if int(frame) % SWEEP_EVERY and int(frame) != frames - 1:
+            raise ValueError(f"'swept' has frame {frame}, which a sweep does not show")
+        if not (isinstance(bits, str) and len(bits) == cells and not bits.strip("01")):
+            raise ValueError(f"'swept' frame {frame} must have one 0 or 1 for each of its {cells} cells")
+    return {"cell": cell, "seen": dict(seen)}
 
 
 def parse_zones(zones: Any) -> np.ndarray:

@@ -143,6 +143,18 @@ def render_entry(
     return report
 
 
+def unverified_warning(regions_file: str | os.PathLike[str], doc: RegionsDocument) -> str | None:
+    """The one warning for a file's entries without a SHA-256 used anyway (``--unverified``); None
+    if every entry has one."""
+    count = sum(entry.sha256 is None for entry in doc.files)
+    if not count:
+        return None
+    return (
+        f"warning: {count} file(s) in {shown(regions_file)} have no SHA-256 (unseen.regions/1): checked "
+        "by picture size only, they cannot be verified to be the files the regions were made for"
+    )
+
+
 def run_inputs(regions_file: str | os.PathLike[str], doc: RegionsDocument) -> list[Path]:
     """Every file a render of ``doc`` reads: no output may replace one of them."""
     return [Path(regions_file), *(Path(entry.input) for entry in doc.files)]

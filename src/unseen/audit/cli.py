@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..batch import path_key
 from ..detect.text import model_path
 from ..errors import UnseenError, one_line, shown
 from ..obscure import SHAPES
@@ -148,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
             run = pairs_from_paths(*args.paths)
         else:
             return _usage(parser, "give REGIONS.json, or ORIGINAL OUTPUT")
+        if args.report is not None and _reads(args.report, [*args.paths, *_files(run)]):
+            return _usage(
+                parser, f"--report {shown(args.report)} is a file this audit reads; it is never replaced"
+            )
         options = _options(args, run)
         if options.text:
             model_path()  # the text extra is there, or a one-line error naming it
@@ -175,6 +180,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{PROG}: {exc}", file=sys.stderr)
             return 1
     return 1 if any(not a.clean for a in audits) else 0
+
+
+def _files(run: Run) -> list[Path]:
+    return [path for pair in run.pairs for path in (pair.original, pair.output) if path is not None]
+
+
+def _reads(path: Path, files: list[Path]) -> bool:
+    """Whether ``path`` is one of ``files`` (by its identity, links resolved): the report must not
+    replace an original, an output or the regions file it reports on."""
+    return path_key(path) in {path_key(f) for f in files}
 
 
 def _options_json(options: AuditOptions, run: Run) -> dict[str, Any]:

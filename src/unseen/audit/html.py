@@ -11,14 +11,13 @@ import base64
 import html
 import io
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from ..errors import OutputError, UnseenError, shown
-from ..media.atomic import atomic_output
+from ..media.atomic import publish_bytes
 from ..media.image import read_photo
 from ..media.video import read_frames
 from .findings import FileAudit, Finding
@@ -152,10 +151,10 @@ def render_html(doc: dict[str, Any], audits: list[FileAudit]) -> str:
 
 
 def write_html(path: str | os.PathLike[str], doc: dict[str, Any], audits: list[FileAudit]) -> None:
-    """Write the page atomically; OSError becomes OutputError naming the file."""
+    """Write the page as outputs are written (checked, read back, then renamed into place); OSError
+    becomes OutputError naming the file."""
     text = render_html(doc, audits)
     try:
-        with atomic_output(Path(path), overwrite=True) as tmp:
-            tmp.write_text(text, encoding="utf-8")
+        publish_bytes(path, text.encode("utf-8"), overwrite=True)
     except OSError as exc:
         raise OutputError(f"{shown(path)}: cannot write report: {exc.strerror or exc}") from exc

@@ -135,6 +135,19 @@ def checked_writes(tmp: Path) -> Iterator[BinaryIO]:
         raise OSError(errno.EIO, f"{raw.end} bytes were written but the file holds {size}", str(tmp))
 
 
+def publish_bytes(dst: str | os.PathLike[str], data: bytes, overwrite: bool = False) -> None:
+    """Publish ``data`` as ``dst`` (a report, a regions file, a record): written through
+    :func:`checked_writes`, read back equal, then renamed into place; OSError (a full disk) or
+    OutputError (a file that does not read back) leave ``dst`` as it was."""
+    with atomic_output(dst, overwrite, lambda tmp: _reads_back(tmp, data)) as tmp, checked_writes(tmp) as fh:
+        fh.write(data)
+
+
+def _reads_back(tmp: Path, data: bytes) -> None:
+    if tmp.read_bytes() != data:
+        raise ValueError(f"it does not hold the {len(data)} bytes written")
+
+
 def _create_locked(dst: Path) -> tuple[Path, int]:
     """Create a new temporary file beside ``dst`` and hold a lock on it while it exists."""
     while True:

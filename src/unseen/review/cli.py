@@ -26,7 +26,7 @@ from ..errors import InputError, UnseenError, one_line, shown
 from ..obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from ..plan import PlanOptions
 from ..regions_file import RegionsDocument, load_document, options_record, save_document
-from ..render import options_from_record, photo_faces, render_entry, run_inputs
+from ..render import options_from_record, photo_faces, render_entry, run_inputs, unverified_warning
 from .detection import detect_photo, detect_video
 from .lock import RegionsLock
 from .server import ReviewServer
@@ -78,6 +78,12 @@ def review_parser() -> argparse.ArgumentParser:
         help="allow the regions file inside the output folder (it maps where every face was)",
     )
     parser.add_argument("--no-browser", action="store_true", help="only print the address")
+    parser.add_argument(
+        "--unverified",
+        action="store_true",
+        help="resume a regions file that has no SHA-256 of its files (unseen.regions/1), checked by "
+        "picture size only: they cannot be verified to be the files the regions were made for",
+    )
     parser.add_argument("--method", choices=METHODS, default="fill", help="how faces are obscured")
     parser.add_argument("--color", default="black", help="fill colour")
     parser.add_argument("--image", type=Path, metavar="PNG", help="picture to paste with --method image")
@@ -126,7 +132,10 @@ def _review(args: argparse.Namespace, parser: argparse.ArgumentParser, path: Pat
         if args.paths:
             session = _new_review(args, parser, path, overlay)
         else:
-            session = ReviewSession.open(path, overlay)
+            session = ReviewSession.open(path, overlay, args.unverified)
+            warning = unverified_warning(path, session.doc)
+            if warning:
+                _say(f"unseen review: {warning}; Export writes them anyway")
     except SystemExit:  # a usage error in the options, already printed by argparse
         return 2
     except UnseenError as exc:
@@ -266,13 +275,9 @@ def render_main(argv: list[str] | None = None) -> int:
     except UnseenError as exc:
         _say(f"unseen render: {exc}")
         return 1
-    unverified = sum(entry.sha256 is None for entry in doc.files)
-    if unverified and args.unverified:
-        _say(
-            f"unseen render: warning: {unverified} file(s) in {shown(args.regions)} have no SHA-256 "
-            "(unseen.regions/1): checked by picture size only, they cannot be verified to be the files "
-            "the regions were made for"
-        )
+    warning = unverified_warning(args.regions, doc)
+    if warning and args.unverified:
+        _say(f"unseen render: {warning}")
     inputs = [*run_inputs(args.regions, doc), *([args.image] if args.image else [])]
     failed = 0
     for entry in doc.files:

@@ -28,17 +28,21 @@ width and height of the picture), track ids as int32.
 * ``{"op": "keep_only", "value": bool}``: obscure the whole picture but the regions kept, or not.
 * ``{"op": "add_zone", "box": [x1, y1, x2, y2]}`` adds a static zone (obscured on every frame);
   ``{"op": "remove_zone", "box": ...}`` removes the zone with that box.
+* ``{"op": "swept", "cell": C, "frame": F, "seen": "0110..."}`` adds the cells a sweep has shown on
+  frame ``F`` to the entry's ``swept`` record (a grid of another ``cell`` replaces it); it is not an
+  edit of the file's regions (see :func:`unseen.regions_file.parse_swept`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ..regions import Regions
-from ..regions_file import REGION_METHODS, FileEntry, parse_records, parse_zones
+from ..regions_file import REGION_METHODS, FileEntry, parse_records, parse_swept, parse_zones
 
 OPS = (
     "action",
@@ -53,6 +57,7 @@ OPS = (
     "keep_only",
     "add_zone",
     "remove_zone",
+    "swept",
 )
 MOST_OPS = 4096  # operations in one request: an edit is a handful
 TRACKS = (-(2**31), 2**31 - 1)  # track ids are stored as int32
@@ -64,7 +69,7 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
     if not isinstance(ops, list) or not 1 <= len(ops) <= MOST_OPS:
         raise ValueError(f"'ops' must be a list of 1 to {MOST_OPS} operations")
     regions, actions, reviewed, zones = entry.regions, entry.actions.copy(), entry.reviewed, entry.zones
-    keep_only, changed = entry.keep_only, False
+    keep_only, swept, changed = entry.keep_only, entry.swept, False
     for op in ops:
         kind = op.get("op") if isinstance(op, dict) else None
         if kind not in OPS:
@@ -102,24 +107,35 @@ def apply_edits(entry: FileEntry, ops: Any) -> FileEntry:
         elif kind == "interpolate":
             regions, actions, filled = _interpolate(regions, actions, _track(op))
             changed = changed or filled
+        elif kind == "swept":
+            swept = _swept(swept, op, entry)
         else:
             zones, changed = _zone(zones, op, kind == "add_zone", entry), True
-    return FileEntry(
-        input=entry.input,
-        output=entry.output,
-        kind=entry.kind,
-        width=entry.width,
-        height=entry.height,
-        frames=entry.frames,
+    return replace(
+        entry,
         regions=regions,
         actions=actions,
-        size=entry.size,
-        sha256=entry.sha256,
         reviewed=reviewed,
         edited=entry.edited or changed,
         zones=zones,
         keep_only=keep_only,
+        swept=swept,
     )
+
+
+def _swept(swept: dict[str, Any] | None, op: dict[str, Any], entry: FileEntry) -> dict[str, Any]:
+    """``swept`` with the cells of ``op`` seen too (a sweep's record of another grid is replaced)."""
+    frame, bits = op.get("frame"), op.get("seen")
+    if type(frame) is not int or not 0 <= frame < entry.frames:
+        raise ValueError(f"'swept' needs the 'frame' swept, 0 to {entry.frames - 1}")
+    new = parse_swept(
+        {"cell": op.get("cell"), "seen": {str(frame): bits}}, entry.width, entry.height, entry.frames
+    )
+    if swept is None or swept["cell"] != new["cell"]:
+        return new
+    before = swept["seen"].get(str(frame), "0" * len(bits))
+    merged = "".join("1" if "1" in pair else "0" for pair in zip(before, bits, strict=True))
+    return {"cell": new["cell"], "seen": {**swept["seen"], str(frame): merged}}
 
 
 def checked_boxes(boxes: Any, width: int, height: int) -> np.ndarray:

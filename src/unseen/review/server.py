@@ -221,7 +221,7 @@ def create_app(session: ReviewSession, token: str, port: int) -> Guard:
         if request.method == "GET":
             # Written line by line as the regions file is: an hour of video has ~300k regions.
             found, summary = await run_in_threadpool(session.view, index)
-            summary = {**summary, "zones": found.zone_records()}
+            summary = {**summary, "zones": found.zone_records(), "swept": found.swept}
             head = json.dumps(summary, ensure_ascii=False)
             regions = ", ".join(found.region_lines())
             return Response(f'{head[:-1]}, "regions": [{regions}]}}', media_type="application/json")

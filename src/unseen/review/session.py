@@ -6,7 +6,9 @@ the tab, a crash or Ctrl-C lose nothing, and reopening resumes. Each file's entr
 edit names the version it was made on, and is applied and saved under one lock only if that is still
 the file's version, so two tabs never overwrite each other's edits (the stale one is refused).
 Inputs are checked against their recorded size and SHA-256 before anything is shown, and again by
-:func:`unseen.render.render_entry` before an output is written.
+:func:`unseen.render.render_entry` before an output is written. A file without SHA-256s (``/1``) is
+reviewed only when asked (``unverified``), and stays unverifiable: it is never fingerprinted as it is
+found, which would vouch for whatever file now has the name.
 """
 
 from __future__ import annotations
@@ -21,15 +23,23 @@ import numpy as np
 from ..api import anonymise
 from ..errors import InputError, UnseenError, shown
 from ..media.image import read_photo
+from ..records import NotOurs
 from ..regions_file import (
     FileEntry,
     RegionsDocument,
     check_input,
-    fingerprint,
     load_document,
     save_document,
 )
-from ..render import check_size, options_from_record, painted, photo_faces, render_entry, run_inputs
+from ..render import (
+    UNVERIFIED,
+    check_size,
+    options_from_record,
+    painted,
+    photo_faces,
+    render_entry,
+    run_inputs,
+)
 from .coverage import coverage
 from .edits import apply_edits, checked_boxes
 from .follow import follow
@@ -47,8 +57,10 @@ class StaleEdit(Exception):
 class ReviewSession:
     """The state behind the review page. Files are addressed by their index in the regions file only."""
 
-    def __init__(self, path: Path, doc: RegionsDocument, overlay: np.ndarray | None = None) -> None:
-        self.path, self.doc = Path(path), doc
+    def __init__(
+        self, path: Path, doc: RegionsDocument, overlay: np.ndarray | None = None, unverified: bool = False
+    ) -> None:
+        self.path, self.doc, self.unverified = Path(path), doc, unverified
         self.options = options_from_record(doc.options, overlay)
         self._lock = threading.Lock()  # the decoded pictures kept
         self._edit_lock = threading.Lock()  # the entries, their versions and the file on disk
@@ -57,15 +69,24 @@ class ReviewSession:
         self._videos: dict[int, FrameSource] = {}
 
     @classmethod
-    def open(cls, path: Path, overlay: np.ndarray | None = None) -> ReviewSession:
-        """Resume the review stored in ``path``; InputError if any input is not the file it describes."""
+    def open(cls, path: Path, overlay: np.ndarray | None = None, unverified: bool = False) -> ReviewSession:
+        """Resume the review stored in ``path``; InputError if any input is not the file it describes.
+
+        An entry without a SHA-256 (a ``/1`` file's) cannot be verified to be about its input: it is
+        refused unless ``unverified``, and then checked by the picture's size only, as
+        :func:`unseen.render.render_entry` does; Export renders it the same way."""
         doc = load_document(path)
         for entry in doc.files:
-            check_input(entry)
-            if entry.sha256 is None:  # a /1 file: the picture's size must match, then fingerprint it
+            if entry.sha256 is None:
+                if not unverified:
+                    raise InputError(
+                        f"{shown(entry.input)}: {UNVERIFIED}; refusing to review it "
+                        "(unseen review --unverified reviews it anyway)"
+                    )
                 check_size(entry, Path(entry.input))
-                entry.size, entry.sha256 = fingerprint(entry.input)
-        return cls(path, doc, overlay)
+            else:
+                check_input(entry)
+        return cls(path, doc, overlay, unverified)
 
     def save(self) -> None:
         save_document(self.path, self.doc)
@@ -171,8 +192,10 @@ class ReviewSession:
         inputs = run_inputs(self.path, self.doc)
         for i, entry in enumerate(list(self.doc.files)):
             try:
-                report = render_entry(entry, self.options, inputs=inputs)
+                report = render_entry(entry, self.options, inputs=inputs, unverified=self.unverified)
                 results.append({"index": i, "output": str(report.dst), "ok": True})
+            except NotOurs as exc:  # the command line's advice (--overwrite) means nothing on the page
+                results.append({"index": i, "output": entry.output, "ok": False, "error": _not_ours(exc)})
             except UnseenError as exc:
                 results.append({"index": i, "output": entry.output, "ok": False, "error": str(exc)})
         return results
@@ -180,6 +203,13 @@ class ReviewSession:
     def close(self) -> None:
         for source in self._videos.values():
             source.close()
+
+
+def _not_ours(exc: NotOurs) -> str:
+    return (
+        f"{shown(exc.dst)}: a file that is not unseen's output of {shown(exc.src)} is already there, and "
+        "Export never replaces it: move or delete that file, then Export again"
+    )
 
 
 def _follow_request(body: Any, entry: FileEntry) -> tuple[int, np.ndarray, int, int]:

@@ -103,9 +103,10 @@ function serverBack() {
 // Send ``ops`` (already applied here) to the server, after the edits sent before them, with the
 // file's version they were made on. Refused as stale (409: another tab changed the file), the file
 // is loaded again from the server and the person told; the edits queued behind it are refused too.
-function send(ops) {
+// ``quiet``: says nothing unless it fails (a sweep's progress, sent at every tile).
+function send(ops, quiet = false) {
   const index = state.index;
-  status("saving…");
+  if (!quiet) status("saving…");
   unsaved += 1;
   saving = saving
     .then(() => api("PATCH", `/api/files/${index}`, { ops, version: state.files[index].version }))
@@ -114,7 +115,7 @@ function send(ops) {
       state.files[index] = summary;
       state.saved += 1;
       renderFiles();
-      status(unsaved ? "saving…" : note ? `saved · ${note}` : "saved");
+      if (!quiet) status(unsaved ? "saving…" : note ? `saved · ${note}` : "saved");
       if (index === state.index) draw(); // the coverage, and the preview, follow the edit
     })
     .catch((err) => {
@@ -1000,7 +1001,8 @@ async function openFile(index, frame = 0) {
     version: state.version + 1, // another file's regions: every derived view is made again
     frame: Math.min(Math.max(frame, 0), entry.frames - 1),
   });
-  state.files[index] = { ...state.files[index], ...entry, regions: undefined, zones: undefined };
+  state.files[index] = { ...state.files[index], ...entry, regions: undefined, zones: undefined, swept: undefined };
+  sweeps[index] = entry.swept;
   $("file-title").textContent = entry.name;
   $("video").hidden = entry.kind !== "video";
   $("scrubber").max = String(entry.frames - 1);
@@ -1134,9 +1136,10 @@ function pinch(event) {
 // (SWEEP_FACE picture pixels) is SWEEP_SCREEN screen pixels tall, showing the output as it will be
 // published, so a face left uncovered stands out; Space moves on to the next tile (Shift+Space
 // back). A video is swept on a sample of its frames: its first and last, and one every
-// SWEEP_EVERY frames (about a second). What was seen is kept per file in the browser (per swept
-// frame a grid of cells, each seen once a tile holding its centre was shown and left with Space),
-// so the share swept survives reloading; once every cell is seen the file is marked reviewed.
+// SWEEP_EVERY frames (about a second). What was seen is kept per file in the regions file (per swept
+// frame a grid of cells, each seen once a tile holding its centre was shown and left with Space:
+// the entry's ``swept``), so the share swept survives reloading and restarting the review; once
+// every cell is seen the file is marked reviewed.
 // Marking it reviewed before says so plainly.
 const SWEEP_FACE = 10;
 const SWEEP_SCREEN = 24;
@@ -1145,11 +1148,7 @@ const SWEEP_CELLS = 64; // cells along the longer side of the picture
 const SWEEP_EVERY = 25; // frames between a video's swept frames
 
 const sweep = { on: false, tiles: [], at: 0, scale: 1 };
-
-function sweepKey(index) {
-  const f = state.files[index];
-  return `unseen-sweep:${$("regions-file").textContent}:${index}:${f.name}:${f.width}x${f.height}x${f.frames}`;
-}
+const sweeps = {}; // each file's ``swept`` as the server sent it and the sweeps since
 
 // The frames swept: a photo's only one; a video's first, last and every SWEEP_EVERY-th.
 function sweptFrames(index) {
@@ -1163,12 +1162,8 @@ function sweepGrid(index) {
   const f = state.files[index];
   const cell = Math.max(4, Math.ceil(Math.max(f.width, f.height) / SWEEP_CELLS));
   const grid = { cell, cols: Math.ceil(f.width / cell), rows: Math.ceil(f.height / cell), seen: {} };
-  try {
-    const stored = JSON.parse(localStorage.getItem(sweepKey(index)) || "null");
-    if (stored && stored.cell === cell && typeof stored.seen === "object") grid.seen = stored.seen;
-  } catch (err) {
-    // unreadable: not swept
-  }
+  const stored = sweeps[index];
+  if (stored && stored.cell === cell) grid.seen = stored.seen;
   return grid;
 }
 
@@ -1193,11 +1188,8 @@ function markSeen([frame, x1, y1, x2, y2]) {
     }
   }
   grid.seen[frame] = seen.join("");
-  try {
-    localStorage.setItem(sweepKey(state.index), JSON.stringify({ cell: grid.cell, seen: grid.seen }));
-  } catch (err) {
-    status("the browser's storage is full: this sweep is not recorded", true);
-  }
+  sweeps[state.index] = { cell: grid.cell, seen: grid.seen };
+  send([{ op: "swept", cell: grid.cell, frame, seen: grid.seen[frame] }], true);
 }
 
 // Tile origins along one side: evenly spread, overlapping by at least SWEEP_OVERLAP.
@@ -1573,7 +1565,7 @@ async function exportAll() {
   await saving;
   const files = state.files;
   const where = folders(files.map((f) => f.output));
-  $("export-where").textContent = `Writes ${files.length} file${files.length === 1 ? "" : "s"} into ${where.join(", ")}, replacing any there of the same name.`;
+  $("export-where").textContent = `Writes ${files.length} file${files.length === 1 ? "" : "s"} into ${where.join(", ")}; a file there of the same name is replaced only if it is unseen's own earlier output of that file.`;
   const warnings = [];
   const unreviewed = files.filter((f) => f.state !== "reviewed");
   if (unreviewed.length) warnings.push(listed(`Not marked reviewed (${unreviewed.length}):`, unreviewed.map((f) => f.name)));
