@@ -18,7 +18,8 @@ Printed, per photo and in all: the inputs (keys and mouse actions) against the t
 swept tile plus one per missed face (the keys counted include ``W`` and ``]``: one more each a
 file); the page's time per input (in the page's clock, from the key
 going down or the mouse button going up until nothing is left to save and the picture shown is
-loaded); the regions the page shows (its grouped regions, fitted, no filter, suggestions included)
+loaded); the regions the page shows (its grouped regions, suggestions included, filtered by score
+only with ``--min-score``: what is hidden is still painted)
 per annotated face; and the share of the annotated faces of 10 px or more (valid ones, of the
 height) at least 70 % covered in the exported files. Nothing from the data set is kept but what
 ``--out`` holds (bench/out is not committed).
@@ -102,7 +103,7 @@ class Reviewer:
     def _timed(self, kind: str, act, done: str = IDLE, index: int | None = None) -> None:
         self.page.evaluate("window.__mark = window.__frame = null")
         act()
-        ms = self.page.wait_for_function(done, arg=index, polling="raf", timeout=600_000).json_value()
+        ms = self.page.wait_for_function(done, arg=index, polling="raf", timeout=120_000).json_value()
         self.times.append((kind, float(ms)))
         self.frames.append(self.page.evaluate("window.__frame"))
 
@@ -190,6 +191,9 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--limit", type=int, default=8, help="photos (default: %(default)s)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT / "review_sweep")
+    ap.add_argument(
+        "--min-score", type=float, default=0.0, help="the page's score filter, set first (default: none)"
+    )
     ap.add_argument("--json", type=Path, default=None, metavar="FILE", help="save every number here")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
@@ -209,6 +213,9 @@ def main() -> int:
             page.goto(url)
             page.wait_for_selector("body.ready", timeout=600_000)
             reviewer = Reviewer(page, url.split("/?")[0])
+            if args.min_score:
+                page.fill("#min-score", str(args.min_score))
+                page.locator("#min-score").blur()  # the keys are the page's again
             files = page.evaluate("state.files.map((f) => f.name)")
             for i, name in enumerate(names):
                 before = len(reviewer.times)
