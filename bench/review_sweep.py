@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""A scripted reviewer that knows the ground truth sweeps real crowd photos on the review page.
+
+    python bench/review_sweep.py                 # 8 crowd photos of the WIDER dev sample
+    python bench/review_sweep.py --limit 4 --json bench/out/review_sweep.json
+
+The photos are the first ``--limit`` of the parade and demonstration events with 20 to 60 annotated
+faces (taken in turn from each event, sorted by name). ``unseen review`` (the real command, in a
+child process, ``--no-browser``, on 127.0.0.1) detects them; then, in Chromium, the reviewer goes
+through the files (``]`` to the next) and on each presses ``W`` and sweeps it: on each tile it looks
+at the output as the page shows it (the preview picture, fetched as the page fetches it) and draws a
+box (one mouse drag) over every annotated face of 10 px or more whose centre lies in the tile and
+which is under 70 % covered there (covered: near-black, max channel < 32, the rule of
+../shared/tools/face_coverage.py); then ``Space`` to the next tile, until the sweep ends (which marks
+the file reviewed). Last it clicks Export and confirms.
+
+Printed, per photo and in all: the inputs (keys and mouse actions) against the target of one per
+swept tile plus one per missed face (the keys counted include ``W`` and ``]``: one more each a
+file); the page's time per input (in the page's clock, from the key
+going down or the mouse button going up until nothing is left to save and the picture shown is
+loaded); the regions the page shows (its grouped regions, suggestions included, filtered by score
+only with ``--min-score``: what is hidden is still painted)
+per annotated face; and the share of the annotated faces of 10 px or more (valid ones, of the
+height) at least 70 % covered in the exported files. Nothing from the data set is kept but what
+``--out`` holds (bench/out is not committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEFAULT_DATA, DEFAULT_OUT, REPO, TOOLS, fresh_dir  # noqa: E402
+from suggestions import PROTECTED, box_cover  # noqa: E402
+
+sys.path.insert(0, str(TOOLS))
+from face_coverage import load_gt  # noqa: E402
+
+EVENTS = ("0--Parade", "2--Demonstration")
+CROWD = (20, 60)  # annotated faces in a photo chosen
+SMALLEST = 10  # px: the faces the reviewer must cover (face_coverage's bands start there)
+BLACK = 32  # face_coverage.py's --black
+CHROMIUM = "/usr/bin/chromium"
+VIEWPORT = {"width": 1400, "height": 900}
+
+# In the page: when the input began (a key down, a mouse button up), when the next frame came (what
+# the page did at once is on the screen), and whether all is done (saved, the picture loaded).
+MARK = """
+window.__mark = null;
+for (const type of ["keydown", "pointerup"]) {
+  const mark = () => {
+    if (window.__mark !== null) return;
+    window.__mark = performance.now();
+    const frame = () => (window.__frame = performance.now() - window.__mark);
+    requestAnimationFrame(() => requestAnimationFrame(frame)); // the frame after the page's first
+  };
+  window.addEventListener(type, mark, true);
+}
+"""
+IDLE = """(index) => {
+  if (window.__mark === null || window.__frame === null) return false;
+  if (index !== null && state.index !== index) return false;
+  const img = document.getElementById("picture");
+  const shown = img.dataset.url === pictureUrl() && img.complete && img.naturalWidth > 0;
+  return unsaved === 0 && shown && !state.drag ? performance.now() - window.__mark : false;
+}"""
+EXPORTED = """() => window.__frame !== null
+  && /^export(ed| failed)/.test(document.getElementById("status").textContent)
+  && performance.now() - window.__mark"""
+DIALOG = """() => window.__frame !== null && document.getElementById("export-dialog").open
+  && performance.now() - window.__mark"""
+
+
+def choose(gt: dict[str, np.ndarray], limit: int) -> list[str]:
+    """Crowd photos, taken in turn from each event."""
+    lists = [
+        sorted(n for n in gt if n.startswith(e + "/") and CROWD[0] <= len(gt[n]) <= CROWD[1]) for e in EVENTS
+    ]
+    order = [n for row in zip(*lists, strict=False) for n in row]
+    return order[:limit]
+
+
+class Reviewer:
+    """Drives the page and keeps the time of every input."""
+
+    def __init__(self, page, base: str) -> None:
+        self.page, self.base = page, base
+        self.times: list[tuple[str, float]] = []  # (kind, ms until idle)
+        self.frames: list[float] = []  # ms until the first frame after the input
+        self.previews: dict[str, np.ndarray] = {}
+
+    def _timed(self, kind: str, act, done: str = IDLE, index: int | None = None) -> None:
+        self.page.evaluate("window.__mark = window.__frame = null")
+        act()
+        ms = self.page.wait_for_function(done, arg=index, polling="raf", timeout=120_000).json_value()
+        self.times.append((kind, float(ms)))
+        self.frames.append(self.page.evaluate("window.__frame"))
+
+    def key(self, key: str, index: int | None = None) -> None:
+        """Press ``key``; done once idle (and showing file ``index``, if given)."""
+        self._timed(f"key {key.strip() or 'Space'}", lambda: self.page.keyboard.press(key), index=index)
+
+    def click(self, selector: str, done: str) -> None:
+        self._timed(f"click {selector}", lambda: self.page.click(selector), done)
+
+    def covered(self) -> np.ndarray:
+        """The picture shown (the preview while sweeping), near-black as a mask."""
+        url = self.page.evaluate("document.getElementById('picture').dataset.url")
+        if url not in self.previews:
+            body = self.page.request.get(self.base + url).body()
+            with Image.open(io.BytesIO(body)) as im:
+                self.previews = {url: np.asarray(im.convert("RGB")).max(axis=2) < BLACK}
+        return self.previews[url]
+
+    def draw(self, box: list[float], tile: list[float]) -> None:
+        """Drag over ``box`` (picture px) from a corner inside ``tile``; the page keeps the pointer
+        beyond the stage's edge, as it does for a person's drag."""
+        rect = self.page.locator("#overlay").bounding_box()
+        scale = rect["width"] / self.page.evaluate("state.info.width")
+        x1, y1, x2, y2 = box
+        inside = lambda x, y: tile[0] <= x <= tile[2] and tile[1] <= y <= tile[3]  # noqa: E731
+        corners = [((x1, y1), (x2, y2)), ((x2, y2), (x1, y1)), ((x2, y1), (x1, y2)), ((x1, y2), (x2, y1))]
+        start, end = next(((a, b) for a, b in corners if inside(*a)), corners[0])
+        screen = lambda p: (rect["x"] + p[0] * scale, rect["y"] + p[1] * scale)  # noqa: E731
+        self.page.mouse.move(*screen(start))
+        self.page.mouse.down()
+        self.page.mouse.move(*screen(end), steps=4)
+        self._timed("draw", self.page.mouse.up)
+
+    def sweep(self, faces: np.ndarray) -> dict:
+        """Sweep the file shown, drawing over each face left uncovered; what it took."""
+        before = len(self.times)
+        self.key("w")
+        tiles = self.page.evaluate("sweep.tiles.length")
+        drawn = 0
+        while self.page.evaluate("sweep.on"):
+            tile = self.page.evaluate("sweep.tiles[sweep.at]")[1:]
+            for x, y, w, h in faces:
+                if not (tile[0] <= x + w / 2 <= tile[2] and tile[1] <= y + h / 2 <= tile[3]):
+                    continue
+                if box_cover(self.covered(), np.array([[x, y, w, h]]))[0] < PROTECTED:
+                    self.draw([float(x), float(y), float(x + w), float(y + h)], tile)
+                    drawn += 1
+            self.key(" ")
+        keys = sum(kind.startswith("key") for kind, _ in self.times[before:])
+        return {"tiles": tiles, "drawn": drawn, "keys": keys, "mouse": len(self.times) - before - keys}
+
+
+def start_review(paths: list[Path], out: Path) -> tuple[subprocess.Popen, str]:
+    """``unseen review`` on ``paths`` (detection first); the child and the address it prints."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    cmd = [sys.executable, "-m", "unseen", "review", *map(str, paths), "-o", str(out / "published")]
+    cmd += ["--regions", str(out / "review.unseen.json"), "--no-browser"]
+    child = subprocess.Popen(cmd, cwd=out, env=env, stdout=subprocess.PIPE, text=True)
+    line = child.stdout.readline()
+    if not line.startswith("unseen review: http://127.0.0.1:"):
+        child.kill()
+        raise SystemExit(f"unseen review did not start: {line!r}")
+    return child, line.split(": ", 1)[1].strip()
+
+
+def exported_cover(out: Path, names: list[str], gt: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Per photo, the share of each annotated face (x y w h) covered in its exported file."""
+    shares = []
+    for name in names:
+        with Image.open(out / "published" / Path(name).name) as im:
+            mask = np.asarray(im.convert("RGB")).max(axis=2) < BLACK
+        shares.append(box_cover(mask, gt[name][:, :4]))
+    return shares
+
+
+def summary(times: list[float]) -> str:
+    if not times:
+        return "-"
+    return f"median {statistics.median(times):.0f} · max {max(times):.0f}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--limit", type=int, default=8, help="photos (default: %(default)s)")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT / "review_sweep")
+    ap.add_argument(
+        "--min-score", type=float, default=0.0, help="the page's score filter, set first (default: none)"
+    )
+    ap.add_argument("--json", type=Path, default=None, metavar="FILE", help="save every number here")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    gt = load_gt(str(args.data / "wider_face_dev_bbx_gt.txt"))
+    names = choose(gt, args.limit)
+    out = fresh_dir(args.out.resolve())
+    t = time.perf_counter()
+    child, url = start_review([args.data / "images" / n for n in names], out)
+    detect_s = time.perf_counter() - t
+    rows = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM)
+            page = browser.new_context(viewport=VIEWPORT).new_page()
+            page.add_init_script(MARK)
+            page.goto(url)
+            page.wait_for_selector("body.ready", timeout=600_000)
+            reviewer = Reviewer(page, url.split("/?")[0])
+            if args.min_score:
+                page.fill("#min-score", str(args.min_score))
+                page.locator("#min-score").blur()  # the keys are the page's again
+            files = page.evaluate("state.files.map((f) => f.name)")
+            for i, name in enumerate(names):
+                before = len(reviewer.times)
+                if i:
+                    reviewer.key("]", index=i)
+                assert files[i] == Path(name).name, (files, name)
+                shown = page.evaluate("visible().length")
+                found = page.evaluate("state.regions.filter((r) => r.action !== 'suggested').length")
+                counted = page.evaluate(
+                    "[state.files[state.index].faces, state.files[state.index].candidates]"
+                )
+                boxes = gt[name]
+                must = boxes[(boxes[:, 3] >= SMALLEST) & (boxes[:, 4] == 0), :4]
+                swept = reviewer.sweep(must)
+                swept["inputs"] = len(reviewer.times) - before
+                swept["keys"] += bool(i)
+                rows.append(
+                    {
+                        "photo": name,
+                        "faces": len(boxes),
+                        "faces_10": len(must),
+                        "boxes": found,
+                        "shown": shown,
+                        "page_faces": counted,
+                        **swept,
+                    }
+                )
+                rows[-1]["ms"] = [ms for _, ms in reviewer.times[before:]]
+            before = len(reviewer.times)
+            reviewer.click("#export", DIALOG)
+            reviewer.click("#export-confirm", EXPORTED)
+            status = page.locator("#status").inner_text()
+            export_ms = [ms for _, ms in reviewer.times[before:]]
+            times, frames = reviewer.times, reviewer.frames
+            browser.close()
+    finally:
+        child.terminate()
+        child.wait()
+    shares = exported_cover(out, names, gt)
+    print(f"unseen review detected {len(names)} photos in {detect_s:.0f} s; export: {status}")
+    print(
+        "photo | faces (>= 10 px) | page: faces+candidates | boxes | shown | shown/face | tiles | drawn "
+        "| inputs (keys+mouse) | target | covered >= 10 px | page ms per input"
+    )
+    covered = total = 0
+    for row, share in zip(rows, shares, strict=True):
+        boxes = gt[row["photo"]]
+        must = (boxes[:, 3] >= SMALLEST) & (boxes[:, 4] == 0)
+        row["covered_10"] = int((share[must] >= PROTECTED).sum())
+        row["target_inputs"] = row["tiles"] + row["drawn"]
+        covered, total = covered + row["covered_10"], total + row["faces_10"]
+        print(
+            f"{Path(row['photo']).name} | {row['faces']} ({row['faces_10']}) "
+            f"| {'+'.join(map(str, row['page_faces']))} | {row['boxes']} | {row['shown']} "
+            f"| {row['shown'] / row['faces']:.2f} | {row['tiles']} | {row['drawn']} "
+            f"| {row['inputs']} ({row['keys']}+{row['mouse']}) | {row['target_inputs']} "
+            f"| {row['covered_10']}/{row['faces_10']} | {summary(row['ms'])}"
+        )
+    faces = sum(r["faces"] for r in rows)
+    every = [ms for _, ms in times]
+    result = {
+        "photos": len(rows),
+        "faces": faces,
+        "regions_shown_per_face": round(sum(r["shown"] for r in rows) / faces, 2),
+        "boxes_per_face": round(sum(r["boxes"] for r in rows) / faces, 2),
+        "tiles": sum(r["tiles"] for r in rows),
+        "drawn": sum(r["drawn"] for r in rows),
+        "inputs": sum(r["inputs"] for r in rows) + len(export_ms),
+        "covered_10": f"{covered}/{total}",
+        "covered_10_share": round(covered / max(total, 1), 4),
+        "first_frame_ms_median": round(statistics.median(frames), 1),
+        "first_frame_ms_max": round(max(frames), 1),
+        "page_ms_median": round(statistics.median(every), 1),
+        "page_ms_p90": round(float(np.percentile(every, 90)), 1),
+        "page_ms_max": round(max(every), 1),
+        "inputs_over_100ms": sum(ms >= 100 for ms in every),
+        "export_ms": [round(ms) for ms in export_ms],
+    }
+    for kind in sorted({k for k, _ in times}):
+        result[f"ms {kind}"] = summary([ms for k, ms in times if k == kind])
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "result": result}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
