@@ -126,7 +126,7 @@ def checked_writes(tmp: Path) -> Iterator[BinaryIO]:
     library writing to the descriptor could drop the rest silently; on closing, the file's size must
     be where the last byte written ends (OSError otherwise).
     """
-    raw = _Counted(tmp, "r+")
+    raw = _Counted(str(tmp), "r+")  # a str name: old Pillow hands it to libtiff
     with io.BufferedRandom(raw) as fh:
         yield fh
         fh.flush()
