@@ -151,3 +151,32 @@ def test_a_restarted_review_shows_the_share_swept_before(page, tmp_path):
         sync_api.expect(_label(page)).to_contain_text("tile 3 / 9 ·")
     finally:
         server.stop()
+
+
+def test_a_sweep_begun_while_the_next_file_loads_sweeps_that_file(page, tmp_path):
+    """W pressed just after ] (the next file still loading) laid the sweep out for the file before
+    and carried it onto the new one: the new file's tiles are its own."""
+    entries = []
+    for name, (h, w) in (("small.png", (300, 400)), ("wide.png", (600, 1000))):
+        src = tmp_path / name
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (h, w, 3), np.uint8)).save(src)
+        size, sha = fingerprint(src)
+        entries.append(
+            FileEntry(str(src), str(tmp_path / f"out-{name}"), "image", w, h, 1, Regions(), [], size, sha)
+        )
+    server, _ = _serve(entries, tmp_path)
+    try:
+        _open(page, server)
+        held = []
+        page.route("**/api/files/1*", lambda route: held.append(route))  # the next file: held back
+        page.keyboard.press("]")
+        while not held:
+            page.wait_for_timeout(20)
+        page.keyboard.press("w")  # while it loads
+        held[0].continue_()
+        sync_api.expect(page.locator("#file-title")).to_have_text("wide.png")
+        sync_api.expect(_label(page)).to_contain_text("tile 1 / 9 ·")  # the wide file's own tiles
+        right = page.evaluate("Math.max(...sweep.tiles.map((t) => t[3]))")
+        assert right == 1000
+    finally:
+        server.stop()

@@ -984,6 +984,12 @@ async function openFile(index, frame = 0) {
   }
   await saving;
   const entry = await api("GET", `/api/files/${index}`);
+  // W pressed while the file loaded began a sweep laid out for the file before: sweep this one
+  const sweepAsked = sweep.on;
+  if (sweepAsked) {
+    sweep.on = false;
+    state.preview = false;
+  }
   Object.assign(state, {
     index,
     info: entry,
@@ -1009,6 +1015,7 @@ async function openFile(index, frame = 0) {
   fit();
   renderFiles();
   draw();
+  if (sweepAsked) startSweep();
 }
 
 // ------------------------------------------------------------------------------------ zoom and pan
