@@ -147,3 +147,23 @@ def test_following_needs_the_token_and_this_origin(served):
         rebound = client.post("/api/files/0/follow", json=body, headers={"host": "evil.example"})
         assert rebound.status_code == 403
         assert client.get("/api/files/0/follow").status_code == 405  # it is a POST only
+
+
+def test_following_stops_once_the_face_has_left_the_picture(tmp_path):
+    """A face walks out through the right edge at 8 px a frame; following from a box drawn while it
+    is whole stops a few frames after it has gone, not at the end of the request (it ran on for
+    90 frames past a face that had left, its box left standing at the edge)."""
+    from scenes import Placement
+    from test_video import scene_clip
+
+    clip = scene_clip(tmp_path / "out.mp4", {"w": lambda i: Placement(44, 200 + 8 * i, 120)}, 40, (320, 240))
+    gone = next(i for i, faces in enumerate(clip.boxes) if "w" not in faces)
+    source = FrameSource(clip.path, 40)
+    followed = list(follow(source.frame, 2, _grown(clip.boxes[2]["w"], 4), 1, 37, 40))
+    source.close()
+    frames = [i for i, _ in followed]
+    assert frames == list(range(3, frames[-1] + 1))
+    assert gone - 1 <= frames[-1] <= gone + 4, (gone, frames[-1])  # followed out, then stopped
+    for i, box in followed:
+        if "w" in clip.boxes[i] and clip.boxes[i]["w"][2] - clip.boxes[i]["w"][0] >= 12:
+            assert _covered(box, clip.boxes[i]["w"]) >= 0.9, i

@@ -5,7 +5,9 @@ frame the detector is run again, at a low threshold, on a window around where th
 detection that overlaps the face's last box best moves and scales the drawn box with it. A face
 the detector does not see even there (dark, blurred, turned away) is followed by matching the
 picture of the last box in the new frame; when that fails too, the box stays where it was, so a
-person always gets a box to check rather than a gap.
+person always gets a box to check rather than a gap. Following stops when the box has left the
+picture, or when neither has found the face for a few frames: the person takes it from there (it
+used to run on for 90 frames past a face that had left).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ AROUND = 1.0  # the window reaches this many box sizes beyond the box on each si
 FACE_PIXELS = 48.0  # small faces are upscaled to about this height before detecting (at most 4x)
 MIN_OVERLAP = 0.25  # a detection overlapping the face's last box less than this is another face
 MIN_MATCH = 0.5  # picture matching below this correlation is no match: the box stays
+LOST = 3  # frames in a row without the face (no detection, no match) after which following stops
 
 
 @cache
@@ -58,10 +61,11 @@ def detect_near(image: np.ndarray, box: Box) -> Box | None:
     return boxes[best].astype(np.float64) if overlap[best] >= MIN_OVERLAP else None
 
 
-def match_near(before: np.ndarray, image: np.ndarray, box: Box) -> Box | None:
-    """``box`` moved to where its picture in ``before`` is found in ``image``, or None if not found."""
-    bx1, by1, bx2, by2 = (int(round(v)) for v in box)
-    h, w = image.shape[:2]
+def match_near(before: np.ndarray, seen: Box, image: np.ndarray, box: Box) -> Box | None:
+    """Where the picture of ``seen`` in ``before`` is found in ``image``, near ``box`` (the face's
+    last box), as ``box`` moved there; None if not found."""
+    bx1, by1, bx2, by2 = (int(round(v)) for v in seen)
+    h, w = before.shape[:2]
     bx1, by1, bx2, by2 = max(bx1, 0), max(by1, 0), min(bx2, w), min(by2, h)
     if bx2 - bx1 < 4 or by2 - by1 < 4:
         return None
@@ -75,7 +79,7 @@ def match_near(before: np.ndarray, image: np.ndarray, box: Box) -> Box | None:
     if not best >= MIN_MATCH:  # NaN (a flat patch) is no match either
         return None
     dx, dy = x1 + mx - bx1, y1 + my - by1
-    return box + np.array([dx, dy, dx, dy], np.float64)
+    return seen + np.array([dx, dy, dx, dy], np.float64)
 
 
 def _moved(box: Box, face: Box, found: Box) -> Box:
@@ -90,18 +94,28 @@ def follow(
     frame: Callable[[int], np.ndarray], start: int, box: Box, step: int, count: int, frames: int
 ) -> Iterator[tuple[int, Box]]:
     """Boxes for up to ``count`` frames after (``step`` 1) or before (-1) ``start``, where ``box`` was
-    drawn; stops at the first or last of the video's ``frames``. ``frame(i)`` decodes frame ``i``."""
+    drawn; stops at the first or last of the video's ``frames``, once the box has left the picture,
+    and after ``LOST`` frames in a row without the face. ``frame(i)`` decodes frame ``i``."""
     end = min(start + count, frames - 1) if step > 0 else max(start - count, 0)
     box = np.asarray(box, np.float64)
-    before = frame(start)
-    face = detect_near(before, box)  # the detector's box of the drawn face, where it sees it
+    seen_in, seen = frame(start), box
+    face = detect_near(seen_in, box)  # the detector's box of the drawn face, where it sees it
+    # The picture matched when the detector misses the face: the face as last seen by the detector
+    # or drawn, never the last frame's box (after the face has gone, that is the wall behind it,
+    # which matches itself and kept a box standing there).
+    lost = 0  # frames in a row in which nothing found the face
     for index in range(start + step, end + step, step):
         image = frame(index)
         found = detect_near(image, face if face is not None else box)
         if found is not None and face is not None:
             box = _moved(box, face, found)
-        elif found is None:
-            matched = match_near(before, image, box)
-            box = box if matched is None else matched
-        face, before = found, image  # a face seen again anchors the box from the next frame on
+        matched = match_near(seen_in, seen, image, box) if found is None else None
+        box = box if matched is None else matched
+        lost = 0 if found is not None or matched is not None else lost + 1
+        if found is not None:
+            seen_in, seen = image, box
+        face = found  # a face seen again anchors the box from the next frame on
+        h, w = image.shape[:2]
+        if lost > LOST or box[2] <= 0 or box[3] <= 0 or box[0] >= w or box[1] >= h:
+            return  # lost, or gone out of the picture
         yield index, box

@@ -519,7 +519,8 @@ function canFollow() {
 }
 
 // Follow the selected drawn region through the next (step 1) or previous (-1) frames, a chunk at a
-// time, adding each box to its track, until stopped, at the video's end or at a frame drawn by hand.
+// time, adding each box to its track, until stopped, at the video's end, at a frame drawn by hand,
+// or where the server stops (the face lost, or out of the picture).
 // The whole run is one undoable step; each chunk is saved as it comes.
 async function follow(step) {
   if (!canFollow()) return;
@@ -580,7 +581,9 @@ async function follow(step) {
   }
   draw();
   await saving;
-  status(`followed ${added} frame${added === 1 ? "" : "s"}${run.stop ? " (stopped)" : ""}`);
+  const inside = step > 0 ? at.frame < state.info.frames - 1 : at.frame > 0; // the video goes on
+  const why = run.stop ? " (stopped)" : ended && inside ? " (the face was lost or left the picture)" : "";
+  status(`followed ${added} frame${added === 1 ? "" : "s"}${why}`);
 }
 
 function stopFollowing() {
