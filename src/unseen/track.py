@@ -6,24 +6,24 @@ where the detector blinked, and for a few frames before its first and after its 
 Between sightings a region grows with the face's motion, so a face moving less evenly than the
 interpolation assumes is still inside its patch. Beyond them the box moves on along its measured
 velocity and grows only with the uncertainty of that motion, never by more than about the face's
-own size, so a panning camera does not black out the picture. A face that leaves (or enters) the
-picture is cut by the frame's edge, and the detector loses a cut face well before it is gone, so a
-face last (or first) seen at the edge and moving through it is followed for longer, until its box
-has left the picture; one wholly outside it is dropped. A face seen once has no measured motion,
-so a fast one (a face size or more per keyframe) is linked to its next sighting only when nothing
-else could be it. Only a bounded window of keyframes is kept, so memory does not grow with the
-length of the video.
+own size, so a panning camera does not black out the picture. The detector loses a face cut by the
+frame's edge well before it is gone, so a face that the camera or its own motion takes to the edge
+is followed for longer, until its box has left the picture; a box partly outside is kept whole
+(painting grows it by a share of its size), one wholly outside is dropped. A face seen once has no
+measured motion, so a fast one (a face size or more per keyframe) is linked to its next sighting
+only when it was seen confidently and nothing else could be it. Only a bounded window of keyframes
+is kept, so memory does not grow with the length of the video.
 
 Faces are followed in the *scene*, not the picture: given the camera's path (see
 :mod:`unseen.camera_motion`), every box is mapped into its shot's scene frame before it is matched,
 interpolated or extended, and back into the frame's pixels when it is painted. A face standing
 still while the camera pans, zooms or shakes then keeps one box, one track, and a patch that leaves
-the picture with it. Boxes of one face found by several passes on one keyframe are one sighting
-(their union), and a weak detection (the cascade's ``weak`` source, below the threshold that
-starts a face) continues a face already followed (seen once at a face's confidence) but never
-starts one, as ByteTrack does: a
-detector that blinks on a small or turned face does not break its track. Finished tracks are handed
-back by :meth:`Tracker.forget_before`, for counting (see :mod:`unseen.count`).
+the picture with it. Boxes of one face on one keyframe (several passes' views of it, a blip on its
+hair) are one sighting, their union. A weak detection (the cascade's ``weak`` source, below the
+threshold that starts a face) continues a face already followed (seen once at a face's confidence)
+but never starts one, as ByteTrack does: a detector that blinks on a small or turned face does not
+break its track. Finished tracks are handed back by :meth:`Tracker.forget_before`, for counting
+(see :mod:`unseen.count`): the tracker never imports the counter.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class TrackOptions:
     detect_every: int = 8  # detect on every Nth frame at least; the rest are interpolated
     moved: float = 0.1  # ... and sooner once the camera has moved the picture this share of its width
     extend: int = 10  # cover this many frames before a track's first and after its last sighting
-    edge_extend: int = 30  # ... or this many, for a face seen at the frame's edge moving through it
+    edge_extend: int = 30  # ... or this many, for a face taken through the frame's edge
     edge_margin: float = 0.5  # "at the edge": closer to it than this share of the face's size
     max_gap: int = 16  # a face unseen for up to this many frames is joined up across the gap
     match_iou: float = 0.1  # predicted and detected box must overlap this much to be the same face
@@ -58,7 +58,7 @@ class TrackOptions:
     max_growth: float = 1.5  # growth is at most this many times the face's size on each side
     unknown_motion: float = 0.1  # a face seen once may move this share of its size per frame
     match_distance: float = 1.0  # or their centres be this many face sizes apart (similar sizes)
-    confident: float = 0.2  # counting: a face seen once counts as a face at this score (else a candidate)
+    confident: float = 0.2  # a face's score: counted as a face, continued by weak detections
     join_gap: int = 96  # counting: fragments up to this many frames apart that continue each other are one
     fast_motion: float = 0.4  # a face seen once may be found again this share of its size per frame on
     weak_iou: float = 0.3  # a weak detection continues a face whose predicted box it overlaps this much
@@ -128,7 +128,7 @@ def _grown(box: np.ndarray, grow: float) -> np.ndarray:
     return box + np.array([-grow, -grow, grow, grow], np.float32)
 
 
-def same_face_merged(detections: Regions, confident: float = 1.0) -> Regions:
+def same_face_merged(detections: Regions, confident: float) -> Regions:
     """One box per face: boxes of one keyframe sharing :data:`SAME_FACE` of the smaller one's area
     (the native, fine and turned passes' views of one face, a box over the eyes inside the head's)
     become their union, with the best score and its source; so does a box under ``confident`` lying
