@@ -6,16 +6,15 @@ guesses wrong between keyframes, loses faces that leave the picture, and breaks 
 tracks. So each frame is compared with the one before on a small grey copy: corners found in the
 earlier one are followed by sparse optical flow (pyramidal Lucas-Kanade) and a similarity transform
 (shift, zoom, roll) is fitted to them with RANSAC, so a person walking across the picture does not
-count as the camera. Chaining the transforms gives every frame's way into one *scene* frame (the
-first frame's pixels): a face that stands still while the camera moves has the same scene box in
-every frame.
+count as the camera; corners are looked for cell by cell, away from the faces last seen. Chaining
+the transforms gives every frame's way into one *scene* frame (its shot's first frame's pixels): a
+face that stands still while the camera moves has the same scene box in every frame.
 
 Where the fit cannot be trusted (too few corners followed: a blank wall, darkness, a blur; or the
-corners that agree all lie in one small part of the picture, so they are one thing moving, not the
+corners that agree lie in a few parts of the picture only, so they are things moving, not the
 camera) the camera is taken as still, which is what the tracker assumed before. A *cut* (a new
-shot) is told apart by
-the picture's brightness histogram changing at once; the transform is then unknown and taken as the
-identity, and the tracker starts afresh there.
+shot) is told apart by the picture's brightness histogram changing at once; the transform is then
+unknown and taken as the identity, and the tracker starts afresh there.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ import numpy as np
 class MotionOptions:
     """How consecutive frames are compared."""
 
-    width: int = 320  # frames are compared at this width (the flow is found in these pixels)
     corners: int = 200  # at most this many corners are followed
     min_points: int = 12  # fewer corners followed than this: the camera is taken as still
     min_inliers: float = 0.5  # ... and fewer than this share agreeing with one transform
@@ -58,7 +56,7 @@ class MotionEstimator:
     def step(self, small: np.ndarray, faces: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
         """(3x3 transform taking the previous frame's pixels to this frame's, whether this frame cuts).
 
-        ``small`` is the frame in grey, about ``options.width`` wide (see ``Frame.grey``). ``faces``
+        ``small`` is the frame in grey, shrunk (see ``Frame.grey``; its size is the caller's). ``faces``
         (N x 4, in full pixels): where people were lately; their corners are left out, since people
         move on their own. The first frame has the identity and is no cut."""
         o = self.options
