@@ -25,7 +25,7 @@ from .media.video import Frame
 from .obscure import ObscureOptions, obscure
 from .plan import PlanOptions, plan_regions
 from .regions import Regions
-from .track import Tracker, TrackOptions
+from .track import Track, Tracker, TrackOptions
 
 Keyframe = tuple[int, Regions]  # frame index, detections on it
 MOTION_WIDTH = 320  # frames are compared at this width to follow the camera
@@ -140,7 +140,8 @@ def protect_frames(
         _count(counter, tracker.finish(), tracker, 0)
 
 
-def _count(counter: FaceCounter, finished: list, tracker: Tracker, now: int) -> None:
+def _count(counter: FaceCounter, finished: list[Track], tracker: Tracker, now: int) -> None:
+    """Hand ``finished`` to ``counter``, which then forgets what no track still kept can continue."""
     for track in finished:
         counter.add(track)
     counter.forget_before(min([t.start for t in tracker.tracks], default=now))
