@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-import cv2
 import numpy as np
 import pytest
 
@@ -514,33 +513,3 @@ def test_blips_on_a_face_s_head_are_that_face_not_tracks_of_their_own() -> None:
     regions = tracker.regions_at(0)
     (head,) = regions.boxes[regions.scores == np.float32(0.9)]
     assert contains(head, np.array(face)) and contains(head, np.array(hair)) and contains(head, np.array(ear))
-
-
-class EdgeDetector(FakeDetector):
-    """Finds one face cut by the picture's left edge on every frame it is shown."""
-
-    def __call__(self, pixels: np.ndarray, full: bool = False) -> Regions:
-        self.calls.append(index_of(pixels))
-        return Regions.from_boxes([(0.0, 8.0, 10.0, 24.0)], [0.9], source="full")
-
-
-def panning(n: int) -> Iterator[Frame]:
-    """``n`` frames of a textured picture panned 1 px/frame (the camera moves), index in the corner."""
-    rng = np.random.default_rng(0)
-    wide = cv2.GaussianBlur(rng.integers(0, 256, (96, 160, 3), dtype=np.uint8), (0, 0), 1.5)
-    for i in range(n):
-        pixels = np.ascontiguousarray(wide[:64, i : i + 96])
-        pixels[-1, -1, :2] = divmod(i, 256)
-        yield Frame(i, i, pixels)
-
-
-def test_a_face_at_the_edge_is_looked_for_again_sooner_while_the_camera_moves() -> None:
-    """The detector loses a face cut by the edge: after a keyframe that saw one there while the
-    camera moves, the next is half the usual distance on (frames 0, 2, 4, 6... with keyframes every
-    4th). With a still camera someone at the edge is not coming or going: every 4th frame."""
-    detect = EdgeDetector()
-    detect_keyframes(panning(13), detect, OPTIONS, CameraPath())
-    assert detect.calls == [0, 2, 4, 6, 8, 10, 12]
-    still = EdgeDetector()
-    detect_keyframes(synthetic(13), still, OPTIONS, CameraPath())
-    assert still.calls == [0, 4, 8, 12]

@@ -43,10 +43,7 @@ def detect_keyframes(
     keyframes, in frame order (``full``: the photo cascade's turn, see ``unseen.detect.keyframe``).
 
     Keyframes are every ``detect_every``-th frame, a shot's first frame, a frame by which the camera
-    has moved the picture ``moved`` of its width since the keyframe before, half ``detect_every``
-    after a keyframe that saw a face at the picture's edge while the camera moves (taking faces in
-    or out: the detector loses a face cut by the edge, so it is looked for again sooner; a still
-    camera's crowd always has someone at the edge, not coming or going), and the frame ``last`` (by
+    has moved the picture ``moved`` of its width since the keyframe before, and the frame ``last`` (by
     default the last one there is). ``full`` is the first keyframe and each cut. Each
     choice depends on the frames since the last ``detect_every``-th only, so a worker painting part
     of a video (``unseen.scale.segments``) picks the keyframes one process picks.
@@ -56,7 +53,7 @@ def detect_keyframes(
     found: list[Keyframe] = []
     final: Frame | None = None
     estimator: MotionEstimator | None = None
-    key = soon = -1  # the last keyframe, and the next one due sooner (a face at the edge), if any
+    key = -1  # the last keyframe
     faces = None  # its detections: the camera's motion is measured around them
     for frame in frames:
         if estimator is None:
@@ -69,26 +66,14 @@ def detect_keyframes(
             i % options.detect_every == 0
             or cut
             or i == last
-            or (i == soon and _moved(camera, key, i, width) > options.moved / 10)
             or (key >= 0 and _moved(camera, key, i, width) > options.moved)
         ):
             found.append((i, detect(frame.pixels, cut or key < 0)))
             key, faces = i, found[-1][1].boxes
-            soon = i + options.detect_every // 2 if _at_edge(faces, estimator.frame_size) else -1
         final = frame
     if last is None and final is not None and key != final.index:
         found.append((final.index, detect(final.pixels, False)))
     return found
-
-
-def _at_edge(boxes: np.ndarray, frame_size: tuple[int, int]) -> bool:
-    """Whether any of ``boxes`` is closer to the picture's edge than half its size."""
-    if not len(boxes):
-        return False
-    height, width = frame_size
-    m = 0.5 * np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    near = (boxes[:, 0] < m) | (boxes[:, 1] < m) | (boxes[:, 2] > width - m) | (boxes[:, 3] > height - m)
-    return bool(near.any())
 
 
 def _moved(camera: CameraPath, since: int, now: int, width: int) -> float:
