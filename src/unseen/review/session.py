@@ -103,9 +103,13 @@ class ReviewSession:
             return [self._summary(i) for i in range(len(self.doc.files))]
 
     def view(self, index: int) -> tuple[FileEntry, dict[str, Any]]:
-        """The entry at ``index`` and its summary, of one version (KeyError if there is none)."""
+        """The entry at ``index`` and its summary, of one version (KeyError if there is none); a
+        video's with its frame rate (the page plays it at that rate)."""
         with self._edit_lock:
-            return self.entry(index), self._summary(index)
+            entry, summary = self.entry(index), self._summary(index)
+        if entry.kind == "video":
+            summary["fps"] = self._source(index, entry).fps
+        return entry, summary
 
     def edit(self, index: int, body: Any) -> dict[str, Any]:
         """Apply the page's operations (see :mod:`unseen.review.edits`) to a file's entry and save the
@@ -154,13 +158,16 @@ class ReviewSession:
         step = max(1, int(np.ceil(max(crop.shape[:2]) / THUMB)))
         return np.ascontiguousarray(crop[::step, ::step])
 
+    def _source(self, index: int, entry: FileEntry) -> FrameSource:
+        with self._lock:
+            source = self._videos.get(index)
+            if source is None:
+                source = self._videos[index] = FrameSource(entry.input, entry.frames)
+            return source
+
     def _pixels(self, index: int, entry: FileEntry, frame: int) -> np.ndarray:
         if entry.kind == "video":
-            with self._lock:
-                source = self._videos.get(index)
-                if source is None:
-                    source = self._videos[index] = FrameSource(entry.input, entry.frames)
-            return source.frame(frame)
+            return self._source(index, entry).frame(frame)
         with self._lock:
             pixels = self._photos.get(index)
             if pixels is not None:

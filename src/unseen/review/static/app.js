@@ -523,6 +523,7 @@ function canFollow() {
 // or where the server stops (the face lost, or out of the picture).
 // The whole run is one undoable step; each chunk is saved as it comes.
 async function follow(step) {
+  pause();
   if (!canFollow()) return;
   const start = selectedRegion();
   const { track, action } = start;
@@ -787,9 +788,11 @@ function onPointerDown(event) {
   event.preventDefault();
   $("overlay").setPointerCapture(event.pointerId);
   if (panning) {
+    spaceTapped = false; // Space held to drag the picture
     state.drag = { kind: "pan", at: [event.clientX, event.clientY] };
     return;
   }
+  pause(); // drawing or picking on a frame that stays
   const target = event.target;
   const [x, y] = svgPoint(event);
   if (target.dataset.corner !== undefined && selectedRegion()) {
@@ -903,8 +906,8 @@ function addDrawn(box) {
 
 // ------------------------------------------------------------------------------------ views
 
-function pictureUrl() {
-  const params = new URLSearchParams({ frame: String(state.frame) });
+function pictureUrl(frame = state.frame) {
+  const params = new URLSearchParams({ frame: String(frame) });
   if (state.preview) params.set("output", "1");
   if (state.preview) params.set("v", String(state.saved)); // a new address once an edit is stored
   return `/api/files/${state.index}/picture?${params}`;
@@ -915,6 +918,7 @@ function draw() {
   const img = $("picture");
   const url = pictureUrl();
   if (img.dataset.url !== url) {
+    if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src); // a frame played
     img.dataset.url = url;
     img.src = url;
   }
@@ -944,7 +948,7 @@ function draw() {
   $("split").hidden = $("merge").hidden = !isVideo();
   $("split").disabled = $("merge").disabled = state.track === null;
   $("merge").setAttribute("aria-pressed", String(state.mergeInto !== null));
-  if (isVideo()) drawVideo();
+  if (isVideo()) drawVideo(), drawPlay();
   location.replace(`#file=${state.index}&frame=${state.frame}`);
 }
 
@@ -981,6 +985,8 @@ function renderFiles() {
 async function openFile(index, frame = 0) {
   if (index < 0 || index >= state.files.length) return;
   stopFollowing();
+  pause();
+  playing.said = "";
   if (sweep.on) {
     sweep.on = false;
     state.preview = false;
@@ -1033,6 +1039,7 @@ const ZOOM_STEP = 1.5; // one + or - key
 const HANDLE = 8; // screen pixels: the side of a corner handle
 const touches = new Map(); // touch pointers on the picture, for pinching: id -> [x, y]
 let spaceHeld = false;
+let spaceTapped = false; // Space is down and nothing was dragged: let go, it plays or pauses a video
 
 function fitScale() {
   const stage = $("stage");
@@ -1229,6 +1236,7 @@ function sweepTiles() {
 
 function startSweep() {
   if (!state.info) return;
+  pause();
   Object.assign(sweep, { on: true, ...sweepTiles() });
   const grid = sweepGrid(state.index);
   const unseen = ([frame, x1, y1, x2, y2]) => {
@@ -1302,10 +1310,101 @@ function drawSweptFrames() {
 // ------------------------------------------------------------------------------------ video
 
 function seek(frame) {
-  state.frame = Math.min(Math.max(frame, 0), state.info.frames - 1);
-  const here = state.regions.findIndex((r) => r.frame === state.frame && state.track !== null && r.track === state.track);
-  state.selected = here;
+  pause();
+  showFrame(frame);
   draw();
+}
+
+// Frame ``frame`` is the one shown; the selected track's region on it is selected.
+function showFrame(frame) {
+  state.frame = Math.min(Math.max(frame, 0), state.info.frames - 1);
+  state.selected = state.regions.findIndex((r) => r.frame === state.frame && state.track !== null && r.track === state.track);
+}
+
+// ------------------------------------------------------------------------------------ playback
+
+// Play (Space tapped, or the Play button) shows the frames at the clip's own rate, each with its
+// regions, and in the preview the output as it will be published, as when stepping: a frame is
+// shown only if it was asked for in the mode the page is in. The frames come from the server one at
+// a time, each asked for as the one that will be due when it arrives; when decoding (or painting
+// the preview) is slower than the clip, frames are skipped to keep to the clock, never played slow,
+// and the page says how many.
+const playing = { run: null, said: "" };
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function togglePlay() {
+  if (playing.run) pause();
+  else play();
+}
+
+function pause() {
+  if (playing.run) playing.run.stop = true;
+}
+
+async function play() {
+  if (!isVideo() || playing.run || sweep.on || state.following) return;
+  const { frames, fps } = state.info;
+  const index = state.index;
+  if (state.frame >= frames - 1) showFrame(0); // at the end: from the start
+  const run = { stop: false, shown: 0, skipped: 0 };
+  playing.run = run;
+  const start = performance.now();
+  const first = state.frame;
+  const dueAt = (f) => start + ((f - first) * 1000) / fps;
+  let last = first;
+  let lag = 0; // milliseconds the last frame took to come
+  drawPlay();
+  try {
+    while (!run.stop && last < frames - 1) {
+      const due = first + Math.floor(((performance.now() + lag - start) * fps) / 1000);
+      const next = Math.min(Math.max(due, last + 1), frames - 1);
+      const preview = state.preview;
+      const url = pictureUrl(next);
+      const asked = performance.now();
+      const reply = await fetch(url, { credentials: "same-origin" });
+      if (!reply.ok) throw new Error(`${reply.status} ${await reply.text()}`);
+      const blob = await reply.blob();
+      lag = performance.now() - asked;
+      const wait = dueAt(next) - performance.now();
+      if (wait > 0) await sleep(wait); // never ahead of the clock
+      if (run.stop || state.index !== index) break;
+      if (preview !== state.preview) continue; // asked for in the other mode: never shown
+      const img = $("picture");
+      const old = img.src;
+      const shown = URL.createObjectURL(blob);
+      img.src = shown;
+      await img.decode().catch(() => {});
+      if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+      if (img.src !== shown) {
+        URL.revokeObjectURL(shown);
+        continue; // replaced meanwhile (an edit's new preview of the frame before)
+      }
+      img.dataset.url = url; // the picture, its frame and its regions change together
+      run.skipped += next - last - 1;
+      run.shown += 1;
+      last = next;
+      showFrame(next);
+      draw();
+    }
+  } catch (err) {
+    status(`playing stopped: ${err.message}`, true);
+  } finally {
+    playing.run = null;
+  }
+  const skipped = run.skipped ? `; ${run.skipped} of ${run.shown + run.skipped} frames skipped to keep time` : "";
+  playing.said = run.shown ? `played at ${+fps.toFixed(2)} fps${skipped}` : "";
+  if (state.index === index) draw();
+}
+
+function drawPlay() {
+  const run = playing.run;
+  $("play").textContent = run ? "Pause" : "Play";
+  $("play").setAttribute("aria-pressed", String(Boolean(run)));
+  const skipped = run && run.skipped
+    ? ` · ${run.skipped} frame${run.skipped === 1 ? "" : "s"} skipped to keep time (frames come slower than the clip plays)`
+    : "";
+  $("play-label").textContent = run ? `playing at ${+state.info.fps.toFixed(2)} fps${skipped}` : playing.said;
 }
 
 // The tracks of the video, each with its regions in frame order (one pass over all regions).
@@ -1504,6 +1603,7 @@ function onKey(event) {
     if (target instanceof HTMLButtonElement) return; // Space presses a focused button
     handled();
     if (sweep.on) return event.repeat || sweepStep(shift ? -1 : 1);
+    if (!event.repeat) spaceTapped = true;
     return setSpace(true); // held: drag the picture
   }
   const step = shift ? 10 : 1;
@@ -1536,7 +1636,7 @@ function onKey(event) {
     case "t": handled(); return toggleText();
     case "f": handled(); return follow(shift ? -1 : 1);
     case "w": handled(); return sweep.on ? stopSweep() : startSweep();
-    case "Escape": handled(); if (state.following) return stopFollowing(); if (sweep.on) return stopSweep(); state.selected = state.zone = -1; state.chosen = new Set(); state.track = state.mergeInto = null; state.drawingZone = false; return draw();
+    case "Escape": handled(); if (playing.run) return pause(); if (state.following) return stopFollowing(); if (sweep.on) return stopSweep(); state.selected = state.zone = -1; state.chosen = new Set(); state.track = state.mergeInto = null; state.drawingZone = false; return draw();
     case "ArrowRight": if (isVideo()) { handled(); seek(state.frame + step); } return;
     case "ArrowLeft": if (isVideo()) { handled(); seek(state.frame - step); } return;
   }
@@ -1621,9 +1721,16 @@ async function start() {
   $("stage").addEventListener("wheel", onWheel, { passive: false });
   $("stage").addEventListener("auxclick", (e) => e.button === 1 && e.preventDefault());
   document.addEventListener("keyup", (e) => {
-    if (e.key === " ") setSpace(false);
+    if (e.key !== " ") return;
+    const tapped = spaceTapped && spaceHeld;
+    spaceTapped = false;
+    setSpace(false);
+    if (tapped && isVideo()) togglePlay();
   });
-  window.addEventListener("blur", () => setSpace(false));
+  window.addEventListener("blur", () => {
+    spaceTapped = false;
+    setSpace(false);
+  });
   $("zoom-in").addEventListener("click", () => zoomBy(ZOOM_STEP));
   $("zoom-out").addEventListener("click", () => zoomBy(1 / ZOOM_STEP));
   $("zoom-fit").addEventListener("click", fit);
@@ -1666,6 +1773,7 @@ async function start() {
   $("uncover").addEventListener("click", uncoverKept);
   $("scrubber").addEventListener("input", (e) => seek(Number(e.target.value)));
   $("prev-frame").addEventListener("click", () => seek(state.frame - 1));
+  $("play").addEventListener("click", togglePlay);
   $("next-frame").addEventListener("click", () => seek(state.frame + 1));
   $("picture").addEventListener("load", () => document.body.classList.remove("loading"));
   const { files, regions_file } = await api("GET", "/api/files");

@@ -1,0 +1,131 @@
+"""Watching a video in review (Chromium): playing it at its own rate with its regions drawn, frames
+skipped rather than played slow, never an unprotected frame while previewing the output."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import test_review_page as review_page
+from review_media import VIDEO_CLEAR, VIDEO_FRAMES
+from scenes import covered_fraction
+from test_review_page import WHITE, _frames, _open, _serve, _tracked_clip, sync_api
+
+browser, page = review_page.browser, review_page.page  # the same Chromium fixtures
+FPS = 25  # the review clip's rate (tests/clips.py)
+
+# Each animation frame: when, the frame of the picture shown, the frame whose regions are drawn,
+# the left edge of the region drawn, and whether the picture is a played one.
+SAMPLER = """() => {
+  window.played = [];
+  window.pressed = performance.now();
+  const sample = () => {
+    const img = document.getElementById("picture");
+    const frame = Number(new URLSearchParams(img.dataset.url.split("?")[1]).get("frame"));
+    const rect = document.querySelector("#overlay rect.region");
+    window.played.push([performance.now(), frame, state.frame, rect && Number(rect.getAttribute("x"))]);
+    requestAnimationFrame(sample);
+  };
+  requestAnimationFrame(sample);
+}"""
+
+
+# The pixels of the picture shown (RGBA, row by row).
+SHOWN = """() => {
+  const img = document.getElementById("picture");
+  const canvas = document.createElement("canvas");
+  [canvas.width, canvas.height] = [img.naturalWidth, img.naturalHeight];
+  const context = canvas.getContext("2d");
+  context.drawImage(img, 0, 0);
+  return Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data);
+}"""
+
+
+def _played(page) -> dict[int, tuple[float, int, float | None]]:
+    """Each frame shown while playing: (when first seen after the key, the frame drawn, region x)."""
+    pressed = page.evaluate("window.pressed")
+    first: dict[int, tuple[float, int, float | None]] = {}
+    for at, shown, drawn, x in page.evaluate("window.played"):
+        first.setdefault(shown, (at - pressed, drawn, x))
+    return first
+
+
+def _wait_played(page) -> None:
+    sync_api.expect(page.locator("#play")).to_have_text("Pause")
+    sync_api.expect(page.locator("#play")).to_have_text("Play", timeout=20_000)
+
+
+def test_space_plays_the_clip_at_its_rate_with_its_regions(page, tmp_path):
+    src, faces, entry = _tracked_clip(tmp_path)
+    server, _ = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        page.evaluate(SAMPLER)
+        page.keyboard.press(" ")  # tapped, not held to drag the picture
+        _wait_played(page)
+        last = f"frame {VIDEO_FRAMES} / {VIDEO_FRAMES}"
+        sync_api.expect(page.locator("#frame-label")).to_have_text(last)
+        played = _played(page)
+        shown = sorted(played)
+        assert shown[0] == 0 and shown[-1] == VIDEO_FRAMES - 1 and len(shown) > 2
+        for frame, (at, drawn, x) in played.items():
+            assert drawn == frame  # the regions drawn are the picture's own frame's
+            assert abs(x - entry.regions.boxes[frame][0]) < 0.06, f"frame {frame}: its region is drawn"
+            assert at >= frame * 1000 / FPS - 1, f"frame {frame} shown before its time"
+        skipped = VIDEO_FRAMES - len(shown)
+        label = page.locator("#play-label")
+        if skipped:
+            sync_api.expect(label).to_have_text(re.compile(f"{skipped} of {VIDEO_FRAMES - 1} frames skipped"))
+        else:
+            sync_api.expect(label).to_have_text(f"played at {FPS} fps")
+
+        page.keyboard.press(" ")  # at the end: from the start again
+        sync_api.expect(page.locator("#play")).to_have_text("Pause")
+        page.keyboard.press("ArrowRight")  # a step pauses
+        sync_api.expect(page.locator("#play")).to_have_text("Play")
+        stopped = page.locator("#frame-label").text_content()
+        time.sleep(0.3)
+        assert page.locator("#frame-label").text_content() == stopped != last
+    finally:
+        server.stop()
+
+
+def test_playing_the_preview_shows_only_output_and_skips_frames_to_keep_time(page, tmp_path):
+    src, faces, entry = _tracked_clip(tmp_path)
+    server, _ = _serve([entry], tmp_path)
+    asked: list[str] = []
+
+    def slow(route) -> None:  # a server that takes 150 ms a frame: six times the clip's 40 ms
+        asked.append(route.request.url)
+        time.sleep(0.15)
+        route.continue_()
+
+    try:
+        _open(page, server)
+        page.keyboard.press("p")
+        sync_api.expect(page.locator("#overlay")).to_have_class(re.compile("hidden"))
+        page.route(re.compile(r"/api/files/0/picture"), slow)
+        page.evaluate(SAMPLER)
+        page.click("#play")
+        sync_api.expect(page.locator("#play-label")).to_have_text(re.compile("skipped to keep time"))
+        _wait_played(page)
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame {VIDEO_FRAMES} / {VIDEO_FRAMES}")
+        sync_api.expect(page.locator("#overlay")).to_have_class(re.compile("hidden"))  # still the preview
+        played = _played(page)
+        assert VIDEO_FRAMES - 1 in played and len(played) < VIDEO_FRAMES / 2
+        for frame, (at, _, _) in played.items():
+            assert at >= frame * 1000 / FPS - 1, f"frame {frame} shown before its time"
+        skipped = VIDEO_FRAMES - len(played)
+        sync_api.expect(page.locator("#play-label")).to_have_text(
+            f"played at {FPS} fps; {skipped} of {VIDEO_FRAMES - 1} frames skipped to keep time"
+        )
+        assert asked and all("output=1" in url for url in asked)  # never the original
+        assert page.evaluate('document.getElementById("picture").src').startswith("blob:")  # played
+        shown = page.evaluate(SHOWN)
+    finally:
+        server.stop()
+    picture = np.asarray(shown, np.uint8).reshape(192, 256, 4)[..., :3]
+    original = _frames(src)[-1]
+    face = faces[VIDEO_FRAMES - 1][VIDEO_CLEAR]
+    assert covered_fraction(original, picture, face, tol=24, color=WHITE) >= 0.9  # the face painted
