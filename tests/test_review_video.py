@@ -8,9 +8,12 @@ import time
 
 import numpy as np
 import test_review_page as review_page
-from review_media import VIDEO_CLEAR, VIDEO_FRAMES
+from review_media import VIDEO_CLEAR, VIDEO_FRAMES, VIDEO_HIDDEN, review_video
 from scenes import covered_fraction
 from test_review_page import WHITE, _frames, _open, _serve, _tracked_clip, sync_api
+
+from unseen.regions import Regions
+from unseen.regions_file import FileEntry, fingerprint
 
 browser, page = review_page.browser, review_page.page  # the same Chromium fixtures
 FPS = 25  # the review clip's rate (tests/clips.py)
@@ -31,9 +34,8 @@ SAMPLER = """() => {
 }"""
 
 
-# The pixels of the picture shown (RGBA, row by row).
-SHOWN = """() => {
-  const img = document.getElementById("picture");
+# The pixels of a picture at its own size (RGBA, row by row).
+PIXELS = """img => {
   const canvas = document.createElement("canvas");
   [canvas.width, canvas.height] = [img.naturalWidth, img.naturalHeight];
   const context = canvas.getContext("2d");
@@ -122,10 +124,47 @@ def test_playing_the_preview_shows_only_output_and_skips_frames_to_keep_time(pag
         )
         assert asked and all("output=1" in url for url in asked)  # never the original
         assert page.evaluate('document.getElementById("picture").src').startswith("blob:")  # played
-        shown = page.evaluate(SHOWN)
+        shown = page.locator("#picture").evaluate(PIXELS)
     finally:
         server.stop()
     picture = np.asarray(shown, np.uint8).reshape(192, 256, 4)[..., :3]
     original = _frames(src)[-1]
     face = faces[VIDEO_FRAMES - 1][VIDEO_CLEAR]
     assert covered_fraction(original, picture, face, tol=24, color=WHITE) >= 0.9  # the face painted
+
+
+def test_track_cards_in_time_order_show_each_face_sharp_where_it_is_largest(page, tmp_path):
+    src = tmp_path / "clip.mp4"
+    faces = review_video(src)
+    clear = np.asarray([faces[i][VIDEO_CLEAR] for i in range(6, VIDEO_FRAMES)], np.float32)
+    clear[17 - 6] += [-15, -15, 15, 15]  # the clear face's largest box: frame 17, 80 px tall
+    hidden = np.asarray([faces[i][VIDEO_HIDDEN] for i in range(9, VIDEO_FRAMES)], np.float32)
+    regions = Regions.concat(
+        [
+            Regions(clear, 0.9, "full", np.arange(6, VIDEO_FRAMES), 5),  # found first, larger id
+            Regions(hidden, 0.9, "full", np.arange(9, VIDEO_FRAMES), 2),
+        ]
+    )
+    size, sha = fingerprint(src)
+    out = str(tmp_path / "out" / "clip.mp4")
+    entry = FileEntry(str(src), out, "video", 256, 192, VIDEO_FRAMES, regions, size=size, sha256=sha)
+    server, _ = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        cards = page.locator(".card")
+        sync_api.expect(cards).to_have_count(2)
+        assert [cards.nth(i).get_attribute("data-track") for i in range(2)] == ["5", "2"]  # by first frame
+        thumb = page.locator('.card[data-track="5"] img.thumb')
+        page.wait_for_function("() => document.querySelector('.card[data-track=\"5\"] img').complete")
+        assert thumb.evaluate("img => getComputedStyle(img).filter") == "none"  # not blurred
+        shown = np.asarray(thumb.evaluate(PIXELS), np.uint8)
+    finally:
+        server.stop()
+    x1, y1, x2, y2 = (int(round(float(v))) for v in clear[17 - 6])
+    pad = max(x2 - x1, y2 - y1) // 4
+    x1, y1, x2, y2 = max(x1 - pad, 0), max(y1 - pad, 0), min(x2 + pad, 256), min(y2 + pad, 192)
+    height, width = y2 - y1, x2 - x1
+    picture = shown.reshape(height, width, 4)[..., :3].astype(int)  # every pixel of the crop: native
+    frames = _frames(src)
+    assert np.abs(picture - frames[17][y1:y2, x1:x2]).mean() < 6  # the face on its largest frame
+    assert np.abs(picture - frames[14][y1:y2, x1:x2]).mean() > 12  # not on the track's middle one

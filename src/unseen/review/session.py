@@ -46,7 +46,6 @@ from .follow import follow
 from .frames import FrameSource
 
 PHOTOS_KEPT = 4  # decoded photos held for the page (the one shown and its neighbours)
-THUMB = 96  # track cards' pictures fit in this many pixels
 FOLLOW_MOST = 64  # frames followed per request: the page asks again, so a person can stop it between
 
 
@@ -147,16 +146,15 @@ class ReviewSession:
         return anonymise(pixels, self.options, regions=painted(entry, self.options, frame)).image
 
     def crop(self, index: int, frame: int, box: tuple[int, int, int, int]) -> np.ndarray:
-        """A small picture of ``box`` (and a little around it) on ``frame``: a video track's card."""
+        """``box`` (and a little around it) on ``frame`` at the picture's own resolution: a video
+        track's card, sharp enough to tell who it is (the page shows it small)."""
         pixels = self.picture(index, frame)
         x1, y1, x2, y2 = box
         pad = max(x2 - x1, y2 - y1) // 4
         h, w = pixels.shape[:2]
         x1, x2 = sorted((min(max(x1 - pad, 0), w - 1), min(max(x2 + pad, 1), w)))
         y1, y2 = sorted((min(max(y1 - pad, 0), h - 1), min(max(y2 + pad, 1), h)))
-        crop = pixels[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1)]
-        step = max(1, int(np.ceil(max(crop.shape[:2]) / THUMB)))
-        return np.ascontiguousarray(crop[::step, ::step])
+        return np.ascontiguousarray(pixels[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1)])
 
     def _source(self, index: int, entry: FileEntry) -> FrameSource:
         with self._lock:

@@ -613,6 +613,8 @@ function visible() {
   return derived().groups.filter((g) => shown(state.regions[g[0]])).map((g) => [state.regions[g[0]], g[0], g]);
 }
 
+const boxArea = (b) => (b[2] - b[0]) * (b[3] - b[1]);
+
 // Mirrors unseen.count.same_face: two boxes are one face when they share half the smaller one's
 // area and neither is 3 times the other's size. The page only shows them together; the regions
 // file keeps every box, and Export paints every one.
@@ -620,10 +622,9 @@ function sameFace(a, b) {
   const ix = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
   const iy = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
   if (ix <= 0 || iy <= 0) return false;
-  const area = (c) => (c[2] - c[0]) * (c[3] - c[1]);
   const size = (c) => Math.max(c[2] - c[0], c[3] - c[1]);
   const ratio = size(a) / size(b);
-  return (ix * iy) / Math.max(Math.min(area(a), area(b)), 1e-6) >= 0.5 && ratio > 1 / 3 && ratio < 3;
+  return (ix * iy) / Math.max(Math.min(boxArea(a), boxArea(b)), 1e-6) >= 0.5 && ratio > 1 / 3 && ratio < 3;
 }
 
 // A photo's regions in groups of one face's boxes with one action (suggestions stay apart).
@@ -1407,7 +1408,8 @@ function drawPlay() {
   $("play-label").textContent = run ? `playing at ${+state.info.fps.toFixed(2)} fps${skipped}` : playing.said;
 }
 
-// The tracks of the video, each with its regions in frame order (one pass over all regions).
+// The tracks of the video in time order (by first frame), each with its regions in frame order
+// and its best sighting (the largest box, then the surest): its card's picture.
 function tracks() {
   const by = new Map();
   for (const r of state.regions) {
@@ -1421,7 +1423,8 @@ function tracks() {
     t.last = t.regions[t.regions.length - 1].frame;
     t.kept = t.regions.filter((r) => r.action === "keep").length;
     t.count = t.regions.length;
-    t.middle = t.regions[Math.floor(t.count / 2)];
+    const larger = (a, b) => boxArea(b.box) - boxArea(a.box) || b.score - a.score;
+    t.best = t.regions.reduce((a, b) => (larger(a, b) > 0 ? b : a));
   }
   return [...by.values()].sort((a, b) => a.first - b.first || a.id - b.id);
 }
@@ -1431,7 +1434,7 @@ let shownTracks = "";
 // Track cards; rebuilt only when a track changed (stepping through frames keeps the pictures).
 function renderTracks(list) {
   const box = $("tracks");
-  const key = JSON.stringify([state.index, state.track, list.map((t) => [t.id, t.first, t.last, t.kept, t.count])]);
+  const key = JSON.stringify([state.index, state.track, list.map((t) => [t.id, t.first, t.last, t.kept, t.count, t.best.frame, t.best.box])]);
   if (key === shownTracks) return;
   shownTracks = key;
   box.replaceChildren();
@@ -1442,9 +1445,9 @@ function renderTracks(list) {
     const img = document.createElement("img");
     img.className = "thumb";
     img.alt = `track ${t.id}`;
-    img.title = "hold the mouse over it to see the face";
-    const [x1, y1, x2, y2] = t.middle.box.map(Math.round);
-    const crop = new URLSearchParams({ frame: t.middle.frame, box: `${x1},${y1},${x2},${y2}` });
+    img.title = `track ${t.id} on frame ${t.best.frame + 1}, where it is largest`;
+    const [x1, y1, x2, y2] = t.best.box.map(Math.round);
+    const crop = new URLSearchParams({ frame: t.best.frame, box: `${x1},${y1},${x2},${y2}` });
     img.src = `/api/files/${state.index}/crop?${crop}`;
     const label = document.createElement("span");
     label.textContent = `track ${t.id} · frames ${t.first}–${t.last}`;
