@@ -8,12 +8,14 @@ import time
 
 import numpy as np
 import test_review_page as review_page
-from review_media import VIDEO_CLEAR, VIDEO_FRAMES, VIDEO_HIDDEN, review_video
+from review_media import VIDEO_CLEAR, VIDEO_FRAMES, VIDEO_HIDDEN, VIDEO_WEAK, review_video
 from scenes import covered_fraction
-from test_review_page import WHITE, _frames, _open, _serve, _tracked_clip, sync_api
+from test_review_page import WHITE, _export, _frames, _open, _serve, _tracked_clip, sync_api
 
-from unseen.regions import Regions
-from unseen.regions_file import FileEntry, fingerprint
+from unseen.api import Options
+from unseen.regions import Regions, iou_matrix
+from unseen.regions_file import FileEntry, fingerprint, load_document
+from unseen.review.detection import detect_video
 
 browser, page = review_page.browser, review_page.page  # the same Chromium fixtures
 FPS = 25  # the review clip's rate (tests/clips.py)
@@ -168,3 +170,39 @@ def test_track_cards_in_time_order_show_each_face_sharp_where_it_is_largest(page
     frames = _frames(src)
     assert np.abs(picture - frames[17][y1:y2, x1:x2]).mean() < 6  # the face on its largest frame
     assert np.abs(picture - frames[14][y1:y2, x1:x2]).mean() > 12  # not on the track's middle one
+
+
+def test_an_accepted_suggestion_covers_its_face_before_and_after_its_keyframe(page, tmp_path):
+    """The weak face stands still through the clip, but was suggested on one keyframe only (8):
+    accepted there, it is painted in every frame of the export."""
+    src = tmp_path / "clip.mp4"
+    faces = review_video(src)
+    entry = detect_video(src, tmp_path / "out" / "clip.mp4", Options())
+    weak = (entry.actions == "suggested") & (
+        iou_matrix(entry.regions.boxes, faces[0][VIDEO_WEAK : VIDEO_WEAK + 1])[:, 0] > 0.4
+    )
+    assert 8 in entry.regions.frame[weak].tolist()
+    alone = ~weak | (entry.regions.frame == 8)
+    entry.regions, entry.actions = entry.regions[alone], entry.actions[alone]
+    chosen = int(np.flatnonzero(weak[alone] & (entry.regions.frame == 8))[0])
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        for _ in range(int((entry.actions == "suggested").sum())):
+            page.keyboard.press("n")
+            if page.locator(f'#overlay rect.selected[data-index="{chosen}"]').count():
+                break
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 9 / {VIDEO_FRAMES}")
+        page.keyboard.press("a")
+        status = page.locator("#status")
+        # said once every frame is saved
+        sync_api.expect(status).to_have_text(re.compile(r"^accepted over \d+ frames"), timeout=20_000)
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 9 / {VIDEO_FRAMES}")  # back there
+        saved = load_document(path).files[0]
+        accepted = saved.regions.track == saved.regions.track.max()
+        assert sorted(saved.regions.frame[accepted].tolist()) == list(range(VIDEO_FRAMES))
+        _export(page)
+    finally:
+        server.stop()
+    for i, (a, b) in enumerate(zip(_frames(src), _frames(tmp_path / "out" / "clip.mp4"), strict=True)):
+        assert covered_fraction(a, b, faces[i][VIDEO_WEAK], tol=24, color=WHITE) >= 0.9, f"frame {i}"

@@ -301,6 +301,7 @@ function reselect(record) {
 }
 
 function replay(from, to, which) {
+  if (state.following) return; // the step being followed is not finished
   const step = from.pop();
   if (!step) return;
   state.chosen = new Set();
@@ -431,15 +432,48 @@ function accept() {
     return;
   }
   const r = selectedRegion();
-  if (!r || r.action !== "suggested") return;
-  // In a video, the same face's suggestions on nearby keyframes become one drawn track.
+  if (!r || r.action !== "suggested" || state.following) return;
+  pause();
+  // In a video, the same face's suggestions on nearby keyframes become one drawn track ...
   const track = nextTrackId();
-  const keys = chain(r).map(copy);
+  const keys = chain(r).map(copy).sort((a, b) => a.frame - b.frame);
   const drawn = keys.map((k) => ({ ...k, action: "obscure", source: "manual", track }));
+  const accepted = drawn[keys.findIndex((k) => same(k, r))];
   state.track = track;
   commit([{ op: "replace", regions: keys.map((k, i) => [k, drawn[i]]) }, { op: "interpolate", track }], {
-    select: drawn[0],
+    select: accepted,
   });
+  extendAccepted(drawn[0], drawn[drawn.length - 1], accepted);
+}
+
+// ... which is then followed from its first key back and from its last on, for as long as the face
+// is found (a suggestion is only a keyframe's: the face is there before and after it). Part of the
+// accept's undo step; Esc stops it.
+async function extendAccepted(first, last, accepted) {
+  const edit = state.undo[state.undo.length - 1];
+  const index = state.index;
+  const run = { stop: false };
+  state.following = run;
+  status("accepted; following the face before and after it… (Esc stops)");
+  draw();
+  let added = 0;
+  try {
+    for (const [start, step] of [[first, -1], [last, 1]]) {
+      if (!run.stop) added += (await followFrom(start, step, run, edit)).added;
+    }
+  } catch (err) {
+    status(`following the accepted face failed: ${err.message}`, true);
+  } finally {
+    state.following = null;
+  }
+  if (state.index !== index) return;
+  storeHistory();
+  showFrame(accepted.frame);
+  reselect(accepted);
+  draw();
+  await saving;
+  const frames = state.regions.filter((r) => r.track === accepted.track).length;
+  status(`accepted over ${frames} frame${frames === 1 ? "" : "s"} (followed ${added}${run.stop ? ", stopped" : ""})`);
 }
 
 function iou(a, b) {
@@ -518,73 +552,88 @@ function canFollow() {
   return isVideo() && !state.following && r !== undefined && r.source === "manual" && r.track >= 0;
 }
 
-// Follow the selected drawn region through the next (step 1) or previous (-1) frames, a chunk at a
-// time, adding each box to its track, until stopped, at the video's end, at a frame drawn by hand,
-// or where the server stops (the face lost, or out of the picture).
-// The whole run is one undoable step; each chunk is saved as it comes.
+// Follow the selected drawn region through the next (step 1) or previous (-1) frames until stopped
+// (see followFrom). The whole run is one undoable step; each chunk is saved as it comes.
 async function follow(step) {
   pause();
   if (!canFollow()) return;
   const start = selectedRegion();
-  const { track, action } = start;
   const index = state.index;
   const edit = { ops: [], undo: [] }; // the whole run is one step
   const run = { stop: false };
   state.following = run;
-  state.track = track;
-  let at = { frame: start.frame, box: start.box };
-  let added = 0;
-  let ended = false;
+  state.track = start.track;
   status("following… (Esc stops)");
   draw();
+  let done = { added: 0, at: start, ended: false };
   try {
-    while (!run.stop && !ended) {
-      const body = { frame: at.frame, box: at.box, step, count: FOLLOW_CHUNK };
-      const { boxes } = await api("POST", `/api/files/${index}/follow`, body);
-      if (run.stop || state.index !== index) break;
-      ended = boxes.length < FOLLOW_CHUNK;
-      const ops = [];
-      for (const b of boxes) {
-        const there = state.regions.filter((r) => r.track === track && r.frame === b.frame);
-        if (there.some((r) => r.source === "manual")) {
-          ended = true; // a key the person drew: theirs wins
-          break;
-        }
-        if (there.length) ops.push({ op: "remove", regions: there.map(copy) });
-        ops.push({ op: "add", regions: [{ box: b.box, score: 1, source: "manual", frame: b.frame, track, action }] });
-        at = b;
-        added += 1;
-      }
-      if (!ops.length) break;
-      edit.undo = [...apply(ops), ...edit.undo];
-      edit.ops.push(...ops);
-      send(ops);
-      state.frame = at.frame;
-      state.selected = state.regions.findIndex((r) => r.track === track && r.frame === at.frame);
-      draw();
-    }
+    done = await followFrom(start, step, run, edit);
   } catch (err) {
     status(`following failed: ${err.message}`, true);
   } finally {
     state.following = null;
   }
   if (state.index !== index) return;
-  if (added) {
-    if (state.reviewed) {
-      const unmark = { op: "reviewed", value: false };
-      edit.undo = [...apply([unmark]), ...edit.undo];
-      edit.ops.push(unmark);
-      send([unmark]);
-    }
+  if (done.added) {
+    unmarkReviewed(edit);
     state.undo.push(edit);
     state.redo = [];
     storeHistory();
   }
   draw();
   await saving;
+  const { added, at, ended } = done;
   const inside = step > 0 ? at.frame < state.info.frames - 1 : at.frame > 0; // the video goes on
   const why = run.stop ? " (stopped)" : ended && inside ? " (the face was lost or left the picture)" : "";
   status(`followed ${added} frame${added === 1 ? "" : "s"}${why}`);
+}
+
+// Follow drawn region ``start`` through the frames after (step 1) or before (-1) it, a chunk at a
+// time, adding each box to its track, until ``run.stop``, the video's end, a frame drawn by hand, or
+// where the server stops (the face lost, or out of the picture); the frame shown goes along. The
+// operations and their undo are added to ``edit``. Returns the frames added, the last box, and
+// whether the face (or the video) ended.
+async function followFrom(start, step, run, edit) {
+  const { track, action } = start;
+  const index = state.index;
+  let at = { frame: start.frame, box: start.box };
+  let added = 0;
+  let ended = false;
+  while (!run.stop && !ended) {
+    const body = { frame: at.frame, box: at.box, step, count: FOLLOW_CHUNK };
+    const { boxes } = await api("POST", `/api/files/${index}/follow`, body);
+    if (run.stop || state.index !== index) break;
+    ended = boxes.length < FOLLOW_CHUNK;
+    const ops = [];
+    for (const b of boxes) {
+      const there = state.regions.filter((r) => r.track === track && r.frame === b.frame);
+      if (there.some((r) => r.source === "manual")) {
+        ended = true; // a key the person drew: theirs wins
+        break;
+      }
+      if (there.length) ops.push({ op: "remove", regions: there.map(copy) });
+      ops.push({ op: "add", regions: [{ box: b.box, score: 1, source: "manual", frame: b.frame, track, action }] });
+      at = b;
+      added += 1;
+    }
+    if (!ops.length) break;
+    edit.undo = [...apply(ops), ...edit.undo];
+    edit.ops.push(...ops);
+    send(ops);
+    state.frame = at.frame;
+    state.selected = state.regions.findIndex((r) => r.track === track && r.frame === at.frame);
+    draw();
+  }
+  return { added, at, ended };
+}
+
+// An edit step that changed regions: the file is no longer reviewed (one more operation in it).
+function unmarkReviewed(edit) {
+  if (!state.reviewed) return;
+  const unmark = { op: "reviewed", value: false };
+  edit.undo = [...apply([unmark]), ...edit.undo];
+  edit.ops.push(unmark);
+  send([unmark]);
 }
 
 function stopFollowing() {
