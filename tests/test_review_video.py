@@ -10,7 +10,7 @@ import numpy as np
 import test_review_page as review_page
 from review_media import VIDEO_CLEAR, VIDEO_FRAMES, VIDEO_HIDDEN, VIDEO_WEAK, review_video
 from scenes import covered_fraction
-from test_review_page import WHITE, _export, _frames, _open, _serve, _tracked_clip, sync_api
+from test_review_page import WHITE, _export, _frames, _open, _saved, _serve, _tracked_clip, sync_api
 
 from unseen.api import Options
 from unseen.regions import Regions, iou_matrix
@@ -206,3 +206,46 @@ def test_an_accepted_suggestion_covers_its_face_before_and_after_its_keyframe(pa
         server.stop()
     for i, (a, b) in enumerate(zip(_frames(src), _frames(tmp_path / "out" / "clip.mp4"), strict=True)):
         assert covered_fraction(a, b, faces[i][VIDEO_WEAK], tol=24, color=WHITE) >= 0.9, f"frame {i}"
+
+
+def test_two_tracks_of_one_face_show_as_one_region_and_are_kept_at_once(page, tmp_path):
+    """The clear face was tracked twice (its whole box and a box over its eyes): on every frame the
+    page shows it as one region, and keeping that keeps both tracks; the file keeps both."""
+    src = tmp_path / "clip.mp4"
+    faces = review_video(src)
+    frames = np.arange(VIDEO_FRAMES)
+    whole = np.asarray([faces[i][VIDEO_CLEAR] for i in frames], np.float32)
+    eyes = whole + [5, 8, -5, 0]
+    eyes[:, 3] = (whole[:, 1] + whole[:, 3]) / 2
+    hidden = np.asarray([faces[i][VIDEO_HIDDEN] for i in frames], np.float32)
+    regions = Regions.concat(
+        [Regions(b, 0.9, "full", frames, t) for t, b in enumerate([whole, eyes, hidden])]
+    )
+    size, sha = fingerprint(src)
+    out = tmp_path / "out" / "clip.mp4"
+    entry = FileEntry(str(src), str(out), "video", 256, 192, VIDEO_FRAMES, regions, size=size, sha256=sha)
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        group = page.locator("#overlay rect.region.group")
+        for frame in (0, 10):
+            sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame {frame + 1} / {VIDEO_FRAMES}")
+            sync_api.expect(page.locator("#overlay rect.region")).to_have_count(2)
+            sync_api.expect(group).to_have_attribute("data-members", f"{frame},{VIDEO_FRAMES + frame}")
+            sync_api.expect(page.locator("#shown-label")).to_have_text("2 shown for 3 boxes")
+            page.keyboard.press("Shift+ArrowRight")
+        group.click()
+        page.keyboard.press("k")
+        sync_api.expect(group).to_have_class(re.compile("keep"))
+        _saved(page)
+        saved = load_document(path).files[0]
+        assert len(saved.regions) == 3 * VIDEO_FRAMES  # both tracks still apart in the file
+        for track, action in enumerate(["keep", "keep", "obscure"]):
+            assert set(saved.actions[saved.regions.track == track].tolist()) == {action}
+        _export(page)
+    finally:
+        server.stop()
+    for i, (a, b) in enumerate(zip(_frames(src), _frames(out), strict=True)):
+        x1, y1, x2, y2 = (int(v) for v in faces[i][VIDEO_CLEAR])
+        assert np.abs(a[y1:y2, x1:x2].astype(int) - b[y1:y2, x1:x2]).mean() < 8, f"kept face, frame {i}"
+        assert covered_fraction(a, b, faces[i][VIDEO_HIDDEN], tol=24, color=WHITE) >= 0.9, f"frame {i}"

@@ -652,14 +652,24 @@ function svgPoint(event) {
 }
 
 // The regions shown on the picture, each as [region, index, members]: those the score and size
-// filter lets through (a region drawn by hand always shows), and in a photo the boxes of one face
-// (several passes found it) as one region, members its indices (the largest box first).
+// filter lets through (a region drawn by hand always shows), and the boxes of one face on one frame
+// (several passes or tracks found it) as one region, members its indices (the largest box first).
 function visible() {
   const shown = (r) => r.source === "manual" || (r.score >= filter.score && Math.max(r.box[2] - r.box[0], r.box[3] - r.box[1]) >= filter.size);
-  if (isVideo()) {
-    return (derived().byFrame.get(state.frame) || []).map((i) => [state.regions[i], i, [i]]).filter(([r]) => shown(r));
+  return frameGroups().filter((g) => shown(state.regions[g[0]])).map((g) => [state.regions[g[0]], g[0], g]);
+}
+
+// The groups of the frame shown (a photo's only one), made once per frame and edit. In a video a
+// drawn track's regions stay apart: their keys are moved and followed one by one.
+function frameGroups() {
+  const views = derived();
+  if (!isVideo()) return views.groups;
+  if (!views.frameGroups.has(state.frame)) {
+    const here = views.byFrame.get(state.frame) || [];
+    const alone = here.filter((i) => isDrawn(state.regions[i])).map((i) => [i]);
+    views.frameGroups.set(state.frame, [...faceGroups(here.filter((i) => !isDrawn(state.regions[i]))), ...alone]);
   }
-  return derived().groups.filter((g) => shown(state.regions[g[0]])).map((g) => [state.regions[g[0]], g[0], g]);
+  return views.frameGroups.get(state.frame);
 }
 
 const boxArea = (b) => (b[2] - b[0]) * (b[3] - b[1]);
@@ -676,39 +686,41 @@ function sameFace(a, b) {
   return (ix * iy) / Math.max(Math.min(boxArea(a), boxArea(b)), 1e-6) >= 0.5 && ratio > 1 / 3 && ratio < 3;
 }
 
-// A photo's regions in groups of one face's boxes with one action (suggestions stay apart).
-function photoGroups() {
-  const parent = state.regions.map((_, i) => i);
-  const root = (k) => (parent[k] === k ? k : (parent[k] = root(parent[k])));
-  const found = state.regions.map((r, i) => [r, i]).filter(([r]) => r.action !== "suggested");
+// Regions ``indices`` (of one picture) in groups of one face's boxes with one action (suggestions
+// stay apart).
+function faceGroups(indices) {
+  const parent = new Map(indices.map((i) => [i, i]));
+  const root = (k) => (parent.get(k) === k ? k : (parent.set(k, root(parent.get(k))), parent.get(k)));
+  const found = indices.map((i) => [state.regions[i], i]).filter(([r]) => r.action !== "suggested");
   for (let a = 0; a < found.length; a++) {
     for (let b = a + 1; b < found.length; b++) {
       const [ra, ia] = found[a];
       const [rb, ib] = found[b];
-      if (ra.action === rb.action && sameFace(ra.box, rb.box)) parent[root(ia)] = root(ib);
+      if (ra.action === rb.action && sameFace(ra.box, rb.box)) parent.set(root(ia), root(ib));
     }
   }
   const by = new Map();
-  state.regions.forEach((_, i) => {
+  indices.forEach((i) => {
     const k = root(i);
     if (!by.has(k)) by.set(k, []);
     by.get(k).push(i);
   });
-  const area = (i) => { const b = state.regions[i].box; return (b[2] - b[0]) * (b[3] - b[1]); };
-  return [...by.values()].map((g) => g.sort((i, j) => area(j) - area(i)));
+  return [...by.values()].map((g) => g.sort((i, j) => boxArea(state.regions[j].box) - boxArea(state.regions[i].box)));
 }
+
+// A region a person drew (or one filled in between a drawn track's keys).
+const isDrawn = (r) => r.source === "manual" || (r.source === "interpolated" && derived().drawnTracks.has(r.track));
 
 // The regions to obscure painted over kept region ``k`` (indices): on its frame, overlapping it, and
 // not merely another box of the same face found by a detector, which gives way to it (the rule of
 // unseen.render.painted: a neighbour's face, or a region a person drew, stays painted over it).
 function coveringKept(k) {
   const kept = state.regions[k];
-  const { byFrame, drawnTracks } = derived();
-  const drawn = (r) => r.source === "manual" || (r.source === "interpolated" && drawnTracks.has(r.track));
+  const { byFrame } = derived();
   const overlaps = (a, b) => Math.min(a[2], b[2]) > Math.max(a[0], b[0]) && Math.min(a[3], b[3]) > Math.max(a[1], b[1]);
   return (byFrame.get(kept.frame) || []).filter((i) => {
     const r = state.regions[i];
-    return r.action === "obscure" && overlaps(r.box, kept.box) && (drawn(r) || !sameFace(r.box, kept.box));
+    return r.action === "obscure" && overlaps(r.box, kept.box) && (isDrawn(r) || !sameFace(r.box, kept.box));
   });
 }
 
@@ -734,7 +746,8 @@ function derived() {
       byFrame.get(r.frame).push(i);
     });
     const drawnTracks = new Set(state.regions.filter((r) => r.source === "manual" && r.track >= 0).map((r) => r.track));
-    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks(), groups: isVideo() ? [] : photoGroups(), drawnTracks };
+    const groups = isVideo() ? [] : faceGroups(state.regions.map((_, i) => i));
+    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks(), groups, frameGroups: new Map(), drawnTracks };
   }
   return views;
 }
@@ -1365,10 +1378,14 @@ function seek(frame) {
   draw();
 }
 
-// Frame ``frame`` is the one shown; the selected track's region on it is selected.
+// Frame ``frame`` is the one shown; the selected track's region on it is selected, with the other
+// boxes of its face there.
 function showFrame(frame) {
   state.frame = Math.min(Math.max(frame, 0), state.info.frames - 1);
-  state.selected = state.regions.findIndex((r) => r.frame === state.frame && state.track !== null && r.track === state.track);
+  if (state.track === null) return (state.selected = -1);
+  state.selected = state.regions.findIndex((r) => r.frame === state.frame && r.track === state.track);
+  const group = frameGroups().find((g) => g.includes(state.selected)) || [];
+  state.chosen = new Set(group.length > 1 ? group : []);
 }
 
 // ------------------------------------------------------------------------------------ playback
