@@ -20,19 +20,19 @@ from unseen.review.detection import detect_video
 browser, page = review_page.browser, review_page.page  # the same Chromium fixtures
 FPS = 25  # the review clip's rate (tests/clips.py)
 
-# Each animation frame: when, the frame of the picture shown, the frame whose regions are drawn,
-# the left edge of the region drawn, and whether the picture is a played one.
+# Each picture shown (its address changes with it): when, its frame, the frame whose regions are
+# drawn, and the left edge of the region drawn (read once the page has drawn them).
 SAMPLER = """() => {
   window.played = [];
   window.pressed = performance.now();
+  const img = document.getElementById("picture");
   const sample = () => {
-    const img = document.getElementById("picture");
     const frame = Number(new URLSearchParams(img.dataset.url.split("?")[1]).get("frame"));
     const rect = document.querySelector("#overlay rect.region");
     window.played.push([performance.now(), frame, state.frame, rect && Number(rect.getAttribute("x"))]);
-    requestAnimationFrame(sample);
   };
-  requestAnimationFrame(sample);
+  sample();
+  new MutationObserver(sample).observe(img, { attributes: true, attributeFilter: ["data-url"] });
 }"""
 
 
@@ -86,6 +86,7 @@ def test_space_plays_the_clip_at_its_rate_with_its_regions(page, tmp_path):
 
         page.keyboard.press(" ")  # at the end: from the start again
         sync_api.expect(page.locator("#play")).to_have_text("Pause")
+        sync_api.expect(page.locator("#frame-label")).not_to_have_text(last)
         page.keyboard.press("ArrowRight")  # a step pauses
         sync_api.expect(page.locator("#play")).to_have_text("Play")
         stopped = page.locator("#frame-label").text_content()

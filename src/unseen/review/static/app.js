@@ -1413,13 +1413,13 @@ async function play() {
   if (!isVideo() || playing.run || sweep.on || state.following) return;
   const { frames, fps } = state.info;
   const index = state.index;
-  if (state.frame >= frames - 1) showFrame(0); // at the end: from the start
+  const again = state.frame >= frames - 1; // at the end: from the start
   const run = { stop: false, shown: 0, skipped: 0 };
   playing.run = run;
   const start = performance.now();
-  const first = state.frame;
+  const first = again ? 0 : state.frame;
   const dueAt = (f) => start + ((f - first) * 1000) / fps;
-  let last = first;
+  let last = again ? -1 : first; // the frame shown last
   let lag = 0; // milliseconds the last frame took to come
   drawPlay();
   try {
