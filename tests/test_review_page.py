@@ -418,7 +418,8 @@ def test_video_review_keep_track_draw_on_two_frames_export(page, tmp_path):
                 break
         sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 17 / {VIDEO_FRAMES}")
         page.keyboard.press("a")  # ... accepted with its neighbours on keyframes 0, 8 and 23
-        _saved(page)
+        accepted = f"accepted over {VIDEO_FRAMES} frames (followed 0)"  # nothing before 0 or after 23
+        sync_api.expect(page.locator("#status")).to_have_text(accepted)
         sync_api.expect(page.locator(".card")).to_have_count(3)
         # The server filled the drawn tracks from the operations exactly as the page did.
         assert _key(page.evaluate("state.regions")) == _key(load_document(path).files[0].records())

@@ -27,7 +27,9 @@ class FrameSource:
 
     def __init__(self, path: str | Path, frames: int) -> None:
         self.path = Path(path)
-        self.turns = -(probe(self.path).rotation // 90)
+        info = probe(self.path)
+        self.turns = -(info.rotation // 90)
+        self.fps = info.fps  # the page plays the video at this rate
         self._lock = threading.Lock()
         self._container: av.container.InputContainer | None = None
         self._decoded: Iterator[av.VideoFrame] | None = None

@@ -46,7 +46,6 @@ from .follow import follow
 from .frames import FrameSource
 
 PHOTOS_KEPT = 4  # decoded photos held for the page (the one shown and its neighbours)
-THUMB = 96  # track cards' pictures fit in this many pixels
 FOLLOW_MOST = 64  # frames followed per request: the page asks again, so a person can stop it between
 
 
@@ -103,9 +102,13 @@ class ReviewSession:
             return [self._summary(i) for i in range(len(self.doc.files))]
 
     def view(self, index: int) -> tuple[FileEntry, dict[str, Any]]:
-        """The entry at ``index`` and its summary, of one version (KeyError if there is none)."""
+        """The entry at ``index`` and its summary, of one version (KeyError if there is none); a
+        video's with its frame rate (the page plays it at that rate)."""
         with self._edit_lock:
-            return self.entry(index), self._summary(index)
+            entry, summary = self.entry(index), self._summary(index)
+        if entry.kind == "video":
+            summary["fps"] = self._source(index, entry).fps
+        return entry, summary
 
     def edit(self, index: int, body: Any) -> dict[str, Any]:
         """Apply the page's operations (see :mod:`unseen.review.edits`) to a file's entry and save the
@@ -143,24 +146,26 @@ class ReviewSession:
         return anonymise(pixels, self.options, regions=painted(entry, self.options, frame)).image
 
     def crop(self, index: int, frame: int, box: tuple[int, int, int, int]) -> np.ndarray:
-        """A small picture of ``box`` (and a little around it) on ``frame``: a video track's card."""
+        """``box`` (and a little around it) on ``frame`` at the picture's own resolution: a video
+        track's card, sharp enough to tell who it is (the page shows it small)."""
         pixels = self.picture(index, frame)
         x1, y1, x2, y2 = box
         pad = max(x2 - x1, y2 - y1) // 4
         h, w = pixels.shape[:2]
         x1, x2 = sorted((min(max(x1 - pad, 0), w - 1), min(max(x2 + pad, 1), w)))
         y1, y2 = sorted((min(max(y1 - pad, 0), h - 1), min(max(y2 + pad, 1), h)))
-        crop = pixels[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1)]
-        step = max(1, int(np.ceil(max(crop.shape[:2]) / THUMB)))
-        return np.ascontiguousarray(crop[::step, ::step])
+        return np.ascontiguousarray(pixels[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1)])
+
+    def _source(self, index: int, entry: FileEntry) -> FrameSource:
+        with self._lock:
+            source = self._videos.get(index)
+            if source is None:
+                source = self._videos[index] = FrameSource(entry.input, entry.frames)
+            return source
 
     def _pixels(self, index: int, entry: FileEntry, frame: int) -> np.ndarray:
         if entry.kind == "video":
-            with self._lock:
-                source = self._videos.get(index)
-                if source is None:
-                    source = self._videos[index] = FrameSource(entry.input, entry.frames)
-            return source.frame(frame)
+            return self._source(index, entry).frame(frame)
         with self._lock:
             pixels = self._photos.get(index)
             if pixels is not None:

@@ -301,6 +301,7 @@ function reselect(record) {
 }
 
 function replay(from, to, which) {
+  if (state.following) return; // the step being followed is not finished
   const step = from.pop();
   if (!step) return;
   state.chosen = new Set();
@@ -431,15 +432,48 @@ function accept() {
     return;
   }
   const r = selectedRegion();
-  if (!r || r.action !== "suggested") return;
-  // In a video, the same face's suggestions on nearby keyframes become one drawn track.
+  if (!r || r.action !== "suggested" || state.following) return;
+  pause();
+  // In a video, the same face's suggestions on nearby keyframes become one drawn track ...
   const track = nextTrackId();
-  const keys = chain(r).map(copy);
+  const keys = chain(r).map(copy).sort((a, b) => a.frame - b.frame);
   const drawn = keys.map((k) => ({ ...k, action: "obscure", source: "manual", track }));
+  const accepted = drawn[keys.findIndex((k) => same(k, r))];
   state.track = track;
   commit([{ op: "replace", regions: keys.map((k, i) => [k, drawn[i]]) }, { op: "interpolate", track }], {
-    select: drawn[0],
+    select: accepted,
   });
+  extendAccepted(drawn[0], drawn[drawn.length - 1], accepted);
+}
+
+// ... which is then followed from its first key back and from its last on, for as long as the face
+// is found (a suggestion is only a keyframe's: the face is there before and after it). Part of the
+// accept's undo step; Esc stops it.
+async function extendAccepted(first, last, accepted) {
+  const edit = state.undo[state.undo.length - 1];
+  const index = state.index;
+  const run = { stop: false };
+  state.following = run;
+  status("accepted; following the face before and after it… (Esc stops)");
+  draw();
+  let added = 0;
+  try {
+    for (const [start, step] of [[first, -1], [last, 1]]) {
+      if (!run.stop) added += (await followFrom(start, step, run, edit)).added;
+    }
+  } catch (err) {
+    status(`following the accepted face failed: ${err.message}`, true);
+  } finally {
+    state.following = null;
+  }
+  if (state.index !== index) return;
+  storeHistory();
+  showFrame(accepted.frame);
+  reselect(accepted);
+  draw();
+  await saving;
+  const frames = state.regions.filter((r) => r.track === accepted.track).length;
+  status(`accepted over ${frames} frame${frames === 1 ? "" : "s"} (followed ${added}${run.stop ? ", stopped" : ""})`);
 }
 
 function iou(a, b) {
@@ -518,72 +552,88 @@ function canFollow() {
   return isVideo() && !state.following && r !== undefined && r.source === "manual" && r.track >= 0;
 }
 
-// Follow the selected drawn region through the next (step 1) or previous (-1) frames, a chunk at a
-// time, adding each box to its track, until stopped, at the video's end, at a frame drawn by hand,
-// or where the server stops (the face lost, or out of the picture).
-// The whole run is one undoable step; each chunk is saved as it comes.
+// Follow the selected drawn region through the next (step 1) or previous (-1) frames until stopped
+// (see followFrom). The whole run is one undoable step; each chunk is saved as it comes.
 async function follow(step) {
+  pause();
   if (!canFollow()) return;
   const start = selectedRegion();
-  const { track, action } = start;
   const index = state.index;
   const edit = { ops: [], undo: [] }; // the whole run is one step
   const run = { stop: false };
   state.following = run;
-  state.track = track;
-  let at = { frame: start.frame, box: start.box };
-  let added = 0;
-  let ended = false;
+  state.track = start.track;
   status("following… (Esc stops)");
   draw();
+  let done = { added: 0, at: start, ended: false };
   try {
-    while (!run.stop && !ended) {
-      const body = { frame: at.frame, box: at.box, step, count: FOLLOW_CHUNK };
-      const { boxes } = await api("POST", `/api/files/${index}/follow`, body);
-      if (run.stop || state.index !== index) break;
-      ended = boxes.length < FOLLOW_CHUNK;
-      const ops = [];
-      for (const b of boxes) {
-        const there = state.regions.filter((r) => r.track === track && r.frame === b.frame);
-        if (there.some((r) => r.source === "manual")) {
-          ended = true; // a key the person drew: theirs wins
-          break;
-        }
-        if (there.length) ops.push({ op: "remove", regions: there.map(copy) });
-        ops.push({ op: "add", regions: [{ box: b.box, score: 1, source: "manual", frame: b.frame, track, action }] });
-        at = b;
-        added += 1;
-      }
-      if (!ops.length) break;
-      edit.undo = [...apply(ops), ...edit.undo];
-      edit.ops.push(...ops);
-      send(ops);
-      state.frame = at.frame;
-      state.selected = state.regions.findIndex((r) => r.track === track && r.frame === at.frame);
-      draw();
-    }
+    done = await followFrom(start, step, run, edit);
   } catch (err) {
     status(`following failed: ${err.message}`, true);
   } finally {
     state.following = null;
   }
   if (state.index !== index) return;
-  if (added) {
-    if (state.reviewed) {
-      const unmark = { op: "reviewed", value: false };
-      edit.undo = [...apply([unmark]), ...edit.undo];
-      edit.ops.push(unmark);
-      send([unmark]);
-    }
+  if (done.added) {
+    unmarkReviewed(edit);
     state.undo.push(edit);
     state.redo = [];
     storeHistory();
   }
   draw();
   await saving;
+  const { added, at, ended } = done;
   const inside = step > 0 ? at.frame < state.info.frames - 1 : at.frame > 0; // the video goes on
   const why = run.stop ? " (stopped)" : ended && inside ? " (the face was lost or left the picture)" : "";
   status(`followed ${added} frame${added === 1 ? "" : "s"}${why}`);
+}
+
+// Follow drawn region ``start`` through the frames after (step 1) or before (-1) it, a chunk at a
+// time, adding each box to its track, until ``run.stop``, the video's end, a frame drawn by hand, or
+// where the server stops (the face lost, or out of the picture); the frame shown goes along. The
+// operations and their undo are added to ``edit``. Returns the frames added, the last box, and
+// whether the face (or the video) ended.
+async function followFrom(start, step, run, edit) {
+  const { track, action } = start;
+  const index = state.index;
+  let at = { frame: start.frame, box: start.box };
+  let added = 0;
+  let ended = false;
+  while (!run.stop && !ended) {
+    const body = { frame: at.frame, box: at.box, step, count: FOLLOW_CHUNK };
+    const { boxes } = await api("POST", `/api/files/${index}/follow`, body);
+    if (run.stop || state.index !== index) break;
+    ended = boxes.length < FOLLOW_CHUNK;
+    const ops = [];
+    for (const b of boxes) {
+      const there = state.regions.filter((r) => r.track === track && r.frame === b.frame);
+      if (there.some((r) => r.source === "manual")) {
+        ended = true; // a key the person drew: theirs wins
+        break;
+      }
+      if (there.length) ops.push({ op: "remove", regions: there.map(copy) });
+      ops.push({ op: "add", regions: [{ box: b.box, score: 1, source: "manual", frame: b.frame, track, action }] });
+      at = b;
+      added += 1;
+    }
+    if (!ops.length) break;
+    edit.undo = [...apply(ops), ...edit.undo];
+    edit.ops.push(...ops);
+    send(ops);
+    state.frame = at.frame;
+    state.selected = state.regions.findIndex((r) => r.track === track && r.frame === at.frame);
+    draw();
+  }
+  return { added, at, ended };
+}
+
+// An edit step that changed regions: the file is no longer reviewed (one more operation in it).
+function unmarkReviewed(edit) {
+  if (!state.reviewed) return;
+  const unmark = { op: "reviewed", value: false };
+  edit.undo = [...apply([unmark]), ...edit.undo];
+  edit.ops.push(unmark);
+  send([unmark]);
 }
 
 function stopFollowing() {
@@ -602,15 +652,27 @@ function svgPoint(event) {
 }
 
 // The regions shown on the picture, each as [region, index, members]: those the score and size
-// filter lets through (a region drawn by hand always shows), and in a photo the boxes of one face
-// (several passes found it) as one region, members its indices (the largest box first).
+// filter lets through (a region drawn by hand always shows), and the boxes of one face on one frame
+// (several passes or tracks found it) as one region, members its indices (the largest box first).
 function visible() {
   const shown = (r) => r.source === "manual" || (r.score >= filter.score && Math.max(r.box[2] - r.box[0], r.box[3] - r.box[1]) >= filter.size);
-  if (isVideo()) {
-    return (derived().byFrame.get(state.frame) || []).map((i) => [state.regions[i], i, [i]]).filter(([r]) => shown(r));
-  }
-  return derived().groups.filter((g) => shown(state.regions[g[0]])).map((g) => [state.regions[g[0]], g[0], g]);
+  return frameGroups().filter((g) => shown(state.regions[g[0]])).map((g) => [state.regions[g[0]], g[0], g]);
 }
+
+// The groups of the frame shown (a photo's only one), made once per frame and edit. In a video a
+// drawn track's regions stay apart: their keys are moved and followed one by one.
+function frameGroups() {
+  const views = derived();
+  if (!isVideo()) return views.groups;
+  if (!views.frameGroups.has(state.frame)) {
+    const here = views.byFrame.get(state.frame) || [];
+    const alone = here.filter((i) => isDrawn(state.regions[i])).map((i) => [i]);
+    views.frameGroups.set(state.frame, [...faceGroups(here.filter((i) => !isDrawn(state.regions[i]))), ...alone]);
+  }
+  return views.frameGroups.get(state.frame);
+}
+
+const boxArea = (b) => (b[2] - b[0]) * (b[3] - b[1]);
 
 // Mirrors unseen.count.same_face: two boxes are one face when they share half the smaller one's
 // area and neither is 3 times the other's size. The page only shows them together; the regions
@@ -619,45 +681,46 @@ function sameFace(a, b) {
   const ix = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
   const iy = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
   if (ix <= 0 || iy <= 0) return false;
-  const area = (c) => (c[2] - c[0]) * (c[3] - c[1]);
   const size = (c) => Math.max(c[2] - c[0], c[3] - c[1]);
   const ratio = size(a) / size(b);
-  return (ix * iy) / Math.max(Math.min(area(a), area(b)), 1e-6) >= 0.5 && ratio > 1 / 3 && ratio < 3;
+  return (ix * iy) / Math.max(Math.min(boxArea(a), boxArea(b)), 1e-6) >= 0.5 && ratio > 1 / 3 && ratio < 3;
 }
 
-// A photo's regions in groups of one face's boxes with one action (suggestions stay apart).
-function photoGroups() {
-  const parent = state.regions.map((_, i) => i);
-  const root = (k) => (parent[k] === k ? k : (parent[k] = root(parent[k])));
-  const found = state.regions.map((r, i) => [r, i]).filter(([r]) => r.action !== "suggested");
+// Regions ``indices`` (of one picture) in groups of one face's boxes with one action (suggestions
+// stay apart).
+function faceGroups(indices) {
+  const parent = new Map(indices.map((i) => [i, i]));
+  const root = (k) => (parent.get(k) === k ? k : (parent.set(k, root(parent.get(k))), parent.get(k)));
+  const found = indices.map((i) => [state.regions[i], i]).filter(([r]) => r.action !== "suggested");
   for (let a = 0; a < found.length; a++) {
     for (let b = a + 1; b < found.length; b++) {
       const [ra, ia] = found[a];
       const [rb, ib] = found[b];
-      if (ra.action === rb.action && sameFace(ra.box, rb.box)) parent[root(ia)] = root(ib);
+      if (ra.action === rb.action && sameFace(ra.box, rb.box)) parent.set(root(ia), root(ib));
     }
   }
   const by = new Map();
-  state.regions.forEach((_, i) => {
+  indices.forEach((i) => {
     const k = root(i);
     if (!by.has(k)) by.set(k, []);
     by.get(k).push(i);
   });
-  const area = (i) => { const b = state.regions[i].box; return (b[2] - b[0]) * (b[3] - b[1]); };
-  return [...by.values()].map((g) => g.sort((i, j) => area(j) - area(i)));
+  return [...by.values()].map((g) => g.sort((i, j) => boxArea(state.regions[j].box) - boxArea(state.regions[i].box)));
 }
+
+// A region a person drew (or one filled in between a drawn track's keys).
+const isDrawn = (r) => r.source === "manual" || (r.source === "interpolated" && derived().drawnTracks.has(r.track));
 
 // The regions to obscure painted over kept region ``k`` (indices): on its frame, overlapping it, and
 // not merely another box of the same face found by a detector, which gives way to it (the rule of
 // unseen.render.painted: a neighbour's face, or a region a person drew, stays painted over it).
 function coveringKept(k) {
   const kept = state.regions[k];
-  const { byFrame, drawnTracks } = derived();
-  const drawn = (r) => r.source === "manual" || (r.source === "interpolated" && drawnTracks.has(r.track));
+  const { byFrame } = derived();
   const overlaps = (a, b) => Math.min(a[2], b[2]) > Math.max(a[0], b[0]) && Math.min(a[3], b[3]) > Math.max(a[1], b[1]);
   return (byFrame.get(kept.frame) || []).filter((i) => {
     const r = state.regions[i];
-    return r.action === "obscure" && overlaps(r.box, kept.box) && (drawn(r) || !sameFace(r.box, kept.box));
+    return r.action === "obscure" && overlaps(r.box, kept.box) && (isDrawn(r) || !sameFace(r.box, kept.box));
   });
 }
 
@@ -683,7 +746,8 @@ function derived() {
       byFrame.get(r.frame).push(i);
     });
     const drawnTracks = new Set(state.regions.filter((r) => r.source === "manual" && r.track >= 0).map((r) => r.track));
-    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks(), groups: isVideo() ? [] : photoGroups(), drawnTracks };
+    const groups = isVideo() ? [] : faceGroups(state.regions.map((_, i) => i));
+    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks(), groups, frameGroups: new Map(), drawnTracks };
   }
   return views;
 }
@@ -787,9 +851,11 @@ function onPointerDown(event) {
   event.preventDefault();
   $("overlay").setPointerCapture(event.pointerId);
   if (panning) {
+    spaceTapped = false; // Space held to drag the picture
     state.drag = { kind: "pan", at: [event.clientX, event.clientY] };
     return;
   }
+  pause(); // drawing or picking on a frame that stays
   const target = event.target;
   const [x, y] = svgPoint(event);
   if (target.dataset.corner !== undefined && selectedRegion()) {
@@ -903,8 +969,8 @@ function addDrawn(box) {
 
 // ------------------------------------------------------------------------------------ views
 
-function pictureUrl() {
-  const params = new URLSearchParams({ frame: String(state.frame) });
+function pictureUrl(frame = state.frame) {
+  const params = new URLSearchParams({ frame: String(frame) });
   if (state.preview) params.set("output", "1");
   if (state.preview) params.set("v", String(state.saved)); // a new address once an edit is stored
   return `/api/files/${state.index}/picture?${params}`;
@@ -915,6 +981,7 @@ function draw() {
   const img = $("picture");
   const url = pictureUrl();
   if (img.dataset.url !== url) {
+    if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src); // a frame played
     img.dataset.url = url;
     img.src = url;
   }
@@ -944,7 +1011,7 @@ function draw() {
   $("split").hidden = $("merge").hidden = !isVideo();
   $("split").disabled = $("merge").disabled = state.track === null;
   $("merge").setAttribute("aria-pressed", String(state.mergeInto !== null));
-  if (isVideo()) drawVideo();
+  if (isVideo()) drawVideo(), drawPlay();
   location.replace(`#file=${state.index}&frame=${state.frame}`);
 }
 
@@ -981,6 +1048,8 @@ function renderFiles() {
 async function openFile(index, frame = 0) {
   if (index < 0 || index >= state.files.length) return;
   stopFollowing();
+  pause();
+  playing.said = "";
   if (sweep.on) {
     sweep.on = false;
     state.preview = false;
@@ -1033,6 +1102,7 @@ const ZOOM_STEP = 1.5; // one + or - key
 const HANDLE = 8; // screen pixels: the side of a corner handle
 const touches = new Map(); // touch pointers on the picture, for pinching: id -> [x, y]
 let spaceHeld = false;
+let spaceTapped = false; // Space is down and nothing was dragged: let go, it plays or pauses a video
 
 function fitScale() {
   const stage = $("stage");
@@ -1229,6 +1299,7 @@ function sweepTiles() {
 
 function startSweep() {
   if (!state.info) return;
+  pause();
   Object.assign(sweep, { on: true, ...sweepTiles() });
   const grid = sweepGrid(state.index);
   const unseen = ([frame, x1, y1, x2, y2]) => {
@@ -1302,13 +1373,109 @@ function drawSweptFrames() {
 // ------------------------------------------------------------------------------------ video
 
 function seek(frame) {
-  state.frame = Math.min(Math.max(frame, 0), state.info.frames - 1);
-  const here = state.regions.findIndex((r) => r.frame === state.frame && state.track !== null && r.track === state.track);
-  state.selected = here;
+  pause();
+  showFrame(frame);
   draw();
 }
 
-// The tracks of the video, each with its regions in frame order (one pass over all regions).
+// Frame ``frame`` is the one shown; the selected track's region on it is selected, with the other
+// boxes of its face there.
+function showFrame(frame) {
+  state.frame = Math.min(Math.max(frame, 0), state.info.frames - 1);
+  if (state.track === null) return (state.selected = -1);
+  state.selected = state.regions.findIndex((r) => r.frame === state.frame && r.track === state.track);
+  const group = frameGroups().find((g) => g.includes(state.selected)) || [];
+  state.chosen = new Set(group.length > 1 ? group : []);
+}
+
+// ------------------------------------------------------------------------------------ playback
+
+// Play (Space tapped, or the Play button) shows the frames at the clip's own rate, each with its
+// regions, and in the preview the output as it will be published, as when stepping: a frame is
+// shown only if it was asked for in the mode the page is in. The frames come from the server one at
+// a time, each asked for as the one that will be due when it arrives; when decoding (or painting
+// the preview) is slower than the clip, frames are skipped to keep to the clock, never played slow,
+// and the page says how many.
+const playing = { run: null, said: "" };
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function togglePlay() {
+  if (playing.run) pause();
+  else play();
+}
+
+function pause() {
+  if (playing.run) playing.run.stop = true;
+}
+
+async function play() {
+  if (!isVideo() || playing.run || sweep.on || state.following) return;
+  const { frames, fps } = state.info;
+  const index = state.index;
+  const again = state.frame >= frames - 1; // at the end: from the start
+  const run = { stop: false, shown: 0, skipped: 0 };
+  playing.run = run;
+  const start = performance.now();
+  const first = again ? 0 : state.frame;
+  const dueAt = (f) => start + ((f - first) * 1000) / fps;
+  let last = again ? -1 : first; // the frame shown last
+  let lag = 0; // milliseconds the last frame took to come
+  drawPlay();
+  try {
+    while (!run.stop && last < frames - 1) {
+      const due = first + Math.floor(((performance.now() + lag - start) * fps) / 1000);
+      const next = Math.min(Math.max(due, last + 1), frames - 1);
+      const preview = state.preview;
+      const url = pictureUrl(next);
+      const asked = performance.now();
+      const reply = await fetch(url, { credentials: "same-origin" });
+      if (!reply.ok) throw new Error(`${reply.status} ${await reply.text()}`);
+      const blob = await reply.blob();
+      lag = performance.now() - asked;
+      const wait = dueAt(next) - performance.now();
+      if (wait > 0) await sleep(wait); // never ahead of the clock
+      if (run.stop || state.index !== index) break;
+      if (preview !== state.preview) continue; // asked for in the other mode: never shown
+      const img = $("picture");
+      const old = img.src;
+      const shown = URL.createObjectURL(blob);
+      img.src = shown;
+      await img.decode().catch(() => {});
+      if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+      if (img.src !== shown) {
+        URL.revokeObjectURL(shown);
+        continue; // replaced meanwhile (an edit's new preview of the frame before)
+      }
+      img.dataset.url = url; // the picture, its frame and its regions change together
+      run.skipped += next - last - 1;
+      run.shown += 1;
+      last = next;
+      showFrame(next);
+      draw();
+    }
+  } catch (err) {
+    status(`playing stopped: ${err.message}`, true);
+  } finally {
+    playing.run = null;
+  }
+  const skipped = run.skipped ? `; ${run.skipped} of ${run.shown + run.skipped} frames skipped to keep time` : "";
+  playing.said = run.shown ? `played at ${+fps.toFixed(2)} fps${skipped}` : "";
+  if (state.index === index) draw();
+}
+
+function drawPlay() {
+  const run = playing.run;
+  $("play").textContent = run ? "Pause" : "Play";
+  $("play").setAttribute("aria-pressed", String(Boolean(run)));
+  const skipped = run && run.skipped
+    ? ` · ${run.skipped} frame${run.skipped === 1 ? "" : "s"} skipped to keep time (frames come slower than the clip plays)`
+    : "";
+  $("play-label").textContent = run ? `playing at ${+state.info.fps.toFixed(2)} fps${skipped}` : playing.said;
+}
+
+// The tracks of the video in time order (by first frame), each with its regions in frame order
+// and its best sighting (the largest box, then the surest): its card's picture.
 function tracks() {
   const by = new Map();
   for (const r of state.regions) {
@@ -1322,7 +1489,8 @@ function tracks() {
     t.last = t.regions[t.regions.length - 1].frame;
     t.kept = t.regions.filter((r) => r.action === "keep").length;
     t.count = t.regions.length;
-    t.middle = t.regions[Math.floor(t.count / 2)];
+    const larger = (a, b) => boxArea(b.box) - boxArea(a.box) || b.score - a.score;
+    t.best = t.regions.reduce((a, b) => (larger(a, b) > 0 ? b : a));
   }
   return [...by.values()].sort((a, b) => a.first - b.first || a.id - b.id);
 }
@@ -1332,7 +1500,7 @@ let shownTracks = "";
 // Track cards; rebuilt only when a track changed (stepping through frames keeps the pictures).
 function renderTracks(list) {
   const box = $("tracks");
-  const key = JSON.stringify([state.index, state.track, list.map((t) => [t.id, t.first, t.last, t.kept, t.count])]);
+  const key = JSON.stringify([state.index, state.track, list.map((t) => [t.id, t.first, t.last, t.kept, t.count, t.best.frame, t.best.box])]);
   if (key === shownTracks) return;
   shownTracks = key;
   box.replaceChildren();
@@ -1343,9 +1511,9 @@ function renderTracks(list) {
     const img = document.createElement("img");
     img.className = "thumb";
     img.alt = `track ${t.id}`;
-    img.title = "hold the mouse over it to see the face";
-    const [x1, y1, x2, y2] = t.middle.box.map(Math.round);
-    const crop = new URLSearchParams({ frame: t.middle.frame, box: `${x1},${y1},${x2},${y2}` });
+    img.title = `track ${t.id} on frame ${t.best.frame + 1}, where it is largest`;
+    const [x1, y1, x2, y2] = t.best.box.map(Math.round);
+    const crop = new URLSearchParams({ frame: t.best.frame, box: `${x1},${y1},${x2},${y2}` });
     img.src = `/api/files/${state.index}/crop?${crop}`;
     const label = document.createElement("span");
     label.textContent = `track ${t.id} · frames ${t.first}–${t.last}`;
@@ -1504,6 +1672,7 @@ function onKey(event) {
     if (target instanceof HTMLButtonElement) return; // Space presses a focused button
     handled();
     if (sweep.on) return event.repeat || sweepStep(shift ? -1 : 1);
+    if (!event.repeat) spaceTapped = true;
     return setSpace(true); // held: drag the picture
   }
   const step = shift ? 10 : 1;
@@ -1536,7 +1705,7 @@ function onKey(event) {
     case "t": handled(); return toggleText();
     case "f": handled(); return follow(shift ? -1 : 1);
     case "w": handled(); return sweep.on ? stopSweep() : startSweep();
-    case "Escape": handled(); if (state.following) return stopFollowing(); if (sweep.on) return stopSweep(); state.selected = state.zone = -1; state.chosen = new Set(); state.track = state.mergeInto = null; state.drawingZone = false; return draw();
+    case "Escape": handled(); if (playing.run) return pause(); if (state.following) return stopFollowing(); if (sweep.on) return stopSweep(); state.selected = state.zone = -1; state.chosen = new Set(); state.track = state.mergeInto = null; state.drawingZone = false; return draw();
     case "ArrowRight": if (isVideo()) { handled(); seek(state.frame + step); } return;
     case "ArrowLeft": if (isVideo()) { handled(); seek(state.frame - step); } return;
   }
@@ -1621,9 +1790,16 @@ async function start() {
   $("stage").addEventListener("wheel", onWheel, { passive: false });
   $("stage").addEventListener("auxclick", (e) => e.button === 1 && e.preventDefault());
   document.addEventListener("keyup", (e) => {
-    if (e.key === " ") setSpace(false);
+    if (e.key !== " ") return;
+    const tapped = spaceTapped && spaceHeld;
+    spaceTapped = false;
+    setSpace(false);
+    if (tapped && isVideo()) togglePlay();
   });
-  window.addEventListener("blur", () => setSpace(false));
+  window.addEventListener("blur", () => {
+    spaceTapped = false;
+    setSpace(false);
+  });
   $("zoom-in").addEventListener("click", () => zoomBy(ZOOM_STEP));
   $("zoom-out").addEventListener("click", () => zoomBy(1 / ZOOM_STEP));
   $("zoom-fit").addEventListener("click", fit);
@@ -1666,6 +1842,7 @@ async function start() {
   $("uncover").addEventListener("click", uncoverKept);
   $("scrubber").addEventListener("input", (e) => seek(Number(e.target.value)));
   $("prev-frame").addEventListener("click", () => seek(state.frame - 1));
+  $("play").addEventListener("click", togglePlay);
   $("next-frame").addEventListener("click", () => seek(state.frame + 1));
   $("picture").addEventListener("load", () => document.body.classList.remove("loading"));
   const { files, regions_file } = await api("GET", "/api/files");

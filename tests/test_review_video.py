@@ -1,0 +1,252 @@
+"""Watching a video in review (Chromium): playing it at its own rate with its regions drawn, frames
+skipped rather than played slow, never an unprotected frame while previewing the output."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import test_review_page as review_page
+from review_media import VIDEO_CLEAR, VIDEO_FRAMES, VIDEO_HIDDEN, VIDEO_WEAK, review_video
+from scenes import covered_fraction
+from test_review_page import WHITE, _export, _frames, _open, _saved, _serve, _tracked_clip, sync_api
+
+from unseen.api import Options
+from unseen.regions import Regions, iou_matrix
+from unseen.regions_file import FileEntry, fingerprint, load_document
+from unseen.review.detection import detect_video
+
+browser, page = review_page.browser, review_page.page  # the same Chromium fixtures
+FPS = 25  # the review clip's rate (tests/clips.py)
+
+# Each picture shown (its address changes with it): when, its frame, the frame whose regions are
+# drawn, and the left edge of the region drawn (read once the page has drawn them).
+SAMPLER = """() => {
+  window.played = [];
+  window.pressed = performance.now();
+  const img = document.getElementById("picture");
+  const sample = () => {
+    const frame = Number(new URLSearchParams(img.dataset.url.split("?")[1]).get("frame"));
+    const rect = document.querySelector("#overlay rect.region");
+    window.played.push([performance.now(), frame, state.frame, rect && Number(rect.getAttribute("x"))]);
+  };
+  sample();
+  new MutationObserver(sample).observe(img, { attributes: true, attributeFilter: ["data-url"] });
+}"""
+
+
+# The pixels of a picture at its own size (RGBA, row by row).
+PIXELS = """img => {
+  const canvas = document.createElement("canvas");
+  [canvas.width, canvas.height] = [img.naturalWidth, img.naturalHeight];
+  const context = canvas.getContext("2d");
+  context.drawImage(img, 0, 0);
+  return Array.from(context.getImageData(0, 0, canvas.width, canvas.height).data);
+}"""
+
+
+def _played(page) -> dict[int, tuple[float, int, float | None]]:
+    """Each frame shown while playing: (when first seen after the key, the frame drawn, region x)."""
+    pressed = page.evaluate("window.pressed")
+    first: dict[int, tuple[float, int, float | None]] = {}
+    for at, shown, drawn, x in page.evaluate("window.played"):
+        first.setdefault(shown, (at - pressed, drawn, x))
+    return first
+
+
+def _wait_played(page) -> None:
+    sync_api.expect(page.locator("#play")).to_have_text("Pause")
+    sync_api.expect(page.locator("#play")).to_have_text("Play", timeout=20_000)
+
+
+def test_space_plays_the_clip_at_its_rate_with_its_regions(page, tmp_path):
+    src, faces, entry = _tracked_clip(tmp_path)
+    server, _ = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        page.evaluate(SAMPLER)
+        page.keyboard.press(" ")  # tapped, not held to drag the picture
+        _wait_played(page)
+        last = f"frame {VIDEO_FRAMES} / {VIDEO_FRAMES}"
+        sync_api.expect(page.locator("#frame-label")).to_have_text(last)
+        played = _played(page)
+        shown = sorted(played)
+        assert shown[0] == 0 and shown[-1] == VIDEO_FRAMES - 1 and len(shown) > 2
+        for frame, (at, drawn, x) in played.items():
+            assert drawn == frame  # the regions drawn are the picture's own frame's
+            assert abs(x - entry.regions.boxes[frame][0]) < 0.06, f"frame {frame}: its region is drawn"
+            assert at >= frame * 1000 / FPS - 1, f"frame {frame} shown before its time"
+        skipped = VIDEO_FRAMES - len(shown)
+        label = page.locator("#play-label")
+        if skipped:
+            sync_api.expect(label).to_have_text(re.compile(f"{skipped} of {VIDEO_FRAMES - 1} frames skipped"))
+        else:
+            sync_api.expect(label).to_have_text(f"played at {FPS} fps")
+
+        page.keyboard.press(" ")  # at the end: from the start again
+        sync_api.expect(page.locator("#play")).to_have_text("Pause")
+        sync_api.expect(page.locator("#frame-label")).not_to_have_text(last)
+        page.keyboard.press("ArrowRight")  # a step pauses
+        sync_api.expect(page.locator("#play")).to_have_text("Play")
+        stopped = page.locator("#frame-label").text_content()
+        time.sleep(0.3)
+        assert page.locator("#frame-label").text_content() == stopped != last
+    finally:
+        server.stop()
+
+
+def test_playing_the_preview_shows_only_output_and_skips_frames_to_keep_time(page, tmp_path):
+    src, faces, entry = _tracked_clip(tmp_path)
+    server, _ = _serve([entry], tmp_path)
+    asked: list[str] = []
+
+    def slow(route) -> None:  # a server that takes 150 ms a frame: six times the clip's 40 ms
+        asked.append(route.request.url)
+        time.sleep(0.15)
+        route.continue_()
+
+    try:
+        _open(page, server)
+        page.keyboard.press("p")
+        sync_api.expect(page.locator("#overlay")).to_have_class(re.compile("hidden"))
+        page.route(re.compile(r"/api/files/0/picture"), slow)
+        page.evaluate(SAMPLER)
+        page.click("#play")
+        sync_api.expect(page.locator("#play-label")).to_have_text(re.compile("skipped to keep time"))
+        _wait_played(page)
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame {VIDEO_FRAMES} / {VIDEO_FRAMES}")
+        sync_api.expect(page.locator("#overlay")).to_have_class(re.compile("hidden"))  # still the preview
+        played = _played(page)
+        assert VIDEO_FRAMES - 1 in played and len(played) < VIDEO_FRAMES / 2
+        for frame, (at, _, _) in played.items():
+            assert at >= frame * 1000 / FPS - 1, f"frame {frame} shown before its time"
+        skipped = VIDEO_FRAMES - len(played)
+        sync_api.expect(page.locator("#play-label")).to_have_text(
+            f"played at {FPS} fps; {skipped} of {VIDEO_FRAMES - 1} frames skipped to keep time"
+        )
+        assert asked and all("output=1" in url for url in asked)  # never the original
+        assert page.evaluate('document.getElementById("picture").src').startswith("blob:")  # played
+        shown = page.locator("#picture").evaluate(PIXELS)
+    finally:
+        server.stop()
+    picture = np.asarray(shown, np.uint8).reshape(192, 256, 4)[..., :3]
+    original = _frames(src)[-1]
+    face = faces[VIDEO_FRAMES - 1][VIDEO_CLEAR]
+    assert covered_fraction(original, picture, face, tol=24, color=WHITE) >= 0.9  # the face painted
+
+
+def test_track_cards_in_time_order_show_each_face_sharp_where_it_is_largest(page, tmp_path):
+    src = tmp_path / "clip.mp4"
+    faces = review_video(src)
+    clear = np.asarray([faces[i][VIDEO_CLEAR] for i in range(6, VIDEO_FRAMES)], np.float32)
+    clear[17 - 6] += [-15, -15, 15, 15]  # the clear face's largest box: frame 17, 80 px tall
+    hidden = np.asarray([faces[i][VIDEO_HIDDEN] for i in range(9, VIDEO_FRAMES)], np.float32)
+    regions = Regions.concat(
+        [
+            Regions(clear, 0.9, "full", np.arange(6, VIDEO_FRAMES), 5),  # found first, larger id
+            Regions(hidden, 0.9, "full", np.arange(9, VIDEO_FRAMES), 2),
+        ]
+    )
+    size, sha = fingerprint(src)
+    out = str(tmp_path / "out" / "clip.mp4")
+    entry = FileEntry(str(src), out, "video", 256, 192, VIDEO_FRAMES, regions, size=size, sha256=sha)
+    server, _ = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        cards = page.locator(".card")
+        sync_api.expect(cards).to_have_count(2)
+        assert [cards.nth(i).get_attribute("data-track") for i in range(2)] == ["5", "2"]  # by first frame
+        thumb = page.locator('.card[data-track="5"] img.thumb')
+        page.wait_for_function("() => document.querySelector('.card[data-track=\"5\"] img').complete")
+        assert thumb.evaluate("img => getComputedStyle(img).filter") == "none"  # not blurred
+        shown = np.asarray(thumb.evaluate(PIXELS), np.uint8)
+    finally:
+        server.stop()
+    x1, y1, x2, y2 = (int(round(float(v))) for v in clear[17 - 6])
+    pad = max(x2 - x1, y2 - y1) // 4
+    x1, y1, x2, y2 = max(x1 - pad, 0), max(y1 - pad, 0), min(x2 + pad, 256), min(y2 + pad, 192)
+    height, width = y2 - y1, x2 - x1
+    picture = shown.reshape(height, width, 4)[..., :3].astype(int)  # every pixel of the crop: native
+    frames = _frames(src)
+    assert np.abs(picture - frames[17][y1:y2, x1:x2]).mean() < 6  # the face on its largest frame
+    assert np.abs(picture - frames[14][y1:y2, x1:x2]).mean() > 12  # not on the track's middle one
+
+
+def test_an_accepted_suggestion_covers_its_face_before_and_after_its_keyframe(page, tmp_path):
+    """The weak face stands still through the clip, but was suggested on one keyframe only (8):
+    accepted there, it is painted in every frame of the export."""
+    src = tmp_path / "clip.mp4"
+    faces = review_video(src)
+    entry = detect_video(src, tmp_path / "out" / "clip.mp4", Options())
+    weak = (entry.actions == "suggested") & (
+        iou_matrix(entry.regions.boxes, faces[0][VIDEO_WEAK : VIDEO_WEAK + 1])[:, 0] > 0.4
+    )
+    assert 8 in entry.regions.frame[weak].tolist()
+    alone = ~weak | (entry.regions.frame == 8)
+    entry.regions, entry.actions = entry.regions[alone], entry.actions[alone]
+    chosen = int(np.flatnonzero(weak[alone] & (entry.regions.frame == 8))[0])
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        for _ in range(int((entry.actions == "suggested").sum())):
+            page.keyboard.press("n")
+            if page.locator(f'#overlay rect.selected[data-index="{chosen}"]').count():
+                break
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 9 / {VIDEO_FRAMES}")
+        page.keyboard.press("a")
+        status = page.locator("#status")
+        # said once every frame is saved
+        sync_api.expect(status).to_have_text(re.compile(r"^accepted over \d+ frames"), timeout=20_000)
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 9 / {VIDEO_FRAMES}")  # back there
+        saved = load_document(path).files[0]
+        accepted = saved.regions.track == saved.regions.track.max()
+        assert sorted(saved.regions.frame[accepted].tolist()) == list(range(VIDEO_FRAMES))
+        _export(page)
+    finally:
+        server.stop()
+    for i, (a, b) in enumerate(zip(_frames(src), _frames(tmp_path / "out" / "clip.mp4"), strict=True)):
+        assert covered_fraction(a, b, faces[i][VIDEO_WEAK], tol=24, color=WHITE) >= 0.9, f"frame {i}"
+
+
+def test_two_tracks_of_one_face_show_as_one_region_and_are_kept_at_once(page, tmp_path):
+    """The clear face was tracked twice (its whole box and a box over its eyes): on every frame the
+    page shows it as one region, and keeping that keeps both tracks; the file keeps both."""
+    src = tmp_path / "clip.mp4"
+    faces = review_video(src)
+    frames = np.arange(VIDEO_FRAMES)
+    whole = np.asarray([faces[i][VIDEO_CLEAR] for i in frames], np.float32)
+    eyes = whole + [5, 8, -5, 0]
+    eyes[:, 3] = (whole[:, 1] + whole[:, 3]) / 2
+    hidden = np.asarray([faces[i][VIDEO_HIDDEN] for i in frames], np.float32)
+    regions = Regions.concat(
+        [Regions(b, 0.9, "full", frames, t) for t, b in enumerate([whole, eyes, hidden])]
+    )
+    size, sha = fingerprint(src)
+    out = tmp_path / "out" / "clip.mp4"
+    entry = FileEntry(str(src), str(out), "video", 256, 192, VIDEO_FRAMES, regions, size=size, sha256=sha)
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        group = page.locator("#overlay rect.region.group")
+        for frame in (0, 10):
+            sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame {frame + 1} / {VIDEO_FRAMES}")
+            sync_api.expect(page.locator("#overlay rect.region")).to_have_count(2)
+            sync_api.expect(group).to_have_attribute("data-members", f"{frame},{VIDEO_FRAMES + frame}")
+            sync_api.expect(page.locator("#shown-label")).to_have_text("2 shown for 3 boxes")
+            page.keyboard.press("Shift+ArrowRight")
+        group.click()
+        page.keyboard.press("k")
+        sync_api.expect(group).to_have_class(re.compile("keep"))
+        _saved(page)
+        saved = load_document(path).files[0]
+        assert len(saved.regions) == 3 * VIDEO_FRAMES  # both tracks still apart in the file
+        for track, action in enumerate(["keep", "keep", "obscure"]):
+            assert set(saved.actions[saved.regions.track == track].tolist()) == {action}
+        _export(page)
+    finally:
+        server.stop()
+    for i, (a, b) in enumerate(zip(_frames(src), _frames(out), strict=True)):
+        x1, y1, x2, y2 = (int(v) for v in faces[i][VIDEO_CLEAR])
+        assert np.abs(a[y1:y2, x1:x2].astype(int) - b[y1:y2, x1:x2]).mean() < 8, f"kept face, frame {i}"
+        assert covered_fraction(a, b, faces[i][VIDEO_HIDDEN], tol=24, color=WHITE) >= 0.9, f"frame {i}"
