@@ -234,7 +234,7 @@ def test_detect_keyframes_lets_a_detector_failure_through() -> None:
 
 def test_face_leaving_the_picture_is_followed_out_of_it() -> None:
     """The detector loses a face cut by the edge: one last seen there is covered until it has left."""
-    options = TrackOptions(detect_every=4, extend=8, max_gap=12, edge_extend=40)
+    options = TrackOptions(detect_every=4, extend=8, max_gap=12, edge_extend=40, coast=0)
     truth = linear((300, 380, 340, 428), (0, 3, 0, 3))  # moving down; the frame is 480 tall
     tracker = Tracker(options, frame_size=(480, 640))
     feed(tracker, truth, {0, 4, 8, 12, 16}, 60)  # last seen at frame 16 (bottom at 476)
@@ -513,3 +513,34 @@ def test_blips_on_a_face_s_head_are_that_face_not_tracks_of_their_own() -> None:
     regions = tracker.regions_at(0)
     (head,) = regions.boxes[regions.scores == np.float32(0.9)]
     assert contains(head, np.array(face)) and contains(head, np.array(hair)) and contains(head, np.array(ear))
+
+
+def test_a_face_followed_a_while_and_lost_is_covered_as_long_and_found_again() -> None:
+    """A face the detector stops seeing in mid-picture (a zoom blurs it, it turns) is still there:
+    one followed for 40 frames is covered for 40 more, and found again there it keeps its track."""
+    truth = linear((300, 200, 340, 248), (0.2, 0, 0.2, 0))  # nearly still
+    tracker = Tracker(OPTIONS, frame_size=(480, 640))
+    feed(tracker, truth, {0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 76}, 100)
+    for f in range(41, 76):
+        (box,) = tracker.regions_at(f).boxes
+        assert contains(box, truth(f)), (f, box, truth(f))
+    assert tracker.count == 1
+    assert {int(t) for f in range(100) for t in tracker.regions_at(f).track} == {0}
+
+    brief = Tracker(OPTIONS, frame_size=(480, 640))  # seen twice: a blip, not followed further
+    feed(brief, truth, {0, 4}, 40)
+    assert len(brief.regions_at(4 + 8)) == 1 and len(brief.regions_at(4 + 9)) == 0
+
+
+def test_a_face_the_photo_cascade_found_faintly_is_continued_by_weak_detections() -> None:
+    """A small face the first keyframe's photo cascade scores 0.16 and the video cascade only weakly
+    (0.09) stays one covered track; it was lost after the first keyframe before."""
+    box = np.array([521, 138, 535, 154], np.float32)
+    tracker = Tracker(OPTIONS, frame_size=(480, 640))
+    tracker.update(0, Regions(box[None], [0.16], "fine", 0))
+    for f in range(4, 101, 4):
+        tracker.update(f, Regions(box[None] + [-1, -1, 1, 1], [0.09], "weak", f))
+    for f in range(0, 97):
+        (covered,) = tracker.regions_at(f).boxes
+        assert contains(covered, box), (f, covered)
+    assert tracker.count == 1

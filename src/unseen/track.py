@@ -8,7 +8,10 @@ interpolation assumes is still inside its patch. Beyond them the box moves on al
 velocity and grows only with the uncertainty of that motion, never by more than about the face's
 own size, so a panning camera does not black out the picture. The detector loses a face cut by the
 frame's edge well before it is gone, so a face that the camera or its own motion takes to the edge
-is followed for longer, until its box has left the picture; a box partly outside is kept whole
+is followed for longer, until its box has left the picture. A face followed for a while and lost in
+mid-picture (a zoom blurs it, it turns away, the detector blinks for seconds) is most likely still
+there: it *coasts*, held where it was last in the scene, for as long as it had been followed (up to
+``coast`` frames), and is found again there under the same track; a box partly outside is kept whole
 (painting grows it by a share of its size), one wholly outside is dropped. A face seen once has no
 measured motion, so a fast one (a face size or more per keyframe) is linked to its next sighting
 only when it was seen confidently and nothing else could be it. Only a bounded window of keyframes
@@ -20,8 +23,9 @@ interpolated or extended, and back into the frame's pixels when it is painted. A
 still while the camera pans, zooms or shakes then keeps one box, one track, and a patch that leaves
 the picture with it. Boxes of one face on one keyframe (several passes' views of it, a blip on its
 hair) are one sighting, their union. A weak detection (the cascade's ``weak`` source, below the
-threshold that starts a face) continues a face already followed (seen once at a face's confidence)
-but never starts one, as ByteTrack does: a detector that blinks on a small or turned face does not
+threshold that starts a face) continues a face already followed (seen once at ``continued``: a
+small face that the first keyframe's photo cascade found at 0.16 was lost after it) but never
+starts one, as ByteTrack does: a detector that blinks on a small or turned face does not
 break its track. Finished tracks are handed back by :meth:`Tracker.forget_before`, for counting
 (see :mod:`unseen.count`): the tracker never imports the counter.
 """
@@ -64,6 +68,10 @@ class TrackOptions:
     weak_iou: float = 0.3  # a weak detection continues a face whose predicted box it overlaps this much
     scene_motion: float = 0.01  # beyond its sightings a face may drift this share of its size per
     # frame in the scene even when it seems still (and the camera's path is estimated, not known)
+    coast: int = 90  # a face followed this long (and seen on 3 keyframes) is covered as long after it
+    # is lost, and found again there (a zoom blurring it, a turn, a blink of the detector)
+    coast_drift: float = 0.5  # ... growing by the drift of a still face up to this share of its size
+    continued: float = 0.1  # a face's score from which weak detections continue it
 
 
 def size_of(box: np.ndarray) -> float:
@@ -93,12 +101,13 @@ class Track:
     def last(self) -> int:
         return self.frames[-1]
 
-    def velocity(self, at: int) -> np.ndarray:
+    def velocity(self, at: int, upto: int | None = None) -> np.ndarray:
         """Per-frame motion of the four box edges near keyframe index ``at`` (zeros if seen once),
         measured over at least :data:`SPAN` frames (as if that far apart where all the sightings
         are closer): keyframes chosen for the camera's motion can be a frame apart, and a box's
-        jitter over one frame is no speed (extended from it, a 72 px face's patch grew to 600 px)."""
-        n = len(self.frames)
+        jitter over one frame is no speed (extended from it, a 72 px face's patch grew to 600 px).
+        ``upto``: the last sighting to use (as the motion stood then)."""
+        n = len(self.frames) if upto is None else upto + 1
         if n < 2:
             return np.zeros(4, np.float32)
         j = min(max(at, 1), n - 1)
@@ -212,6 +221,22 @@ class Tracker:
         o = self.options
         return max(o.extend, o.edge_extend) if self.frame_size else o.extend
 
+    def _coast(self, t: Track, end: int = -1) -> int:
+        """How long after its sighting ``end`` (index; the last by default) track ``t`` is still
+        covered and looked for, as it stood then: as long as it had been followed (up to ``coast``)
+        for a face seen on 3 keyframes or more by then, else 0. Sightings after ``end`` change
+        nothing, so the frames it covered stay as they were written."""
+        o = self.options
+        end %= len(t.frames)
+        if t.seen - (len(t.frames) - 1 - end) < 3 or t.best < o.continued:
+            return 0  # (``best`` as it is now: a gap longer than max_gap is joined only after a coast)
+        return min(t.frames[end] - t.start, o.coast)
+
+    def _gap(self, t: Track) -> int:
+        """How many frames after its last sighting track ``t`` can still be found again."""
+        o = self.options
+        return max(o.max_gap + o.detect_every, self._coast(t))
+
     def _leaving(self, t: Track, end: int, ahead: int, motion: np.ndarray) -> bool:
         """Is track ``t``, moving on from its sighting ``end`` (``motion`` per frame in the scene,
         towards ``ahead``) with the camera, at the picture's edge by the end of the longer reach?
@@ -233,10 +258,10 @@ class Tracker:
         detections = same_face_merged(detections, o.confident)
         scene = self.camera.to_scene(frame, detections.boxes).reshape(-1, 4)
         shot = self.camera.shot(frame)
-        live = [t for t in self.tracks if frame - t.last <= o.max_gap + o.detect_every and t.shot == shot]
+        live = [t for t in self.tracks if frame - t.last <= self._gap(t) and t.shot == shot]
         weak = detections.source == WEAK
         matched = self._match(live, frame, detections, scene, np.flatnonzero(~weak), fast=True)
-        rest = [t for t in live if t.last != frame and t.best >= o.confident]  # faces, not blips
+        rest = [t for t in live if t.last != frame and t.best >= o.continued]  # faces, not blips
         self._match(rest, frame, detections, scene, np.flatnonzero(weak), fast=False)
         for d in np.flatnonzero(~weak):
             if d in matched:
@@ -345,7 +370,10 @@ class Tracker:
         j = bisect_left(fr, frame)
         if j < len(fr) and fr[j] == frame:
             return t.boxes[j], t.scores[j], t.sources[j]
-        if 0 < j < len(fr):  # between two sightings (never further apart than max_gap + detect_every)
+        if 0 < j < len(fr) and fr[j] - fr[j - 1] > o.max_gap + o.detect_every:
+            # found again after a coast: the gap stays covered as it was written, before it was found
+            return self._extended(t, frame, j - 1, 1)
+        if 0 < j < len(fr):  # between two sightings
             a = (frame - fr[j - 1]) / (fr[j] - fr[j - 1])
             box = (1 - a) * t.boxes[j - 1] + a * t.boxes[j]
             dist = min(frame - fr[j - 1], fr[j] - frame)
@@ -353,13 +381,23 @@ class Tracker:
             motion = max(float(np.abs(t.velocity(j)).max()), o.scene_motion * size)
             grow = min(o.motion_margin * motion * dist, o.max_growth * size)
             return _grown(box, grow), t.scores[j if a >= 0.5 else j - 1], "interpolated"
-        # before the first or after the last sighting: move on along the motion measured there
-        end, ahead = (0, -1) if j == 0 else (len(fr) - 1, 1)
+        return self._extended(t, frame, *((0, -1) if j == 0 else (len(fr) - 1, 1)))
+
+    def _extended(self, t: Track, frame: int, end: int, ahead: int) -> tuple[np.ndarray, float, str] | None:
+        """Before the first (``ahead`` -1) or after sighting ``end`` (1): the box moved on along the
+        motion measured there, if ``frame`` is within reach."""
+        o = self.options
+        fr = t.frames
         dist = abs(frame - fr[end])
-        motion = t.velocity(end if end else 1) * ahead  # per frame, in the direction of ``frame``
+        motion = t.velocity(end if end else 1, upto=end if ahead > 0 else None) * ahead  # towards frame
         reach = max(o.extend, o.edge_extend) if self._leaving(t, end, ahead, motion) else o.extend
-        if dist > reach:
+        if dist > max(reach, self._coast(t, end) if ahead > 0 else 0):
             return None
+        # On a coast the face is held where the reach left it, growing only by the drift of a face
+        # standing still: lost in mid-picture, it is most likely still there (the camera's motion
+        # is followed), and a velocity taken on (from a zooming, jittering box) carried a 60 px
+        # face's patch 250 px off it.
+        drift, dist = dist, min(dist, reach)
         box = t.boxes[end] + motion * dist
         box[[0, 2]] = np.sort(box[[0, 2]])  # a shrinking box (zooming out) shrinks to a line, no further
         box[[1, 3]] = np.sort(box[[1, 3]])
@@ -369,17 +407,18 @@ class Tracker:
             grow = o.unknown_motion * size * o.motion_margin * dist
         else:
             size = max(size_of(t.boxes[end]), size_of(t.boxes[end - ahead]))
-            grow = max(o.motion_error * float(np.abs(motion).max()), o.scene_motion * size) * dist
+            drift = min(drift, max(dist, o.coast_drift / o.scene_motion))  # a held face: at most so much
+            grow = max(o.motion_error * float(np.abs(motion).max()) * dist, o.scene_motion * size * drift)
         return _grown(box, min(grow, o.max_growth * size)), t.scores[end], "extended"
 
     def forget_before(self, frame: int) -> list[Track]:
         """Drop tracks that can no longer cover ``frame`` or anything after it (bounded memory); the
         tracks dropped, in the order of their last sighting (finished: for counting)."""
         horizon = frame - self._reach
-        done = [t for t in self.tracks if t.last < horizon]
-        self.tracks = [t for t in self.tracks if t.last >= horizon]
+        done = [t for t in self.tracks if t.last < horizon - self._coast(t)]
+        self.tracks = [t for t in self.tracks if t.last >= horizon - self._coast(t)]
         for t in self.tracks:  # keep the sightings before the window that motion is measured from
-            cut = bisect_left(t.frames, horizon - SPAN) - 2
+            cut = bisect_left(t.frames, min(horizon, t.last) - SPAN) - 2
             if cut > 0:
                 del t.frames[:cut], t.boxes[:cut], t.scores[:cut], t.sources[:cut]
         return sorted(done, key=lambda t: t.last)
