@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 from functools import cache
 
 _M_ARENA_MAX = -8
@@ -19,6 +18,8 @@ ARENAS = 2  # heap arenas shared by all threads
 
 @cache
 def _libc() -> ctypes.CDLL | None:
+    import ctypes.util  # brings subprocess: imported only when the heap is tuned (videos)
+
     with contextlib.suppress(OSError):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim"):
