@@ -18,10 +18,8 @@ ARENAS = 2  # heap arenas shared by all threads
 
 @cache
 def _libc() -> ctypes.CDLL | None:
-    import ctypes.util  # brings subprocess: imported only when the heap is tuned (videos)
-
     with contextlib.suppress(OSError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the process's own symbols: libc's, without running ldconfig
         if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim"):
             return libc
     return None
