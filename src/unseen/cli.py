@@ -9,6 +9,7 @@ so an interrupted or failed file never leaves a partial output behind.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -16,10 +17,9 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
-from tqdm import tqdm
 
 from . import api, machine, scale
 from .batch import Job, find_inputs, kind_of, output_path, path_key
@@ -27,12 +27,14 @@ from .cli_common import BLUR_WARNING, regions_in_output_refusal
 from .errors import OutputError, UnseenError, one_line, shown
 from .heap import limit_heap_growth
 from .media.atomic import remove_stale_parts
-from .media.encoder import check_encoder
 from .media.image import read_photo
 from .obscure import METHODS, SHAPES, ObscureOptions, parse_color
 from .plan import PlanOptions
 from .process import Outcome, Settings, describe
 from .regions_file import tool_version, write_regions_entries
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 PROG = "unseen"
 
@@ -248,7 +250,20 @@ def _read_overlay(path: Path, fail: Any) -> np.ndarray:
 
 def _say(message: str) -> None:
     """One line to stderr, without breaking a progress bar that may be on screen."""
-    tqdm.write(message, file=sys.stderr)
+    if "tqdm" in sys.modules:  # a bar may be shown: written above it
+        from tqdm import tqdm
+
+        tqdm.write(message, file=sys.stderr)
+    else:
+        print(message, file=sys.stderr)
+
+
+def _bar(**options: Any) -> tqdm:
+    """A progress bar on stderr. tqdm is imported only to show one: it brings importlib.metadata and
+    multiprocessing and makes a semaphore (about 25 ms of a run whose bars are off)."""
+    from tqdm import tqdm
+
+    return tqdm(file=sys.stderr, dynamic_ncols=True, **options)
 
 
 def _on_signal(signum: int, frame: Any) -> None:
@@ -280,26 +295,21 @@ class VideoBar:
 class _FramesBar:
     """The frames bar of the video in progress; with workers, of the first one in the serial order."""
 
-    def __init__(self, files_bar: tqdm, planned: list[tuple[Job, Path]], disabled: bool | None) -> None:
-        self.files_bar, self.planned, self.disabled = files_bar, planned, disabled
+    def __init__(self, files_bar: tqdm | None, planned: list[tuple[Job, Path]]) -> None:
+        self.files_bar, self.planned = files_bar, planned
         self.bar: tqdm | None = None
         self.phases: VideoBar | None = None
         self.index: int | None = None
 
     def update(self, index: int, done: int, total: int | None) -> None:
-        if self.planned[index][0].kind != "video" or (self.index is not None and index > self.index):
+        if self.files_bar is None or self.planned[index][0].kind != "video":
+            return
+        if self.index is not None and index > self.index:
             return
         if self.bar is None or self.index != index:
             self.close()
             self.index = index
-            self.bar = tqdm(
-                unit="frame",
-                leave=False,
-                position=self.files_bar.pos + 1,
-                disable=self.disabled,
-                file=sys.stderr,
-                dynamic_ncols=True,
-            )
+            self.bar = _bar(unit="frame", leave=False, position=self.files_bar.pos + 1)
             self.phases = VideoBar(self.bar)
         assert self.phases is not None
         self.phases(done, total)
@@ -326,7 +336,7 @@ class _Run:
         )
         self.out_dir: Path | None = args.output
         self.quiet: bool = args.quiet
-        self.bars_off: bool | None = True if (args.quiet or args.json) else None  # None: only on a TTY
+        self.bars_off: bool = args.quiet or args.json or not sys.stderr.isatty()  # bars: on a terminal
         self.outcomes: list[Outcome] = []
         self.left_out: list[tuple[Path, str]] = []
         self.pending = 0  # files not started when the run was interrupted
@@ -337,6 +347,8 @@ class _Run:
         start = time.perf_counter()
         planned = self._plan(self._discover())
         if self.args.codec is not None:
+            from .media.encoder import check_encoder  # PyAV: imported only when a codec is asked for
+
             suffixes = {dst.suffix.lower() for job, dst in planned if job.kind == "video"} or {".mp4"}
             for suffix in sorted(suffixes):
                 try:
@@ -353,16 +365,16 @@ class _Run:
         if notice and not self.quiet:
             _say(f"{PROG}: note: {notice}")
         started = 0
-        with tqdm(
-            total=len(planned), unit="file", disable=self.bars_off, file=sys.stderr, dynamic_ncols=True
-        ) as bar:
-            frames = _FramesBar(bar, planned, self.bars_off)
+        bar = None if self.bars_off else _bar(total=len(planned), unit="file")
+        with bar if bar is not None else contextlib.nullcontext():
+            frames = _FramesBar(bar, planned)
             try:
                 for outcome in scale.outcomes(planned, self.settings, self.scale, frames.update):
                     started += 1
                     frames.close()
                     self.outcomes.append(self._reported(outcome))
-                    bar.update(outcome.status != "interrupted")
+                    if bar is not None:
+                        bar.update(outcome.status != "interrupted")
             except KeyboardInterrupt:
                 self.interrupted = True
             except scale.ScaleError as exc:

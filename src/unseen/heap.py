@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 from functools import cache
 
 _M_ARENA_MAX = -8
@@ -20,7 +19,7 @@ ARENAS = 2  # heap arenas shared by all threads
 @cache
 def _libc() -> ctypes.CDLL | None:
     with contextlib.suppress(OSError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the process's own symbols: libc's, without running ldconfig
         if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim"):
             return libc
     return None

@@ -16,7 +16,6 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,7 @@ from .errors import InputError, OutputError, brief, one_line, shown
 from .media.atomic import publish_bytes
 from .regions import KINDS as REGION_KINDS
 from .regions import SCHEMA, Regions
+from .version import VERSION
 
 if TYPE_CHECKING:  # annotations only: writing JSON needs neither module loaded
     from .options import Options
@@ -47,11 +47,8 @@ SWEEP_EVERY = 25
 
 
 def tool_version() -> str:
-    """``unseen <version>`` of the installed package."""
-    try:
-        return f"unseen {metadata.version('unseen')}"
-    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
-        return "unseen (unknown version)"
+    """``unseen <version>`` of this package."""
+    return f"unseen {VERSION}"
 
 
 def fingerprint(path: str | os.PathLike[str]) -> tuple[int, str]:

@@ -21,7 +21,6 @@ from .count import photo_counts, same_face
 from .detect.cascade import PHOTO_CASCADE
 from .errors import InputError, UnseenError, brief, shown
 from .media.image import read_photo
-from .media.video import probe
 from .obscure import KEPT, ObscureOptions
 from .options import Options
 from .photo_pipeline import anonymise_file
@@ -31,7 +30,6 @@ from .regions import Regions
 from .regions_file import FileEntry, RegionsDocument, check_input, load_document, tool_version
 from .report import FileReport
 from .stops import stops_held
-from .video_file import anonymise_video_file
 
 UNVERIFIED = (
     "the regions file records no SHA-256 of this input (an unseen.regions/1 file records none), so it "
@@ -200,6 +198,8 @@ def _paint(
         # the faces are the regions obscured, not the zones or the picture a "keep only" file paints
         report.faces, report.candidates = photo_faces(entry.to_paint, entry.frames)
     else:
+        from .video_file import anonymise_video_file  # PyAV: imported only when a video is painted
+
         report = anonymise_video_file(
             src,
             entry.output,
@@ -296,6 +296,8 @@ def check_size(entry: FileEntry, src: Path) -> None:
         height, width = photo.pixels.shape[:2]
         frames = 1 + len(photo.more)
     else:
+        from .media.video import probe  # PyAV: imported only when a video is checked
+
         info = probe(src)
         width, height, frames = info.width, info.height, info.frames or entry.frames
     if (width, height, frames) != (entry.width, entry.height, entry.frames):

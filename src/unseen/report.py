@@ -8,11 +8,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .media.video import VideoInfo, VideoWriteResult
 from .regions import Regions
+
+if TYPE_CHECKING:  # types only: importing the video module would bring PyAV into every photo run
+    from .media.video import VideoInfo, VideoWriteResult
 
 
 @dataclass

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import io
 import os
@@ -229,7 +228,9 @@ def _exists(dst: Path) -> OutputError:
 @cache
 def _renameat2():  # type: ignore[no-untyped-def]
     with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # the symbols the process already has (libc's among them): ctypes.util.find_library would
+        # run ldconfig, 20-50 ms of every run's start-up
+        libc = ctypes.CDLL(None, use_errno=True)
         return libc.renameat2
     return None
 

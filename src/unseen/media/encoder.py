@@ -21,38 +21,12 @@ from av.video.stream import VideoStream
 
 from .. import machine
 from ..errors import OutputError, shown
+from .containers import MOV_FAMILY, muxer_for
 from .local_av import open_output, reason
 from .video_info import VideoInfo
 
-# Output extension -> FFmpeg muxer. The output keeps the input's container whenever the caller keeps
-# the extension; the muxer is chosen by name so that the ".part" temporary name does not matter.
-MUXERS = {
-    ".mp4": "mp4",
-    ".m4v": "mp4",
-    ".mov": "mov",
-    ".3gp": "3gp",
-    ".3g2": "3g2",
-    ".mkv": "matroska",
-    ".webm": "webm",
-    ".avi": "avi",
-    ".mts": "mpegts",  # camcorders (AVCHD)
-    ".m2ts": "mpegts",
-    ".ts": "mpegts",
-}
-MOV_FAMILY = frozenset({"mp4", "mov"})
-
 # Encoders worth suggesting when a name is mistyped, where this FFmpeg has them.
 _SUGGESTED = ("libx264", "libx265", "libvpx-vp9", "libsvtav1")
-
-
-def muxer_for(dst: Path) -> str:
-    """The muxer for ``dst``'s extension; OutputError for an extension unseen does not write."""
-    muxer = MUXERS.get(dst.suffix.lower())
-    if muxer is None:
-        raise OutputError(
-            f"{shown(dst)}: unsupported video extension (use one of {', '.join(sorted(MUXERS))})"
-        )
-    return muxer
 
 
 def default_codec(info: VideoInfo) -> str:

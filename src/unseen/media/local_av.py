@@ -21,7 +21,7 @@ from av.container import InputContainer, OutputContainer
 
 from ..errors import InputError, shown
 
-# The demuxers of the containers in VIDEO_EXTENSIONS (FFmpeg matches "mov" against its
+# The demuxers of the containers in containers.VIDEO_EXTENSIONS (FFmpeg matches "mov" against its
 # "mov,mp4,m4a,3gp,3g2,mj2" demuxer, "matroska" against "matroska,webm"; mpegts reads .mts/.m2ts/.ts).
 _DEMUXERS = "mov,matroska,avi,mpegts"
 _INPUT_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": _DEMUXERS}

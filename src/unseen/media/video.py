@@ -33,13 +33,12 @@ from av.video.stream import VideoStream
 from .. import machine
 from ..errors import InputError, OutputError, shown
 from .atomic import atomic_output
-from .encoder import MOV_FAMILY, MUXERS, add_video_stream, check_encoder_setup, encode_time_base, muxer_for
+from .containers import MOV_FAMILY, muxer_for
+from .encoder import add_video_stream, check_encoder_setup, encode_time_base
 from .hdr import hdr_metadata
 from .local_av import open_input, open_output, reason
 from .orientation import Orientation, orientation
 from .video_info import VideoInfo
-
-VIDEO_EXTENSIONS: frozenset[str] = frozenset(MUXERS)
 
 # What to do about a frame in which the decoder concealed damage (one line, after "frame N").
 CONCEALED_ADVICE = (

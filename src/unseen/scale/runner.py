@@ -15,8 +15,6 @@ from .. import machine
 from ..process import Anonymise, Outcome, Progress, Settings, process
 from ..records import state_dir
 from .common import FileProgress, Planned
-from .local import run_local
-from .segments import split_video
 from .workdir import remove_stale
 
 WORKER_MEMORY = 600 << 20
@@ -84,10 +82,18 @@ def outcomes(
     # packets itself and is the less travelled one, so a plain run keeps the single-process writer.
     workers = options.workers or (default_workers(planned) if not one_video else 1)
     env = worker_env(workers, options.device)
+    # The worker pool and the video splitter (multiprocessing, PyAV) are imported only when used: a
+    # run of a few photos works in this process and never needs them.
     if workers > 1 and len(planned) > 1:
+        from .local import run_local
+
         yield from run_local(planned, settings, workers, env, progress)
         return
-    split = partial(split_video, workers=workers, env=env) if one_video and workers > 1 else None
+    split = None
+    if one_video and workers > 1:
+        from .segments import split_video
+
+        split = partial(split_video, workers=workers, env=env)
     yield from _serial(planned, settings, progress, split)
 
 
