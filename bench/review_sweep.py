@@ -18,8 +18,9 @@ Printed, per photo and in all: the inputs (keys and mouse actions) against the t
 swept tile plus one per missed face (the keys counted include ``W`` and ``]``: one more each a
 file); the page's time per input (in the page's clock, from the key
 going down or the mouse button going up until nothing is left to save and the picture shown is
-loaded); the regions the page shows (its grouped regions, suggestions included, filtered by score
-only with ``--min-score``: what is hidden is still painted)
+loaded); the regions the page outlines on each photo as it opens, fitted (the ``rect.region``
+elements drawn: one per face's group of boxes, suggestions included; the weak or small painted ones
+left to the page's faint layer are counted apart, with ``--min-score`` setting the page's filter)
 per annotated face; and the share of the annotated faces of 10 px or more (valid ones, of the
 height) at least 70 % covered in the exported files. Nothing from the data set is kept but what
 ``--out`` holds (bench/out is not committed).
@@ -192,7 +193,10 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=8, help="photos (default: %(default)s)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT / "review_sweep")
     ap.add_argument(
-        "--min-score", type=float, default=0.0, help="the page's score filter, set first (default: none)"
+        "--min-score",
+        type=float,
+        default=None,
+        help="the page's score filter (default: its own)",
     )
     ap.add_argument("--json", type=Path, default=None, metavar="FILE", help="save every number here")
     args = ap.parse_args()
@@ -213,7 +217,7 @@ def main() -> int:
             page.goto(url)
             page.wait_for_selector("body.ready", timeout=600_000)
             reviewer = Reviewer(page, url.split("/?")[0])
-            if args.min_score:
+            if args.min_score is not None:
                 page.fill("#min-score", str(args.min_score))
                 page.locator("#min-score").blur()  # the keys are the page's again
             files = page.evaluate("state.files.map((f) => f.name)")
@@ -222,7 +226,9 @@ def main() -> int:
                 if i:
                     reviewer.key("]", index=i)
                 assert files[i] == Path(name).name, (files, name)
-                shown = page.evaluate("visible().length")
+                shown = page.locator("#overlay rect.region").count()  # what is drawn, outlined
+                faint = page.locator("#overlay path.faint")
+                faint = int(faint.get_attribute("data-count")) if faint.count() else 0
                 found = page.evaluate("state.regions.filter((r) => r.action !== 'suggested').length")
                 counted = page.evaluate(
                     "[state.files[state.index].faces, state.files[state.index].candidates]"
@@ -239,6 +245,7 @@ def main() -> int:
                         "faces_10": len(must),
                         "boxes": found,
                         "shown": shown,
+                        "faint": faint,
                         "page_faces": counted,
                         **swept,
                     }
@@ -257,8 +264,8 @@ def main() -> int:
     shares = exported_cover(out, names, gt)
     print(f"unseen review detected {len(names)} photos in {detect_s:.0f} s; export: {status}")
     print(
-        "photo | faces (>= 10 px) | page: faces+candidates | boxes | shown | shown/face | tiles | drawn "
-        "| inputs (keys+mouse) | target | covered >= 10 px | page ms per input"
+        "photo | faces (>= 10 px) | page: faces+candidates | boxes | shown (+faint) | shown/face | tiles "
+        "| drawn | inputs (keys+mouse) | target | covered >= 10 px | page ms per input"
     )
     covered = total = 0
     for row, share in zip(rows, shares, strict=True):
@@ -269,7 +276,7 @@ def main() -> int:
         covered, total = covered + row["covered_10"], total + row["faces_10"]
         print(
             f"{Path(row['photo']).name} | {row['faces']} ({row['faces_10']}) "
-            f"| {'+'.join(map(str, row['page_faces']))} | {row['boxes']} | {row['shown']} "
+            f"| {'+'.join(map(str, row['page_faces']))} | {row['boxes']} | {row['shown']} (+{row['faint']}) "
             f"| {row['shown'] / row['faces']:.2f} | {row['tiles']} | {row['drawn']} "
             f"| {row['inputs']} ({row['keys']}+{row['mouse']}) | {row['target_inputs']} "
             f"| {row['covered_10']}/{row['faces_10']} | {summary(row['ms'])}"
@@ -280,6 +287,7 @@ def main() -> int:
         "photos": len(rows),
         "faces": faces,
         "regions_shown_per_face": round(sum(r["shown"] for r in rows) / faces, 2),
+        "faint_per_face": round(sum(r["faint"] for r in rows) / faces, 2),
         "boxes_per_face": round(sum(r["boxes"] for r in rows) / faces, 2),
         "tiles": sum(r["tiles"] for r in rows),
         "drawn": sum(r["drawn"] for r in rows),
