@@ -29,7 +29,6 @@ const state = {
   redo: [],
   version: 0, // bumped by every applied edit (derived views are rebuilt when it changes)
   preview: false,
-  saved: 0, // edits the server has stored (the preview is fetched again after each)
   frame: 0,
   drag: null,
   following: null, // {stop} while a drawn region is being followed
@@ -39,6 +38,10 @@ const state = {
 
 let saving = Promise.resolve();
 let unsaved = 0; // edits sent and not yet stored: "saved" is said only once none is left
+const unsavedIn = new Map(); // the same, per file
+const lastSave = new Map(); // per file, its edits' saving (opening it again waits for that only)
+const painted = {}; // per file, its version whose output the preview shows (a new one after each edit)
+const pending = []; // boxes painted by edits the preview does not show yet: {index, frame, box, since}
 
 function status(text, error = false) {
   const el = $("status");
@@ -104,22 +107,31 @@ function serverBack() {
 // file's version they were made on. Refused as stale (409: another tab changed the file), the file
 // is loaded again from the server and the person told; the edits queued behind it are refused too.
 // ``quiet``: says nothing unless it fails (a sweep's progress, sent at every tile).
+// The page has shown the edit already (its regions, and in the preview, what it paints): nothing
+// waits for the server but another file's opening or Export (which wait for this file's edits).
 function send(ops, quiet = false) {
   const index = state.index;
+  if (!quiet) paintAhead(index, ops);
   if (!quiet) status("saving…");
   unsaved += 1;
+  unsavedIn.set(index, (unsavedIn.get(index) || 0) + 1);
+  const stored = () => {
+    unsaved -= 1;
+    unsavedIn.set(index, unsavedIn.get(index) - 1);
+  };
   saving = saving
     .then(() => api("PATCH", `/api/files/${index}`, { ops, version: state.files[index].version }))
     .then((summary) => {
-      unsaved -= 1;
+      stored();
       state.files[index] = summary;
-      state.saved += 1;
+      if (!quiet) painted[index] = summary.version; // a sweep's progress changes no pixel
       renderFiles();
-      if (!quiet) status(unsaved ? "saving…" : note ? `saved · ${note}` : "saved");
+      if (!quiet || $("status").textContent === "saving…") status(unsaved ? "saving…" : note ? `saved · ${note}` : "saved");
       if (index === state.index) draw(); // the coverage, and the preview, follow the edit
     })
     .catch((err) => {
-      unsaved -= 1;
+      stored();
+      pending.length = 0;
       forgetHistory(index); // the page and the file may disagree now: no undo across that
       if (err.status !== 409) return status(`not saved: ${err.message} (reload the page to see the file as saved)`, true);
       const name = state.files[index].name;
@@ -127,7 +139,26 @@ function send(ops, quiet = false) {
       if (index === state.index && !unsaved) saving.then(() => openFile(index, state.frame)).then(told);
       else told();
     });
+  lastSave.set(index, saving);
   return saving;
+}
+
+// The boxes ``ops`` paint (regions added or changed to obscure, zones), drawn painted over the
+// preview until the server's picture of the output after them is shown.
+function paintAhead(index, ops) {
+  const since = painted[index] ?? 0;
+  for (const op of ops) {
+    const now = op.op === "add" ? op.regions : op.op === "replace" ? op.regions.map(([, r]) => r) : [];
+    for (const r of now) if (r.action === "obscure") pending.push({ index, frame: r.frame, box: r.box, since });
+    if (op.op === "add_zone") pending.push({ index, frame: null, box: op.box, since });
+  }
+}
+
+// The version of the file whose output the picture shown is (-1: not the output, or not loaded).
+function shownVersion() {
+  const img = $("picture");
+  const params = new URLSearchParams((img.dataset.url || "").split("?")[1]);
+  return params.get("output") === "1" && img.complete ? Number(params.get("v")) : -1;
 }
 
 // ------------------------------------------------------------------------------------ history
@@ -825,6 +856,14 @@ function drawOverlay() {
       }
     }
   }
+  if (state.preview) {
+    const v = shownVersion();
+    for (const p of pending) {
+      if (p.index !== state.index || (p.frame !== null && p.frame !== state.frame) || v > p.since) continue;
+      const [x1, y1, x2, y2] = p.box;
+      el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: "pending" }, svg);
+    }
+  }
   const boxes = shown.reduce((n, [, , g]) => n + g.length, 0);
   $("shown-label").textContent = `${shown.length} shown` + (boxes > shown.length ? ` for ${boxes} boxes` : "") +
     (weak.length ? ` · ${weak.length} weak or small, painted, drawn faint` : "");
@@ -1002,22 +1041,57 @@ function addDrawn(box) {
 
 // ------------------------------------------------------------------------------------ views
 
-function pictureUrl(frame = state.frame) {
+function pictureUrl(frame = state.frame, output = state.preview) {
   const params = new URLSearchParams({ frame: String(frame) });
-  if (state.preview) params.set("output", "1");
-  if (state.preview) params.set("v", String(state.saved)); // a new address once an edit is stored
+  if (output) params.set("output", "1");
+  if (output) params.set("v", String(painted[state.index] ?? 0)); // a new address once an edit is stored
   return `/api/files/${state.index}/picture?${params}`;
+}
+
+// Pictures fetched ahead of need (the next file's, a file's output before it is swept): address ->
+// a promise of an object URL. A few only; the server marks pictures not to be cached.
+const PICTURES_AHEAD = 6;
+const ahead = new Map();
+const aheadUrls = new Set(); // their object URLs (a played frame's is let go once replaced)
+
+function fetchAhead(url) {
+  if (ahead.has(url)) return;
+  const got = fetch(url, { credentials: "same-origin" })
+    .then((reply) => (reply.ok ? reply.blob() : Promise.reject(new Error(String(reply.status)))))
+    .then((blob) => {
+      const local = URL.createObjectURL(blob);
+      aheadUrls.add(local);
+      return local;
+    });
+  got.catch(() => ahead.delete(url));
+  ahead.set(url, got);
+  while (ahead.size > PICTURES_AHEAD) {
+    const [old, gone] = ahead.entries().next().value;
+    ahead.delete(old);
+    gone.then((local) => $("picture").src !== local && (aheadUrls.delete(local), URL.revokeObjectURL(local))).catch(() => {});
+  }
+}
+
+// Show the picture at ``url``: from what was fetched ahead if it was, else from the server.
+function showPicture(url) {
+  const img = $("picture");
+  img.dataset.want = url;
+  const put = (src) => {
+    if (img.dataset.want !== url) return; // another was asked for meanwhile
+    if (img.src.startsWith("blob:") && !aheadUrls.has(img.src)) URL.revokeObjectURL(img.src); // a frame played
+    img.dataset.url = url;
+    img.src = src;
+  };
+  const got = ahead.get(url);
+  if (got) got.then(put, () => put(url));
+  else put(url);
 }
 
 function draw() {
   drawOverlay();
   const img = $("picture");
   const url = pictureUrl();
-  if (img.dataset.url !== url) {
-    if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src); // a frame played
-    img.dataset.url = url;
-    img.src = url;
-  }
+  if (img.dataset.want !== url) showPicture(url);
   $("overlay").classList.toggle("hidden", state.preview && !sweep.on); // a sweep can draw on the output
   $("overlay").classList.toggle("sweeping", sweep.on);
   drawSweep();
@@ -1087,8 +1161,8 @@ async function openFile(index, frame = 0) {
     sweep.on = false;
     state.preview = false;
   }
-  await saving;
-  const entry = await api("GET", `/api/files/${index}`);
+  await lastSave.get(index);
+  const entry = await fileEntry(index);
   // W pressed while the file loaded began a sweep laid out for the file before: sweep this one
   const sweepAsked = sweep.on;
   if (sweepAsked) {
@@ -1117,10 +1191,33 @@ async function openFile(index, frame = 0) {
   $("file-title").textContent = entry.name;
   $("video").hidden = entry.kind !== "video";
   $("scrubber").max = String(entry.frames - 1);
+  painted[index] = entry.version;
   fit();
   renderFiles();
   draw();
   if (sweepAsked) startSweep();
+  lookAhead(index);
+}
+
+const entriesAhead = new Map(); // file index -> its entry, fetched once the file before was opened
+
+// The file's entry: the one fetched ahead if the file has not changed since, else from the server.
+async function fileEntry(index) {
+  const got = entriesAhead.get(index);
+  entriesAhead.delete(index);
+  const entry = got && (await got.catch(() => null));
+  if (entry && entry.version === state.files[index].version) return entry;
+  return api("GET", `/api/files/${index}`);
+}
+
+// While the person looks at file ``index``: its output (a sweep shows it), and the next file's
+// entry and picture, so that W and ] show them at once.
+function lookAhead(index) {
+  if (state.info.kind !== "video") fetchAhead(pictureUrl(0, true));
+  const next = index + 1;
+  if (next >= state.files.length || entriesAhead.has(next) || state.files[next].kind === "video") return;
+  entriesAhead.set(next, Promise.resolve(lastSave.get(next)).then(() => api("GET", `/api/files/${next}`)));
+  fetchAhead(`/api/files/${next}/picture?frame=0`);
 }
 
 // ------------------------------------------------------------------------------------ zoom and pan
@@ -1480,7 +1577,7 @@ async function play() {
         URL.revokeObjectURL(shown);
         continue; // replaced meanwhile (an edit's new preview of the frame before)
       }
-      img.dataset.url = url; // the picture, its frame and its regions change together
+      img.dataset.url = img.dataset.want = url; // the picture, its frame and its regions change together
       run.skipped += next - last - 1;
       run.shown += 1;
       last = next;
@@ -1779,10 +1876,15 @@ function listed(title, items) {
 }
 
 // Export asks first: where the files go, and which files nobody marked reviewed or still have
-// suggestions nobody accepted or rejected (those are not painted).
-async function exportAll() {
-  await saving;
-  const files = state.files;
+// suggestions nobody accepted or rejected (those are not painted). It asks at once: the file shown
+// is counted as the page has it (its last edits may still be on their way to the server).
+function exportAll() {
+  const here = (f) => {
+    if (f.index !== state.index) return f;
+    const suggestions = state.regions.filter((r) => r.action === "suggested").length;
+    return { ...f, state: state.reviewed ? "reviewed" : f.state === "reviewed" ? "changed" : f.state, suggestions };
+  };
+  const files = state.files.map(here);
   const where = folders(files.map((f) => f.output));
   $("export-where").textContent = `Writes ${files.length} file${files.length === 1 ? "" : "s"} into ${where.join(", ")}; a file there of the same name is replaced only if it is unseen's own earlier output of that file.`;
   const warnings = [];
@@ -1799,11 +1901,14 @@ async function exportAll() {
   $("export-confirm").focus();
 }
 
+// Export writes once every edit made is saved (it renders what the regions file says).
 async function exportConfirmed() {
   $("export-dialog").close();
-  status("exporting…");
+  status(unsaved ? "exporting once the last edits are saved…" : "exporting…");
   $("export").disabled = true;
   try {
+    await saving;
+    status("exporting…");
     const { results } = await api("POST", "/api/export");
     const failed = results.filter((r) => !r.ok);
     const where = folders(results.filter((r) => r.ok).map((r) => r.output)).join(", ");
@@ -1885,7 +1990,14 @@ async function start() {
   $("prev-frame").addEventListener("click", () => seek(state.frame - 1));
   $("play").addEventListener("click", togglePlay);
   $("next-frame").addEventListener("click", () => seek(state.frame + 1));
-  $("picture").addEventListener("load", () => document.body.classList.remove("loading"));
+  $("picture").addEventListener("load", () => {
+    document.body.classList.remove("loading");
+    const v = shownVersion();
+    if (v < 0 || !pending.length) return;
+    const left = pending.filter((p) => p.index !== state.index || p.since >= v);
+    pending.splice(0, pending.length, ...left); // what the output shown paints now
+    drawOverlay();
+  });
   const { files, regions_file } = await api("GET", "/api/files");
   state.files = files;
   $("regions-file").textContent = regions_file;
