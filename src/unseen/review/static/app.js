@@ -111,7 +111,7 @@ function serverBack() {
 // waits for the server but another file's opening or Export (which wait for this file's edits).
 function send(ops, quiet = false) {
   const index = state.index;
-  if (!quiet) paintAhead(index, ops);
+  if (!quiet && paintAhead(index, ops) && state.preview) drawOverlay();
   if (!quiet) status("saving…");
   unsaved += 1;
   unsavedIn.set(index, (unsavedIn.get(index) || 0) + 1);
@@ -147,11 +147,13 @@ function send(ops, quiet = false) {
 // preview until the server's picture of the output after them is shown.
 function paintAhead(index, ops) {
   const since = painted[index] ?? 0;
+  const before = pending.length;
   for (const op of ops) {
     const now = op.op === "add" ? op.regions : op.op === "replace" ? op.regions.map(([, r]) => r) : [];
     for (const r of now) if (r.action === "obscure") pending.push({ index, frame: r.frame, box: r.box, since });
     if (op.op === "add_zone") pending.push({ index, frame: null, box: op.box, since });
   }
+  return pending.length > before;
 }
 
 // The version of the file whose output the picture shown is (-1: not the output, or not loaded).
