@@ -858,6 +858,9 @@ function drawOverlay() {
       }
     }
   }
+  for (const [x1, y1, x2, y2] of frameHoles()) {
+    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: "hole" }, svg);
+  }
   if (state.preview) {
     const v = shownVersion();
     for (const p of pending) {
@@ -1692,8 +1695,10 @@ function drawVideo() {
   const summary = state.files[state.index];
   const gaps = summary.gap_frames || 0;
   $("coverage-meter").value = summary.covered ?? 1;
+  const here = frameHoles().length;
   $("coverage").textContent = `${(100 * (summary.covered ?? 1)).toFixed(1)} % covered` +
-    (gaps ? ` · ${gaps} frame${gaps === 1 ? "" : "s"} with a gap` : "");
+    (gaps ? ` · ${gaps} frame${gaps === 1 ? "" : "s"} with a gap` : "") +
+    (here ? ` · here ${here} face${here === 1 ? "" : "s"} uncovered (marked)` : "");
   $("next-gap").disabled = !gaps;
   drawSweptFrames();
   const cursor = $("timeline").querySelector(".cursor");
@@ -1738,6 +1743,29 @@ function drawTimeline(list) {
     }
   }
   el("rect", { x: state.frame, y: 0, width: Math.max(frames / 400, 0.5), height: (list.length + 1) * lane, class: "cursor" }, svg);
+}
+
+// Where on the frame shown a face a track knows is uncovered (the server places it as it counts the
+// gaps): asked for once per frame and version of the file, marked on the picture.
+const holesAt = new Map(); // "index:version:frame" -> boxes, null while asked for
+const HOLES_KEPT = 500;
+
+function frameHoles() {
+  const summary = state.files[state.index];
+  if (!isVideo() || !summary.gap_frames) return [];
+  const key = `${state.index}:${summary.version}:${state.frame}`;
+  if (!holesAt.has(key) && !playing.run) {
+    if (holesAt.size > HOLES_KEPT) holesAt.clear();
+    holesAt.set(key, null);
+    const index = state.index;
+    api("GET", `/api/files/${index}/holes?frame=${state.frame}`)
+      .then(({ boxes }) => {
+        holesAt.set(key, boxes);
+        if (state.index === index && boxes.length) draw();
+      })
+      .catch(() => holesAt.delete(key));
+  }
+  return holesAt.get(key) || [];
 }
 
 // The first frame of the next gap after the frame shown (round to the first).
