@@ -268,6 +268,7 @@ def main() -> int:
                     }
                 )
                 rows[-1]["ms"] = [ms for _, ms in reviewer.times[before:]]
+                rows[-1]["slowest"] = max(reviewer.times[before:], key=lambda t: t[1])
             before = len(reviewer.times)
             reviewer.click("#export", DIALOG, DIALOG)
             reviewer.click("#export-confirm", EXPORTING, EXPORTED)

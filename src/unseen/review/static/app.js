@@ -111,7 +111,7 @@ function serverBack() {
 // waits for the server but another file's opening or Export (which wait for this file's edits).
 function send(ops, quiet = false) {
   const index = state.index;
-  if (!quiet && paintAhead(index, ops) && state.preview) drawOverlay();
+  if (!quiet) paintAhead(index, ops);
   if (!quiet) status("saving…");
   unsaved += 1;
   unsavedIn.set(index, (unsavedIn.get(index) || 0) + 1);
@@ -319,8 +319,8 @@ function commit(ops, { keepsReview = false, select = null, say = "" } = {}) {
   state.redo = [];
   storeHistory();
   if (select) reselect(select);
+  send(ops); // first: what the edit paints is drawn with it
   draw();
-  send(ops);
   return true;
 }
 
@@ -349,8 +349,8 @@ function replay(from, to, which) {
   to.push(step);
   storeHistory();
   if (selected) reselect(selected);
-  draw();
   send(step[which]);
+  draw();
 }
 
 const undo = () => replay(state.undo, state.redo, "undo");
@@ -688,11 +688,24 @@ function svgPoint(event) {
 // one frame (several passes or tracks found it) as one region, members its indices (the largest box
 // first), if ``outlined``. The rest are painted all the same and drawn as one faint layer (faint()).
 function visible() {
-  return frameGroups().filter(outlined).map((g) => [state.regions[g[0]], g[0], g]);
+  return shownGroups().outlined.map((g) => [state.regions[g[0]], g[0], g]);
 }
 
 // The painted regions the filter leaves out of the outlines (groups): drawn as one faint layer.
-const faint = () => frameGroups().filter((g) => !outlined(g));
+const faint = () => shownGroups().faint;
+
+// The frame's groups parted into outlined and faint, once per frame, edit, filter and selection.
+let parted = { key: null };
+
+function shownGroups() {
+  const key = [state.version, state.index, state.frame, filter.score, filter.size, filter.all, state.selected, [...state.chosen].join()].join("|");
+  if (parted.key !== key) {
+    const groups = frameGroups();
+    const on = groups.map(outlined);
+    parted = { key, outlined: groups.filter((_, i) => on[i]), faint: groups.filter((_, i) => !on[i]) };
+  }
+  return parted;
+}
 
 // Whether region group ``g`` is outlined. What is not painted (a suggestion, a kept face), what a
 // person drew, text and what is picked always is; a painted region only when its best score (in a
@@ -1216,13 +1229,14 @@ async function fileEntry(index) {
 }
 
 // While the person looks at file ``index``: its output (a sweep shows it), and the next file's
-// entry and picture, so that W and ] show them at once.
+// entry, picture and output, so that W and ] show them at once.
 function lookAhead(index) {
   if (state.info.kind !== "video") fetchAhead(pictureUrl(0, true));
   const next = index + 1;
   if (next >= state.files.length || entriesAhead.has(next) || state.files[next].kind === "video") return;
   entriesAhead.set(next, Promise.resolve(lastSave.get(next)).then(() => api("GET", `/api/files/${next}`)));
   fetchAhead(`/api/files/${next}/picture?frame=0`);
+  fetchAhead(`/api/files/${next}/picture?frame=0&output=1&v=${state.files[next].version}`);
 }
 
 // ------------------------------------------------------------------------------------ zoom and pan
@@ -1297,7 +1311,7 @@ function panBy(dx, dy) {
 }
 
 // Place the picture: centred where it is smaller than the stage, never leaving a gap where larger.
-function showView() {
+function showView(redraw = true) {
   const stage = $("stage");
   const w = state.info.width * view.scale;
   const h = state.info.height * view.scale;
@@ -1309,7 +1323,7 @@ function showView() {
   $("frame").style.transform = `translate(${view.x}px, ${view.y}px)`;
   $("frame").classList.toggle("pixels", view.scale >= 2);
   $("zoom-label").textContent = view.fitted ? "fit" : `${Math.round(view.scale * 100)} %`;
-  drawOverlay(); // the handles keep their size on the screen
+  if (redraw) drawOverlay(); // the handles keep their size on the screen
 }
 
 function stagePoint(event) {
@@ -1461,7 +1475,7 @@ function showTile() {
   view.x = -x * sweep.scale;
   view.y = -y * sweep.scale;
   view.fitted = false;
-  showView();
+  showView(false);
   draw();
 }
 
