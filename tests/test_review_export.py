@@ -47,12 +47,12 @@ def test_export_from_the_page_equals_render_of_its_regions_file(page, tmp_path):
         page.mouse.move(bx, by, steps=4)
         page.mouse.up()
         _saved(page)
-        sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(1)
+        sync_api.expect(page.locator("#overlay rect.region.manual")).to_have_count(2)  # and the accepted
         _export(page)
     finally:
         server.stop()
     saved = load_document(path).files[0]
-    assert (saved.actions == "keep").sum() == 2 and (saved.regions.source == "manual").sum() == 1
+    assert (saved.actions == "keep").sum() == 2 and (saved.regions.source == "manual").sum() == 2
     exported = (tmp_path / "out" / "people.png").read_bytes()
     assert main(["render", str(path), "--overwrite"]) == 0
     assert (tmp_path / "out" / "people.png").read_bytes() == exported  # byte for byte

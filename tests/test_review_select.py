@@ -20,7 +20,6 @@ from unseen.regions_file import load_document
 from unseen.review.detection import detect_photo
 
 browser, page = review_page.browser, review_page.page  # the same Chromium fixtures
-FAINT = "1 weak or small, painted, drawn faint"
 
 
 def _photo_with_a_second_box(tmp_path):
@@ -97,15 +96,11 @@ def test_shift_click_and_marquee_pick_many_for_one_edit_and_weak_ones_are_drawn_
         actions = load_document(path).files[0].actions
         assert actions[suggested].tolist() == ["obscure", "obscure"] and actions[clear] == "obscure"
 
-        # Weak painted regions are drawn faint once no longer picked; the filter at 0 outlines them.
+        # Accepted, the weak boxes are the person's: outlined as one region however weak, not faint.
         regions = page.locator("#overlay rect.region")
-        sync_api.expect(regions).to_have_count(2)  # the clear face, the two accepted boxes (picked)
         page.keyboard.press("Escape")
-        sync_api.expect(regions).to_have_count(1)
-        label = page.locator("#shown-label")
-        sync_api.expect(label).to_have_text(f"1 shown for 2 boxes · {FAINT}")
-        page.fill("#min-score", "0")
         sync_api.expect(regions).to_have_count(2)
+        sync_api.expect(page.locator("#shown-label")).to_have_text("2 shown for 4 boxes")
         sync_api.expect(page.locator("#overlay path.faint")).to_have_count(0)
     finally:
         server.stop()
@@ -166,7 +161,9 @@ def test_weak_painted_regions_are_drawn_faint_by_default_counted_and_still_paint
         sync_api.expect(regions).to_have_count(3)  # the clear face and the two suggestions
         sync_api.expect(page.locator(f'#overlay rect[data-index="{faint}"]')).to_have_count(0)
         sync_api.expect(page.locator("#overlay path.faint")).to_have_attribute("data-count", "1")
-        sync_api.expect(page.locator("#shown-label")).to_have_text(f"3 shown · {FAINT}")
+        sync_api.expect(page.locator("#shown-label")).to_have_text(
+            "3 shown · 1 weak or small, painted, drawn faint"
+        )
         page.keyboard.press("v")  # every region outlined: the weak one can be picked
         sync_api.expect(regions).to_have_count(4)
         sync_api.expect(page.locator("#overlay path.faint")).to_have_count(0)

@@ -458,10 +458,13 @@ function nextTrackId() {
   return state.regions.reduce((m, r) => Math.max(m, r.track), -1) + 1;
 }
 
+// An accepted suggestion is the person's region (as a video's is: a drawn track): it stays outlined
+// however weak, and is painted as one they drew (over a kept face too).
 function accept() {
   if (!isVideo()) {
     const rs = picked().filter((r) => r.action === "suggested");
-    if (rs.length) commit([{ op: "replace", regions: rs.map((r) => [copy(r), { ...copy(r), action: "obscure" }]) }]);
+    const mine = (r) => ({ ...copy(r), action: "obscure", source: "manual" });
+    if (rs.length) commit([{ op: "replace", regions: rs.map((r) => [copy(r), mine(r)]) }]);
     return;
   }
   const r = selectedRegion();
