@@ -3,6 +3,7 @@
 
     python bench/review_sweep.py                 # 8 crowd photos of the WIDER dev sample
     python bench/review_sweep.py --limit 4 --json bench/out/review_sweep.json
+    python bench/review_sweep.py --src /tmp/old/src  # another checkout's page and server (before/after)
 
 The photos are the first ``--limit`` of the parade and demonstration events with 20 to 60 annotated
 faces (taken in turn from each event, sorted by name). ``unseen review`` (the real command, in a
@@ -16,10 +17,15 @@ the file reviewed). Last it clicks Export and confirms.
 
 Printed, per photo and in all: the inputs (keys and mouse actions) against the target of one per
 swept tile plus one per missed face (the keys counted include ``W`` and ``]``: one more each a
-file); the page's time per input (in the page's clock, from the key
-going down or the mouse button going up until nothing is left to save and the picture shown is
-loaded); the regions the page shows (its grouped regions, suggestions included, filtered by score
-only with ``--min-score``: what is hidden is still painted)
+file); the page's time per input (in the page's clock, from the key going down or the mouse button
+going up until the page has answered it: the picture asked for shown, of whatever saved version,
+since the page draws an edit's paint itself at once; Export's confirm: until it says it is
+exporting), and apart the time until nothing is left to save and the picture of the last saved
+version is loaded (the server's part, in the background; the next input waits for it, as a
+scripted reviewer judges the output); the regions the page outlines on each photo as it opens,
+fitted (the ``rect.region`` elements drawn: one per face's group of boxes, suggestions included;
+the weak or small painted ones left to the page's faint layer are counted apart, with
+``--min-score`` setting the page's filter)
 per annotated face; and the share of the annotated faces of 10 px or more (valid ones, of the
 height) at least 70 % covered in the exported files. Nothing from the data set is kept but what
 ``--out`` holds (bench/out is not committed).
@@ -55,7 +61,9 @@ CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1400, "height": 900}
 
 # In the page: when the input began (a key down, a mouse button up), when the next frame came (what
-# the page did at once is on the screen), and whether all is done (saved, the picture loaded).
+# the page did at once is on the screen), whether the page has answered it (the picture it shows is
+# the one asked for, of any saved version: an edit's own paint is drawn by the page at once), and
+# whether all is done (saved, and the picture of the last saved version loaded).
 MARK = """
 window.__mark = null;
 for (const type of ["keydown", "pointerup"]) {
@@ -68,13 +76,18 @@ for (const type of ["keydown", "pointerup"]) {
   window.addEventListener(type, mark, true);
 }
 """
-IDLE = """(index) => {
+SHOWN = """(index, settled) => {
   if (window.__mark === null || window.__frame === null) return false;
   if (index !== null && state.index !== index) return false;
   const img = document.getElementById("picture");
-  const shown = img.dataset.url === pictureUrl() && img.complete && img.naturalWidth > 0;
-  return unsaved === 0 && shown && !state.drag ? performance.now() - window.__mark : false;
+  const bare = (url) => (settled ? url : (url || "").replace(/&v=\\d+/, ""));
+  const shown = bare(img.dataset.url) === bare(pictureUrl()) && img.complete && img.naturalWidth > 0;
+  return (!settled || unsaved === 0) && shown && !state.drag ? performance.now() - window.__mark : false;
 }"""
+ANSWERED = f"(index) => ({SHOWN})(index, false)"
+IDLE = f"(index) => ({SHOWN})(index, true)"
+EXPORTING = """() => window.__frame !== null && /^export/.test(document.getElementById("status").textContent)
+  && performance.now() - window.__mark"""
 EXPORTED = """() => window.__frame !== null
   && /^export(ed| failed)/.test(document.getElementById("status").textContent)
   && performance.now() - window.__mark"""
@@ -96,23 +109,27 @@ class Reviewer:
 
     def __init__(self, page, base: str) -> None:
         self.page, self.base = page, base
-        self.times: list[tuple[str, float]] = []  # (kind, ms until idle)
+        self.times: list[tuple[str, float]] = []  # (kind, ms until the page answered)
+        self.settled: list[float] = []  # ms until saved and repainted (the server's part done)
         self.frames: list[float] = []  # ms until the first frame after the input
         self.previews: dict[str, np.ndarray] = {}
 
-    def _timed(self, kind: str, act, done: str = IDLE, index: int | None = None) -> None:
+    def _timed(
+        self, kind: str, act, answered: str = ANSWERED, done: str = IDLE, index: int | None = None
+    ) -> None:
         self.page.evaluate("window.__mark = window.__frame = null")
         act()
-        ms = self.page.wait_for_function(done, arg=index, polling="raf", timeout=120_000).json_value()
-        self.times.append((kind, float(ms)))
+        wait = lambda js: self.page.wait_for_function(js, arg=index, polling="raf", timeout=120_000)  # noqa: E731
+        self.times.append((kind, float(wait(answered).json_value())))
+        self.settled.append(float(wait(done).json_value()))  # before the next input, as before
         self.frames.append(self.page.evaluate("window.__frame"))
 
     def key(self, key: str, index: int | None = None) -> None:
         """Press ``key``; done once idle (and showing file ``index``, if given)."""
         self._timed(f"key {key.strip() or 'Space'}", lambda: self.page.keyboard.press(key), index=index)
 
-    def click(self, selector: str, done: str) -> None:
-        self._timed(f"click {selector}", lambda: self.page.click(selector), done)
+    def click(self, selector: str, answered: str, done: str) -> None:
+        self._timed(f"click {selector}", lambda: self.page.click(selector), answered, done)
 
     def covered(self) -> np.ndarray:
         """The picture shown (the preview while sweeping), near-black as a mask."""
@@ -157,9 +174,9 @@ class Reviewer:
         return {"tiles": tiles, "drawn": drawn, "keys": keys, "mouse": len(self.times) - before - keys}
 
 
-def start_review(paths: list[Path], out: Path) -> tuple[subprocess.Popen, str]:
-    """``unseen review`` on ``paths`` (detection first); the child and the address it prints."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+def start_review(paths: list[Path], out: Path, src: Path) -> tuple[subprocess.Popen, str]:
+    """``unseen review`` (of ``src``) on ``paths``, detection first; the child and the address it prints."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
     cmd = [sys.executable, "-m", "unseen", "review", *map(str, paths), "-o", str(out / "published")]
     cmd += ["--regions", str(out / "review.unseen.json"), "--no-browser"]
     child = subprocess.Popen(cmd, cwd=out, env=env, stdout=subprocess.PIPE, text=True)
@@ -192,8 +209,12 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=8, help="photos (default: %(default)s)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT / "review_sweep")
     ap.add_argument(
-        "--min-score", type=float, default=0.0, help="the page's score filter, set first (default: none)"
+        "--min-score",
+        type=float,
+        default=None,
+        help="the page's score filter (default: its own)",
     )
+    ap.add_argument("--src", type=Path, default=REPO / "src", help="the unseen sources reviewed with")
     ap.add_argument("--json", type=Path, default=None, metavar="FILE", help="save every number here")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
@@ -202,7 +223,7 @@ def main() -> int:
     names = choose(gt, args.limit)
     out = fresh_dir(args.out.resolve())
     t = time.perf_counter()
-    child, url = start_review([args.data / "images" / n for n in names], out)
+    child, url = start_review([args.data / "images" / n for n in names], out, args.src.resolve())
     detect_s = time.perf_counter() - t
     rows = []
     try:
@@ -213,7 +234,7 @@ def main() -> int:
             page.goto(url)
             page.wait_for_selector("body.ready", timeout=600_000)
             reviewer = Reviewer(page, url.split("/?")[0])
-            if args.min_score:
+            if args.min_score is not None:
                 page.fill("#min-score", str(args.min_score))
                 page.locator("#min-score").blur()  # the keys are the page's again
             files = page.evaluate("state.files.map((f) => f.name)")
@@ -222,7 +243,9 @@ def main() -> int:
                 if i:
                     reviewer.key("]", index=i)
                 assert files[i] == Path(name).name, (files, name)
-                shown = page.evaluate("visible().length")
+                shown = page.locator("#overlay rect.region").count()  # what is drawn, outlined
+                faint = page.locator("#overlay path.faint")
+                faint = int(faint.get_attribute("data-count")) if faint.count() else 0
                 found = page.evaluate("state.regions.filter((r) => r.action !== 'suggested').length")
                 counted = page.evaluate(
                     "[state.files[state.index].faces, state.files[state.index].candidates]"
@@ -239,17 +262,20 @@ def main() -> int:
                         "faces_10": len(must),
                         "boxes": found,
                         "shown": shown,
+                        "faint": faint,
                         "page_faces": counted,
                         **swept,
                     }
                 )
                 rows[-1]["ms"] = [ms for _, ms in reviewer.times[before:]]
+                rows[-1]["slowest"] = max(reviewer.times[before:], key=lambda t: t[1])
             before = len(reviewer.times)
-            reviewer.click("#export", DIALOG)
-            reviewer.click("#export-confirm", EXPORTED)
+            reviewer.click("#export", DIALOG, DIALOG)
+            reviewer.click("#export-confirm", EXPORTING, EXPORTED)
             status = page.locator("#status").inner_text()
             export_ms = [ms for _, ms in reviewer.times[before:]]
-            times, frames = reviewer.times, reviewer.frames
+            export_done_ms = reviewer.settled[before:]
+            times, frames, settled = reviewer.times, reviewer.frames, reviewer.settled
             browser.close()
     finally:
         child.terminate()
@@ -257,8 +283,8 @@ def main() -> int:
     shares = exported_cover(out, names, gt)
     print(f"unseen review detected {len(names)} photos in {detect_s:.0f} s; export: {status}")
     print(
-        "photo | faces (>= 10 px) | page: faces+candidates | boxes | shown | shown/face | tiles | drawn "
-        "| inputs (keys+mouse) | target | covered >= 10 px | page ms per input"
+        "photo | faces (>= 10 px) | page: faces+candidates | boxes | shown (+faint) | shown/face | tiles "
+        "| drawn | inputs (keys+mouse) | target | covered >= 10 px | page ms per input"
     )
     covered = total = 0
     for row, share in zip(rows, shares, strict=True):
@@ -269,7 +295,7 @@ def main() -> int:
         covered, total = covered + row["covered_10"], total + row["faces_10"]
         print(
             f"{Path(row['photo']).name} | {row['faces']} ({row['faces_10']}) "
-            f"| {'+'.join(map(str, row['page_faces']))} | {row['boxes']} | {row['shown']} "
+            f"| {'+'.join(map(str, row['page_faces']))} | {row['boxes']} | {row['shown']} (+{row['faint']}) "
             f"| {row['shown'] / row['faces']:.2f} | {row['tiles']} | {row['drawn']} "
             f"| {row['inputs']} ({row['keys']}+{row['mouse']}) | {row['target_inputs']} "
             f"| {row['covered_10']}/{row['faces_10']} | {summary(row['ms'])}"
@@ -280,6 +306,7 @@ def main() -> int:
         "photos": len(rows),
         "faces": faces,
         "regions_shown_per_face": round(sum(r["shown"] for r in rows) / faces, 2),
+        "faint_per_face": round(sum(r["faint"] for r in rows) / faces, 2),
         "boxes_per_face": round(sum(r["boxes"] for r in rows) / faces, 2),
         "tiles": sum(r["tiles"] for r in rows),
         "drawn": sum(r["drawn"] for r in rows),
@@ -292,7 +319,11 @@ def main() -> int:
         "page_ms_p90": round(float(np.percentile(every, 90)), 1),
         "page_ms_max": round(max(every), 1),
         "inputs_over_100ms": sum(ms >= 100 for ms in every),
+        "settled_ms_median": round(statistics.median(settled), 1),
+        "settled_ms_max": round(max(settled), 1),
+        "settled_over_100ms": sum(ms >= 100 for ms in settled),
         "export_ms": [round(ms) for ms in export_ms],
+        "export_done_ms": [round(ms) for ms in export_done_ms],
     }
     for kind in sorted({k for k, _ in times}):
         result[f"ms {kind}"] = summary([ms for k, ms in times if k == kind])

@@ -6,7 +6,7 @@ import numpy as np
 
 from unseen.regions import Regions
 from unseen.regions_file import FileEntry
-from unseen.review.coverage import coverage
+from unseen.review.coverage import coverage, holes
 
 FRAMES = 40
 
@@ -42,6 +42,9 @@ def test_the_place_of_the_face_moves_across_the_gap():
     painted = [[10.0, 0.0, 20.0, 10.0], [10.0, 0.0, 20.0, 10.0]]  # on frames 1 and 2, where it was on 1
     entry = _entry([0, 3, 1, 2], [0, 0, 1, 1], ["obscure"] * 4, [*boxes, *painted])
     assert coverage(entry)["gaps"] == [[2, 2]]
+    assert holes(entry, 2) == [[20.0, 0.0, 30.0, 10.0]]  # where the face is on the frame uncovered
+    assert holes(entry, 1) == []  # covered there
+    assert holes(entry, 0) == holes(entry, 3) == []  # the track has its regions there
 
 
 def test_a_file_painted_keep_only_has_no_gap():

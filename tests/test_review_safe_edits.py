@@ -9,8 +9,11 @@ import shutil
 
 import numpy as np
 import test_review_page as review_page
-from review_media import CLEAR, review_photo
+from PIL import Image
+from review_media import CLEAR, HIDDEN, review_photo
+from scenes import covered_fraction
 from test_review_page import _best, _open, _region_has, _saved, _serve, sync_api
+from test_review_zoom import _screen
 
 from unseen.api import Options
 from unseen.regions_file import load_document
@@ -133,3 +136,54 @@ def test_an_edit_waits_for_a_server_that_does_not_answer(browser, tmp_path):
     finally:
         context.close()
         server.stop()
+
+
+def test_a_box_drawn_on_the_output_is_painted_and_export_asks_before_the_server_has_saved(page, tmp_path):
+    """The server is slow to store an edit (held back here): the page paints the box drawn on the
+    output in a sweep at once, Export asks at once (the file shown counted as the page has it), and
+    writes only once the edit is saved, so the output has it."""
+    src = tmp_path / "people.png"
+    original, faces = review_photo(src)
+    server, path = _serve([detect_photo(src, tmp_path / "out" / "people.png", Options())], tmp_path)
+    held = []
+    try:
+        _open(page, server)
+        page.keyboard.press("w")  # a sweep: the output, zoomed; the face nobody found is in tile 2
+        page.keyboard.press(" ")
+        sync_api.expect(page.locator("#sweep-label")).to_contain_text("tile 2 / 2")
+
+        def hold(route) -> None:  # the edits, until let go
+            if held is not None and route.request.method == "PATCH":
+                held.append(route)
+            else:
+                route.continue_()
+
+        page.route(re.compile(r".*/api/files/0$"), hold)
+        target = review_page._grown(faces[HIDDEN])
+        (x1, y1), (x2, y2) = _screen(page, target[:2]), _screen(page, target[2:])
+        page.mouse.move(x1, y1)
+        page.mouse.down()
+        page.mouse.move(x2, y2, steps=4)
+        page.mouse.up()
+        sync_api.expect(page.locator("#overlay rect.pending")).to_have_count(1)  # painted, not yet saved
+        page.keyboard.press("r")
+        page.click("#export")
+        dialog = page.locator("#export-dialog")
+        sync_api.expect(dialog).to_be_visible()
+        sync_api.expect(dialog).not_to_contain_text("Not marked reviewed")  # as the page has it
+        assert len(load_document(path).files[0].regions) == 3 and held  # the server has nothing yet
+        page.click("#export-confirm")
+        status = page.locator("#status")
+        sync_api.expect(status).to_have_text("exporting once the last edits are saved…")
+        assert not (tmp_path / "out").exists()
+        waiting, held = held, None
+        for route in waiting:
+            route.continue_()
+        sync_api.expect(status).to_have_text(f"exported 1 file to {tmp_path / 'out'}")
+        sync_api.expect(page.locator("#overlay rect.pending")).to_have_count(0)  # the server's picture
+    finally:
+        server.stop()
+    assert load_document(path).files[0].reviewed
+    with Image.open(tmp_path / "out" / "people.png") as im:
+        out = np.asarray(im.convert("RGB"))
+    assert covered_fraction(original, out, faces[HIDDEN], tol=24, color=review_page.WHITE) >= 0.9

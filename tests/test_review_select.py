@@ -1,6 +1,6 @@
 """One region per face, picking many, and a filter (Chromium): the boxes of one face show as one
-region and take one action; shift-click and a marquee pick several regions for one edit; a score
-filter hides weak regions from view (never from the output)."""
+region and take one action; shift-click and a marquee pick several regions for one edit; weak or
+small painted regions are drawn as one faint layer, counted, never hidden nor left unpainted."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import re
 import numpy as np
 import test_review_page as review_page
 from PIL import Image
-from review_media import CLEAR, review_photo
+from review_media import CLEAR, HIDDEN, review_photo
+from scenes import covered_fraction
 from test_review_page import _best, _export, _open, _saved, _serve, sync_api
 from test_review_zoom import _screen
 
@@ -58,7 +59,7 @@ def test_one_face_found_twice_is_one_region_kept_at_once(page, tmp_path):
     assert np.array_equal(out[y1:y2, x1:x2], original[y1:y2, x1:x2])
 
 
-def test_shift_click_and_marquee_pick_many_for_one_edit_and_a_filter_hides_weak_ones(page, tmp_path):
+def test_shift_click_and_marquee_pick_many_for_one_edit_and_weak_ones_are_drawn_faint(page, tmp_path):
     src, _, faces, entry, clear = _photo_with_a_second_box(tmp_path)
     suggested = np.flatnonzero(entry.actions == "suggested").tolist()
     assert len(suggested) == 2
@@ -95,16 +96,12 @@ def test_shift_click_and_marquee_pick_many_for_one_edit_and_a_filter_hides_weak_
         actions = load_document(path).files[0].actions
         assert actions[suggested].tolist() == ["obscure", "obscure"] and actions[clear] == "obscure"
 
-        # The filter hides what scores below it from the page only; the two accepted boxes of the
-        # weak face are one region now.
+        # Accepted, the weak boxes are the person's: outlined as one region however weak, not faint.
         regions = page.locator("#overlay rect.region")
+        page.keyboard.press("Escape")
         sync_api.expect(regions).to_have_count(2)
-        score = float(entry.regions.scores[suggested].max())
-        page.fill("#min-score", f"{score + 0.01:.2f}")
-        sync_api.expect(regions).to_have_count(1)
-        sync_api.expect(page.locator("#shown-label")).to_contain_text("2 of 4 boxes filtered out")
-        page.fill("#min-score", "0")
-        sync_api.expect(regions).to_have_count(2)
+        sync_api.expect(page.locator("#shown-label")).to_have_text("2 shown for 4 boxes")
+        sync_api.expect(page.locator("#overlay path.faint")).to_have_count(0)
     finally:
         server.stop()
 
@@ -141,3 +138,43 @@ def test_a_kept_face_under_a_neighbours_region_is_shown_and_can_be_uncovered(pag
         out = np.asarray(im.convert("RGB"))
     x1, y1, x2, y2 = (int(v) for v in faces[CLEAR])
     assert np.array_equal(out[y1:y2, x1:x2], original[y1:y2, x1:x2])
+
+
+def test_weak_painted_regions_are_drawn_faint_by_default_counted_and_still_painted(page, tmp_path):
+    """A crowd photo's many weak boxes (hands, drums, flags) are painted but not outlined: one faint
+    layer with a count; suggestions, however weak, stay outlined (they are not painted); V outlines
+    every region; the export paints the faint ones."""
+    src = tmp_path / "people.png"
+    original, faces = review_photo(src)
+    entry = detect_photo(src, tmp_path / "out" / "people.png", Options())
+    suggested = np.flatnonzero(entry.actions == "suggested").tolist()
+    assert len(suggested) == 2 and entry.regions.scores[suggested].max() < 0.3
+    x1, y1, x2, y2 = faces[HIDDEN].tolist()
+    weak = Regions.from_boxes([[x1 - 4, y1 - 4, x2 + 4, y2 + 4]], [0.12], source="fine")
+    entry.regions = Regions.concat([entry.regions, weak])
+    entry.actions = np.concatenate([entry.actions, ["obscure"]])
+    faint = len(entry.actions) - 1
+    server, _ = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        regions = page.locator("#overlay rect.region")
+        sync_api.expect(regions).to_have_count(3)  # the clear face and the two suggestions
+        sync_api.expect(page.locator(f'#overlay rect[data-index="{faint}"]')).to_have_count(0)
+        sync_api.expect(page.locator("#overlay path.faint")).to_have_attribute("data-count", "1")
+        sync_api.expect(page.locator("#shown-label")).to_have_text(
+            "3 shown · 1 weak or small, painted, drawn faint"
+        )
+        page.keyboard.press("v")  # every region outlined: the weak one can be picked
+        sync_api.expect(regions).to_have_count(4)
+        sync_api.expect(page.locator("#overlay path.faint")).to_have_count(0)
+        page.click(f'#overlay rect[data-index="{faint}"]', position={"x": 3, "y": 3})
+        page.keyboard.press("v")  # the filter again; the region picked stays outlined until let go
+        sync_api.expect(page.locator(f'#overlay rect[data-index="{faint}"]')).to_have_count(1)
+        page.keyboard.press("Escape")
+        sync_api.expect(regions).to_have_count(3)
+        _export(page)
+    finally:
+        server.stop()
+    with Image.open(tmp_path / "out" / "people.png") as im:
+        out = np.asarray(im.convert("RGB"))
+    assert covered_fraction(original, out, faces[HIDDEN], tol=24, color=review_page.WHITE) >= 0.9

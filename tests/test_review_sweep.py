@@ -37,7 +37,7 @@ def test_a_sweep_shows_the_output_tile_by_tile_draws_and_marks_the_file_reviewed
         page.keyboard.press("w")
         sync_api.expect(_label(page)).to_contain_text("tile 1 / 2 · swept 0 %")
         sync_api.expect(page.locator("#zoom-label")).to_have_text("240 %")
-        assert "output=1" in page.locator("#picture").get_attribute("src")  # the output as published
+        assert "output=1" in page.locator("#picture").get_attribute("data-url")  # the output as published
         page.keyboard.press(" ")
         sync_api.expect(_label(page)).to_contain_text(re.compile(r"tile 2 / 2 · swept [1-9]\d %"))
         # The face nobody found shows in this tile: draw over it there, on the output.
@@ -105,7 +105,7 @@ def test_a_video_is_swept_on_a_sample_of_its_frames_shown_on_the_timeline(page, 
         sync_api.expect(_label(page)).to_have_text("swept 0 % of 2 frames")
         page.keyboard.press("w")
         sync_api.expect(_label(page)).to_contain_text("frame 1 · tile 1 / 4 ·")
-        assert "output=1" in page.locator("#picture").get_attribute("src")
+        assert "output=1" in page.locator("#picture").get_attribute("data-url")
         page.keyboard.press(" ")
         page.keyboard.press(" ")
         sync_api.expect(_label(page)).to_contain_text("frame 24 · tile 3 / 4 · swept 50 %")
@@ -166,14 +166,18 @@ def test_a_sweep_begun_while_the_next_file_loads_sweeps_that_file(page, tmp_path
         )
     server, _ = _serve(entries, tmp_path)
     try:
-        _open(page, server)
         held = []
-        page.route("**/api/files/1*", lambda route: held.append(route))  # the next file: held back
-        page.keyboard.press("]")
+        # the next file (fetched ahead once the first is shown): held back until W is pressed
+        page.route("**/api/files/1*", lambda route: route.continue_() if held is None else held.append(route))
+        _open(page, server)
         while not held:
             page.wait_for_timeout(20)
+        page.keyboard.press("]")
         page.keyboard.press("w")  # while it loads
-        held[0].continue_()
+        sync_api.expect(page.locator("#file-title")).to_have_text("small.png")  # still loading
+        waiting, held = held, None
+        for route in waiting:
+            route.continue_()
         sync_api.expect(page.locator("#file-title")).to_have_text("wide.png")
         sync_api.expect(_label(page)).to_contain_text("tile 1 / 9 ·")  # the wide file's own tiles
         right = page.evaluate("Math.max(...sweep.tiles.map((t) => t[3]))")

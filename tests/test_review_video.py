@@ -250,3 +250,80 @@ def test_two_tracks_of_one_face_show_as_one_region_and_are_kept_at_once(page, tm
         x1, y1, x2, y2 = (int(v) for v in faces[i][VIDEO_CLEAR])
         assert np.abs(a[y1:y2, x1:x2].astype(int) - b[y1:y2, x1:x2]).mean() < 8, f"kept face, frame {i}"
         assert covered_fraction(a, b, faces[i][VIDEO_HIDDEN], tol=24, color=WHITE) >= 0.9, f"frame {i}"
+
+
+def _on(box, face) -> float:
+    return float(iou_matrix(np.asarray([box], np.float32), np.asarray([face], np.float32))[0, 0])
+
+
+def _rect(page, selector: str) -> list[float]:
+    rect = page.locator(selector)
+    x, y, w, h = (float(rect.get_attribute(k)) for k in ("x", "y", "width", "height"))
+    return [x, y, x + w, y + h]
+
+
+def test_the_coverage_meter_marks_where_on_the_frame_a_face_is_uncovered(page, tmp_path):
+    """The track loses the clear face on frames 10 to 13: on each of them the page marks the face's
+    place (moved along between the track's boxes) and says so under the frame bar; drawn over, the
+    mark goes."""
+    src, faces, entry = _tracked_clip(tmp_path)
+    gap = np.isin(entry.regions.frame, range(10, 14))
+    entry.regions, entry.actions = entry.regions[~gap], entry.actions[~gap]
+    server, _ = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        coverage = page.locator("#coverage")
+        sync_api.expect(coverage).to_have_text("83.3 % covered · 4 frames with a gap")
+        sync_api.expect(page.locator("#overlay rect.hole")).to_have_count(0)  # frame 1 has none
+        page.keyboard.press("g")
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 11 / {VIDEO_FRAMES}")
+        sync_api.expect(coverage).to_have_text(
+            "83.3 % covered · 4 frames with a gap · here 1 face uncovered (marked)"
+        )
+        sync_api.expect(page.locator("#overlay rect.hole")).to_have_count(1)
+        assert _on(_rect(page, "#overlay rect.hole"), faces[10][VIDEO_CLEAR]) > 0.8
+        page.keyboard.press("ArrowRight")  # the mark moves with the face
+        sync_api.expect(page.locator("#frame-label")).to_have_text(f"frame 12 / {VIDEO_FRAMES}")
+        sync_api.expect(page.locator("#overlay rect.hole")).to_have_count(1)
+        assert _on(_rect(page, "#overlay rect.hole"), faces[11][VIDEO_CLEAR]) > 0.8
+        review_page._drag(page, review_page._grown(faces[11][VIDEO_CLEAR]), (256, 192))
+        _saved(page)
+        sync_api.expect(coverage).to_have_text("87.5 % covered · 3 frames with a gap")
+        sync_api.expect(page.locator("#overlay rect.hole")).to_have_count(0)
+    finally:
+        server.stop()
+
+
+def test_follow_stops_where_the_face_leaves_the_picture(page, tmp_path):
+    """A face nobody found walks out through the right edge; drawn once and followed, the page stops
+    following a few frames after it has gone (not at the video's end) and says why."""
+    from scenes import Placement
+    from test_video import scene_clip
+
+    clip = scene_clip(tmp_path / "out.mp4", {"w": lambda i: Placement(44, 200 + 8 * i, 120)}, 40, (320, 240))
+    gone = next(i for i, faces in enumerate(clip.boxes) if "w" not in faces)
+    size, sha = fingerprint(clip.path)
+    empty = Regions(np.zeros((0, 4)), 1.0, "full", np.zeros(0, int), -1)
+    dst = str(tmp_path / "published" / "out.mp4")
+    entry = FileEntry(str(clip.path), dst, "video", 320, 240, 40, empty, size=size, sha256=sha)
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        page.click("#scrubber")
+        page.keyboard.press("Home")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        sync_api.expect(page.locator("#frame-label")).to_have_text("frame 3 / 40")
+        review_page._drag(page, review_page._grown(clip.boxes[2]["w"], 4), (320, 240))
+        _saved(page)
+        page.keyboard.press("f")
+        status = page.locator("#status")
+        sync_api.expect(status).to_have_text(
+            re.compile(r"^followed \d+ frames \(the face was lost or left the picture\)$"), timeout=30_000
+        )
+        drawn = load_document(path).files[0].regions.frame.tolist()
+        assert gone - 1 <= max(drawn) <= gone + 4, (gone, drawn)  # stopped at the edge, not at frame 39
+        shown = int(page.locator("#frame-label").inner_text().split()[1]) - 1
+        assert shown == max(drawn)  # the page shows where it stopped
+    finally:
+        server.stop()

@@ -251,6 +251,13 @@ def create_app(session: ReviewSession, token: str, port: int) -> Guard:
             return PlainTextResponse("bad frame or box", status_code=400)
         return _jpeg(await run_in_threadpool(session.crop, _index(request), frame, (x1, y1, x2, y2)))
 
+    async def gaps(request: Request) -> Response:
+        try:
+            frame = int(request.query_params.get("frame", "0"))
+        except ValueError:
+            return PlainTextResponse("bad frame", status_code=400)
+        return JSONResponse(await run_in_threadpool(session.holes, _index(request), frame))
+
     async def follow(request: Request) -> Response:
         try:
             boxes = await run_in_threadpool(session.follow, _index(request), await _json_body(request))
@@ -279,6 +286,7 @@ def create_app(session: ReviewSession, token: str, port: int) -> Guard:
         Route("/api/files/{index:int}/picture", picture),
         Route("/api/files/{index:int}/crop", crop),
         Route("/api/files/{index:int}/follow", follow, methods=["POST"]),
+        Route("/api/files/{index:int}/holes", gaps),
         Route("/api/export", export, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={KeyError: missing, UnseenError: failed})

@@ -40,7 +40,7 @@ from ..render import (
     render_entry,
     run_inputs,
 )
-from .coverage import coverage
+from .coverage import coverage, holes
 from .edits import apply_edits, checked_boxes
 from .follow import follow
 from .frames import FrameSource
@@ -179,6 +179,16 @@ class ReviewSession:
             while len(self._photos) > PHOTOS_KEPT:
                 self._photos.popitem(last=False)
         return pixels
+
+    def holes(self, index: int, frame: int) -> dict[str, Any]:
+        """Where on ``frame`` of a video a face its tracks know is uncovered, and the file's version
+        that says so (KeyError if there is no such frame)."""
+        with self._edit_lock:
+            entry, version = self.entry(index), self._versions[index]
+        if not 0 <= frame < entry.frames:
+            raise KeyError(frame)
+        boxes = holes(entry, frame) if entry.kind == "video" else []
+        return {"frame": frame, "version": version, "boxes": boxes}
 
     def follow(self, index: int, body: Any) -> list[dict[str, Any]]:
         """Follow a drawn box from ``body['frame']`` ``body['count']`` frames on in ``body['step']``

@@ -29,7 +29,6 @@ const state = {
   redo: [],
   version: 0, // bumped by every applied edit (derived views are rebuilt when it changes)
   preview: false,
-  saved: 0, // edits the server has stored (the preview is fetched again after each)
   frame: 0,
   drag: null,
   following: null, // {stop} while a drawn region is being followed
@@ -39,6 +38,10 @@ const state = {
 
 let saving = Promise.resolve();
 let unsaved = 0; // edits sent and not yet stored: "saved" is said only once none is left
+const unsavedIn = new Map(); // the same, per file
+const lastSave = new Map(); // per file, its edits' saving (opening it again waits for that only)
+const painted = {}; // per file, its version whose output the preview shows (a new one after each edit)
+const pending = []; // boxes painted by edits the preview does not show yet: {index, frame, box, since}
 
 function status(text, error = false) {
   const el = $("status");
@@ -104,22 +107,31 @@ function serverBack() {
 // file's version they were made on. Refused as stale (409: another tab changed the file), the file
 // is loaded again from the server and the person told; the edits queued behind it are refused too.
 // ``quiet``: says nothing unless it fails (a sweep's progress, sent at every tile).
+// The page has shown the edit already (its regions, and in the preview, what it paints): nothing
+// waits for the server but another file's opening or Export (which wait for this file's edits).
 function send(ops, quiet = false) {
   const index = state.index;
+  if (!quiet) paintAhead(index, ops);
   if (!quiet) status("saving…");
   unsaved += 1;
+  unsavedIn.set(index, (unsavedIn.get(index) || 0) + 1);
+  const stored = () => {
+    unsaved -= 1;
+    unsavedIn.set(index, unsavedIn.get(index) - 1);
+  };
   saving = saving
     .then(() => api("PATCH", `/api/files/${index}`, { ops, version: state.files[index].version }))
     .then((summary) => {
-      unsaved -= 1;
+      stored();
       state.files[index] = summary;
-      state.saved += 1;
+      if (!quiet) painted[index] = summary.version; // a sweep's progress changes no pixel
       renderFiles();
-      if (!quiet) status(unsaved ? "saving…" : note ? `saved · ${note}` : "saved");
+      if (!quiet || $("status").textContent === "saving…") status(unsaved ? "saving…" : note ? `saved · ${note}` : "saved");
       if (index === state.index) draw(); // the coverage, and the preview, follow the edit
     })
     .catch((err) => {
-      unsaved -= 1;
+      stored();
+      pending.length = 0;
       forgetHistory(index); // the page and the file may disagree now: no undo across that
       if (err.status !== 409) return status(`not saved: ${err.message} (reload the page to see the file as saved)`, true);
       const name = state.files[index].name;
@@ -127,7 +139,28 @@ function send(ops, quiet = false) {
       if (index === state.index && !unsaved) saving.then(() => openFile(index, state.frame)).then(told);
       else told();
     });
+  lastSave.set(index, saving);
   return saving;
+}
+
+// The boxes ``ops`` paint (regions added or changed to obscure, zones), drawn painted over the
+// preview until the server's picture of the output after them is shown.
+function paintAhead(index, ops) {
+  const since = painted[index] ?? 0;
+  const before = pending.length;
+  for (const op of ops) {
+    const now = op.op === "add" ? op.regions : op.op === "replace" ? op.regions.map(([, r]) => r) : [];
+    for (const r of now) if (r.action === "obscure") pending.push({ index, frame: r.frame, box: r.box, since });
+    if (op.op === "add_zone") pending.push({ index, frame: null, box: op.box, since });
+  }
+  return pending.length > before;
+}
+
+// The version of the file whose output the picture shown is (-1: not the output, or not loaded).
+function shownVersion() {
+  const img = $("picture");
+  const params = new URLSearchParams((img.dataset.url || "").split("?")[1]);
+  return params.get("output") === "1" && img.complete ? Number(params.get("v")) : -1;
 }
 
 // ------------------------------------------------------------------------------------ history
@@ -286,8 +319,8 @@ function commit(ops, { keepsReview = false, select = null, say = "" } = {}) {
   state.redo = [];
   storeHistory();
   if (select) reselect(select);
+  send(ops); // first: what the edit paints is drawn with it
   draw();
-  send(ops);
   return true;
 }
 
@@ -316,8 +349,8 @@ function replay(from, to, which) {
   to.push(step);
   storeHistory();
   if (selected) reselect(selected);
-  draw();
   send(step[which]);
+  draw();
 }
 
 const undo = () => replay(state.undo, state.redo, "undo");
@@ -425,10 +458,13 @@ function nextTrackId() {
   return state.regions.reduce((m, r) => Math.max(m, r.track), -1) + 1;
 }
 
+// An accepted suggestion is the person's region (as a video's is: a drawn track): it stays outlined
+// however weak, and is painted as one they drew (over a kept face too).
 function accept() {
   if (!isVideo()) {
     const rs = picked().filter((r) => r.action === "suggested");
-    if (rs.length) commit([{ op: "replace", regions: rs.map((r) => [copy(r), { ...copy(r), action: "obscure" }]) }]);
+    const mine = (r) => ({ ...copy(r), action: "obscure", source: "manual" });
+    if (rs.length) commit([{ op: "replace", regions: rs.map((r) => [copy(r), mine(r)]) }]);
     return;
   }
   const r = selectedRegion();
@@ -651,12 +687,42 @@ function svgPoint(event) {
   return [Math.min(Math.max(q.x, 0), state.info.width), Math.min(Math.max(q.y, 0), state.info.height)];
 }
 
-// The regions shown on the picture, each as [region, index, members]: those the score and size
-// filter lets through (a region drawn by hand always shows), and the boxes of one face on one frame
-// (several passes or tracks found it) as one region, members its indices (the largest box first).
+// The regions outlined on the picture, each as [region, index, members]: the boxes of one face on
+// one frame (several passes or tracks found it) as one region, members its indices (the largest box
+// first), if ``outlined``. The rest are painted all the same and drawn as one faint layer (faint()).
 function visible() {
-  const shown = (r) => r.source === "manual" || (r.score >= filter.score && Math.max(r.box[2] - r.box[0], r.box[3] - r.box[1]) >= filter.size);
-  return frameGroups().filter((g) => shown(state.regions[g[0]])).map((g) => [state.regions[g[0]], g[0], g]);
+  return shownGroups().outlined.map((g) => [state.regions[g[0]], g[0], g]);
+}
+
+// The painted regions the filter leaves out of the outlines (groups): drawn as one faint layer.
+const faint = () => shownGroups().faint;
+
+// The frame's groups parted into outlined and faint, once per frame, edit, filter and selection.
+let parted = { key: null };
+
+function shownGroups() {
+  const key = [state.version, state.index, state.frame, filter.score, filter.size, filter.all, state.selected, [...state.chosen].join()].join("|");
+  if (parted.key !== key) {
+    const groups = frameGroups();
+    const on = groups.map(outlined);
+    parted = { key, outlined: groups.filter((_, i) => on[i]), faint: groups.filter((_, i) => !on[i]) };
+  }
+  return parted;
+}
+
+// Whether region group ``g`` is outlined. What is not painted (a suggestion, a kept face), what a
+// person drew, text and what is picked always is; a painted region only when its best score (in a
+// video its track's) and its size pass the filter, or with every region shown (V). A painted region
+// left out is never hidden: it is drawn faint and counted.
+function outlined(g) {
+  if (filter.all) return true;
+  const rs = g.map((i) => state.regions[i]);
+  if (rs.some((r) => r.action !== "obscure" || isDrawn(r) || r.kind === "text")) return true;
+  if (g.includes(state.selected) || g.some((i) => state.chosen.has(i))) return true;
+  const { trackScore } = derived();
+  const score = Math.max(...rs.map((r) => (r.track >= 0 && trackScore.has(r.track) ? trackScore.get(r.track) : r.score)));
+  const size = Math.max(...rs.map((r) => Math.max(r.box[2] - r.box[0], r.box[3] - r.box[1])));
+  return score >= filter.score && size >= filter.size;
 }
 
 // The groups of the frame shown (a photo's only one), made once per frame and edit. In a video a
@@ -732,7 +798,10 @@ function uncoverKept() {
   if (over.length) commit([{ op: "remove", regions: over }], { select: r });
 }
 
-const filter = { score: 0, size: 0 }; // regions below either are not shown (still painted)
+// Painted regions scoring under FAINT_SCORE are drawn faint by default: on the crowd photos of the
+// dev sample 9 in 10 of them lie on no face (hands, drums, flags); they are painted all the same.
+const FAINT_SCORE = 0.3;
+const filter = { score: FAINT_SCORE, size: 0, all: false }; // painted regions under either: drawn faint
 
 // What the video view derives from all regions (a long video has hundreds of thousands): the
 // regions of each frame and the tracks, made again only after an edit, not at every step.
@@ -746,8 +815,10 @@ function derived() {
       byFrame.get(r.frame).push(i);
     });
     const drawnTracks = new Set(state.regions.filter((r) => r.source === "manual" && r.track >= 0).map((r) => r.track));
+    const trackScore = new Map(); // a video's tracks: each one's best score
+    for (const r of state.regions) if (r.track >= 0) trackScore.set(r.track, Math.max(trackScore.get(r.track) ?? 0, r.score));
     const groups = isVideo() ? [] : faceGroups(state.regions.map((_, i) => i));
-    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks(), groups, frameGroups: new Map(), drawnTracks };
+    views = { version: state.version, regions: state.regions, byFrame, tracks: tracks(), groups, frameGroups: new Map(), drawnTracks, trackScore };
   }
   return views;
 }
@@ -769,6 +840,15 @@ function drawOverlay() {
     const cls = `zone${i === state.zone ? " selected" : ""}`;
     el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: cls, "data-zone": i }, svg);
   });
+  // The painted regions left out of the outlines: one faint layer, below the rest, not clickable.
+  const weak = faint();
+  if (weak.length) {
+    const path = weak.flat().map((i) => {
+      const [x1, y1, x2, y2] = state.regions[i].box;
+      return `M${x1} ${y1}H${x2}V${y2}H${x1}Z`;
+    });
+    el("path", { d: path.join(""), class: "faint", "data-count": weak.length }, svg);
+  }
   // Larger regions below smaller ones, the selected one on top: every region stays clickable.
   // Lines are drawn at screen size (non-scaling strokes); the handles too, outside the corners, so
   // that no region, however small on the screen, is hidden under its own handles.
@@ -794,9 +874,22 @@ function drawOverlay() {
       }
     }
   }
-  const total = isVideo() ? (derived().byFrame.get(state.frame) || []).length : state.regions.length;
+  for (const [x1, y1, x2, y2] of frameHoles()) {
+    el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: "hole" }, svg);
+  }
+  if (state.preview) {
+    const v = shownVersion();
+    for (const p of pending) {
+      if (p.index !== state.index || (p.frame !== null && p.frame !== state.frame) || v > p.since) continue;
+      const [x1, y1, x2, y2] = p.box;
+      el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: "pending" }, svg);
+    }
+  }
   const boxes = shown.reduce((n, [, , g]) => n + g.length, 0);
-  $("shown-label").textContent = `${shown.length} shown` + (boxes < total ? ` (${total - boxes} of ${total} boxes filtered out)` : boxes > shown.length ? ` for ${boxes} boxes` : "");
+  $("shown-label").textContent = `${shown.length} shown` + (boxes > shown.length ? ` for ${boxes} boxes` : "") +
+    (weak.length ? ` · ${weak.length} weak or small, painted, drawn faint` : "");
+  $("show-all").setAttribute("aria-pressed", String(filter.all));
+  $("show-all").disabled = !weak.length && !filter.all;
   if (state.drag && (state.drag.kind === "draw" || state.drag.kind === "marquee") && state.drag.box) {
     const [x1, y1, x2, y2] = normalised(state.drag.box);
     el("rect", { x: x1, y: y1, width: x2 - x1, height: y2 - y1, class: state.drag.kind === "draw" ? "region drawing" : "marquee" }, svg);
@@ -969,22 +1062,57 @@ function addDrawn(box) {
 
 // ------------------------------------------------------------------------------------ views
 
-function pictureUrl(frame = state.frame) {
+function pictureUrl(frame = state.frame, output = state.preview) {
   const params = new URLSearchParams({ frame: String(frame) });
-  if (state.preview) params.set("output", "1");
-  if (state.preview) params.set("v", String(state.saved)); // a new address once an edit is stored
+  if (output) params.set("output", "1");
+  if (output) params.set("v", String(painted[state.index] ?? 0)); // a new address once an edit is stored
   return `/api/files/${state.index}/picture?${params}`;
+}
+
+// Pictures fetched ahead of need (the next file's, a file's output before it is swept): address ->
+// a promise of an object URL. A few only; the server marks pictures not to be cached.
+const PICTURES_AHEAD = 6;
+const ahead = new Map();
+const aheadUrls = new Set(); // their object URLs (a played frame's is let go once replaced)
+
+function fetchAhead(url) {
+  if (ahead.has(url)) return;
+  const got = fetch(url, { credentials: "same-origin" })
+    .then((reply) => (reply.ok ? reply.blob() : Promise.reject(new Error(String(reply.status)))))
+    .then((blob) => {
+      const local = URL.createObjectURL(blob);
+      aheadUrls.add(local);
+      return local;
+    });
+  got.catch(() => ahead.delete(url));
+  ahead.set(url, got);
+  while (ahead.size > PICTURES_AHEAD) {
+    const [old, gone] = ahead.entries().next().value;
+    ahead.delete(old);
+    gone.then((local) => $("picture").src !== local && (aheadUrls.delete(local), URL.revokeObjectURL(local))).catch(() => {});
+  }
+}
+
+// Show the picture at ``url``: from what was fetched ahead if it was, else from the server.
+function showPicture(url) {
+  const img = $("picture");
+  img.dataset.want = url;
+  const put = (src) => {
+    if (img.dataset.want !== url) return; // another was asked for meanwhile
+    if (img.src.startsWith("blob:") && !aheadUrls.has(img.src)) URL.revokeObjectURL(img.src); // a frame played
+    img.dataset.url = url;
+    img.src = src;
+  };
+  const got = ahead.get(url);
+  if (got) got.then(put, () => put(url));
+  else put(url);
 }
 
 function draw() {
   drawOverlay();
   const img = $("picture");
   const url = pictureUrl();
-  if (img.dataset.url !== url) {
-    if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src); // a frame played
-    img.dataset.url = url;
-    img.src = url;
-  }
+  if (img.dataset.want !== url) showPicture(url);
   $("overlay").classList.toggle("hidden", state.preview && !sweep.on); // a sweep can draw on the output
   $("overlay").classList.toggle("sweeping", sweep.on);
   drawSweep();
@@ -1054,8 +1182,8 @@ async function openFile(index, frame = 0) {
     sweep.on = false;
     state.preview = false;
   }
-  await saving;
-  const entry = await api("GET", `/api/files/${index}`);
+  await lastSave.get(index);
+  const entry = await fileEntry(index);
   // W pressed while the file loaded began a sweep laid out for the file before: sweep this one
   const sweepAsked = sweep.on;
   if (sweepAsked) {
@@ -1084,10 +1212,34 @@ async function openFile(index, frame = 0) {
   $("file-title").textContent = entry.name;
   $("video").hidden = entry.kind !== "video";
   $("scrubber").max = String(entry.frames - 1);
+  painted[index] = entry.version;
   fit();
   renderFiles();
   draw();
   if (sweepAsked) startSweep();
+  lookAhead(index);
+}
+
+const entriesAhead = new Map(); // file index -> its entry, fetched once the file before was opened
+
+// The file's entry: the one fetched ahead if the file has not changed since, else from the server.
+async function fileEntry(index) {
+  const got = entriesAhead.get(index);
+  entriesAhead.delete(index);
+  const entry = got && (await got.catch(() => null));
+  if (entry && entry.version === state.files[index].version) return entry;
+  return api("GET", `/api/files/${index}`);
+}
+
+// While the person looks at file ``index``: its output (a sweep shows it), and the next file's
+// entry, picture and output, so that W and ] show them at once.
+function lookAhead(index) {
+  if (state.info.kind !== "video") fetchAhead(pictureUrl(0, true));
+  const next = index + 1;
+  if (next >= state.files.length || entriesAhead.has(next) || state.files[next].kind === "video") return;
+  entriesAhead.set(next, Promise.resolve(lastSave.get(next)).then(() => api("GET", `/api/files/${next}`)));
+  fetchAhead(`/api/files/${next}/picture?frame=0`);
+  fetchAhead(`/api/files/${next}/picture?frame=0&output=1&v=${state.files[next].version}`);
 }
 
 // ------------------------------------------------------------------------------------ zoom and pan
@@ -1162,7 +1314,7 @@ function panBy(dx, dy) {
 }
 
 // Place the picture: centred where it is smaller than the stage, never leaving a gap where larger.
-function showView() {
+function showView(redraw = true) {
   const stage = $("stage");
   const w = state.info.width * view.scale;
   const h = state.info.height * view.scale;
@@ -1174,7 +1326,7 @@ function showView() {
   $("frame").style.transform = `translate(${view.x}px, ${view.y}px)`;
   $("frame").classList.toggle("pixels", view.scale >= 2);
   $("zoom-label").textContent = view.fitted ? "fit" : `${Math.round(view.scale * 100)} %`;
-  drawOverlay(); // the handles keep their size on the screen
+  if (redraw) drawOverlay(); // the handles keep their size on the screen
 }
 
 function stagePoint(event) {
@@ -1326,7 +1478,7 @@ function showTile() {
   view.x = -x * sweep.scale;
   view.y = -y * sweep.scale;
   view.fitted = false;
-  showView();
+  showView(false);
   draw();
 }
 
@@ -1447,7 +1599,7 @@ async function play() {
         URL.revokeObjectURL(shown);
         continue; // replaced meanwhile (an edit's new preview of the frame before)
       }
-      img.dataset.url = url; // the picture, its frame and its regions change together
+      img.dataset.url = img.dataset.want = url; // the picture, its frame and its regions change together
       run.skipped += next - last - 1;
       run.shown += 1;
       last = next;
@@ -1560,8 +1712,10 @@ function drawVideo() {
   const summary = state.files[state.index];
   const gaps = summary.gap_frames || 0;
   $("coverage-meter").value = summary.covered ?? 1;
+  const here = frameHoles().length;
   $("coverage").textContent = `${(100 * (summary.covered ?? 1)).toFixed(1)} % covered` +
-    (gaps ? ` · ${gaps} frame${gaps === 1 ? "" : "s"} with a gap` : "");
+    (gaps ? ` · ${gaps} frame${gaps === 1 ? "" : "s"} with a gap` : "") +
+    (here ? ` · here ${here} face${here === 1 ? "" : "s"} uncovered (marked)` : "");
   $("next-gap").disabled = !gaps;
   drawSweptFrames();
   const cursor = $("timeline").querySelector(".cursor");
@@ -1606,6 +1760,29 @@ function drawTimeline(list) {
     }
   }
   el("rect", { x: state.frame, y: 0, width: Math.max(frames / 400, 0.5), height: (list.length + 1) * lane, class: "cursor" }, svg);
+}
+
+// Where on the frame shown a face a track knows is uncovered (the server places it as it counts the
+// gaps): asked for once per frame and version of the file, marked on the picture.
+const holesAt = new Map(); // "index:version:frame" -> boxes, null while asked for
+const HOLES_KEPT = 500;
+
+function frameHoles() {
+  const summary = state.files[state.index];
+  if (!isVideo() || !summary.gap_frames) return [];
+  const key = `${state.index}:${summary.version}:${state.frame}`;
+  if (!holesAt.has(key) && !playing.run) {
+    if (holesAt.size > HOLES_KEPT) holesAt.clear();
+    holesAt.set(key, null);
+    const index = state.index;
+    api("GET", `/api/files/${index}/holes?frame=${state.frame}`)
+      .then(({ boxes }) => {
+        holesAt.set(key, boxes);
+        if (state.index === index && boxes.length) draw();
+      })
+      .catch(() => holesAt.delete(key));
+  }
+  return holesAt.get(key) || [];
 }
 
 // The first frame of the next gap after the frame shown (round to the first).
@@ -1705,10 +1882,17 @@ function onKey(event) {
     case "t": handled(); return toggleText();
     case "f": handled(); return follow(shift ? -1 : 1);
     case "w": handled(); return sweep.on ? stopSweep() : startSweep();
+    case "v": handled(); return toggleShowAll();
     case "Escape": handled(); if (playing.run) return pause(); if (state.following) return stopFollowing(); if (sweep.on) return stopSweep(); state.selected = state.zone = -1; state.chosen = new Set(); state.track = state.mergeInto = null; state.drawingZone = false; return draw();
     case "ArrowRight": if (isVideo()) { handled(); seek(state.frame + step); } return;
     case "ArrowLeft": if (isVideo()) { handled(); seek(state.frame - step); } return;
   }
+}
+
+// V: every region outlined, the faint ones too (to pick one), or the filter's again.
+function toggleShowAll() {
+  filter.all = !filter.all;
+  draw();
 }
 
 function toggleZone() {
@@ -1739,10 +1923,15 @@ function listed(title, items) {
 }
 
 // Export asks first: where the files go, and which files nobody marked reviewed or still have
-// suggestions nobody accepted or rejected (those are not painted).
-async function exportAll() {
-  await saving;
-  const files = state.files;
+// suggestions nobody accepted or rejected (those are not painted). It asks at once: the file shown
+// is counted as the page has it (its last edits may still be on their way to the server).
+function exportAll() {
+  const here = (f) => {
+    if (f.index !== state.index) return f;
+    const suggestions = state.regions.filter((r) => r.action === "suggested").length;
+    return { ...f, state: state.reviewed ? "reviewed" : f.state === "reviewed" ? "changed" : f.state, suggestions };
+  };
+  const files = state.files.map(here);
   const where = folders(files.map((f) => f.output));
   $("export-where").textContent = `Writes ${files.length} file${files.length === 1 ? "" : "s"} into ${where.join(", ")}; a file there of the same name is replaced only if it is unseen's own earlier output of that file.`;
   const warnings = [];
@@ -1759,11 +1948,14 @@ async function exportAll() {
   $("export-confirm").focus();
 }
 
+// Export writes once every edit made is saved (it renders what the regions file says).
 async function exportConfirmed() {
   $("export-dialog").close();
-  status("exporting…");
+  status(unsaved ? "exporting once the last edits are saved…" : "exporting…");
   $("export").disabled = true;
   try {
+    await saving;
+    status("exporting…");
     const { results } = await api("POST", "/api/export");
     const failed = results.filter((r) => !r.ok);
     const where = folders(results.filter((r) => r.ok).map((r) => r.output)).join(", ");
@@ -1804,6 +1996,7 @@ async function start() {
   $("zoom-out").addEventListener("click", () => zoomBy(1 / ZOOM_STEP));
   $("zoom-fit").addEventListener("click", fit);
   $("sweep").addEventListener("click", () => (sweep.on ? stopSweep() : startSweep()));
+  $("show-all").addEventListener("click", toggleShowAll);
   for (const [id, key] of [["min-score", "score"], ["min-size", "size"]]) {
     $(id).addEventListener("input", (e) => {
       filter[key] = Number(e.target.value) || 0;
@@ -1844,7 +2037,14 @@ async function start() {
   $("prev-frame").addEventListener("click", () => seek(state.frame - 1));
   $("play").addEventListener("click", togglePlay);
   $("next-frame").addEventListener("click", () => seek(state.frame + 1));
-  $("picture").addEventListener("load", () => document.body.classList.remove("loading"));
+  $("picture").addEventListener("load", () => {
+    document.body.classList.remove("loading");
+    const v = shownVersion();
+    if (v < 0 || !pending.length) return;
+    const left = pending.filter((p) => p.index !== state.index || p.since >= v);
+    pending.splice(0, pending.length, ...left); // what the output shown paints now
+    drawOverlay();
+  });
   const { files, regions_file } = await api("GET", "/api/files");
   state.files = files;
   $("regions-file").textContent = regions_file;
