@@ -31,6 +31,7 @@ import numpy as np
 from .. import machine
 from ..errors import UnseenError
 from ..regions import Regions, nms, with_kind
+from .text_graph import prepared_graph
 from .tiles import tiles
 
 MODEL_PACKAGE = "rapidocr_onnxruntime"
@@ -80,7 +81,8 @@ class TextOptions:
 
 
 class TextModel:
-    """One onnxruntime session of the detection network (threads as the face model's, no spinning)."""
+    """One onnxruntime session of the detection network, its scalar layers folded into its
+    convolutions (:mod:`.text_graph`); threads as the face model's, no spinning."""
 
     def __init__(self, path: Path | None = None, threads: int | None = None) -> None:
         import onnxruntime as ort
@@ -90,7 +92,13 @@ class TextModel:
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = machine.providers()[0]
-        self._session = ort.InferenceSession(str(path or model_path()), options, providers=providers)
+        path = path or model_path()
+        try:
+            self._session = ort.InferenceSession(prepared_graph(path), options, providers=providers)
+        except Exception:  # a cached graph onnxruntime refused (its load errors share no base class)
+            self._session = ort.InferenceSession(
+                prepared_graph(path, cached=False), options, providers=providers
+            )
         self._input = self._session.get_inputs()[0].name
 
     def probabilities(self, rgb: np.ndarray) -> np.ndarray:
