@@ -32,7 +32,7 @@ def test_the_folded_graph_gives_the_wheels_maps_in_fewer_passes():
     assert np.abs(wheel - ours).max() < 1e-4
     before = Counter(n.op_type for n in onnx.load_from_string(source).graph.node if n.op_type != "Constant")
     after = Counter(n.op_type for n in onnx.load_from_string(folded).graph.node)
-    assert after["Conv"] == before["Conv"] and not after["Clip"] and not after["Div"]
+    assert not after["Clip"] and not after["Div"] and after["Add"] < before["Add"] / 4
     assert sum(after.values()) < 0.6 * sum(before.values())
 
 

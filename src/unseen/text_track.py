@@ -2,8 +2,8 @@
 
 A plate is never the same thing as a face next to it, so the kinds are never matched to each other:
 keyframe detections are split by ``kind``, each kind goes to its own :class:`~unseen.track.Tracker`
-(same options, same camera path, so the same look-ahead, gaps and edge rules), and each frame's
-regions are the two trackers' regions together, with their kind. Text tracks get ids from
+(the same camera path, look-ahead and edge rules), and each frame's regions are the two trackers'
+regions together, with their kind. Text tracks get ids from
 :data:`TEXT_TRACKS` on, so no text track shares an id with a face track in the regions file.
 Counting (faces, candidates) reads the face tracker's finished tracks only.
 
