@@ -17,6 +17,7 @@ from unseen import api
 from unseen.audit.cli import main as audit_main
 from unseen.cli import main
 from unseen.detect import text as text_detect
+from unseen.detect.tiles import tiles
 from unseen.media.video import read_frames
 from unseen.obscure import ObscureOptions
 from unseen.plan import PlanOptions, plan_regions
@@ -55,6 +56,22 @@ def test_plates_and_badges_are_covered_with_text_and_not_without():
     found = kinds(with_text.regions)
     assert (found == "text").sum() >= len(PLATES)
     assert "kind" not in without.regions.data  # a run without --text writes what it always did
+
+
+def test_lines_along_the_seam_between_two_tiles_are_covered():
+    """Lines as thick as the native view keeps, upright along the seam, inside the tiles' overlap."""
+    options = text_detect.TextOptions()
+    (_, _, right_end, _), (left_start, _, _, _) = tiles(
+        1000, 1600, options.tile_pixels, options.tile_overlap, 32
+    )
+    seam = (left_start + right_end) / 2
+    plates = [
+        Plate("AB 1234", height, seam + shift, 130 + 190 * i, angle=90, style="yellow")
+        for i, (height, shift) in enumerate([(10, 0), (16, -20), (24, 20), (32, 0), (14, 30)])
+    ]
+    image, quads = render_plates(background((1000, 1600), seed=4, kind="brick"), plates, noise=3.0)
+    out = api.anonymise(image, api.Options(text=True)).image
+    assert min(plate_covered(image, out, q) for q in quads) >= 0.97
 
 
 def test_text_regions_grow_around_the_line_and_faces_upwards_for_hair():

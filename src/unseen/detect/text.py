@@ -63,7 +63,9 @@ class TextOptions:
 
     ``threshold``: a pixel belongs to text above this probability; ``box_threshold``: a blob is text
     when its mean probability reaches this. ``unclip``: how far each line's blob grows, as DB's ratio
-    (area x ratio / perimeter). ``tile_pixels`` / ``tile_overlap``: the native view's tiles.
+    (area x ratio / perimeter). ``tile_pixels`` / ``tile_overlap``: the native view's tiles (lines
+    at most ``max_line`` thick lying in the overlap, along the seam, were found with 64 as with 128,
+    on 2 and 12 MP photos; 64 costs 8-10 % fewer network pixels).
     ``coarse_side``: the long side of the smallest view, which keeps text of every size; the views
     before it (native size, then a quarter of the scale before while still larger) keep the lines at
     most ``max_line`` of their pixels thick (the probability blob's short side, before unclipping).
@@ -74,7 +76,7 @@ class TextOptions:
     box_threshold: float = 0.5
     unclip: float = 1.6
     tile_pixels: int = 1024 * 1024
-    tile_overlap: int = 128
+    tile_overlap: int = 64
     coarse_side: int = 640
     max_line: float = 32.0
     min_side: float = 3.0
