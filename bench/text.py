@@ -9,9 +9,13 @@ of its own pixels are painted (``tests/texts.py``).
 
 Collateral: the share of pixels the text regions paint on the same photos without any text
 (scikit-image's ``text`` photo is left out: it shows text). Time: ``unseen.api.anonymise`` per
-megapixel with and without ``--text``, on the photos with plates, interleaved.
+megapixel with and without ``--text``, on the photos with plates, interleaved, in wall and in CPU
+seconds (this process's, all threads: on a machine shared with other work the steadier of the two).
+Video (``--video N``): a generated 1280 x 720 clip of N frames, a plate crossing it, through
+``unseen.api.anonymise_video_file`` with and without ``--text``, interleaved ``--rounds`` times:
+frames per second and CPU seconds per frame.
 
-    PYTHONPATH=src python bench/text.py --photos 8 --sizes 2,12
+    PYTHONPATH=src python bench/text.py --photos 8 --sizes 2,12 --video 96
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ import argparse
 import math
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from clips import make_clip  # noqa: E402
 from scenes import background  # noqa: E402
 from texts import Plate, plate_covered, random_text, render_plates  # noqa: E402
 
@@ -65,16 +71,40 @@ def plates_for(rng: random.Random, width: int, height: int, n: int) -> list[Plat
     return out
 
 
+def video_speed(frames: int, rounds: int, folder: Path) -> None:
+    """Print 720p frames per second and CPU seconds per frame without and with ``--text``."""
+    base = background((720, 1280), seed=5, kind="rocket")
+
+    def picture(i: int) -> np.ndarray:
+        plate = Plate("KL 3096", 18, -100 + 1480 * i / frames, 400 + i / 4, angle=8, style="yellow")
+        return render_plates(base, [plate])[0]
+
+    src = make_clip(folder / "street.mp4", frames=frames, size=(1280, 720), pictures=picture, audio=False)
+    wall, cpu = {False: [], True: []}, {False: [], True: []}
+    for _ in range(rounds):
+        for text in (False, True):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            api.anonymise_video_file(src, folder / "out.mp4", api.Options(text=text), overwrite=True)
+            wall[text].append(frames / (time.perf_counter() - start))
+            cpu[text].append((time.process_time() - start_cpu) / frames)
+    for text in (False, True):
+        fps = ", ".join(f"{f:.1f}" for f in wall[text])
+        per = ", ".join(f"{c * 1000:.0f}" for c in cpu[text])
+        print(f"720p video {'with' if text else 'without'} --text: {fps} fps; {per} ms CPU per frame")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--photos", type=int, default=8, help="photos per size (default 8)")
     ap.add_argument("--sizes", default="2,12", help="megapixels, comma-separated (default 2,12)")
     ap.add_argument("--plates", type=int, default=8, help="plates and badges per photo (default 8)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--video", type=int, default=0, help="frames of a 720p clip to time (default none)")
+    ap.add_argument("--rounds", type=int, default=2, help="video runs each way, interleaved (default 2)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     found = {"plate": [], "badge": []}
-    collateral, seconds = [], {False: 0.0, True: 0.0}
+    collateral, seconds, cpu = [], {False: 0.0, True: 0.0}, {False: 0.0, True: 0.0}
     megapixels = 0.0
     api.anonymise(np.zeros((64, 64, 3), np.uint8), api.Options(text=True))  # open both networks
     for mp in (float(s) for s in args.sizes.split(",")):
@@ -85,9 +115,10 @@ def main() -> None:
             plates = plates_for(rng, width, height, args.plates)
             scene, quads = render_plates(clean, plates, noise=rng.uniform(2, 6), seed=i)
             for text in (False, True):
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 result = api.anonymise(scene, api.Options(text=text))
                 seconds[text] += time.perf_counter() - start
+                cpu[text] += time.process_time() - start_cpu
             megapixels += width * height / 1e6
             for plate, quad in zip(plates, quads, strict=True):
                 share = plate_covered(scene, result.image, quad)
@@ -115,8 +146,12 @@ def main() -> None:
         if steep:
             print(f"  turned more than 30 degrees: {np.mean(steep):.1%} of {len(steep)}")
     print(f"collateral on photos without text: mean {np.mean(collateral):.3%}, max {np.max(collateral):.3%}")
-    plain, text = seconds[False] / megapixels, seconds[True] / megapixels
-    print(f"time: {plain:.2f} s/MP without --text, {text:.2f} s/MP with (+{text / plain - 1:.0%})")
+    for name, spent in (("time", seconds), ("CPU time", cpu)):
+        plain, text = spent[False] / megapixels, spent[True] / megapixels
+        print(f"{name}: {plain:.2f} s/MP without --text, {text:.2f} s/MP with (+{text / plain - 1:.0%})")
+    if args.video:
+        with tempfile.TemporaryDirectory(prefix="unseen-text-bench-") as folder:
+            video_speed(args.video, args.rounds, Path(folder))
 
 
 if __name__ == "__main__":

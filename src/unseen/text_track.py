@@ -2,18 +2,74 @@
 
 A plate is never the same thing as a face next to it, so the kinds are never matched to each other:
 keyframe detections are split by ``kind``, each kind goes to its own :class:`~unseen.track.Tracker`
-(same options, same camera path, so the same look-ahead, gaps and edge rules), and each frame's
-regions are the two trackers' regions together, with their kind. Text tracks get ids from
+(the same camera path, look-ahead and edge rules), and each frame's regions are the two trackers'
+regions together, with their kind. Text tracks get ids from
 :data:`TEXT_TRACKS` on, so no text track shares an id with a face track in the regions file.
 Counting (faces, candidates) reads the face tracker's finished tracks only.
+
+Text is looked for on every :data:`TEXT_EVERY`-th regular keyframe only (every 16th frame by
+default) and on each shot's first: a plate or a sign changes less from frame to frame than a face,
+and the text network costs as much as the face cascade. :class:`TextKeyframes` says which keyframes
+those are, by frame index, so a worker painting part of a video picks the ones one process picks.
+The text tracker (:func:`text_track_options`) is told that its detections come that far apart: it
+carries a line as far before its first and after its last sighting as the next look is away (a
+plate that comes into view in mid-picture, or that one look misses), and joins sightings over a gap
+shorter by as much, so that its look-ahead (``lag``) stays the faces' (a worker's margin is sized
+from that). A plate taken through the picture's edge is followed as a face is (``edge_extend``).
+Text seen on fewer than :data:`TEXT_EVERY` keyframes' worth of frames may be missed, as a face
+seen between two keyframes is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+
+import numpy as np
+
+from .detectors import with_text
+from .media.video import Frame
+from .options import Options
 from .regions import Regions, kinds, with_kind
-from .track import Track, Tracker
+from .track import Track, Tracker, TrackOptions
 
 TEXT_TRACKS = 1 << 30  # the first text track's id (face track ids count up from 0)
+TEXT_EVERY = 2  # text is looked for on every this many regular keyframes
+
+
+def text_track_options(options: TrackOptions) -> TrackOptions:
+    """The text tracker's options, from the faces': sightings :data:`TEXT_EVERY` times further
+    apart, each carried that far before and after it, gaps joined over as much less."""
+    every = TEXT_EVERY * options.detect_every
+    return replace(
+        options,
+        detect_every=every,
+        extend=max(options.extend, every),
+        max_gap=max(options.max_gap - (every - options.detect_every), 0),
+    )
+
+
+class TextKeyframes:
+    """Which keyframes text is looked for on: a shot's first (``full``) and every frame whose index
+    is a multiple of ``TEXT_EVERY * detect_every``. Pass the frames through :meth:`follow` on their
+    way to :func:`~unseen.video_pipeline.detect_keyframes`, which analyses the frame it was just
+    handed; then :meth:`with_text` knows which frame that is."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.every = text_track_options(options.track).detect_every
+        self.index = -1
+
+    def follow(self, frames: Iterable[Frame]) -> Iterator[Frame]:
+        for frame in frames:
+            self.index = frame.index
+            yield frame
+
+    def with_text(self, faces: Regions, image: np.ndarray, full: bool) -> Regions:
+        """``faces`` of the keyframe ``image``, with its text when text is looked for there."""
+        if self.options.text and not full and self.index % self.every:
+            return with_kind(faces, "face")
+        return with_text(faces, image, self.options)
 
 
 class KindTrackers:

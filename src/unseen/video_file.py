@@ -18,7 +18,7 @@ import numpy as np
 
 from .camera_motion import CameraPath
 from .detect.model import shared_model
-from .detectors import keyframe_detector, with_text
+from .detectors import keyframe_detector
 from .errors import AnalysisError, InputError, shown
 from .heap import trim_heap
 from .media.video import Frame, VideoInfo, check_video_output, probe, read_frames, write_video
@@ -26,17 +26,19 @@ from .options import Options
 from .pipelined import ahead
 from .regions import Regions, kinds
 from .report import FileReport
-from .text_track import KindTrackers
+from .text_track import KindTrackers, TextKeyframes, text_track_options
 from .track import Tracker
 from .video_pipeline import MOTION_WIDTH, detect_keyframes, face_counter, paint_frames, protect_frames
 
 
 def video_tracker(options: Options, info: VideoInfo, camera: CameraPath) -> Tracker | KindTrackers:
-    """The tracker of one video: faces, and text apart from them when ``options.text`` asks."""
-    faces = Tracker(options.track, frame_size=(info.height, info.width), camera=camera)
+    """The tracker of one video: faces, and text apart from them when ``options.text`` asks (its
+    sightings further apart, see :mod:`unseen.text_track`)."""
+    size = (info.height, info.width)
+    faces = Tracker(options.track, frame_size=size, camera=camera)
     if not options.text:
         return faces
-    return KindTrackers(faces, Tracker(options.track, frame_size=(info.height, info.width), camera=camera))
+    return KindTrackers(faces, Tracker(text_track_options(options.track), frame_size=size, camera=camera))
 
 
 def anonymise_video_file(
@@ -82,10 +84,11 @@ def anonymise_video_file(
     counter = face_counter(options.track)
     total = 2 * info.frames if info.frames else None  # two passes over the frames
     keyframe = keyframe_detector(options.sensitivity)
+    text = TextKeyframes(options)
 
     def analysed(image: np.ndarray, full: bool) -> Regions:
         try:
-            return with_text(keyframe(np.ascontiguousarray(image), full), image, options)
+            return text.with_text(keyframe(np.ascontiguousarray(image), full), image, full)
         except AnalysisError as exc:
             raise AnalysisError(f"{shown(src)}: {exc}") from exc
         except Exception as exc:  # fail closed: a frame we cannot analyse is never written as if clean
@@ -118,7 +121,7 @@ def anonymise_video_file(
     # turned to RGB, in the decoding thread), and then decoding, painting and encoding run side by
     # side (see unseen.pipelined).
     with ahead(read(), prepare=prepared) as decoded:
-        keyframes = detect_keyframes(counted(noted(decoded), 0), analysed, options.track, camera)
+        keyframes = detect_keyframes(text.follow(counted(noted(decoded), 0)), analysed, options.track, camera)
     analysed_frames = keyframes[-1][0] + 1 if keyframes else 0
     shared_model().release_memory()  # detection is done: its memory is the encoder's now
     with (

@@ -54,6 +54,7 @@ from ..media.video import (
 from ..pipelined import ahead
 from ..process import Progress, Settings, anonymise_job
 from ..regions import Regions, kinds
+from ..text_track import TextKeyframes
 from ..track import Tracker
 from ..video_pipeline import detect_keyframes, protect_frames
 from .common import die_with_parent
@@ -177,16 +178,18 @@ def paint(src: Path, out: Path, segment: Segment, settings: Settings) -> Painted
     info = probe(src)
     options = settings.options
     keyframe = api.keyframe_detector(options.sensitivity)
+    text = TextKeyframes(options)  # on the frames one process looks for text on
 
     def analysed(pixels: np.ndarray, full: bool) -> Regions:
         try:
-            return api.with_text(keyframe(pixels, full), pixels, options)
+            return text.with_text(keyframe(pixels, full), pixels, full)
         except AnalysisError as exc:
             raise AnalysisError(f"{shown(src)}: {exc}") from exc
 
     camera = CameraPath()
     with ahead(_frames(src, info, segment)) as decoded:  # decoding beside detection, as in one process
-        keyframes = detect_keyframes(decoded, analysed, options.track, camera, last=segment.total - 1)
+        frames = text.follow(decoded)
+        keyframes = detect_keyframes(frames, analysed, options.track, camera, last=segment.total - 1)
     tracker = api.video_tracker(options, info, camera)
     recorded: list[Regions] = []
     with (
