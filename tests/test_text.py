@@ -23,7 +23,7 @@ from unseen.obscure import ObscureOptions
 from unseen.plan import PlanOptions, plan_regions
 from unseen.regions import Regions, kinds, with_kind
 from unseen.regions_file import load_document, read_regions_file
-from unseen.review.detection import detect_photo
+from unseen.review.detection import detect_photo, detect_video
 from unseen.scale.segments import plan
 from unseen.text_track import text_track_options
 from unseen.track import Tracker
@@ -187,6 +187,20 @@ def test_a_plate_coming_into_view_between_looks_is_covered_from_its_first_frame(
     out = [f.pixels for f in read_frames(tmp_path / "out.mp4")]
     covered = [plate_covered(shown, out[i], quad, tol=60, color=(255, 0, 255)) for i in range(19, 48)]
     assert min(covered) >= 0.95, covered
+
+
+def test_review_of_a_video_starts_from_the_text_regions_the_command_line_paints(tmp_path: Path):
+    """Review looks for text on the keyframes the command line looks on, so it shows what a run paints."""
+    base = background((240, 320), seed=7, kind="brick")
+    shown, _ = render_plates(base, [Plate("ZT 4418", 14, 160, 120, style="plate")])
+    src = make_clip(tmp_path / "parked.mp4", frames=40, size=(320, 240), pictures=lambda i: shown)
+    options = api.Options(text=True)
+    run = api.anonymise_video_file(src, tmp_path / "out.mp4", options).regions
+    entry = detect_video(src, tmp_path / "review.mp4", options)
+    painted = entry.regions[entry.actions == "obscure"]
+    text, reviewed = run[kinds(run) == "text"], painted[kinds(painted) == "text"]
+    assert set(text.frame[text.source == "text"].tolist()) == {0, 16, 32}
+    assert reviewed.to_records() == text.to_records()
 
 
 def test_text_tracks_look_as_far_ahead_as_faces():

@@ -21,7 +21,7 @@ from ..media.image import read_photo
 from ..media.video import Frame, probe, read_frames
 from ..regions import Regions, with_kind
 from ..regions_file import FileEntry, fingerprint
-from ..text_track import KindTrackers
+from ..text_track import KindTrackers, TextKeyframes
 from ..track import WEAK, Tracker
 from ..video_pipeline import Keyframe, detect_keyframes
 from .suggest import suggestions
@@ -74,13 +74,14 @@ def detect_video(
                 progress(count, info.frames)
 
     keyframe = keyframe_detector(options.sensitivity)
+    text = TextKeyframes(options)  # text on the keyframes where the command line looks for it
 
     def analysed(image: np.ndarray, full: bool) -> Regions:
         try:
             faces = keyframe(np.ascontiguousarray(image), full)
             # weak detections only continue faces followed: the rest may still be suggested
             seen = suggestions(image, faces[faces.source != WEAK], options.sensitivity, video=True)
-            found = with_text(faces, image, options)
+            found = text.with_text(faces, image, full)
             seen = with_kind(seen, "face") if options.text else seen
         except AnalysisError as exc:
             raise AnalysisError(f"{shown(src)}: {exc}") from exc
@@ -89,7 +90,7 @@ def detect_video(
         return found
 
     camera = CameraPath()
-    keyframes = detect_keyframes(counted(read_frames(src)), analysed, options.track, camera)
+    keyframes = detect_keyframes(text.follow(counted(read_frames(src))), analysed, options.track, camera)
     tracker = video_tracker(options, info, camera)
     tracked = _joined(regions_per_frame(keyframes, tracker, count))
     entry = _entry(src, dst, "video", (info.width, info.height), count, [tracked, Regions.concat(weak)])
