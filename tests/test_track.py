@@ -544,3 +544,17 @@ def test_a_face_the_photo_cascade_found_faintly_is_continued_by_weak_detections(
         (covered,) = tracker.regions_at(f).boxes
         assert contains(covered, box), (f, covered)
     assert tracker.count == 1
+
+
+def test_a_faint_blip_seen_once_is_not_linked_to_a_face_far_away() -> None:
+    """A 0.21 box on a crowd's background at frame 0 and a sure face entering 300 px away at frame 16
+    are two things: linked as one fast face, the frames between were painted with a 540 px patch."""
+    tracker = Tracker(TrackOptions(), frame_size=(1280, 720))
+    keyframes = [
+        (0, Regions(np.array([[516, 61, 645, 210]], np.float32), [0.214], "full", 0)),
+        (8, Regions()),
+        (16, Regions(np.array([[646, 379, 720, 475]], np.float32), [0.867], "full", 16)),
+    ]
+    regions = list(drive(tracker, keyframes, 17))
+    assert tracker.count == 2
+    assert not any("interpolated" in r.source for r in regions)  # nothing painted between the two

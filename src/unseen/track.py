@@ -65,6 +65,7 @@ class TrackOptions:
     confident: float = 0.2  # a face's score: counted as a face, continued by weak detections
     join_gap: int = 96  # counting: fragments up to this many frames apart that continue each other are one
     fast_motion: float = 0.4  # a face seen once may be found again this share of its size per frame on
+    fast_sure: float = 0.4  # ... if seen this confidently (a 0.21 blip was linked to a face 300 px off)
     weak_iou: float = 0.3  # a weak detection continues a face whose predicted box it overlaps this much
     scene_motion: float = 0.01  # beyond its sightings a face may drift this share of its size per
     # frame in the scene even when it seems still (and the camera's path is estimated, not known)
@@ -314,9 +315,9 @@ class Tracker:
             # A face seen once has no measured motion, and one moving a face size per keyframe or
             # more is never near its prediction: link it to a detection within fast_motion of its
             # size per frame, but only where neither has any other such candidate, and only a face
-            # seen confidently (a weak blip so linked jumped onto a face 150 px away).
+            # seen surely (``fast_sure``: blips so linked jumped onto faces 150 and 300 px away).
             once = np.array(
-                [t.seen == 1 and t.best >= o.confident and ti not in used_t for ti, t in enumerate(live)]
+                [t.seen == 1 and t.best >= o.fast_sure and ti not in used_t for ti, t in enumerate(live)]
             )
             gaps = np.array([frame - t.last for t in live], np.float32)
             free = np.ones(len(boxes), bool)
