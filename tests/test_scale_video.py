@@ -61,7 +61,7 @@ def clip(tmp_path_factory) -> Path:
 
 
 def test_a_long_video_split_across_workers_is_the_single_process_output(tmp_path, clip):
-    margin = 2 * Tracker(frame_size=(1, 1)).lag
+    margin = Tracker(frame_size=(1, 1)).margin
     segments = plan(clip, 3, margin)
     assert segments is not None and len(segments) == 3
     cuts = [s.start for s in segments[1:]]
@@ -95,7 +95,7 @@ def test_a_long_video_split_across_workers_is_the_single_process_output(tmp_path
 
 def test_a_short_video_is_not_split(tmp_path):
     short = make_clip(tmp_path / "short.mp4", frames=100)
-    assert plan(short, 4, 2 * Tracker(frame_size=(1, 1)).lag) is None
+    assert plan(short, 4, Tracker(frame_size=(1, 1)).margin) is None
 
 
 def test_a_segment_worker_killed_mid_write_leaves_the_video_to_one_process(tmp_path, clip):

@@ -256,7 +256,7 @@ def test_a_video_split_across_workers_covers_text_in_every_frame(tmp_path: Path,
 
     pictures = [render_plates(base, [plate(i)]) for i in range(900)]
     src = make_clip(tmp_path / "long.mp4", frames=900, size=(320, 240), pictures=lambda i: pictures[i][0])
-    assert plan(src, 3, 2 * Tracker(frame_size=(1, 1)).lag) is not None  # it is split
+    assert plan(src, 3, Tracker(frame_size=(1, 1)).margin) is not None  # it is split
     args = [str(src), "-o", str(tmp_path / "out"), "--text", "--workers", "3", "--color", "#ff00ff", "--json"]
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["texts"] >= 1

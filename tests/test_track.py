@@ -558,3 +558,28 @@ def test_a_faint_blip_seen_once_is_not_linked_to_a_face_far_away() -> None:
     regions = list(drive(tracker, keyframes, 17))
     assert tracker.count == 2
     assert not any("interpolated" in r.source for r in regions)  # nothing painted between the two
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_tracker_given_its_margin_before_a_part_paints_the_part_as_one_pass_does(seed: int) -> None:
+    """A worker painting frames 300-400 of a video sees it from ``margin`` frames before: a face
+    followed since frame 0 and lost at 280 coasts over the part as in one pass over the whole."""
+    options = TrackOptions()
+    still = np.array([300, 200, 340, 248], np.float32)
+    keyframes = []
+    for f, found in wandering_faces(seed, frames=480, every=options.detect_every):
+        if f <= 280:
+            found = Regions.concat([found, seen(still, frame=f)])
+        keyframes.append((f, found))
+    whole = Tracker(options, frame_size=FRAME)
+    for keyframe in keyframes:
+        whole.update(*keyframe)
+    part = Tracker(options, frame_size=FRAME)
+    for keyframe in keyframes:
+        if keyframe[0] >= 300 - part.margin:
+            part.update(*keyframe)
+    assert any(len(whole.regions_at(f)) for f in range(330, 370))
+    for f in range(300, 400):  # track ids are the worker's own (the driver renumbers them)
+        a, b = part.regions_at(f), whole.regions_at(f)
+        a.track[:], b.track[:] = 0, 0
+        assert same_regions(a, b), f

@@ -217,6 +217,14 @@ class Tracker:
         return self._reach + o.max_gap + o.detect_every
 
     @property
+    def margin(self) -> int:
+        """Frames of video a tracker must be given on each side of a part of it (a worker's segment)
+        to paint that part as one pass over the whole video does: twice the look-ahead, and on the
+        side before, a face's coast from a sighting before the part and the span it was followed
+        for before that, which sets the coast's length."""
+        return 2 * self.lag + 2 * self.options.coast
+
+    @property
     def _reach(self) -> int:
         """The longest extension any track can get."""
         o = self.options

@@ -1,7 +1,7 @@
 """One long video across several workers: cut at keyframes, painted in parallel, joined losslessly.
 
 The video is cut at source keyframes into one segment per worker. Each worker decodes its segment
-with a margin of ``2 * Tracker.lag`` frames on both sides, detects on the same frames a single
+with a margin of ``Tracker.margin`` frames on both sides, detects on the same frames a single
 process would (``detect_keyframes`` chooses them from the frames since the last ``detect_every``-th
 alone, and the video's last frame), follows the camera and tracks over
 the whole span and paints only the frames it owns. So a face crossing a cut is tracked on both
@@ -221,7 +221,7 @@ def split_video(
     """Anonymise one video across ``workers`` local processes; the single-process path if it cannot split."""
     start = time.perf_counter()
     src = job.src
-    segments = plan(src, workers, 2 * Tracker(settings.options.track, frame_size=(1, 1)).lag)
+    segments = plan(src, workers, Tracker(settings.options.track, frame_size=(1, 1)).margin)
     if segments is None or not _joinable(dst):
         return anonymise_job(job, dst, settings, progress)
     info = probe(src)
