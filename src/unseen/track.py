@@ -138,6 +138,10 @@ def _grown(box: np.ndarray, grow: float) -> np.ndarray:
     return box + np.array([-grow, -grow, grow, grow], np.float32)
 
 
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
+
+
 def same_face_merged(detections: Regions, confident: float) -> Regions:
     """One box per face: boxes of one keyframe sharing :data:`SAME_FACE` of the smaller one's area
     (the native, fine and turned passes' views of one face, a box over the eyes inside the head's)
@@ -380,8 +384,12 @@ class Tracker:
         if j < len(fr) and fr[j] == frame:
             return t.boxes[j], t.scores[j], t.sources[j]
         if 0 < j < len(fr) and fr[j] - fr[j - 1] > o.max_gap + o.detect_every:
-            # found again after a coast: the gap stays covered as it was written, before it was found
-            return self._extended(t, frame, j - 1, 1)
+            # found again after a coast: the gap stays covered as it was written, before it was found,
+            # and also as a face first seen there would be (the held box may have stayed behind it)
+            held, lead = self._extended(t, frame, j - 1, 1), self._extended(self._run(t, j), frame, 0, -1)
+            if held is None or lead is None:
+                return held or lead
+            return _union(held[0], lead[0]), held[1], held[2]
         if 0 < j < len(fr):  # between two sightings
             a = (frame - fr[j - 1]) / (fr[j] - fr[j - 1])
             box = (1 - a) * t.boxes[j - 1] + a * t.boxes[j]
@@ -391,6 +399,15 @@ class Tracker:
             grow = min(o.motion_margin * motion * dist, o.max_growth * size)
             return _grown(box, grow), t.scores[j if a >= 0.5 else j - 1], "interpolated"
         return self._extended(t, frame, *((0, -1) if j == 0 else (len(fr) - 1, 1)))
+
+    def _run(self, t: Track, j: int) -> Track:
+        """Track ``t``'s sightings from ``j`` up to its next coast: what a face first seen at ``j``
+        would have been followed by (a later re-link, unknown when frames before ``j`` are written,
+        changes nothing there)."""
+        fr, k = t.frames, j + 1
+        while k < len(fr) and fr[k] - fr[k - 1] <= self.options.max_gap + self.options.detect_every:
+            k += 1
+        return Track(t.id, fr[j:k], t.boxes[j:k], t.scores[j:k], t.sources[j:k], shot=t.shot)
 
     def _extended(self, t: Track, frame: int, end: int, ahead: int) -> tuple[np.ndarray, float, str] | None:
         """Before the first (``ahead`` -1) or after sighting ``end`` (1): the box moved on along the
