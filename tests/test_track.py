@@ -617,3 +617,16 @@ def test_a_face_found_again_after_a_coast_is_covered_just_before_as_a_new_face_w
         assert_final(
             Tracker(OPTIONS, frame_size=(480, 640)), Tracker(OPTIONS, frame_size=(480, 640)), detected(on)
         )
+
+
+def test_a_faint_blip_continued_by_weak_detections_is_counted_as_a_candidate() -> None:
+    """Texture scored 0.12 on one keyframe and weakly (0.05) on every one after: weak detections now
+    continue a track first seen at 0.1, but a blip so continued is still no face (it was counted as
+    one, where before it was a candidate); a face beside it counts once."""
+    blip = np.array([[300, 50, 312, 62]], np.float32)
+    face = np.array([[100, 100, 140, 150]], np.float32)
+    keyframes = [(0, Regions(np.concatenate([blip, face]), [0.12, 0.9], "full", 0))]
+    for f in range(4, 101, 4):
+        weak = Regions(blip + [0.5, 0, 0.5, 0], [0.05], "weak", f)
+        keyframes.append((f, Regions.concat([Regions(face, [0.9], "full", f), weak])))
+    assert counted(keyframes, 101) == (2, (1, 1))

@@ -84,7 +84,8 @@ def size_of(box: np.ndarray) -> float:
 class Track:
     """One face over time: the keyframes it was seen on, with its box and score there.
 
-    ``start``, ``start_box``, ``seen`` and ``best`` outlive the sightings that bounded memory drops.
+    ``start``, ``start_box``, ``seen``, ``strong`` and ``best`` outlive the sightings that bounded
+    memory drops.
     """
 
     id: int
@@ -95,6 +96,7 @@ class Track:
     start: int = -1
     start_box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     seen: int = 0  # sightings ever
+    strong: int = 0  # ... by detections that may start a face (a faint blip continued weakly is no face)
     best: float = 0.0  # highest score ever
     shot: int = 0  # the first frame of the shot it was seen in (boxes are in that shot's scene frame)
 
@@ -352,6 +354,7 @@ class Tracker:
         track.scores.append(float(detections.scores[d]))
         track.sources.append(str(detections.source[d]))
         track.seen += 1
+        track.strong += track.sources[-1] != WEAK
         track.best = max(track.best, track.scores[-1])
 
     def regions_at(self, frame: int) -> Regions:
