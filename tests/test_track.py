@@ -612,8 +612,9 @@ def test_a_face_found_again_after_a_coast_is_covered_just_before_as_a_new_face_w
         assert any(contains(box, truth(f)) for box in tracker.regions_at(f).boxes), f
     for on in [
         {*range(0, 41, 4), 76, 80, 84, 88, 124},
-        {*range(0, 41, 4), 76, 140},
-    ]:  # seen once between coasts
+        {*range(0, 41, 4), 76, 140},  # seen once between two coasts
+        {*range(0, 81, 4), 152},  # a coast longer than the look-ahead: its motion kept
+    ]:
         assert_final(
             Tracker(OPTIONS, frame_size=(480, 640)), Tracker(OPTIONS, frame_size=(480, 640)), detected(on)
         )

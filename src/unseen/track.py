@@ -32,7 +32,7 @@ break its track. Finished tracks are handed back by :meth:`Tracker.forget_before
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -446,8 +446,10 @@ class Tracker:
         horizon = frame - self._reach
         done = [t for t in self.tracks if t.last < horizon - self._coast(t)]
         self.tracks = [t for t in self.tracks if t.last >= horizon - self._coast(t)]
-        for t in self.tracks:  # keep the sightings before the window that motion is measured from
-            cut = bisect_left(t.frames, min(horizon, t.last) - SPAN) - 2
+        for t in self.tracks:  # keep the sightings that motion is measured from, before the window's
+            # last sighting at or before it (a face found again after a coast is held from there)
+            before = bisect_right(t.frames, horizon) - 1
+            cut = bisect_left(t.frames, t.frames[before] - SPAN) - 2 if before >= 0 else 0
             if cut > 0:
                 del t.frames[:cut], t.boxes[:cut], t.scores[:cut], t.sources[:cut]
         return sorted(done, key=lambda t: t.last)
