@@ -583,3 +583,51 @@ def test_a_tracker_given_its_margin_before_a_part_paints_the_part_as_one_pass_do
         a, b = part.regions_at(f), whole.regions_at(f)
         a.track[:], b.track[:] = 0, 0
         assert same_regions(a, b), f
+
+
+def assert_final(tracker: Tracker, whole: Tracker, keyframes: list[tuple[int, Regions]]) -> None:
+    """``tracker``, driven as protect_frames drives it, gives every frame what ``whole`` gives it
+    with every keyframe known."""
+    for keyframe in keyframes:
+        whole.update(*keyframe)
+    for f, now in enumerate(drive(tracker, keyframes, keyframes[-1][0] + 1)):
+        assert same_regions(now, whole.regions_at(f)), (f, now, whole.regions_at(f))
+
+
+def test_a_face_found_again_after_a_coast_is_covered_just_before_as_a_new_face_was() -> None:
+    """A face walking at 1 px/frame, lost for 36 frames and found again where it has walked to, is
+    linked to its coasting track; the frames just before it was found are covered there as a face
+    first seen there was before coasts (the held box had stayed behind: frames 68-75 uncovered), and
+    every frame keeps the regions it was written with (a second coast after it included)."""
+    truth = linear((300, 200, 340, 248), (1, 0, 1, 0))
+
+    def detected(on: set[int]) -> list[tuple[int, Regions]]:
+        return [(f, seen(truth(f), frame=f) if f in on else Regions()) for f in range(0, 161, 4)]
+
+    tracker = Tracker(OPTIONS, frame_size=(480, 640))
+    for keyframe in detected({*range(0, 41, 4), 76, 80, 84, 88, 124}):
+        tracker.update(*keyframe)
+    assert tracker.count == 1
+    for f in [*range(0, 49), *range(68, 97), *range(116, 133)]:
+        assert any(contains(box, truth(f)) for box in tracker.regions_at(f).boxes), f
+    for on in [
+        {*range(0, 41, 4), 76, 80, 84, 88, 124},
+        {*range(0, 41, 4), 76, 140},  # seen once between two coasts
+        {*range(0, 81, 4), 152},  # a coast longer than the look-ahead: its motion kept
+    ]:
+        assert_final(
+            Tracker(OPTIONS, frame_size=(480, 640)), Tracker(OPTIONS, frame_size=(480, 640)), detected(on)
+        )
+
+
+def test_a_faint_blip_continued_by_weak_detections_is_counted_as_a_candidate() -> None:
+    """Texture scored 0.12 on one keyframe and weakly (0.05) on every one after: weak detections now
+    continue a track first seen at 0.1, but a blip so continued is still no face (it was counted as
+    one, where before it was a candidate); a face beside it counts once."""
+    blip = np.array([[300, 50, 312, 62]], np.float32)
+    face = np.array([[100, 100, 140, 150]], np.float32)
+    keyframes = [(0, Regions(np.concatenate([blip, face]), [0.12, 0.9], "full", 0))]
+    for f in range(4, 101, 4):
+        weak = Regions(blip + [0.5, 0, 0.5, 0], [0.05], "weak", f)
+        keyframes.append((f, Regions.concat([Regions(face, [0.9], "full", f), weak])))
+    assert counted(keyframes, 101) == (2, (1, 1))

@@ -4,9 +4,10 @@ Detection is tuned to miss nothing, so it accepts weak, small blips (a false pos
 a miss costs a person) and, in video, finds one face as several track fragments when the detector
 loses it for a while. Neither is a person. A *face* is a detection at or above the cascade's normal
 confidence (whatever its size: small faces are painted from a lower score, but those weak ones are
-mostly texture), or in video a track seen on two keyframes or once confidently, with fragments that
-continue each other (one ends, the next starts where it was heading) counted once. Everything else
-painted is a *candidate*. Boxes that mostly overlap a counted one are views of the same face.
+mostly texture), or in video a track seen on two keyframes (not only weakly) or once confidently,
+with fragments that continue each other (one ends, the next starts where it was heading) counted
+once. Everything else painted is a *candidate*. Boxes that mostly overlap a counted one are views
+of the same face.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class Fragment(Protocol):
 
     start: int  # its first sighting's frame, and box
     start_box: np.ndarray
-    seen: int  # sightings ever
+    strong: int  # sightings ever by detections that may start a face (the weak ones only continue it)
     best: float  # highest score ever
     frames: list[int]  # the sightings still kept
     boxes: list[np.ndarray]
@@ -120,7 +121,7 @@ class FaceCounter:
         return other
 
     def add(self, track: Fragment) -> None:
-        if track.seen < 2 and track.best < self.confident:
+        if track.strong < 2 and track.best < self.confident:  # a faint blip, continued weakly or not
             self.candidates += 1
             return
         best, nearest = None, 1.0

@@ -32,7 +32,7 @@ break its track. Finished tracks are handed back by :meth:`Tracker.forget_before
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,7 +84,8 @@ def size_of(box: np.ndarray) -> float:
 class Track:
     """One face over time: the keyframes it was seen on, with its box and score there.
 
-    ``start``, ``start_box``, ``seen`` and ``best`` outlive the sightings that bounded memory drops.
+    ``start``, ``start_box``, ``seen``, ``strong`` and ``best`` outlive the sightings that bounded
+    memory drops.
     """
 
     id: int
@@ -95,6 +96,7 @@ class Track:
     start: int = -1
     start_box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     seen: int = 0  # sightings ever
+    strong: int = 0  # ... by detections that may start a face (a faint blip continued weakly is no face)
     best: float = 0.0  # highest score ever
     shot: int = 0  # the first frame of the shot it was seen in (boxes are in that shot's scene frame)
 
@@ -136,6 +138,10 @@ def _within(box: np.ndarray, seen: np.ndarray, most: float) -> np.ndarray:
 
 def _grown(box: np.ndarray, grow: float) -> np.ndarray:
     return box + np.array([-grow, -grow, grow, grow], np.float32)
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
 
 
 def same_face_merged(detections: Regions, confident: float) -> Regions:
@@ -348,6 +354,7 @@ class Tracker:
         track.scores.append(float(detections.scores[d]))
         track.sources.append(str(detections.source[d]))
         track.seen += 1
+        track.strong += track.sources[-1] != WEAK
         track.best = max(track.best, track.scores[-1])
 
     def regions_at(self, frame: int) -> Regions:
@@ -380,8 +387,12 @@ class Tracker:
         if j < len(fr) and fr[j] == frame:
             return t.boxes[j], t.scores[j], t.sources[j]
         if 0 < j < len(fr) and fr[j] - fr[j - 1] > o.max_gap + o.detect_every:
-            # found again after a coast: the gap stays covered as it was written, before it was found
-            return self._extended(t, frame, j - 1, 1)
+            # found again after a coast: the gap stays covered as it was written, before it was found,
+            # and also as a face first seen there would be (the held box may have stayed behind it)
+            held, lead = self._extended(t, frame, j - 1, 1), self._extended(self._run(t, j), frame, 0, -1)
+            if held is None or lead is None:
+                return held or lead
+            return _union(held[0], lead[0]), held[1], held[2]
         if 0 < j < len(fr):  # between two sightings
             a = (frame - fr[j - 1]) / (fr[j] - fr[j - 1])
             box = (1 - a) * t.boxes[j - 1] + a * t.boxes[j]
@@ -391,6 +402,15 @@ class Tracker:
             grow = min(o.motion_margin * motion * dist, o.max_growth * size)
             return _grown(box, grow), t.scores[j if a >= 0.5 else j - 1], "interpolated"
         return self._extended(t, frame, *((0, -1) if j == 0 else (len(fr) - 1, 1)))
+
+    def _run(self, t: Track, j: int) -> Track:
+        """Track ``t``'s sightings from ``j`` up to its next coast: what a face first seen at ``j``
+        would have been followed by (a later re-link, unknown when frames before ``j`` are written,
+        changes nothing there)."""
+        fr, k = t.frames, j + 1
+        while k < len(fr) and fr[k] - fr[k - 1] <= self.options.max_gap + self.options.detect_every:
+            k += 1
+        return Track(t.id, fr[j:k], t.boxes[j:k], t.scores[j:k], t.sources[j:k], shot=t.shot)
 
     def _extended(self, t: Track, frame: int, end: int, ahead: int) -> tuple[np.ndarray, float, str] | None:
         """Before the first (``ahead`` -1) or after sighting ``end`` (1): the box moved on along the
@@ -426,8 +446,10 @@ class Tracker:
         horizon = frame - self._reach
         done = [t for t in self.tracks if t.last < horizon - self._coast(t)]
         self.tracks = [t for t in self.tracks if t.last >= horizon - self._coast(t)]
-        for t in self.tracks:  # keep the sightings before the window that motion is measured from
-            cut = bisect_left(t.frames, min(horizon, t.last) - SPAN) - 2
+        for t in self.tracks:  # keep the sightings that motion is measured from, before the window's
+            # last sighting at or before it (a face found again after a coast is held from there)
+            before = bisect_right(t.frames, horizon) - 1
+            cut = bisect_left(t.frames, t.frames[before] - SPAN) - 2 if before >= 0 else 0
             if cut > 0:
                 del t.frames[:cut], t.boxes[:cut], t.scores[:cut], t.sources[:cut]
         return sorted(done, key=lambda t: t.last)
