@@ -4,9 +4,14 @@ optimised networks (never the user's own)."""
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
+
+# A suite started in the background (``cmd &`` in a script) inherits Ctrl-C ignored, and so would every
+# unseen the Ctrl-C tests start: a handler here is reset to the default in them, as in a terminal.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")
