@@ -1370,10 +1370,9 @@ function pinch(event) {
 // published, so a face left uncovered stands out; Space moves on to the next tile (Shift+Space
 // back). A video is swept on a sample of its frames: one a second at its own frame rate, the first
 // of every shot (its ``cuts``, found when it was detected) and its last. What was seen is kept per
-// file in the regions file (per swept
-// frame a grid of cells, each seen once a tile holding its centre was shown and left with Space:
-// the entry's ``swept``), so the share swept survives reloading and restarting the review; once
-// every cell is seen the file is marked reviewed.
+// file in the regions file (per swept frame a grid of cells, each seen once a tile holding its
+// centre was shown and left with Space: the entry's ``swept``), so the share swept survives
+// reloading and restarting the review; once every cell is seen the file is marked reviewed.
 // Marking it reviewed before says so plainly.
 const SWEEP_FACE = 10;
 const SWEEP_SCREEN = 24;
