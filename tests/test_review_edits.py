@@ -191,6 +191,26 @@ def test_a_sweeps_progress_is_merged_kept_in_the_file_and_not_an_edit(tmp_path):
     assert loaded[1].swept is None and "swept" not in json.loads(path.read_text())["files"][1]
 
 
+def test_a_video_s_cuts_are_kept_and_any_of_its_frames_may_be_swept(tmp_path):
+    """A sweep's frames follow the frame rate and the shots' first frames: frame 17 (a cut, neither
+    a multiple of 25 nor the last) is stored, and so are the cuts; a file without cuts has none."""
+    entry = _video(cuts=[17, 60])
+    swept = apply_edits(entry, [{"op": "swept", "cell": 5, "frame": 17, "seen": "1" * CELLS}])
+    assert swept.swept == {"cell": 5, "seen": {"17": "1" * CELLS}} and swept.cuts == [17, 60]
+    path = tmp_path / "r.json"
+    save_document(path, RegionsDocument([swept, _video()]))
+    assert json.loads(path.read_text())["files"][0]["cuts"] == [17, 60]
+    assert "cuts" not in json.loads(path.read_text())["files"][1]
+    loaded = load_document(path).files
+    assert (loaded[0].cuts, loaded[0].swept) == ([17, 60], swept.swept) and loaded[1].cuts == []
+    for cuts in ([0], [17, 17], [60, 17], [100], [17.0], 17):
+        doc = json.loads(path.read_text())
+        doc["files"][0]["cuts"] = cuts
+        path.write_text(json.dumps(doc))
+        with pytest.raises(InputError, match="file entry 0 is malformed: 'cuts'"):
+            load_document(path)
+
+
 @pytest.mark.parametrize(
     ("op", "reason"),
     [
@@ -199,7 +219,6 @@ def test_a_sweeps_progress_is_merged_kept_in_the_file_and_not_an_edit(tmp_path):
         ({"cell": 5, "frame": 0, "seen": "1" * (CELLS - 1)}, "one 0 or 1 for each of its 3072 cells"),
         ({"cell": 5, "frame": 0, "seen": "2" * CELLS}, "one 0 or 1 for each of its 3072 cells"),
         ({"cell": 5, "frame": 0, "seen": None}, "one 0 or 1 for each"),
-        ({"cell": 5, "frame": 3, "seen": "1" * CELLS}, "frame 3, which a sweep does not show"),
         ({"cell": 5, "frame": 100, "seen": "1" * CELLS}, "needs the 'frame' swept, 0 to 99"),
         ({"cell": 5, "frame": 25.0, "seen": "1" * CELLS}, "needs the 'frame' swept"),
         ({"cell": 10**30, "frame": 0, "seen": "1"}, "cell must be a whole number from 5 to 2147483647"),

@@ -4,17 +4,21 @@ plainly to be marked without a sweep)."""
 
 from __future__ import annotations
 
+import math
 import re
+from fractions import Fraction
 
 import numpy as np
 import test_review_page as review_page
+from clips import make_clip, picture
 from PIL import Image
 from review_media import HIDDEN, review_photo, review_video
-from scenes import covered_fraction
+from scenes import background, covered_fraction
 from test_review_page import WHITE, _export, _grown, _open, _saved, _serve, sync_api
 from test_review_zoom import _screen
 
 from unseen.api import Options
+from unseen.media.video import probe
 from unseen.regions import Regions
 from unseen.regions_file import FileEntry, fingerprint, load_document
 from unseen.review.detection import detect_photo, detect_video
@@ -118,6 +122,51 @@ def test_a_video_is_swept_on_a_sample_of_its_frames_shown_on_the_timeline(page, 
         assert load_document(path).files[0].reviewed
     finally:
         server.stop()
+
+
+def test_a_video_is_swept_one_frame_a_second_at_its_rate_and_at_each_cut(page, tmp_path):
+    """At about 10 fps with a cut at frame 17, the sweep shows one frame a second (0, 10, 20, 31),
+    the cut's first frame and the last, and the timeline marks those. A file swept under the old
+    sample (every 25th frame) still loads: frame 0 swept then counts, frame 25 no longer does."""
+    src = tmp_path / "cut.mp4"
+    other = background((120, 160), 3, "grass")
+    pts = [100 * i for i in range(35)]  # in ms: 10 frames a second (the stream says about 10.17)
+    make_clip(
+        src, frames=35, time_base=Fraction(1, 1000), pts=pts, audio=False,
+        pictures=lambda i: picture(i, 160, 120) if i < 17 else other,
+    )  # fmt: skip
+    fps = probe(src).fps
+    entry = detect_video(src, tmp_path / "out.mp4", Options())
+    assert entry.cuts == [17]
+    seconds = [math.floor(k * fps + 0.5) for k in range(math.ceil(35 / fps))]
+    sample = sorted({*seconds, 17, 34})
+    assert sample == [0, 10, 17, 20, 31, 34]
+    cells = 40 * 30  # 160 x 120 in cells of 4 px
+    entry.swept = {"cell": 4, "seen": {"0": "1" * cells, "25": "1" * cells}}  # swept every 25th before
+    server, path = _serve([entry], tmp_path)
+    try:
+        _open(page, server)
+        sync_api.expect(_label(page)).to_have_text("swept 16 % of 6 frames")
+        samples = page.locator("#timeline .sample")
+        sync_api.expect(samples).to_have_count(6)
+        assert [int(f) for f in samples.evaluate_all("s => s.map((r) => r.dataset.frame)")] == sample
+        sync_api.expect(page.locator("#timeline .sample.swept")).to_have_count(1)
+        page.keyboard.press("w")
+        shown = [page.evaluate("state.frame")]
+        while page.evaluate("sweep.on"):
+            page.keyboard.press(" ")
+            if page.evaluate("sweep.on"):
+                shown.append(page.evaluate("state.frame"))
+        assert shown == sorted(shown) and sorted(set(shown)) == [10, 17, 20, 31, 34]
+        sync_api.expect(page.locator("#status")).to_contain_text("marked reviewed")
+        sync_api.expect(page.locator("#timeline .sample.swept")).to_have_count(6)
+        sync_api.expect(_label(page)).to_have_text("swept 100 % of 6 frames")
+        assert page.evaluate("saving.then(() => unsaved)") == 0
+    finally:
+        server.stop()
+    stored = load_document(path).files[0]
+    assert stored.reviewed and stored.cuts == [17]
+    assert sorted(map(int, stored.swept["seen"])) == [0, 10, 17, 20, 25, 31, 34]  # 25 kept, unused
 
 
 def test_a_restarted_review_shows_the_share_swept_before(page, tmp_path):

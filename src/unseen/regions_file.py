@@ -42,8 +42,6 @@ INT32_MAX = 2**31 - 1
 """Counts, frame indices and track ids are stored as 32-bit integers: no larger value is accepted."""
 SWEEP_CELLS = 64
 """A review sweep's grid has at most this many cells along the picture's longer side."""
-SWEEP_EVERY = 25
-"""A video is swept on its first and last frames and every SWEEP_EVERY-th between them."""
 
 
 def tool_version() -> str:
@@ -89,6 +87,9 @@ class FileEntry:
     swept: dict[str, Any] | None = None
     """What a review's sweep has shown: ``{"cell": C, "seen": {frame: "0110..."}}`` (see
     :func:`parse_swept`); None before any sweep."""
+    cuts: list[int] = field(default_factory=list)
+    """A video's frames that start a new shot (after frame 0), as review's detection found them: a
+    review sweeps each shot's first frame besides one frame a second."""
 
     def __post_init__(self) -> None:
         self.zones = np.asarray(self.zones, np.float32).reshape(-1, 4)
@@ -129,6 +130,7 @@ class FileEntry:
             **({"zones": self.zone_records()} if len(self.zones) else {}),
             **({"keep_only": True} if self.keep_only else {}),
             **({"swept": self.swept} if self.swept else {}),
+            **({"cuts": list(self.cuts)} if self.cuts else {}),
         }
 
     def zone_records(self) -> list[dict[str, Any]]:
@@ -372,6 +374,7 @@ def parse_entry(entry: dict[str, Any], v1: bool = False) -> FileEntry:
     sha = None if v1 else entry.get("sha256")
     keep_only = False if v1 else entry.get("keep_only", False)
     swept = None if v1 or entry.get("swept") is None else parse_swept(entry["swept"], width, height, frames)
+    cuts = [] if v1 else parse_cuts(entry.get("cuts", []), frames)
     if not isinstance(keep_only, bool):
         raise ValueError("'keep_only' must be true or false")
     if size is not None and (type(size) is not int or not 0 <= size < 2**63):
@@ -394,13 +397,15 @@ def parse_entry(entry: dict[str, Any], v1: bool = False) -> FileEntry:
         zones=zones,
         keep_only=keep_only,
         swept=swept,
+        cuts=cuts,
     )
 
 
 def parse_swept(swept: Any, width: int, height: int, frames: int) -> dict[str, Any]:
     """A sweep's record, checked: ``cell`` a whole number of pixels, no finer than SWEEP_CELLS cells
-    along the longer side; ``seen`` maps each frame swept (the first, the last, every SWEEP_EVERY-th)
-    to one ``0`` or ``1`` per cell, row by row (``1``: a tile holding its centre was shown).
+    along the longer side; ``seen`` maps frames swept (any of the file's: which frames a sweep
+    shows depends on the frame rate and the cuts) to one ``0`` or ``1`` per cell, row by row
+    (``1``: a tile holding its centre was shown).
     ValueError/TypeError on anything else, so the record stays as small as the page makes it."""
     if not (isinstance(swept, dict) and set(swept) == {"cell", "seen"} and isinstance(swept["seen"], dict)):
         raise ValueError("'swept' must be an object with 'cell' and 'seen'")
@@ -414,11 +419,18 @@ def parse_swept(swept: Any, width: int, height: int, frames: int) -> dict[str, A
     for frame, bits in seen.items():
         if not (frame.isdigit() and frame.isascii() and str(int(frame)) == frame and int(frame) < frames):
             raise ValueError(f"'swept' has frame {brief(frame)}, not a frame of the file")
-        if int(frame) % SWEEP_EVERY and int(frame) != frames - 1:
-            raise ValueError(f"'swept' has frame {frame}, which a sweep does not show")
         if not (isinstance(bits, str) and len(bits) == cells and not bits.strip("01")):
             raise ValueError(f"'swept' frame {frame} must have one 0 or 1 for each of its {cells} cells")
     return {"cell": cell, "seen": dict(seen)}
+
+
+def parse_cuts(cuts: Any, frames: int) -> list[int]:
+    """A video's ``cuts``, checked: frames of the file after the first, in increasing order."""
+    if not (isinstance(cuts, list) and all(type(c) is int and 0 < c < frames for c in cuts)):
+        raise ValueError(f"'cuts' must be a list of frames from 1 to {frames - 1}, not {brief(cuts)}")
+    if any(a >= b for a, b in zip(cuts[:-1], cuts[1:], strict=True)):
+        raise ValueError("'cuts' must be in increasing order, each once")
+    return list(cuts)
 
 
 def parse_zones(zones: Any) -> np.ndarray:

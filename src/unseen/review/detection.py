@@ -95,6 +95,7 @@ def detect_video(
     tracked = _joined(regions_per_frame(keyframes, tracker, count))
     entry = _entry(src, dst, "video", (info.width, info.height), count, [tracked, Regions.concat(weak)])
     entry.size, entry.sha256 = digest
+    entry.cuts = [frame for frame in range(1, count) if camera.shot(frame) == frame]  # swept in review
     return entry
 
 

@@ -103,11 +103,13 @@ class ReviewSession:
 
     def view(self, index: int) -> tuple[FileEntry, dict[str, Any]]:
         """The entry at ``index`` and its summary, of one version (KeyError if there is none); a
-        video's with its frame rate (the page plays it at that rate)."""
+        video's with its frame rate (the page plays it at that rate) and its cuts (the frames, after
+        the first, that start a shot: a sweep shows them besides one frame a second)."""
         with self._edit_lock:
             entry, summary = self.entry(index), self._summary(index)
         if entry.kind == "video":
             summary["fps"] = self._source(index, entry).fps
+            summary["cuts"] = list(entry.cuts)
         return entry, summary
 
     def edit(self, index: int, body: Any) -> dict[str, Any]:

@@ -1209,6 +1209,7 @@ async function openFile(index, frame = 0) {
   });
   state.files[index] = { ...state.files[index], ...entry, regions: undefined, zones: undefined, swept: undefined };
   sweeps[index] = entry.swept;
+  sampling[index] = { fps: entry.fps, cuts: entry.cuts };
   $("file-title").textContent = entry.name;
   $("video").hidden = entry.kind !== "video";
   $("scrubber").max = String(entry.frames - 1);
@@ -1367,26 +1368,30 @@ function pinch(event) {
 // A sweep walks the picture tile by tile, zoomed so that the smallest face the run looks for
 // (SWEEP_FACE picture pixels) is SWEEP_SCREEN screen pixels tall, showing the output as it will be
 // published, so a face left uncovered stands out; Space moves on to the next tile (Shift+Space
-// back). A video is swept on a sample of its frames: its first and last, and one every
-// SWEEP_EVERY frames (about a second). What was seen is kept per file in the regions file (per swept
-// frame a grid of cells, each seen once a tile holding its centre was shown and left with Space:
-// the entry's ``swept``), so the share swept survives reloading and restarting the review; once
-// every cell is seen the file is marked reviewed.
+// back). A video is swept on a sample of its frames: one a second at its own frame rate, the first
+// of every shot (its ``cuts``, found when it was detected) and its last. What was seen is kept per
+// file in the regions file (per swept frame a grid of cells, each seen once a tile holding its
+// centre was shown and left with Space: the entry's ``swept``), so the share swept survives
+// reloading and restarting the review; once every cell is seen the file is marked reviewed.
 // Marking it reviewed before says so plainly.
 const SWEEP_FACE = 10;
 const SWEEP_SCREEN = 24;
 const SWEEP_OVERLAP = 2 * SWEEP_FACE; // a face cut by one tile's edge is whole in its neighbour
 const SWEEP_CELLS = 64; // cells along the longer side of the picture
-const SWEEP_EVERY = 25; // frames between a video's swept frames
 
 const sweep = { on: false, tiles: [], at: 0, scale: 1 };
 const sweeps = {}; // each file's ``swept`` as the server sent it and the sweeps since
+const sampling = {}; // each file's frame rate and cuts as its view gave them (an edit's answer has neither)
 
-// The frames swept: a photo's only one; a video's first, last and every SWEEP_EVERY-th.
+// The frames swept, in order: a photo's only one; a video's one a second (the frame nearest each
+// second's start), the first of each shot and the last. A frame swept under another sample (the
+// frame rate was once taken as 25) is kept in the file but counts no more.
 function sweptFrames(index) {
-  const frames = state.files[index].frames;
-  const every = Array.from({ length: Math.ceil(frames / SWEEP_EVERY) }, (_, i) => i * SWEEP_EVERY);
-  return [...new Set([...every, frames - 1])];
+  const { frames } = state.files[index];
+  const { fps = 25, cuts = [] } = sampling[index] || {}; // a file not opened yet has nothing swept
+  const seconds = Array.from({ length: Math.ceil(frames / fps) }, (_, i) => Math.round(i * fps));
+  const all = [...seconds, ...cuts, frames - 1].filter((f) => f < frames);
+  return [...new Set(all)].sort((a, b) => a - b);
 }
 
 // The file's cells seen: {cell (picture px), cols, rows, seen: {frame: "0110..."}}.
