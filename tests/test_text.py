@@ -212,6 +212,29 @@ def test_text_tracks_look_as_far_ahead_as_faces():
     assert text.lag == faces.lag
 
 
+class _Recording:
+    """The real text network, noting the size of each picture it is given."""
+
+    def __init__(self, model: text_detect.TextModel) -> None:
+        self.model, self.sizes = model, []
+
+    def probabilities(self, rgb: np.ndarray) -> np.ndarray:
+        self.sizes.append(rgb.shape[:2])
+        return self.model.probabilities(rgb)
+
+
+def test_large_text_in_a_720p_frame_is_found_in_a_quarter_size_view():
+    """A 720p frame costs its native tile and a 320 x 180 view (not a 640 x 360 one: 16 % of the
+    network's pixels), and signs too large for the native view are still covered there."""
+    signs = [Plate("EXIT 4", 120, 640, 200, style="yellow"), Plate("KX 58", 90, 1100, 420, angle=80)]
+    image, quads = render_plates(background((720, 1280), seed=3, kind="coffee"), signs, noise=3.0)
+    network = _Recording(text_detect.shared_text_detector().model)
+    text_detect.TextDetector(network)(image)
+    assert network.sizes == [(736, 1280), (192, 320)]
+    out = api.anonymise(image, api.Options(text=True)).image
+    assert min(plate_covered(image, out, q) for q in quads) >= 0.9
+
+
 def test_a_view_keeps_only_the_lines_it_is_trusted_for():
     prob = np.zeros((200, 300), np.float32)
     prob[20:30, 20:200] = 0.9  # a line 10 px thick

@@ -12,10 +12,10 @@ Like faces, the network runs on native-resolution tiles (:mod:`.tiles`), so char
 a 48 MP photo are as visible as in a small one. Each view is trusted only for the text sizes it was
 trained to see: a view at native size keeps the lines at most :attr:`TextOptions.max_line` (32) of
 its pixels thick, leaving thicker ones to the next view, a quarter its scale, where they are at least
-8 px thick; the last view (long side at most :attr:`TextOptions.coarse_side`) keeps every size. At
-native size, blurred and upscaled texture (gravel, grass, stone) looked like lines 30-100 px thick
-to the network: on 12 MP photos without text, a native view trusted for every size painted 2-15 %
-of their pixels.
+8 px thick; the last view (long side :attr:`TextOptions.coarse_side`, or a quarter of the one
+before) keeps every size. At native size, blurred and upscaled texture (gravel, grass, stone) looked
+like lines 30-100 px thick to the network: on 12 MP photos without text, a native view trusted for
+every size painted 2-15 % of their pixels.
 """
 
 from __future__ import annotations
@@ -66,9 +66,12 @@ class TextOptions:
     (area x ratio / perimeter). ``tile_pixels`` / ``tile_overlap``: the native view's tiles (lines
     at most ``max_line`` thick lying in the overlap, along the seam, were found with 64 as with 128,
     on 2 and 12 MP photos; 64 costs 8-10 % fewer network pixels).
-    ``coarse_side``: the long side of the smallest view, which keeps text of every size; the views
-    before it (native size, then a quarter of the scale before while still larger) keep the lines at
-    most ``max_line`` of their pixels thick (the probability blob's short side, before unclipping).
+    ``coarse_side``: the smallest view's long side is this, or larger where a quarter of the view
+    before is larger; it keeps text of every size, and the views before it (native size, then a
+    quarter of the scale before while still larger) keep the lines at most ``max_line`` of their
+    pixels thick (the probability blob's short side, before unclipping). 320, not 640: a 720p frame's
+    last view is a quarter of it, 16 % fewer network pixels a frame, 6 % on a 2 MP photo; lines
+    thicker than the native view keeps are still at least 8 px thick there, as in every other view.
     ``min_side``: blobs thinner than this many network pixels are noise.
     """
 
@@ -77,7 +80,7 @@ class TextOptions:
     unclip: float = 1.6
     tile_pixels: int = 1024 * 1024
     tile_overlap: int = 64
-    coarse_side: int = 640
+    coarse_side: int = 320
     max_line: float = 32.0
     min_side: float = 3.0
 
