@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -210,6 +211,43 @@ def test_text_tracks_look_as_far_ahead_as_faces():
     assert text.options.detect_every == 2 * faces.options.detect_every
     assert text.options.extend >= text.options.detect_every  # carried until the next look
     assert text.lag == faces.lag
+
+
+class _Recording:
+    """The real text network, noting the size of each picture it is given."""
+
+    def __init__(self, model: text_detect.TextModel) -> None:
+        self.model, self.sizes, self.threads = model, [], set()
+
+    def probabilities(self, rgb: np.ndarray) -> np.ndarray:
+        self.sizes.append(rgb.shape[:2])
+        self.threads.add(threading.get_ident())
+        return self.model.probabilities(rgb)
+
+
+def test_large_text_in_a_720p_frame_is_found_in_a_quarter_size_view():
+    """A 720p frame costs its native tile and a 320 x 180 view (not a 640 x 360 one: 16 % of the
+    network's pixels), and signs too large for the native view are still covered there."""
+    signs = [Plate("EXIT 4", 120, 640, 200, style="yellow"), Plate("KX 58", 90, 1100, 420, angle=80)]
+    image, quads = render_plates(background((720, 1280), seed=3, kind="coffee"), signs, noise=3.0)
+    network = _Recording(text_detect.shared_text_detector().model)
+    text_detect.TextDetector(network)(image)
+    assert sorted(network.sizes) == [(192, 320), (736, 1280)]
+    out = api.anonymise(image, api.Options(text=True)).image
+    assert min(plate_covered(image, out, q) for q in quads) >= 0.9
+
+
+def test_tiles_run_side_by_side_on_one_thread_each_and_find_what_one_at_a_time_finds():
+    image, _ = plate_scene()  # two native tiles and two reduced views
+    model = text_detect.shared_text_detector().model
+    assert model._session.get_session_options().intra_op_num_threads == 1
+    alone, beside = _Recording(model), _Recording(model)
+    one = text_detect.TextDetector(alone, workers=1)(image)
+    two = text_detect.TextDetector(beside, workers=2)(image)
+    assert len(alone.threads) == 1 and len(beside.threads) == 2
+    assert sorted(beside.sizes) == sorted(alone.sizes) and len(alone.sizes) == 4
+    assert len(one) >= len(PLATES) and np.array_equal(one.boxes, two.boxes)
+    assert np.array_equal(one.scores, two.scores)
 
 
 def test_a_view_keeps_only_the_lines_it_is_trusted_for():
