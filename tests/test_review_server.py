@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -468,3 +469,28 @@ def test_the_regions_file_is_always_standard_json(fresh):
     with pytest.raises(OutputError, match="cannot write regions file"):
         session.save()
     assert path.read_bytes() == saved
+
+
+def test_ctrl_c_that_python_drops_in_a_finaliser_still_stops_the_review(served, tmp_path):
+    """CI hung once: Ctrl-C, sent as soon as the address was printed, raised KeyboardInterrupt in a
+    weakref callback, where Python prints it and drops it, and the review served on for ever."""
+    path = tmp_path / "regions.json"
+    path.write_bytes(served[1].read_bytes())
+    server = ReviewServer(ReviewSession.open(path))
+    timer = threading.Timer(20, lambda: setattr(server.server, "should_exit", True))  # the test's own stop
+    timer.start()
+    try:
+        with server.stopped_by_signals():
+
+            class Watched:
+                pass
+
+            watched = Watched()
+            ref = weakref.ref(watched, lambda _: signal.raise_signal(signal.SIGINT))
+            del watched  # the callback runs here, with Ctrl-C
+            server.serve()
+    finally:
+        timer.cancel()
+    assert ref() is None
+    assert signal.SIGINT in server.server._captured_signals  # stopped by Ctrl-C, not by the timer
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

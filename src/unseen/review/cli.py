@@ -145,15 +145,13 @@ def _review(args: argparse.Namespace, parser: argparse.ArgumentParser, path: Pat
         _say("unseen review: interrupted before the review started")
         return 130
     server = ReviewServer(session)
-    try:  # Ctrl-C from here on (a person who read the address at once) stops the review cleanly
+    with server.stopped_by_signals():  # Ctrl-C from here on (read the address, pressed at once) stops it
         lock.announce(server.address)
         print(f"unseen review: {server.url}", flush=True)
         _say(f"unseen review: every change is saved in {shown(session.path)}; Ctrl-C stops")
         if not args.no_browser:  # in the background: a terminal browser may not return until it is closed
             threading.Thread(target=webbrowser.open, args=(server.browser_url(),), daemon=True).start()
-        server.serve()
-    except KeyboardInterrupt:  # uvicorn finishes the requests in flight, then re-raises Ctrl-C
-        pass
+        server.serve()  # uvicorn finishes the requests in flight, then returns
     _say(f"unseen review: stopped; resume with: unseen review --regions {shown(session.path)}")
     return 0
 

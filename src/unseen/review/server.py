@@ -19,13 +19,16 @@ sensitive files, so:
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import io
 import json
 import secrets
+import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
@@ -329,6 +332,22 @@ class ReviewServer:
     def browser_url(self) -> str:
         """An address that opens the page once, without the token: for a browser's command line."""
         return f"{self.address}?code={self.guard.issue_code()}"
+
+    @contextlib.contextmanager
+    def stopped_by_signals(self) -> Iterator[None]:
+        """Ctrl-C (or SIGTERM) in this block asks the server to stop instead of raising.
+
+        Wrap it around printing the address and :meth:`serve`: a person (or a script) may press
+        Ctrl-C before uvicorn takes the signals over, and a KeyboardInterrupt raised then can land in
+        a weakref callback or a finaliser, where Python prints it and drops it, and the review then
+        never stops. Main thread only, as every signal handler."""
+        wanted = [signal.SIGINT, signal.SIGTERM]
+        previous = {sig: signal.signal(sig, self.server.handle_exit) for sig in wanted}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def serve(self) -> None:
         try:
