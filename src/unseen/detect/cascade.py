@@ -66,6 +66,9 @@ class CascadeOptions:
     # photos: found at 0.80-0.95 without the coarse views; on 40 upright and 40 turned dev photos
     # the coarse views found no face the others did not, for 5-6 % of the cascade's time).
     coarse_after: float = 400.0
+    coarse_fill: float = 0.0  # the coarse views also give faces down to this tall (0: none), kept only
+    # where no other view found a face: a face blurred by a zoom or by motion is often sharp enough
+    # at half size, while there its box would replace a native view's better placed one
     mirror: bool = True  # also look at the mirrored image (profiles, odd poses) ...
     mirror_scale: float = 0.5  # ... at this fraction of the native size
     mirror_min: float = 24.0  # ... and keep the faces at least this tall
@@ -117,6 +120,7 @@ VIDEO_CASCADE = CascadeOptions(
     turn_min=96.0,
     coarse_side=640,
     coarse_min=64.0,
+    coarse_fill=32.0,
     tile_overlap=96,
 )
 
@@ -238,11 +242,12 @@ class Cascade:
             upright.append(self._trusted(mirror))
             if o.seconded:
                 upright.append(self._seconded(raw, mirror))
-        upright += self._coarse(views)
+        coarse, fill = self._coarse(views)
+        upright += coarse
         if o.fine:
             upright.append(self._fine(views, raw, 0))
         if not o.turned:
-            return nms(Found.concat(upright).regions, o.nms_iou), 0, raw
+            return _preferred(Found.concat(upright), Found.concat(fill), o.nms_iou), 0, raw
         turned = [
             self._trusted(self._view(views, o.turn_scale, turn=k, lo=o.turn_min, source="turned"))
             for k in (1, 2, 3)
@@ -252,12 +257,12 @@ class Cascade:
         if o.vote and o.mirror and o.mirror_scale == o.turn_scale:
             k = self._voted(upright[1], turned) or self._alone(Found.concat([raw, *upright[1:]]), turned)
         if not k:
-            return _preferred(Found.concat(upright), Found.concat(sure), o.nms_iou), 0, raw
+            return _preferred(Found.concat(upright), Found.concat(sure + fill), o.nms_iou), 0, raw
         raw = self._full(views, k)
         primary = [self._trusted(raw), turned[k - 1]]
         if o.fine:
             primary.append(self._fine(views, raw, k))
-        others = upright + [t for i, t in enumerate(sure) if i != k - 1]
+        others = upright + fill + [t for i, t in enumerate(sure) if i != k - 1]
         return _preferred(Found.concat(primary), Found.concat(others), o.nms_iou), k, raw
 
     # ------------------------------------------------------------------ the views
@@ -270,23 +275,26 @@ class Cascade:
         floor = min(o.candidate_threshold, o.small_threshold)
         return self._look(views.rgb, rects, 1.0, floor, "full", turn=turn)
 
-    def _coarse(self, views: _Views) -> list[Found]:
-        """The shrunken views below the mirrored one, each kept for the large faces it sees."""
+    def _coarse(self, views: _Views) -> tuple[list[Found], list[Found]]:
+        """The shrunken views below the mirrored one, each kept for the large faces it sees; and
+        their faces between ``coarse_fill`` and ``coarse_min`` tall, to fill in where no view found one."""
         o = self.options
         h, w = views.rgb.shape[:2]
         seen = o.mirror and min(h, w) * o.mirror_scale <= o.coarse_after
         if seen and h * w * o.mirror_scale**2 <= o.tile_pixels:
-            return []  # the mirrored view sees every large face whole
+            return [], []  # the mirrored view sees every large face whole
         long_side = max(h, w)
-        coarse = o.coarse_side / long_side
+        scales = []
         step = o.mirror_scale / 2 if o.mirror else 0.5
-        out = []
         while step * long_side > 2 * o.coarse_side:  # halving steps between half size and coarse
-            out.append(self._view(views, step, lo=max(o.coarse_min, o.level_min / step), source="coarse"))
+            scales.append(step)
             step /= 2
-        if coarse < 0.75:
-            out.append(self._view(views, coarse, lo=max(o.coarse_min, o.level_min / coarse), source="coarse"))
-        return [self._trusted(f) for f in out]
+        if o.coarse_side / long_side < 0.75:
+            scales.append(o.coarse_side / long_side)
+        low = o.coarse_fill or o.coarse_min
+        out = [self._view(views, s, lo=max(low, o.level_min / s), source="coarse") for s in scales]
+        out = [self._trusted(f) for f in out]
+        return [f[f.heights >= o.coarse_min] for f in out], [f[f.heights < o.coarse_min] for f in out]
 
     def _seconded(self, raw: Found, mirror: Found) -> Found:
         """Faces of normal size under their threshold in the native view (down to the small faces')
