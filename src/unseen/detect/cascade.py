@@ -18,6 +18,7 @@ the mirror image, and faces lying on their side or upside down. So:
 * ``coarse``  - the image shrunk to ``coarse_side`` on its long side (and, for large photos, the
   halving steps between half size and that), kept only for large faces, which native tiles cut;
   not run on photos whose mirrored view holds a face filling the picture whole (``coarse_after``);
+  with ``coarse_fill`` (video) it also gives smaller faces, kept only where no other view found one;
 * ``fine``    - 2x upscaled windows of native pixels around the full pass's small, weak candidates,
   kept only for small faces. Windows that touch are merged, so a crowd is looked at once; the rest
   of the image is never upscaled, which keeps the cascade far cheaper than a full 2x pass.
