@@ -248,6 +248,8 @@ class Cascade:
         if o.fine:
             upright.append(self._fine(views, raw, 0))
         if not o.turned:
+            if not fill:  # one merging nms, as without fill-ins (a second grows boxes further)
+                return nms(Found.concat(upright).regions, o.nms_iou), 0, raw
             return _preferred(Found.concat(upright), Found.concat(fill), o.nms_iou), 0, raw
         turned = [
             self._trusted(self._view(views, o.turn_scale, turn=k, lo=o.turn_min, source="turned"))
@@ -295,7 +297,8 @@ class Cascade:
         low = o.coarse_fill or o.coarse_min
         out = [self._view(views, s, lo=max(low, o.level_min / s), source="coarse") for s in scales]
         out = [self._trusted(f) for f in out]
-        return [f[f.heights >= o.coarse_min] for f in out], [f[f.heights < o.coarse_min] for f in out]
+        fill = [f[f.heights < o.coarse_min] for f in out]
+        return [f[f.heights >= o.coarse_min] for f in out], [f for f in fill if len(f.regions)]
 
     def _seconded(self, raw: Found, mirror: Found) -> Found:
         """Faces of normal size under their threshold in the native view (down to the small faces')
