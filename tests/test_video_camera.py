@@ -212,6 +212,18 @@ def test_a_face_hidden_on_the_first_keyframe_and_behind_a_bar_is_covered_with_on
     assert tracks_per_face(report, truth) == {"a": 1}
 
 
+def test_a_face_the_camera_pans_away_from_and_back_to_keeps_its_track(tmp_path) -> None:
+    """The camera pans until the face has left through the left edge, rests, and pans back: the face
+    found again where it stood in the scene is the same track (one card to review, one face counted),
+    and it is covered in every frame, as before."""
+    view = lambda i: (600 + 8 * min(i, 36) - 8 * max(i - 56, 0), 450, 1.0)  # noqa: E731
+    truth = film(tmp_path / "in.mp4", {"a": Placement(44, 600, 450, "astronaut")}, view, 96)
+    assert "a" in truth[0] and "a" not in truth[48] and "a" in truth[-1]  # it leaves and comes back
+    report = anonymise_video_file(tmp_path / "in.mp4", tmp_path / "out.mp4")
+    assert exposed(truth, decoded(tmp_path / "out.mp4")) == []
+    assert tracks_per_face(report, truth) == {"a": 1}
+
+
 def test_a_cut_to_another_shot_starts_afresh(tmp_path) -> None:
     """After a cut to a picture without faces nothing of the old shot is painted on the new one."""
     truth = film(tmp_path / "in.mp4", PEOPLE, pan(3, 0), 40, cut=20)
