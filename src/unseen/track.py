@@ -258,10 +258,12 @@ class Tracker:
         own motion took out of the picture, a whole coast, so a pan that comes back finds it under
         its own track (the frames between are covered as they were: its extension out, the lead-in
         back)."""
-        o = self.options
+        return self.options.coast if self._left(t) else self._coast(t)
+
+    def _left(self, t: Track) -> bool:
+        """Did track ``t``, a face followed on 3 keyframes, leave the picture after its last sighting?"""
         end = len(t.frames) - 1
-        left = t.seen >= 3 and t.best >= o.continued and self._leaving(t, end, 1, t.velocity(end))
-        return o.coast if left else self._coast(t)
+        return t.seen >= 3 and t.best >= self.options.continued and self._leaving(t, end, 1, t.velocity(end))
 
     def _leaving(self, t: Track, end: int, ahead: int, motion: np.ndarray) -> bool:
         """Is track ``t``, moving on from its sighting ``end`` (``motion`` per frame in the scene,
@@ -313,11 +315,12 @@ class Tracker:
         if not live or not len(candidates):
             return set()
         boxes = scene[candidates]
-        # Beyond a short gap a face is looked for where it was held (a coast) or where it left the
-        # picture, not carried on: a velocity measured on a box cut by the edge, or jittering, took
-        # the prediction of a still face 57 px off it in 52 frames.
+        # A face that left the picture is looked for, beyond a short gap, where it left, not carried
+        # on: a velocity measured on its box cut by the edge took the prediction of a still face
+        # 57 px off it in 52 frames.
         short = o.max_gap + o.detect_every
-        predicted = np.stack([t.predict(min(frame, t.last + short)) for t in live]).astype(np.float32)
+        ahead = [min(frame, t.last + short) if self._left(t) else frame for t in live]
+        predicted = np.stack([t.predict(f) for t, f in zip(live, ahead, strict=True)]).astype(np.float32)
         overlap = iou_matrix(predicted, boxes)
         # centre distance relative to size catches small fast faces that no longer overlap
         pc = (predicted[:, :2] + predicted[:, 2:]) / 2
