@@ -247,18 +247,13 @@ class Tracker:
             return 0  # (``best`` as it is now: a gap longer than max_gap is joined only after a coast)
         return min(t.frames[end] - t.start, o.coast)
 
-    def _gap(self, t: Track) -> int:
-        """How many frames after its last sighting track ``t`` can still be found again."""
-        o = self.options
-        return max(o.max_gap + o.detect_every, self._kept(t))
-
-    def _kept(self, t: Track) -> int:
-        """How many frames after its last sighting track ``t`` is kept to be found again beyond a
-        short gap: its coast; or, for a face followed a while (3 keyframes) that the camera or its
-        own motion took out of the picture, a whole coast, so a pan that comes back finds it under
-        its own track (the frames between are covered as they were: its extension out, the lead-in
-        back)."""
-        return self.options.coast if self._left(t) else self._coast(t)
+    def _kept(self, t: Track, since: int) -> bool:
+        """Is track ``t``, last seen ``since`` frames ago, still kept to be found again beyond a short
+        gap? Within its coast; or, for a face followed a while (3 keyframes) that the camera or its
+        own motion took out of the picture, within a whole coast, so a pan that comes back finds it
+        under its own track (the frames between are covered as they were: its extension out, the
+        lead-in back). The cheap test first: this runs for every track on every frame."""
+        return since <= self._coast(t) or (since <= self.options.coast and self._left(t))
 
     def _left(self, t: Track) -> bool:
         """Did track ``t``, a face followed on 3 keyframes, leave the picture after its last sighting?"""
@@ -286,7 +281,12 @@ class Tracker:
         detections = same_face_merged(detections, o.confident)
         scene = self.camera.to_scene(frame, detections.boxes).reshape(-1, 4)
         shot = self.camera.shot(frame)
-        live = [t for t in self.tracks if frame - t.last <= self._gap(t) and t.shot == shot]
+        short = o.max_gap + o.detect_every
+        live = [
+            t
+            for t in self.tracks
+            if t.shot == shot and (frame - t.last <= short or self._kept(t, frame - t.last))
+        ]
         weak = detections.source == WEAK
         matched = self._match(live, frame, detections, scene, np.flatnonzero(~weak), fast=True)
         rest = [t for t in live if t.last != frame and t.best >= o.continued]  # faces, not blips
@@ -319,7 +319,9 @@ class Tracker:
         # on: a velocity measured on its box cut by the edge took the prediction of a still face
         # 57 px off it in 52 frames.
         short = o.max_gap + o.detect_every
-        ahead = [min(frame, t.last + short) if self._left(t) else frame for t in live]
+        ahead = [
+            min(frame, t.last + short) if frame - t.last > short and self._left(t) else frame for t in live
+        ]
         predicted = np.stack([t.predict(f) for t, f in zip(live, ahead, strict=True)]).astype(np.float32)
         overlap = iou_matrix(predicted, boxes)
         # centre distance relative to size catches small fast faces that no longer overlap
@@ -462,8 +464,9 @@ class Tracker:
         """Drop tracks that can no longer cover ``frame`` or anything after it (bounded memory); the
         tracks dropped, in the order of their last sighting (finished: for counting)."""
         horizon = frame - self._reach
-        done = [t for t in self.tracks if t.last < horizon - self._kept(t)]
-        self.tracks = [t for t in self.tracks if t.last >= horizon - self._kept(t)]
+        kept = [t.last >= horizon or self._kept(t, horizon - t.last) for t in self.tracks]
+        done = [t for t, k in zip(self.tracks, kept, strict=True) if not k]
+        self.tracks = [t for t, k in zip(self.tracks, kept, strict=True) if k]
         for t in self.tracks:  # keep the sightings that motion is measured from, before the window's
             # last sighting at or before it (a face found again after a coast is held from there)
             before = bisect_right(t.frames, horizon) - 1
