@@ -219,8 +219,7 @@ class Tracker:
         comes at most ``max_gap + detect_every`` frames after the first (or never). Interpolation
         and the look after a last sighting need only that second term.
         """
-        o = self.options
-        return self._reach + o.max_gap + o.detect_every
+        return self._reach + self._short
 
     @property
     def margin(self) -> int:
@@ -229,6 +228,11 @@ class Tracker:
         side before, a face's coast from a sighting before the part and the span it was followed
         for before that, which sets the coast's length."""
         return 2 * self.lag + 2 * self.options.coast
+
+    @property
+    def _short(self) -> int:
+        """The longest gap between sightings that is joined up (interpolated) as a matter of course."""
+        return self.options.max_gap + self.options.detect_every
 
     @property
     def _reach(self) -> int:
@@ -281,11 +285,10 @@ class Tracker:
         detections = same_face_merged(detections, o.confident)
         scene = self.camera.to_scene(frame, detections.boxes).reshape(-1, 4)
         shot = self.camera.shot(frame)
-        short = o.max_gap + o.detect_every
         live = [
             t
             for t in self.tracks
-            if t.shot == shot and (frame - t.last <= short or self._kept(t, frame - t.last))
+            if t.shot == shot and (frame - t.last <= self._short or self._kept(t, frame - t.last))
         ]
         weak = detections.source == WEAK
         matched = self._match(live, frame, detections, scene, np.flatnonzero(~weak), fast=True)
@@ -318,10 +321,8 @@ class Tracker:
         # A face that left the picture is looked for, beyond a short gap, where it left, not carried
         # on: a velocity measured on its box cut by the edge took the prediction of a still face
         # 57 px off it in 52 frames.
-        short = o.max_gap + o.detect_every
-        ahead = [
-            min(frame, t.last + short) if frame - t.last > short and self._left(t) else frame for t in live
-        ]
+        short = self._short
+        ahead = [t.last + short if frame - t.last > short and self._left(t) else frame for t in live]
         predicted = np.stack([t.predict(f) for t, f in zip(live, ahead, strict=True)]).astype(np.float32)
         overlap = iou_matrix(predicted, boxes)
         # centre distance relative to size catches small fast faces that no longer overlap
@@ -406,7 +407,7 @@ class Tracker:
         j = bisect_left(fr, frame)
         if j < len(fr) and fr[j] == frame:
             return t.boxes[j], t.scores[j], t.sources[j]
-        if 0 < j < len(fr) and fr[j] - fr[j - 1] > o.max_gap + o.detect_every:
+        if 0 < j < len(fr) and fr[j] - fr[j - 1] > self._short:
             # found again after a coast: the gap stays covered as it was written, before it was found,
             # and also as a face first seen there would be (the held box may have stayed behind it)
             held, lead = self._extended(t, frame, j - 1, 1), self._extended(self._run(t, j), frame, 0, -1)
@@ -428,7 +429,7 @@ class Tracker:
         would have been followed by (a later re-link, unknown when frames before ``j`` are written,
         changes nothing there)."""
         fr, k = t.frames, j + 1
-        while k < len(fr) and fr[k] - fr[k - 1] <= self.options.max_gap + self.options.detect_every:
+        while k < len(fr) and fr[k] - fr[k - 1] <= self._short:
             k += 1
         return Track(t.id, fr[j:k], t.boxes[j:k], t.scores[j:k], t.sources[j:k], shot=t.shot)
 
