@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from scenes import Placement, background, render
 
 from unseen.camera_motion import CameraPath
 from unseen.count import photo_counts
@@ -21,7 +22,7 @@ from unseen.regions import Regions
 from unseen.track import SPAN, Tracker, TrackOptions
 from unseen.video_pipeline import detect_keyframes, face_counter, protect_frames
 
-OPTIONS = TrackOptions(detect_every=4, extend=8, max_gap=12)
+OPTIONS = TrackOptions(detect_every=4, extend=8, max_gap=12, still=1)  # the detector sees every keyframe
 
 
 def linear(start: tuple[float, ...], velocity: tuple[float, ...]):
@@ -230,6 +231,53 @@ def test_detect_keyframes_lets_a_detector_failure_through() -> None:
     with pytest.raises(AnalysisError, match="detector broke"):
         detect_keyframes(synthetic(60), detect, OPTIONS, CameraPath())
     assert detect.calls == [0, 4, 8, 12, 16, 20, 24, 28]
+
+
+# --- keyframes where nothing moves ----------------------------------------------------------------
+
+
+def tripod(n: int, noise: float, moved_from: int | None = None) -> tuple[list[Frame], dict[int, int]]:
+    """``n`` 320 x 240 frames of one picture with a 40 px face, each with fresh sensor noise (sigma
+    ``noise`` grey levels); from frame ``moved_from`` on, the face stands 2 px to the right. And each
+    frame's index by the id of its pixels, for a detector to say which frames it was shown."""
+    base = background((240, 320), 2, "coffee")
+    rng = np.random.default_rng(0)
+    frames = []
+    for i in range(n):
+        shift = 2 if moved_from is not None and i >= moved_from else 0
+        picture = render(base, [Placement(40, 160 + shift, 120)]).image
+        pixels = np.clip(picture + rng.normal(0, noise, picture.shape), 0, 255).astype(np.uint8)
+        frames.append(Frame(i, i, pixels))
+    return frames, {id(f.pixels): f.index for f in frames}
+
+
+@pytest.mark.parametrize(
+    "noise, moved_from, looks",
+    [
+        (3.0, None, [0, 8, 32, 63]),  # the first look (photo cascade), then one in four keyframes
+        (3.0, 20, [0, 8, 24, 32, 63]),  # the face moved: looked at on the next keyframe
+        (8.0, None, [*range(0, 64, 8), 63]),  # too noisy to tell: every keyframe looked at
+    ],
+)
+def test_a_still_picture_is_looked_at_once_in_four_keyframes(
+    noise: float, moved_from: int | None, looks: list[int]
+) -> None:
+    frames, index = tripod(64, noise, moved_from)
+    calls: list[int] = []
+
+    def detect(pixels: np.ndarray, full: bool) -> Regions:
+        calls.append(index[id(pixels)])
+        return Regions.from_boxes([(140 + len(calls), 100, 180, 140)], [0.9], "full")
+
+    keyframes = detect_keyframes(frames, detect, TrackOptions(), CameraPath())
+    assert calls == looks
+    assert [f for f, _ in keyframes] == [*range(0, 64, 8), 63]  # the tracker's keyframes as before
+    last_look = {}
+    for f, found in keyframes:  # a keyframe not looked at has the faces of the look before it
+        if f in looks:
+            last_look = found
+        else:
+            assert found is not last_look and np.array_equal(found.boxes, last_look.boxes), f
 
 
 def test_face_leaving_the_picture_is_followed_out_of_it() -> None:

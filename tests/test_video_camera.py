@@ -18,6 +18,7 @@ from clips import make_clip
 from scenes import Placement, background, covered_fraction, render
 from test_video import BLACK_TOL, MIN_COVERED, decoded
 
+from unseen import video_file
 from unseen.api import anonymise_video_file
 from unseen.camera_motion import CameraPath, MotionEstimator
 from unseen.regions import Regions
@@ -222,6 +223,28 @@ def test_a_face_the_camera_pans_away_from_and_back_to_keeps_its_track(tmp_path) 
     report = anonymise_video_file(tmp_path / "in.mp4", tmp_path / "out.mp4")
     assert exposed(truth, decoded(tmp_path / "out.mp4")) == []
     assert tracks_per_face(report, truth) == {"a": 1}
+
+
+def test_on_a_tripod_a_face_that_steps_out_from_behind_a_bar_is_covered(tmp_path, monkeypatch) -> None:
+    """A still camera: the picture does not change, so most keyframes reuse the detector's last look,
+    until a face steps out from behind a bar on frame 21 (between keyframes): it is looked for and
+    covered from that frame on, and the face in plain view all along keeps one track."""
+    bar = lambda i: (120, 50, 200, 130) if i < 21 else None  # noqa: E731
+    people = {"a": Placement(44, 600, 420, "astronaut"), "b": Placement(40, 480, 470, "cameraman")}
+    truth = film(tmp_path / "in.mp4", people, lambda i: (600, 450, 1.0), 72, cover=bar)
+    assert "a" not in truth[20] and "a" in truth[21] and all("b" in faces for faces in truth)
+    looks = []
+    detector = video_file.keyframe_detector
+
+    def counted(sensitivity: float):
+        detect = detector(sensitivity)
+        return lambda pixels, full: looks.append(full) or detect(pixels, full)
+
+    monkeypatch.setattr(video_file, "keyframe_detector", counted)
+    report = anonymise_video_file(tmp_path / "in.mp4", tmp_path / "out.mp4")
+    assert len(looks) == 6  # frames 0, 8, 24 (the face came out), 32, 64 and the last, of 10 keyframes
+    assert exposed(truth, decoded(tmp_path / "out.mp4")) == []
+    assert tracks_per_face(report, truth) == {"a": 1, "b": 1}
 
 
 def test_a_cut_to_another_shot_starts_afresh(tmp_path) -> None:

@@ -52,6 +52,8 @@ class TrackOptions:
 
     detect_every: int = 8  # detect on every Nth frame at least; the rest are interpolated
     moved: float = 0.1  # ... and sooner once the camera has moved the picture this share of its width
+    still: int = 4  # where nothing in the picture changed, the detector sees one keyframe in this
+    # many (the first of each run of ``still``); the others reuse its faces (1: it sees every one)
     extend: int = 10  # cover this many frames before a track's first and after its last sighting
     edge_extend: int = 30  # ... or this many, for a face taken through the frame's edge
     edge_margin: float = 0.5  # "at the edge": closer to it than this share of the face's size
