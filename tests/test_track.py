@@ -18,7 +18,7 @@ from unseen.count import photo_counts
 from unseen.errors import AnalysisError
 from unseen.media.video import Frame
 from unseen.plan import plan_regions
-from unseen.regions import Regions
+from unseen.regions import Regions, kinds
 from unseen.track import SPAN, Tracker, TrackOptions
 from unseen.video_pipeline import detect_keyframes, face_counter, protect_frames
 
@@ -278,6 +278,24 @@ def test_a_still_picture_is_looked_at_once_in_four_keyframes(
             last_look = found
         else:
             assert found is not last_look and np.array_equal(found.boxes, last_look.boxes), f
+
+
+def test_text_s_looks_are_kept_on_a_still_picture_and_its_text_is_not_reused() -> None:
+    """Text is looked for on every 16th frame (``unseen.text_track``): those frames are looked at
+    whatever the picture, and a keyframe not looked at takes the faces of the look before, not its text."""
+    frames, index = tripod(64, 3.0)
+    calls: list[int] = []
+
+    def detect(pixels: np.ndarray, full: bool) -> Regions:
+        calls.append(index[id(pixels)])
+        found = Regions.from_boxes([(140, 100, 180, 140), (20, 200, 80, 220)], [0.9, 0.8], "full")
+        found.data["kind"] = np.array(["face", "text"], object)
+        return found
+
+    keyframes = detect_keyframes(frames, detect, TrackOptions(), CameraPath(), looks=lambda i: i % 16 == 0)
+    assert calls == [0, 8, 16, 32, 48, 63]
+    for f, found in keyframes:
+        assert kinds(found).tolist() == (["face", "text"] if f in calls else ["face"]), f
 
 
 def test_face_leaving_the_picture_is_followed_out_of_it() -> None:

@@ -65,9 +65,13 @@ class TextKeyframes:
             self.index = frame.index
             yield frame
 
+    def looks(self, index: int) -> bool:
+        """Whether text is looked for on frame ``index`` when it is a regular keyframe."""
+        return bool(self.options.text) and index % self.every == 0
+
     def with_text(self, faces: Regions, image: np.ndarray, full: bool) -> Regions:
         """``faces`` of the keyframe ``image``, with its text when text is looked for there."""
-        if self.options.text and not full and self.index % self.every:
+        if self.options.text and not full and not self.looks(self.index):
             return with_kind(faces, "face")
         return with_text(faces, image, self.options)
 

@@ -121,7 +121,9 @@ def anonymise_video_file(
     # turned to RGB, in the decoding thread), and then decoding, painting and encoding run side by
     # side (see unseen.pipelined).
     with ahead(read(), prepare=prepared) as decoded:
-        keyframes = detect_keyframes(text.follow(counted(noted(decoded), 0)), analysed, options.track, camera)
+        keyframes = detect_keyframes(
+            text.follow(counted(noted(decoded), 0)), analysed, options.track, camera, looks=text.looks
+        )
     analysed_frames = keyframes[-1][0] + 1 if keyframes else 0
     shared_model().release_memory()  # detection is done: its memory is the encoder's now
     with (

@@ -3,8 +3,9 @@
 1. :func:`detect_keyframes` decodes the video, follows the camera from frame to frame (see
    :mod:`unseen.camera_motion`) and runs the detector on the keyframes: every ``detect_every``-th
    frame at least, sooner where the camera has moved the picture far or cut to a new shot, and the
-   last frame. It keeps only the detections and the camera's path (a few numbers per frame and per
-   face), so a decode error also surfaces here, before anything is encoded.
+   last frame; where nothing in the picture moved, most keyframes reuse the detector's last look.
+   It keeps only the detections and the camera's path (a few numbers per frame and per face), so a
+   decode error also surfaces here, before anything is encoded.
 2. :func:`protect_frames` decodes the video again and paints each frame as it comes. The tracker is
    fed the detections ``lag`` frames ahead of the frame being painted, so it knows the sightings
    after each frame (faces that appear a moment later, or that the detector missed on a keyframe)
@@ -25,7 +26,7 @@ from .count import FaceCounter
 from .media.video import Frame
 from .obscure import ObscureOptions, obscure
 from .plan import PlanOptions, plan_regions
-from .regions import Regions
+from .regions import Regions, kinds
 from .track import Track, Tracker, TrackOptions
 
 Keyframe = tuple[int, Regions]  # frame index, detections on it
@@ -45,19 +46,24 @@ def detect_keyframes(
     camera: CameraPath,
     *,
     last: int | None = None,
+    looks: Callable[[int], bool] | None = None,
 ) -> list[Keyframe]:
     """Pass 1: the camera's path into ``camera`` (every frame), and ``detect(pixels, full)`` on the
     keyframes, in frame order (``full``: the photo cascade's turn, see ``unseen.detect.keyframe``).
 
     Keyframes are every ``detect_every``-th frame, a shot's first frame, a frame by which the camera
     has moved the picture ``moved`` of its width since the keyframe before, and the frame ``last`` (by
-    default the last one there is). ``full`` is the first keyframe and each cut. A keyframe that is
-    only due by the count, in a picture where nothing has changed since the detector's last look in
-    this run of ``still`` keyframes, reuses that look's faces: a tripod shot costs a quarter of the
-    detection, and a face that moves, a person who comes in or a camera that turns brings the
-    detector back at once. Each choice depends on the frames since the last ``detect_every * still``
-    -th only, so a worker painting part of a video (``unseen.scale.segments``) picks the keyframes
-    and reuses the faces one process does.
+    default the last one there is). ``full`` is the first keyframe and each cut.
+
+    A keyframe that is only due by the count, in a picture where nothing has changed since the
+    detector's last look in this run of ``still`` keyframes, takes that look's faces: a tripod shot
+    costs a quarter of the detection, and a face that moves, a person who comes in or a camera that
+    turns brings the detector back at once. Frames that ``looks`` names are looked at whatever the
+    picture (text's turns, see ``unseen.text_track``); a keyframe not looked at takes no text.
+
+    Each choice depends on the frames since the last ``detect_every * still``-th only, so a worker
+    painting part of a video (``unseen.scale.segments``) picks the keyframes and the looks one
+    process picks.
 
     Any exception from decoding or ``detect`` propagates: the caller then writes nothing.
     """
@@ -80,9 +86,10 @@ def detect_keyframes(
         if urgent or i % options.detect_every == 0:
             full = cut or key < 0
             small = frame.grey(max(width // STILL_SCALE, 1))
-            reused = not (urgent or full) and looked is not None and looked[0] >= i - i % run
+            forced = urgent or full or (looks is not None and looks(i))
+            reused = not forced and looked is not None and looked[0] >= i - i % run
             if reused and looked is not None and _still(looked[1], small):
-                regions = looked[2][np.arange(len(looked[2]))]  # a copy: nothing downstream shares it
+                regions = looked[2][kinds(looked[2]) == "face"]  # a copy: nothing downstream shares it
             else:
                 reused, regions = False, detect(frame.pixels, full)
                 looked = None if full else (i, small, regions)

@@ -90,7 +90,9 @@ def detect_video(
         return found
 
     camera = CameraPath()
-    keyframes = detect_keyframes(text.follow(counted(read_frames(src))), analysed, options.track, camera)
+    keyframes = detect_keyframes(
+        text.follow(counted(read_frames(src))), analysed, options.track, camera, looks=text.looks
+    )
     tracker = video_tracker(options, info, camera)
     tracked = _joined(regions_per_frame(keyframes, tracker, count))
     entry = _entry(src, dst, "video", (info.width, info.height), count, [tracked, Regions.concat(weak)])

@@ -189,7 +189,9 @@ def paint(src: Path, out: Path, segment: Segment, settings: Settings) -> Painted
     camera = CameraPath()
     with ahead(_frames(src, info, segment)) as decoded:  # decoding beside detection, as in one process
         frames = text.follow(decoded)
-        keyframes = detect_keyframes(frames, analysed, options.track, camera, last=segment.total - 1)
+        keyframes = detect_keyframes(
+            frames, analysed, options.track, camera, last=segment.total - 1, looks=text.looks
+        )
     tracker = api.video_tracker(options, info, camera)
     recorded: list[Regions] = []
     with (
