@@ -76,6 +76,10 @@ class TrackOptions:
     coast_drift: float = 0.5  # ... growing by the drift of a still face up to this share of its size
     continued: float = 0.1  # a face's score from which weak detections continue it
 
+    def __post_init__(self) -> None:
+        if self.detect_every < 1 or self.still < 1:
+            raise ValueError("TrackOptions: detect_every and still must be at least 1")
+
 
 def size_of(box: np.ndarray) -> float:
     """A face's size: the longer side of its box (growth and reach are measured in it)."""
@@ -228,8 +232,9 @@ class Tracker:
         """Frames of video a tracker must be given on each side of a part of it (a worker's segment)
         to paint that part as one pass over the whole video does: twice the look-ahead, and on the
         side before, a face's coast from a sighting before the part and the span it was followed
-        for before that, which sets the coast's length."""
-        return 2 * self.lag + 2 * self.options.coast
+        for before that, which sets the coast's length, and a run of ``still`` keyframes, by whose
+        end a part's keyframes are looked at or not as in one pass (``detect_keyframes``)."""
+        return 2 * self.lag + 2 * self.options.coast + self.options.detect_every * self.options.still
 
     @property
     def _short(self) -> int:

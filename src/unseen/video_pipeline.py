@@ -30,12 +30,16 @@ from .regions import Regions, kinds
 from .track import Track, Tracker, TrackOptions
 
 Keyframe = tuple[int, Regions]  # frame index, detections on it
+Picture = tuple[tuple[int, ...], np.ndarray]  # a frame's full size, and its grey shrunk for comparing
 MOTION_WIDTH = 320  # frames are compared at this width to follow the camera
 # "Nothing changed" in a picture shrunk to a quarter of its width (sensor and encoder noise average
-# out there) is no block of 4 x 4 of its pixels (16 of the picture's: a small face) changed by more
-# than 2 grey levels on average. A 12 px face that moves one pixel changes its block by about 9.
+# out there) is no block of 2 x 2 of its pixels (8 x 8 of the picture's, under a small face) changed
+# by more than 2 grey levels on average. A 12 px face that moves one pixel changes its block by about
+# 9; one that comes out of the dark into a dim room is seen from 4 grey levels brighter than the room.
+# Noise of up to about 2 grey levels a pixel passes (the skipped blocks of an encoded still shot have
+# none); noisier footage is looked at as before.
 STILL_SCALE = 4
-STILL_BLOCK = 4
+STILL_BLOCK = 2
 STILL_LEVELS = 2.0
 
 
@@ -72,7 +76,7 @@ def detect_keyframes(
     estimator: MotionEstimator | None = None
     key = -1  # the last keyframe
     faces = None  # its detections: the camera's motion is measured around them
-    looked: tuple[int, np.ndarray, Regions] | None = None  # the video cascade's last look
+    looked: tuple[int, Picture, Regions] | None = None  # the video cascade's last look
     run = options.detect_every * options.still
     reused = False  # whether the last keyframe reused the faces of the one before
     for frame in frames:
@@ -85,7 +89,8 @@ def detect_keyframes(
         urgent = cut or i == last or (key >= 0 and _moved(camera, key, i, width) > options.moved)
         if urgent or i % options.detect_every == 0:
             full = cut or key < 0
-            small = frame.grey(max(width // STILL_SCALE, 1))
+            # the full size too: a stream that changes size mid-way shrinks to the same grey size
+            small = (frame.pixels.shape[:2], frame.grey(max(width // STILL_SCALE, 1)))
             forced = urgent or full or (looks is not None and looks(i))
             reused = not forced and looked is not None and looked[0] >= i - i % run
             if reused and looked is not None and _still(looked[1], small):
@@ -103,12 +108,12 @@ def detect_keyframes(
     return found
 
 
-def _still(before: np.ndarray, now: np.ndarray) -> bool:
-    """Whether two pictures (grey, shrunk by STILL_SCALE) are the same but for noise."""
-    if before.shape != now.shape:
+def _still(before: Picture, now: Picture) -> bool:
+    """Whether two pictures (full size, and grey shrunk by STILL_SCALE) are the same but for noise."""
+    if before[0] != now[0] or before[1].shape != now[1].shape:
         return False
-    h, w = now.shape
-    diff = cv2.absdiff(before, now).astype(np.float32)
+    h, w = now[1].shape
+    diff = cv2.absdiff(before[1], now[1]).astype(np.float32)
     blocks = cv2.resize(
         diff, (max(w // STILL_BLOCK, 1), max(h // STILL_BLOCK, 1)), interpolation=cv2.INTER_AREA
     )

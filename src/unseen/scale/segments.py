@@ -2,14 +2,14 @@
 
 The video is cut at source keyframes into one segment per worker. Each worker decodes its segment
 with a margin of ``Tracker.margin`` frames on both sides, detects on the same frames a single
-process would (``detect_keyframes`` chooses them from the frames since the last ``detect_every``-th
-alone, and the video's last frame), follows the camera and tracks over
-the whole span and paints only the frames it owns. So a face crossing a cut is tracked on both
-sides of it, from sightings before and after, as in one pass. Each worker encodes its frames with
-their own timestamps (``write_video``, audio dropped); the driver then copies the encoded packets of
-all segments, in order, into the output, with every audio track of the source moved once, in step,
-by the same code as a single-process run's encoder (``AudioTracks``). Frame count, every timestamp
-and the duration are those of a single-process run.
+process would (``detect_keyframes`` chooses them, and which of them the detector looks at, from the
+frames since the last ``detect_every * still``-th alone, and the video's last frame), follows the
+camera and tracks over the whole span and paints only the frames it owns. So a face crossing a cut
+is tracked on both sides of it, from sightings before and after, as in one pass. Each worker
+encodes its frames with their own timestamps (``write_video``, audio dropped); the driver then copies
+the encoded packets of all segments, in order, into the output, with every audio track of the source
+moved once, in step, by the same code as a single-process run's encoder (``AudioTracks``). Frame
+count, every timestamp and the duration are those of a single-process run.
 
 Anything this cannot carry over exactly (no timestamps, frames the demuxer discards, a container it
 does not join) is left to the single-process path.
