@@ -136,6 +136,54 @@ def test_playing_the_preview_shows_only_output_and_skips_frames_to_keep_time(pag
     assert covered_fraction(original, picture, face, tol=24, color=WHITE) >= 0.9  # the face painted
 
 
+def test_track_cards_fetch_their_thumbnails_two_at_a_time_and_keep_them(page, tmp_path):
+    """A freshly opened video with many tracks: its cards' thumbnails took every connection the
+    browser opens to the server, and the picture a key asked for waited seconds behind them; and
+    every card was fetched again each time the selected track changed."""
+    src = tmp_path / "clip.mp4"
+    review_video(src)
+    boxes = [
+        (8 + 20 * (k % 12), 8 + 40 * (k // 12), 28 + 20 * (k % 12), 48 + 40 * (k // 12)) for k in range(24)
+    ]
+    regions = Regions.concat(
+        [
+            Regions([box] * 4, 0.9, "full", np.arange(4 * k % 20, 4 * k % 20 + 4), k)
+            for k, box in enumerate(boxes)
+        ]
+    )
+    size, sha = fingerprint(src)
+    out = str(tmp_path / "out" / "clip.mp4")
+    entry = FileEntry(str(src), out, "video", 256, 192, VIDEO_FRAMES, regions, size=size, sha256=sha)
+    server, _ = _serve([entry], tmp_path)
+    asked, pending, most = [], set(), [0]
+
+    def sent(request) -> None:
+        if "/crop?" in request.url:
+            asked.append(request.url)
+            pending.add(request)
+            most[0] = max(most[0], len(pending))
+
+    def done(request) -> None:
+        pending.discard(request)
+
+    page.on("request", sent)
+    page.on("requestfinished", done)
+    page.on("requestfailed", done)
+    try:
+        _open(page, server)
+        loaded = (
+            "() => [...document.querySelectorAll('.card img')].every((i) => i.complete && i.naturalWidth > 0)"
+        )
+        page.wait_for_function(loaded)
+        assert len(asked) == 24 and most[0] <= 2, (len(asked), most[0])
+        page.locator('.card[data-track="7"] img').click()  # a track selected: the cards are rebuilt
+        sync_api.expect(page.locator('.card[data-track="7"]')).to_have_class(re.compile("selected"))
+        page.wait_for_function(loaded)
+        assert len(asked) == 24  # shown from what was fetched
+    finally:
+        server.stop()
+
+
 def test_track_cards_in_time_order_show_each_face_sharp_where_it_is_largest(page, tmp_path):
     src = tmp_path / "clip.mp4"
     faces = review_video(src)
@@ -158,7 +206,10 @@ def test_track_cards_in_time_order_show_each_face_sharp_where_it_is_largest(page
         sync_api.expect(cards).to_have_count(2)
         assert [cards.nth(i).get_attribute("data-track") for i in range(2)] == ["5", "2"]  # by first frame
         thumb = page.locator('.card[data-track="5"] img.thumb')
-        page.wait_for_function("() => document.querySelector('.card[data-track=\"5\"] img').complete")
+        page.wait_for_function(  # thumbnails come a few at a time (see app.js, thumbnail)
+            "() => { const img = document.querySelector('.card[data-track=\"5\"] img');"
+            " return img.complete && img.naturalWidth > 0; }"
+        )
         assert thumb.evaluate("img => getComputedStyle(img).filter") == "none"  # not blurred
         shown = np.asarray(thumb.evaluate(PIXELS), np.uint8)
     finally:

@@ -65,7 +65,9 @@ class ReviewSession:
         self._edit_lock = threading.Lock()  # the entries, their versions and the file on disk
         self._versions = [0] * len(doc.files)
         self._photos: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._videos: dict[int, FrameSource] = {}
+        # a video's decoders, by file and use: the track cards' own, so that the picture shown never
+        # waits behind a freshly opened video's card thumbnails (58 of them took 7 s on a 720p clip)
+        self._videos: dict[tuple[int, bool], FrameSource] = {}
 
     @classmethod
     def open(cls, path: Path, overlay: np.ndarray | None = None, unverified: bool = False) -> ReviewSession:
@@ -137,12 +139,13 @@ class ReviewSession:
     def _summary(self, index: int) -> dict[str, Any]:
         return {**_summary(index, self.doc.files[index]), "version": self._versions[index]}
 
-    def picture(self, index: int, frame: int = 0, output: bool = False) -> np.ndarray:
-        """The upright picture (a video's frame) as the page shows it; ``output``: as it will be published."""
+    def picture(self, index: int, frame: int = 0, output: bool = False, card: bool = False) -> np.ndarray:
+        """The upright picture (a video's frame) as the page shows it; ``output``: as it will be
+        published; ``card``: for a track's card (decoded apart from the pictures shown)."""
         entry = self.entry(index)
         if not 0 <= frame < entry.frames:
             raise KeyError(frame)
-        pixels = self._pixels(index, entry, frame)
+        pixels = self._pixels(index, entry, frame, card)
         if not output:
             return pixels
         return anonymise(pixels, self.options, regions=painted(entry, self.options, frame)).image
@@ -150,7 +153,7 @@ class ReviewSession:
     def crop(self, index: int, frame: int, box: tuple[int, int, int, int]) -> np.ndarray:
         """``box`` (and a little around it) on ``frame`` at the picture's own resolution: a video
         track's card, sharp enough to tell who it is (the page shows it small)."""
-        pixels = self.picture(index, frame)
+        pixels = self.picture(index, frame, card=True)
         x1, y1, x2, y2 = box
         pad = max(x2 - x1, y2 - y1) // 4
         h, w = pixels.shape[:2]
@@ -158,16 +161,16 @@ class ReviewSession:
         y1, y2 = sorted((min(max(y1 - pad, 0), h - 1), min(max(y2 + pad, 1), h)))
         return np.ascontiguousarray(pixels[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1)])
 
-    def _source(self, index: int, entry: FileEntry) -> FrameSource:
+    def _source(self, index: int, entry: FileEntry, card: bool = False) -> FrameSource:
         with self._lock:
-            source = self._videos.get(index)
+            source = self._videos.get((index, card))
             if source is None:
-                source = self._videos[index] = FrameSource(entry.input, entry.frames)
+                source = self._videos[index, card] = FrameSource(entry.input, entry.frames)
             return source
 
-    def _pixels(self, index: int, entry: FileEntry, frame: int) -> np.ndarray:
+    def _pixels(self, index: int, entry: FileEntry, frame: int, card: bool = False) -> np.ndarray:
         if entry.kind == "video":
-            return self._source(index, entry).frame(frame)
+            return self._source(index, entry, card).frame(frame)
         with self._lock:
             pixels = self._photos.get(index)
             if pixels is not None:

@@ -1654,6 +1654,48 @@ function tracks() {
 
 let shownTracks = "";
 
+// Track cards' thumbnails: fetched THUMBS_AT_ONCE at a time, and kept. A video just opened has dozens
+// of cards; asked for all at once they took every connection the browser opens to the server, and
+// the picture a key asked for waited seconds behind them (as did every card rebuilt when the
+// selected track changed).
+const THUMBS_AT_ONCE = 2;
+const THUMBS_KEPT = 2000;
+const thumbs = new Map(); // address -> object URL
+const thumbsWaiting = [];
+let thumbsFetching = 0;
+
+function thumbnail(img, url) {
+  thumbsWaiting.push([img, url]);
+  queueMicrotask(nextThumbnails); // once the card is on the page (one no longer there is skipped)
+}
+
+function nextThumbnails() {
+  while (thumbsWaiting.length && (thumbsFetching < THUMBS_AT_ONCE || thumbs.has(thumbsWaiting[0][1]))) {
+    const [img, url] = thumbsWaiting.shift();
+    if (!img.isConnected) continue; // its card was rebuilt meanwhile
+    if (thumbs.has(url)) {
+      img.src = thumbs.get(url);
+      continue;
+    }
+    thumbsFetching += 1;
+    fetch(url, { credentials: "same-origin" })
+      .then((reply) => (reply.ok ? reply.blob() : Promise.reject(new Error(String(reply.status)))))
+      .then((blob) => {
+        if (thumbs.size >= THUMBS_KEPT) {
+          for (const local of thumbs.values()) URL.revokeObjectURL(local);
+          thumbs.clear();
+        }
+        thumbs.set(url, URL.createObjectURL(blob));
+        img.src = thumbs.get(url);
+      })
+      .catch(() => {})
+      .finally(() => {
+        thumbsFetching -= 1;
+        nextThumbnails();
+      });
+  }
+}
+
 // Track cards; rebuilt only when a track changed (stepping through frames keeps the pictures).
 function renderTracks(list) {
   const box = $("tracks");
@@ -1671,7 +1713,7 @@ function renderTracks(list) {
     img.title = `track ${t.id} on frame ${t.best.frame + 1}, where it is largest`;
     const [x1, y1, x2, y2] = t.best.box.map(Math.round);
     const crop = new URLSearchParams({ frame: t.best.frame, box: `${x1},${y1},${x2},${y2}` });
-    img.src = `/api/files/${state.index}/crop?${crop}`;
+    thumbnail(img, `/api/files/${state.index}/crop?${crop}`);
     const label = document.createElement("span");
     label.textContent = `track ${t.id} · frames ${t.first}–${t.last}`;
     const keep = document.createElement("button");
