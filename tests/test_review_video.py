@@ -180,6 +180,10 @@ def test_track_cards_fetch_their_thumbnails_two_at_a_time_and_keep_them(page, tm
         sync_api.expect(page.locator('.card[data-track="7"]')).to_have_class(re.compile("selected"))
         page.wait_for_function(loaded)
         assert len(asked) == 24  # shown from what was fetched
+        # the timeline's cursor (frame 8, track 7's first) lets a click through to the lane under it
+        assert page.evaluate("state.frame") == 8
+        page.locator('#timeline rect.lane[data-track="12"]').click(position={"x": 0.1, "y": 4}, timeout=5000)
+        assert page.evaluate("[state.track, state.frame]") == [12, 8]
     finally:
         server.stop()
 
