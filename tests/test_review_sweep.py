@@ -104,12 +104,17 @@ def test_a_video_is_swept_on_a_sample_of_its_frames_shown_on_the_timeline(page, 
     src = tmp_path / "clip.mp4"
     review_video(src)  # 24 frames: its first and last are swept
     server, path = _serve([detect_video(src, tmp_path / "out" / "clip.mp4", Options())], tmp_path)
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
     try:
         _open(page, server)
         sync_api.expect(_label(page)).to_have_text("swept 0 % of 2 frames")
         page.keyboard.press("w")
         sync_api.expect(_label(page)).to_contain_text("frame 1 · tile 1 / 4 ·")
         assert "output=1" in page.locator("#picture").get_attribute("data-url")
+        # the next frame swept is fetched while the first one's tiles are looked at
+        page.wait_for_function("() => ahead.has(pictureUrl(23, true))")
+        assert any("picture?frame=23&output=1" in url for url in asked)
         page.keyboard.press(" ")
         page.keyboard.press(" ")
         sync_api.expect(_label(page)).to_contain_text("frame 24 · tile 3 / 4 · swept 50 %")

@@ -1485,6 +1485,14 @@ function showTile() {
   view.fitted = false;
   showView(false);
   draw();
+  // a video's next frame swept, fetched once this tile's picture is shown, while its tiles are looked
+  // at (decoding and painting it took 120-600 ms when asked for on the key that moved there)
+  const next = sweep.tiles.slice(sweep.at + 1).find(([f]) => f !== frame);
+  if (!next) return;
+  const img = $("picture");
+  const ahead = () => fetchAhead(pictureUrl(next[0], true));
+  if (img.complete && img.dataset.url === pictureUrl()) ahead();
+  else img.addEventListener("load", ahead, { once: true });
 }
 
 // Space: the tile shown was seen; on to the next (Shift: back to the one before).
