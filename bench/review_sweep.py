@@ -368,11 +368,16 @@ def review_clips(args: argparse.Namespace) -> int:
         "page_ms_max": round(max(every), 1),
         "inputs_over_100ms": sum(ms >= 100 for ms in every),
     }
+    return reported(result, rows, times, args.json)
+
+
+def reported(result: dict, rows: list[dict], times: list[tuple[str, float]], path: Path | None) -> int:
+    """Print ``result`` with the page's time per kind of input; save it with ``rows`` to ``path``."""
     for kind in sorted({k for k, _ in times}):
         result[f"ms {kind}"] = summary([ms for k, ms in times if k == kind])
     print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "result": result}, indent=1))
+    if path:
+        path.write_text(json.dumps({"rows": rows, "result": result}, indent=1))
     return 0
 
 
@@ -506,12 +511,7 @@ def main() -> int:
         "export_ms": [round(ms) for ms in export_ms],
         "export_done_ms": [round(ms) for ms in export_done_ms],
     }
-    for kind in sorted({k for k, _ in times}):
-        result[f"ms {kind}"] = summary([ms for k, ms in times if k == kind])
-    print(json.dumps(result, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "result": result}, indent=1))
-    return 0
+    return reported(result, rows, times, args.json)
 
 
 if __name__ == "__main__":
