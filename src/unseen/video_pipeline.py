@@ -92,11 +92,13 @@ def detect_keyframes(
             # the full size too: a stream that changes size mid-way shrinks to the same grey size
             small = (frame.pixels.shape[:2], frame.grey(max(width // STILL_SCALE, 1)))
             forced = urgent or full or (looks is not None and looks(i))
-            reused = not forced and looked is not None and looked[0] >= i - i % run
-            if reused and looked is not None and _still(looked[1], small):
+            reused = (
+                not forced and looked is not None and looked[0] >= i - i % run and _still(looked[1], small)
+            )
+            if reused and looked is not None:
                 regions = looked[2][kinds(looked[2]) == "face"]  # a copy: nothing downstream shares it
             else:
-                reused, regions = False, detect(frame.pixels, full)
+                regions = detect(frame.pixels, full)
                 looked = None if full else (i, small, regions)
             found.append((i, regions))
             key, faces = i, regions.boxes
