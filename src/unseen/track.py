@@ -466,7 +466,20 @@ class Tracker:
             size = max(size_of(t.boxes[end]), size_of(t.boxes[end - ahead]))
             drift = min(drift, max(dist, o.coast_drift / o.scene_motion))  # a held face: at most so much
             grow = max(o.motion_error * float(np.abs(motion).max()) * dist, o.scene_motion * size * drift)
-        return _grown(box, min(grow, o.max_growth * size)), t.scores[end], "extended"
+        grow = min(grow, o.max_growth * size)
+        if ahead > 0 and grow < o.edge_margin * size and self._beyond_edge(frame, _grown(box, grow)):
+            # the detector's last boxes of a small face can sit off it towards the edge it leaves by:
+            # carried out along them, the patch left while the last of the face was still in the picture
+            grow = o.edge_margin * size
+        return _grown(box, grow), t.scores[end], "extended"
+
+    def _beyond_edge(self, frame: int, box: np.ndarray) -> bool:
+        """Does ``box`` (in the scene) reach beyond the picture's edge on ``frame``?"""
+        if self.frame_size is None:
+            return False
+        height, width = self.frame_size
+        x0, y0, x1, y1 = self.camera.to_frame(frame, box).reshape(4)
+        return bool(x0 < 0 or y0 < 0 or x1 > width or y1 > height)
 
     def forget_before(self, frame: int) -> list[Track]:
         """Drop tracks that can no longer cover ``frame`` or anything after it (bounded memory); the
