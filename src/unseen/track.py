@@ -467,19 +467,21 @@ class Tracker:
             drift = min(drift, max(dist, o.coast_drift / o.scene_motion))  # a held face: at most so much
             grow = max(o.motion_error * float(np.abs(motion).max()) * dist, o.scene_motion * size * drift)
         grow = min(grow, o.max_growth * size)
-        if ahead > 0 and grow < o.edge_margin * size and self._beyond_edge(frame, _grown(box, grow)):
+        box = _grown(box, grow)
+        if ahead > 0:
             # the detector's last boxes of a small face can sit off it towards the edge it leaves by:
             # carried out along them, the patch left while the last of the face was still in the picture
-            grow = o.edge_margin * size
-        return _grown(box, grow), t.scores[end], "extended"
+            box -= self._beyond_edge(frame, box) * np.maximum(o.edge_margin * size - grow, 0)
+        return box, t.scores[end], "extended"
 
-    def _beyond_edge(self, frame: int, box: np.ndarray) -> bool:
-        """Does ``box`` (in the scene) reach beyond the picture's edge on ``frame``?"""
+    def _beyond_edge(self, frame: int, box: np.ndarray) -> np.ndarray:
+        """For ``box`` (in the scene) on ``frame``, the sides to move inwards (-1 or 1; 0: stay): the
+        side opposite each edge of the picture that the box reaches beyond."""
         if self.frame_size is None:
-            return False
+            return np.zeros(4, np.float32)
         height, width = self.frame_size
         x0, y0, x1, y1 = self.camera.to_frame(frame, box).reshape(4)
-        return bool(x0 < 0 or y0 < 0 or x1 > width or y1 > height)
+        return np.array([x1 > width, y1 > height, x0 < 0, y0 < 0], np.float32) * [1, 1, -1, -1]
 
     def forget_before(self, frame: int) -> list[Track]:
         """Drop tracks that can no longer cover ``frame`` or anything after it (bounded memory); the
