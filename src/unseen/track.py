@@ -468,10 +468,11 @@ class Tracker:
             grow = max(o.motion_error * float(np.abs(motion).max()) * dist, o.scene_motion * size * drift)
         grow = min(grow, o.max_growth * size)
         box = _grown(box, grow)
-        if ahead > 0:
+        short = o.edge_margin * size - grow  # of the edge's margin
+        if ahead > 0 and short > 0:
             # the detector's last boxes of a small face can sit off it towards the edge it leaves by:
             # carried out along them, the patch left while the last of the face was still in the picture
-            box -= self._beyond_edge(frame, box) * np.maximum(o.edge_margin * size - grow, 0)
+            box -= self._beyond_edge(frame, box) * short
         return box, t.scores[end], "extended"
 
     def _beyond_edge(self, frame: int, box: np.ndarray) -> np.ndarray:
