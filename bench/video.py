@@ -22,7 +22,8 @@ With --baseline REV, unseen at git revision REV (a worktree at OUT/_rev_REV, mad
 way as ``python -m unseen`` with OUT/_rev_REV/src first on PYTHONPATH, kind by kind right beside the
 current code, which goes first on every other kind, so both see the same load; it is scored the same.
 Scores, per kind and in total: ../shared/tools/video_coverage.py (faces and face-frames exposed),
-video_tracks.py on the regions file (tracks per ground-truth face, tracks touching no face),
+video_tracks.py on the regions file (tracks per ground-truth face, tracks touching no face; and
+track_split.py's split of the tracks per face into the face's own, its neighbours' and no face's),
 video_overpaint.py (frames painted whole, mean and largest painted share of a frame), and here the share
 of non-face pixels painted (black in the output, max channel < 48, not in the source, outside every
 ground-truth face box) and, per frame of the handheld pan, the painted pixels over the area of the
@@ -72,6 +73,7 @@ from common import (  # noqa: E402
 from dev_clips import ensure_dev_clips, reference  # noqa: E402
 from handheld import KIND as HANDHELD_KIND  # noqa: E402
 from handheld import make_handheld  # noqa: E402
+from track_split import split as track_split  # noqa: E402
 
 from unseen.plan import plan_regions  # noqa: E402
 from unseen.regions import Regions  # noqa: E402
@@ -322,6 +324,7 @@ def score_tool(
         regions = [runs[k.name].extra["regions"] for k in members if runs[k.name].extra.get("regions")]
         regions = [r for r in regions if Path(r).exists()]
         got["tracks"] = run_json(scorer("video_tracks.py") + [t.gt, *regions])[0] if regions else None
+        got["split"] = track_split(Path(t.gt), [Path(r) for r in regions]) if regions else None
         got["paint"] = paint_summary([p for k in members for p in paints[k.name]])
         scores[scope] = got
     return scores
@@ -488,6 +491,14 @@ def table_rows(
             num(2),
             Target("<=", 1.5, "<= 1.5"),
         ),
+        *[
+            Row(f"  ... {what}", all_("split", key), num(2))
+            for what, key in (
+                ("the face's own tracks", "own"),
+                ("neighbours' tracks over it", "neighbour"),
+                ("tracks of no face over it", "ownerless"),
+            )
+        ],
         Row(
             "tracks touching no face",
             no_face,
