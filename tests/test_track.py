@@ -382,6 +382,22 @@ def test_a_face_leaving_is_covered_until_the_last_of_it_has_left() -> None:
     assert len(tracker.regions_at(34)) == 0  # its patch, too, has left
 
 
+def test_a_face_that_left_is_looked_for_where_it_was_last_seen() -> None:
+    """A still face the camera pans away from (out through the left edge) and back to. Its last box,
+    cut by the edge, had moved on one side only, so the motion measured there was half the cut over
+    a keyframe: carried on along it, the face was looked for 44 px (1.2 face sizes) off where it had
+    left, and came back as a new track. It is looked for where it was last seen in the scene."""
+    camera = CameraPath()  # pans: the face moves 12 px a frame left up to frame 30, back from 61 to 90
+    for f in range(100):
+        dx = -12 if 0 < f <= 30 else 12 if 60 < f <= 90 else 0
+        camera.add(f, np.array([[1, 0, dx], [0, 1, 0], [0, 0, 1]], np.float64), f == 0)
+    x0 = lambda f: 194 - 12 * min(f, 30) + 12 * min(max(f - 60, 0), 30)  # noqa: E731  (36 x 36 face)
+    tracker = Tracker(TrackOptions(), frame_size=(480, 640), camera=camera)
+    for f in [*range(0, 19, 6), *range(72, 91, 6)]:  # frames 18 and 72: 14 of its 36 px in the picture
+        tracker.update(f, seen(np.array([max(x0(f), 0), 100, x0(f) + 36, 136], np.float32), frame=f))
+    assert tracker.count == 1
+
+
 # --- regions are final when the frame is written ------------------------------------------------
 
 FRAME = (480, 640)  # height, width

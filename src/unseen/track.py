@@ -325,12 +325,14 @@ class Tracker:
         if not live or not len(candidates):
             return set()
         boxes = scene[candidates]
-        # A face that left the picture is looked for, beyond a short gap, where it left, not carried
-        # on: a velocity measured on its box cut by the edge took the prediction of a still face
-        # 57 px off it in 52 frames.
+        # A face that left the picture is looked for, beyond a short gap, where it was last seen in
+        # the scene, not carried on: a velocity measured on its box cut by the edge took the
+        # prediction of a still face 57 px off it in 52 frames (carried on for a short gap only, a
+        # 21 px sliver's 39 px off it, and it came back as a new track).
         short = self._short
-        ahead = [t.last + short if frame - t.last > short and self._left(t) else frame for t in live]
-        predicted = np.stack([t.predict(f) for t, f in zip(live, ahead, strict=True)]).astype(np.float32)
+        predicted = np.stack(
+            [t.boxes[-1] if frame - t.last > short and self._left(t) else t.predict(frame) for t in live]
+        ).astype(np.float32)
         overlap = iou_matrix(predicted, boxes)
         # centre distance relative to size catches small fast faces that no longer overlap
         pc = (predicted[:, :2] + predicted[:, 2:]) / 2
