@@ -206,11 +206,13 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
 
 
+@pytest.mark.parametrize("video", [False, True], ids=["photo", "video"])
 @pytest.mark.parametrize("kind", ["blurred", "hidden"])
-def test_hard_faces_that_two_views_see_weakly_are_covered(kind: str) -> None:
+def test_hard_faces_that_two_views_see_weakly_are_covered(kind: str, video: bool) -> None:
     # A face out of focus, and one hidden but for its brow (a scarf, a banner): the native view sees
     # it at 0.1-0.2, under the threshold for faces of its size, and so does the mirrored view, which
-    # seldom agrees on a texture.
+    # seldom agrees on a texture. A video's keyframes look at it as a photo's cascade does (without
+    # the mirrored view there, the hidden face was not found at all).
     import cv2
 
     face = (
@@ -225,8 +227,12 @@ def test_hard_faces_that_two_views_see_weakly_are_covered(kind: str) -> None:
         image[y0:y1, x0:x1] = cv2.GaussianBlur(image[y0:y1, x0:x1], (0, 0), 6)
     else:
         image[y0 + int(0.26 * (y1 - y0)) : y1, x0:x1] = (90, 110, 140)
-    result = anonymise(image)
-    coverage = covered_fraction(image, result.image, scene.boxes[0], color=BLACK)
+    if video:
+        found = detect(image, video=True)
+        painted = obscure(image, plan_regions(found, image.shape), ObscureOptions(color=BLACK))
+    else:
+        painted = anonymise(image).image
+    coverage = covered_fraction(image, painted, scene.boxes[0], color=BLACK)
     assert coverage >= COVERED, f"{kind} face covered {coverage:.2f}"
 
 

@@ -107,14 +107,17 @@ class CascadeOptions:
 
 PHOTO_CASCADE = CascadeOptions()
 WEAK_FLOOR = 0.03  # video keyframes' weak detections: the native view's floor, so they cost nothing
-# Video skips the mirrored and the upscaled passes, and looks for turned faces only in a fifth-size
-# view (large faces, for a few per cent of the time): neighbouring frames already give the detector
-# many looks at each face, and the time is better spent on detecting often enough to follow them.
-# Its coarse view is finer than a photo's: a hard face that only one scale finds is then found
-# frame after frame (measured: larger faces exposed in some frames with the photo's coarser view).
-# Its tiles overlap more, as the strips of before did.
+# Video skips the upscaled pass, and looks for turned faces only in a fifth-size view (large faces,
+# for a few per cent of the time): neighbouring frames already give the detector many looks at each
+# face, and the time is better spent on detecting often enough to follow them. It keeps the mirrored
+# view: a profile, a half-hidden face or one blurred by a zoom, that the native view sees at 0.1-0.2
+# or not at all, is seconded or found there, on every keyframe, as in a photo (without it, faces a
+# photo's cascade finds in the same frame stayed uncovered for up to 41 frames; bench/video_views.md).
+# Up to 720p that view also holds every large face whole, so the coarse one does not run: no cost.
+# Where it runs, the coarse view is finer than a photo's: a hard face that only one scale finds is
+# then found frame after frame (measured: larger faces exposed in some frames with the photo's
+# coarser view). Its tiles overlap more, as the strips of before did.
 VIDEO_CASCADE = CascadeOptions(
-    mirror=False,
     fine=False,
     vote=False,
     turn_scale=0.2,

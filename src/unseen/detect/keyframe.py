@@ -1,7 +1,7 @@
 """What the video path looks for on a keyframe: the video cascade mostly, the photo cascade now and then.
 
-The video cascade is lighter than a photo's (no mirrored or upscaled pass, turned views only for
-large faces), since a face in a video is seen again on the next keyframe. But a face the light
+The video cascade is lighter than a photo's (no upscaled pass, turned views only for large faces),
+since a face in a video is seen again on the next keyframe. But a face the light
 views never see well is then *never* seen: a small face on a tripod shot that the native view scores
 just under its threshold stays uncovered for minutes, though the photo cascade finds it at once in
 its upscaled pass. So a shot's first keyframe gets the photo cascade, whose faces then start tracks
