@@ -13,6 +13,7 @@ used to run on for 90 frames past a face that had left).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import cache
 
 import cv2
@@ -33,8 +34,11 @@ LOST = 3  # frames in a row without the face (no detection, no match) after whic
 
 @cache
 def _detector() -> Cascade:
-    """The video cascade at a low threshold, built once per process."""
-    return Cascade(shared_model(), VIDEO_CASCADE.scaled(REACH))
+    """The video cascade at a low threshold, without its mirrored view, built once per process: at
+    a fifth of its thresholds in a window around one face, the mirrored view's boxes led a followed
+    hidden face's box off it from the first frame. Following needs the native view's placement of
+    the one face it follows, not more faces."""
+    return Cascade(shared_model(), replace(VIDEO_CASCADE, mirror=False).scaled(REACH))
 
 
 def _window(box: Box, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
