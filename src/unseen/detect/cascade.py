@@ -112,7 +112,7 @@ WEAK_FLOOR = 0.03  # video keyframes' weak detections: the native view's floor, 
 # face, and the time is better spent on detecting often enough to follow them. It keeps the mirrored
 # view: a profile, a half-hidden face or one blurred by a zoom, that the native view sees at 0.1-0.2
 # or not at all, is seconded or found there, on every keyframe, as in a photo (without it, faces a
-# photo's cascade finds in the same frame stayed uncovered for up to 41 frames; bench/video_views.md).
+# photo's cascade finds in the same frame stayed uncovered for tens of frames; bench/video_views.md).
 # Up to 720p that view also holds every large face whole, so the coarse one does not run: no cost.
 # Where it runs, the coarse view is finer than a photo's: a hard face that only one scale finds is
 # then found frame after frame (measured: larger faces exposed in some frames with the photo's

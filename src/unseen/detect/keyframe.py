@@ -1,10 +1,10 @@
 """What the video path looks for on a keyframe: the video cascade mostly, the photo cascade now and then.
 
 The video cascade is lighter than a photo's (no upscaled pass, turned views only for large faces),
-since a face in a video is seen again on the next keyframe. But a face the light
-views never see well is then *never* seen: a small face on a tripod shot that the native view scores
-just under its threshold stays uncovered for minutes, though the photo cascade finds it at once in
-its upscaled pass. So a shot's first keyframe gets the photo cascade, whose faces then start tracks
+since a face in a video is seen again on the next keyframe. But a face the light views never see
+well is then *never* seen: a small face on a tripod shot that the native view scores just under
+its threshold stays uncovered for minutes, though the photo cascade finds it at once in its
+upscaled pass. So a shot's first keyframe gets the photo cascade, whose faces then start tracks
 that the video cascade's weak detections continue. (Running it on later keyframes too, every 48
 frames, found the same faces again but also the upscaled pass's blips on hair and collars, each a
 new track: counts and review's cards grew with them.)
