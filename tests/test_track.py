@@ -7,7 +7,7 @@ in between has a known true box that the tracker's region must contain.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -355,6 +355,14 @@ def test_face_leaving_the_picture_is_followed_out_of_it() -> None:
     assert len(inside.regions_at(16 + 8)) == 1 and len(inside.regions_at(16 + 9)) == 0
 
 
+def panning(dx: Callable[[int], float], frames: int) -> CameraPath:
+    """A camera path over ``frames`` frames on which the picture moves ``dx(f)`` px right at frame f."""
+    camera = CameraPath()
+    for f in range(frames):
+        camera.add(f, np.array([[1, 0, dx(f)], [0, 1, 0], [0, 0, 1]], np.float64), f == 0)
+    return camera
+
+
 def painted_share(regions: Regions, box: np.ndarray, frame_size: tuple[int, int] = (480, 640)) -> float:
     """The share of ``box``'s part inside the picture that default painting blacks out."""
     canvas = np.full((*frame_size, 3), 255, np.uint8)
@@ -369,9 +377,7 @@ def test_a_face_leaving_is_covered_until_the_last_of_it_has_left() -> None:
     (on the zoom-in clip, a 26 px face's weak boxes were 18 px wide, 8 px towards the edge the zoom
     took it out by). Followed out along that box, the patch left the picture while the last 5 px of
     the face were still in it. A patch at the edge grows by the edge's margin until that has left."""
-    camera = CameraPath()  # the camera pans: the still face moves 5 px a frame to the right
-    for f in range(40):
-        camera.add(f, np.array([[1, 0, 5], [0, 1, 0], [0, 0, 1]], np.float64), f == 0)
+    camera = panning(lambda f: 5, 40)  # the camera pans: the still face moves 5 px a frame to the right
     options = TrackOptions(detect_every=4, extend=8, max_gap=12, edge_extend=40, coast=0)
     truth = linear((500, 200, 526, 228), (5, 0, 5, 0))  # 26 x 28, leaving through the right edge
     tracker = Tracker(options, frame_size=(480, 640), camera=camera)
@@ -387,10 +393,8 @@ def test_a_face_that_left_is_looked_for_where_it_was_last_seen() -> None:
     cut by the edge, had moved on one side only, so the motion measured there was half the cut over
     a keyframe: carried on along it, the face was looked for 44 px (1.2 face sizes) off where it had
     left, and came back as a new track. It is looked for where it was last seen in the scene."""
-    camera = CameraPath()  # pans: the face moves 12 px a frame left up to frame 30, back from 61 to 90
-    for f in range(100):
-        dx = -12 if 0 < f <= 30 else 12 if 60 < f <= 90 else 0
-        camera.add(f, np.array([[1, 0, dx], [0, 1, 0], [0, 0, 1]], np.float64), f == 0)
+    # pans: the face moves 12 px a frame left up to frame 30, back from 61 to 90
+    camera = panning(lambda f: -12 if 0 < f <= 30 else 12 if 60 < f <= 90 else 0, 100)
     x0 = lambda f: 194 - 12 * min(f, 30) + 12 * min(max(f - 60, 0), 30)  # noqa: E731  (36 x 36 face)
     tracker = Tracker(TrackOptions(), frame_size=(480, 640), camera=camera)
     for f in [*range(0, 19, 6), *range(72, 91, 6)]:  # frames 18 and 72: 14 of its 36 px in the picture
