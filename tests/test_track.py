@@ -355,11 +355,12 @@ def test_face_leaving_the_picture_is_followed_out_of_it() -> None:
     assert len(inside.regions_at(16 + 8)) == 1 and len(inside.regions_at(16 + 9)) == 0
 
 
-def panning(dx: Callable[[int], float], frames: int) -> CameraPath:
-    """A camera path over ``frames`` frames on which the picture moves ``dx(f)`` px right at frame f."""
+def panning(dx: Callable[[int], float], frames: int, dy: Callable[[int], float] = lambda f: 0) -> CameraPath:
+    """A camera path over ``frames`` frames on which the picture moves ``dx(f)`` px right (and
+    ``dy(f)`` px down) at frame f."""
     camera = CameraPath()
     for f in range(frames):
-        camera.add(f, np.array([[1, 0, dx(f)], [0, 1, 0], [0, 0, 1]], np.float64), f == 0)
+        camera.add(f, np.array([[1, 0, dx(f)], [0, 1, dy(f)], [0, 0, 1]], np.float64), f == 0)
     return camera
 
 
@@ -386,6 +387,28 @@ def test_a_face_leaving_is_covered_until_the_last_of_it_has_left() -> None:
     for f in range(21, 28):  # frame 27: the last 5 px of the face in the picture
         assert painted_share(tracker.regions_at(f), truth(f)) >= 0.7, f
     assert len(tracker.regions_at(34)) == 0  # its patch, too, has left
+
+
+def test_a_face_a_pan_takes_out_of_the_picture_keeps_a_patch_of_its_size() -> None:
+    """The camera tilts up: a still 130 x 175 face moves 9 px a frame down and out through the
+    bottom edge, its last boxes cut there. The cut side moved with the edge, so the motion measured
+    on it was the camera's, 9 px a frame, and the patch grew by half of that every frame: 460 px
+    wide for the 130 px face, over its neighbours (dense crowds came out wholly black). The cut
+    side moves with the side facing it; the patch covers what is left of the face until it has left
+    and stays about its size."""
+    height, width = 720, 1280
+    camera = panning(lambda f: 0, 100, dy=lambda f: 9 if f > 0 else 0)
+    truth = linear((600, 300, 730, 475), (0, 9, 0, 9))  # bottom edge reached at frame 27, gone at 47
+    tracker = Tracker(TrackOptions(), frame_size=(height, width), camera=camera)
+    for f in range(0, 41, 8):  # the detector sees it while 30 % or more of it is in the picture
+        box = np.minimum(truth(f), [width, height, width, height])
+        if (box[3] - box[1]) >= 0.3 * 175:
+            tracker.update(f, seen(box, frame=f))
+    for f in range(25, 47):
+        visible = np.minimum(truth(f), [width, height, width, height])
+        (box,) = tracker.regions_at(f).boxes
+        assert contains(box, visible), (f, box, visible)
+        assert box[2] - box[0] <= 1.5 * 130, (f, box)
 
 
 def test_a_face_that_left_is_looked_for_where_it_was_last_seen() -> None:

@@ -44,6 +44,7 @@ WEAK = "weak"  # the source of a detection that may continue a track but not sta
 SPAN = 6  # frames over which a track's motion is measured, at least
 SAME_FACE = 0.5  # boxes of one keyframe sharing this much of the smaller one's area are one face
 HEAD = 0.5  # a face's head: its box grown by this share of its size on each side
+CUT = 0.05  # a box's side this share of its size from the picture's edge (or beyond) is cut by it
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class Track:
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    cut: list[np.ndarray] = field(default_factory=list)  # per sighting: its sides at the picture's edge
     start: int = -1
     start_box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     seen: int = 0  # sightings ever
@@ -124,7 +126,14 @@ class Track:
         while self.frames[j] - self.frames[i] < SPAN and (i > 0 or j < n - 1):
             i, j = (i - 1, j) if i > 0 else (i, j + 1)
         # sightings closer than SPAN in all: their difference is mostly jitter, spread over SPAN
-        return (self.boxes[j] - self.boxes[i]) / max(self.frames[j] - self.frames[i], SPAN)
+        v = (self.boxes[j] - self.boxes[i]) / max(self.frames[j] - self.frames[i], SPAN)
+        if self.cut:
+            # A side cut by the picture's edge moves with the edge, not the face: it takes the motion
+            # of the side facing it (a still face that a pan took out of the picture measured 9 px a
+            # frame, and its patch grew to 460 px for a 130 px face).
+            cut = self.cut[i] | self.cut[j]
+            v = np.where(cut & ~np.roll(cut, 2), np.roll(v, 2), v)
+        return v
 
     def predict(self, frame: int) -> np.ndarray:
         """Where to look for the face on ``frame``: its last box moved with its centre. Not grown or
@@ -140,6 +149,21 @@ def _within(box: np.ndarray, seen: np.ndarray, most: float) -> np.ndarray:
     centre, half = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]) / 2
     half = np.minimum(half, most * (seen[2:] - seen[:2]) / 2)
     return np.concatenate([centre - half, centre + half])
+
+
+def _whole(box: np.ndarray, cut: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """``box`` with its ``cut`` sides (see :meth:`Tracker._cut`) pushed out to where a whole face
+    would reach: the longer side of it or ``other`` (a sighting of the same face) from the side
+    facing them. Between a whole sighting and one cut by the edge, the cut side drawn in along the
+    interpolation uncovered the face's edge; beyond the edge the extra reach paints nothing."""
+    reach = max(size_of(box), size_of(other))
+    low, high = cut[:2] & ~cut[2:], cut[2:] & ~cut[:2]
+    return np.concatenate(
+        [
+            np.where(low, np.minimum(box[:2], box[2:] - reach), box[:2]),
+            np.where(high, np.maximum(box[2:], box[:2] + reach), box[2:]),
+        ]
+    ).astype(box.dtype)
 
 
 def _grown(box: np.ndarray, grow: float) -> np.ndarray:
@@ -374,9 +398,9 @@ class Tracker:
                 self._observe(live[ti], frame, detections, scene, int(candidates[di]))
         return {int(candidates[d]) for d in used_d}
 
-    @staticmethod
-    def _observe(track: Track, frame: int, detections: Regions, scene: np.ndarray, d: int) -> None:
+    def _observe(self, track: Track, frame: int, detections: Regions, scene: np.ndarray, d: int) -> None:
         box = scene[d].copy()
+        track.cut.append(self._cut(detections.boxes[d]))
         if not track.frames:
             track.start, track.start_box = frame, box
         track.frames.append(frame)
@@ -425,7 +449,10 @@ class Tracker:
             return _union(held[0], lead[0]), held[1], held[2]
         if 0 < j < len(fr):  # between two sightings
             a = (frame - fr[j - 1]) / (fr[j] - fr[j - 1])
-            box = (1 - a) * t.boxes[j - 1] + a * t.boxes[j]
+            before, after = t.boxes[j - 1], t.boxes[j]
+            if t.cut:
+                before, after = _whole(before, t.cut[j - 1], after), _whole(after, t.cut[j], before)
+            box = (1 - a) * before + a * after
             dist = min(frame - fr[j - 1], fr[j] - frame)
             size = max(size_of(t.boxes[j - 1]), size_of(t.boxes[j]))
             motion = max(float(np.abs(t.velocity(j)).max()), o.scene_motion * size)
@@ -440,7 +467,7 @@ class Tracker:
         fr, k = t.frames, j + 1
         while k < len(fr) and fr[k] - fr[k - 1] <= self._short:
             k += 1
-        return Track(t.id, fr[j:k], t.boxes[j:k], t.scores[j:k], t.sources[j:k], shot=t.shot)
+        return Track(t.id, fr[j:k], t.boxes[j:k], t.scores[j:k], t.sources[j:k], t.cut[j:k], shot=t.shot)
 
     def _extended(self, t: Track, frame: int, end: int, ahead: int) -> tuple[np.ndarray, float, str] | None:
         """Before the first (``ahead`` -1) or after sighting ``end`` (1): the box moved on along the
@@ -477,6 +504,15 @@ class Tracker:
             box -= self._beyond_edge(frame, box) * short
         return box, t.scores[end], "extended"
 
+    def _cut(self, box: np.ndarray) -> np.ndarray:
+        """The sides of a detected ``box`` (in the frame's pixels) at or beyond the picture's edge,
+        within :data:`CUT` of its size: there the detector's box ends with the picture, not the face."""
+        if self.frame_size is None:
+            return np.zeros(4, bool)
+        height, width = self.frame_size
+        near = CUT * size_of(box)
+        return np.array([box[0] <= near, box[1] <= near, box[2] >= width - near, box[3] >= height - near])
+
     def _beyond_edge(self, frame: int, box: np.ndarray) -> np.ndarray:
         """For ``box`` (in the scene) on ``frame``, the sides to move inwards (-1 or 1; 0: stay): the
         side opposite each edge of the picture that the box reaches beyond."""
@@ -498,7 +534,7 @@ class Tracker:
             before = bisect_right(t.frames, horizon) - 1
             cut = bisect_left(t.frames, t.frames[before] - SPAN) - 2 if before >= 0 else 0
             if cut > 0:
-                del t.frames[:cut], t.boxes[:cut], t.scores[:cut], t.sources[:cut]
+                del t.frames[:cut], t.boxes[:cut], t.scores[:cut], t.sources[:cut], t.cut[:cut]
         return sorted(done, key=lambda t: t.last)
 
     def finish(self) -> list[Track]:
