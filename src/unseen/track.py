@@ -100,7 +100,7 @@ class Track:
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
-    cut: list[np.ndarray] = field(default_factory=list)  # per sighting: its sides at the picture's edge
+    cut: list[int] = field(default_factory=list)  # per sighting: its sides at the picture's edge (bits)
     start: int = -1
     start_box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     seen: int = 0  # sightings ever
@@ -127,12 +127,12 @@ class Track:
             i, j = (i - 1, j) if i > 0 else (i, j + 1)
         # sightings closer than SPAN in all: their difference is mostly jitter, spread over SPAN
         v = (self.boxes[j] - self.boxes[i]) / max(self.frames[j] - self.frames[i], SPAN)
-        if self.cut:
+        cut = self.cut[i] | self.cut[j] if self.cut else 0
+        for side in _cut_alone(cut):
             # A side cut by the picture's edge moves with the edge, not the face: it takes the motion
             # of the side facing it (a still face that a pan took out of the picture measured 9 px a
             # frame, and its patch grew to 460 px for a 130 px face).
-            cut = self.cut[i] | self.cut[j]
-            v = np.where(cut & ~np.roll(cut, 2), np.roll(v, 2), v)
+            v[side] = v[side ^ 2]
         return v
 
     def predict(self, frame: int) -> np.ndarray:
@@ -151,19 +151,26 @@ def _within(box: np.ndarray, seen: np.ndarray, most: float) -> np.ndarray:
     return np.concatenate([centre - half, centre + half])
 
 
-def _whole(box: np.ndarray, cut: np.ndarray, other: np.ndarray) -> np.ndarray:
+def _cut_alone(cut: int) -> list[int]:
+    """The sides (0-3: x1, y1, x2, y2) set in the bits of ``cut`` whose facing side is not."""
+    return [side for side in range(4) if cut >> side & 1 and not cut >> (side ^ 2) & 1] if cut else []
+
+
+def _whole(box: np.ndarray, cut: int, other: np.ndarray) -> np.ndarray:
     """``box`` with its ``cut`` sides (see :meth:`Tracker._cut`) pushed out to where a whole face
     would reach: the longer side of it or ``other`` (a sighting of the same face) from the side
     facing them. Between a whole sighting and one cut by the edge, the cut side drawn in along the
     interpolation uncovered the face's edge; beyond the edge the extra reach paints nothing."""
+    sides = _cut_alone(cut)
+    if not sides:
+        return box
     reach = max(size_of(box), size_of(other))
-    low, high = cut[:2] & ~cut[2:], cut[2:] & ~cut[:2]
-    return np.concatenate(
-        [
-            np.where(low, np.minimum(box[:2], box[2:] - reach), box[:2]),
-            np.where(high, np.maximum(box[2:], box[:2] + reach), box[2:]),
-        ]
-    ).astype(box.dtype)
+    box = box.copy()
+    for side in sides:  # x1 and y1 reach out to lower values, x2 and y2 to higher
+        box[side] = (
+            min(box[side], box[side ^ 2] - reach) if side < 2 else max(box[side], box[side ^ 2] + reach)
+        )
+    return box
 
 
 def _grown(box: np.ndarray, grow: float) -> np.ndarray:
@@ -504,14 +511,16 @@ class Tracker:
             box -= self._beyond_edge(frame, box) * short
         return box, t.scores[end], "extended"
 
-    def _cut(self, box: np.ndarray) -> np.ndarray:
+    def _cut(self, box: np.ndarray) -> int:
         """The sides of a detected ``box`` (in the frame's pixels) at or beyond the picture's edge,
-        within :data:`CUT` of its size: there the detector's box ends with the picture, not the face."""
+        within :data:`CUT` of its size, as bits (1: x1, 2: y1, 4: x2, 8: y2): there the detector's
+        box ends with the picture, not the face."""
         if self.frame_size is None:
-            return np.zeros(4, bool)
+            return 0
         height, width = self.frame_size
         near = CUT * size_of(box)
-        return np.array([box[0] <= near, box[1] <= near, box[2] >= width - near, box[3] >= height - near])
+        sides = (box[0] <= near, box[1] <= near, box[2] >= width - near, box[3] >= height - near)
+        return sum(1 << side for side, at in enumerate(sides) if at)
 
     def _beyond_edge(self, frame: int, box: np.ndarray) -> np.ndarray:
         """For ``box`` (in the scene) on ``frame``, the sides to move inwards (-1 or 1; 0: stay): the
