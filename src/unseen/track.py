@@ -6,7 +6,9 @@ where the detector blinked, and for a few frames before its first and after its 
 Between sightings a region grows with the face's motion, so a face moving less evenly than the
 interpolation assumes is still inside its patch. Beyond them the box moves on along its measured
 velocity and grows only with the uncertainty of that motion, never by more than about the face's
-own size, so a panning camera does not black out the picture. The detector loses a face cut by the
+own size, so a panning camera does not black out the picture. A side of a box that the picture's
+edge cuts moves with the edge, not the face: motion is measured there on the side facing it, and
+between a whole sighting and a cut one the cut box is taken whole. The detector loses a face cut by the
 frame's edge well before it is gone, so a face that the camera or its own motion takes to the edge
 is followed for longer, until its box has left the picture. A face followed for a while and lost in
 mid-picture (a zoom blurs it, it turns away, the detector blinks for seconds) is most likely still
