@@ -8,10 +8,10 @@ interpolation assumes is still inside its patch. Beyond them the box moves on al
 velocity and grows only with the uncertainty of that motion, never by more than about the face's
 own size, so a panning camera does not black out the picture. A side of a box that the picture's
 edge cuts moves with the edge, not the face: motion is measured there on the side facing it, and
-between a whole sighting and a cut one the cut box is taken whole. The detector loses a face cut by the
-frame's edge well before it is gone, so a face that the camera or its own motion takes to the edge
-is followed for longer, until its box has left the picture. A face followed for a while and lost in
-mid-picture (a zoom blurs it, it turns away, the detector blinks for seconds) is most likely still
+between a whole sighting and a cut one the cut box is taken whole. The detector loses a face cut by
+the frame's edge well before it is gone, so a face that the camera or its own motion takes to the
+edge is followed for longer, until its box has left the picture. A face followed for a while and lost
+in mid-picture (a zoom blurs it, it turns away, the detector blinks for seconds) is most likely still
 there: it *coasts*, held where it was last in the scene, for as long as it had been followed (up to
 ``coast`` frames), and is found again there under the same track; a box partly outside is kept whole
 (painting grows it by a share of its size), one wholly outside is dropped. A face seen once has no
@@ -543,9 +543,9 @@ class Tracker:
         for t in self.tracks:  # keep the sightings that motion is measured from, before the window's
             # last sighting at or before it (a face found again after a coast is held from there)
             before = bisect_right(t.frames, horizon) - 1
-            cut = bisect_left(t.frames, t.frames[before] - SPAN) - 2 if before >= 0 else 0
-            if cut > 0:
-                del t.frames[:cut], t.boxes[:cut], t.scores[:cut], t.sources[:cut], t.cut[:cut]
+            drop = bisect_left(t.frames, t.frames[before] - SPAN) - 2 if before >= 0 else 0
+            if drop > 0:
+                del t.frames[:drop], t.boxes[:drop], t.scores[:drop], t.sources[:drop], t.cut[:drop]
         return sorted(done, key=lambda t: t.last)
 
     def finish(self) -> list[Track]:
