@@ -5,13 +5,13 @@ each face is then covered by interpolation between the keyframes that saw it, ac
 where the detector blinked, and for a few frames before its first and after its last sighting.
 Between sightings a region grows with the face's motion, so a face moving less evenly than the
 interpolation assumes is still inside its patch. Beyond them the box moves on along its measured
-velocity and grows only with the uncertainty of that motion, never by more than about the face's
-own size, so a panning camera does not black out the picture. A side of a box that the picture's
-edge cuts moves with the edge, not the face: motion is measured there on the side facing it, and
-between a whole sighting and a cut one the cut box is taken whole. The detector loses a face cut by
-the frame's edge well before it is gone, so a face that the camera or its own motion takes to the
-edge is followed for longer, until its box has left the picture. A face followed for a while and lost
-in mid-picture (a zoom blurs it, it turns away, the detector blinks for seconds) is most likely still
+velocity and grows only with the uncertainty of that motion, never by more than about the face's own
+size, so a panning camera does not black out the picture. A side of a box that the picture's edge
+cuts moves with the edge, not the face: motion is measured there on the side facing it, and between
+a whole sighting and a cut one the cut box is taken whole. The detector loses a face cut by the
+frame's edge well before it is gone, so a face that the camera or its own motion takes to the edge
+is followed for longer, until its box has left the picture. A face followed for a while and lost in
+mid-picture (a zoom blurs it, it turns away, the detector blinks for seconds) is most likely still
 there: it *coasts*, held where it was last in the scene, for as long as it had been followed (up to
 ``coast`` frames), and is found again there under the same track; a box partly outside is kept whole
 (painting grows it by a share of its size), one wholly outside is dropped. A face seen once has no
