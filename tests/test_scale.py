@@ -104,12 +104,14 @@ class Killer(threading.Thread):
     def run(self) -> None:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline and self.killed is None:
-            for part in self.folder.rglob(f".*{PART_TAG}{self.suffix}") if self.folder.exists() else ():
-                pid = holder_of(part.resolve())
-                if pid is not None:
-                    os.kill(pid, signal.SIGKILL)
-                    self.killed, self.part = pid, part
-                    return
+            # a staging folder removed while the scan walks it ends that look, not the thread
+            with contextlib.suppress(FileNotFoundError):
+                for part in self.folder.rglob(f".*{PART_TAG}{self.suffix}") if self.folder.exists() else ():
+                    pid = holder_of(part.resolve())
+                    if pid is not None:
+                        os.kill(pid, signal.SIGKILL)
+                        self.killed, self.part = pid, part
+                        return
             time.sleep(0.005)
 
 
