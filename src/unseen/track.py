@@ -21,15 +21,15 @@ is kept, so memory does not grow with the length of the video.
 
 Faces are followed in the *scene*, not the picture: given the camera's path (see
 :mod:`unseen.camera_motion`), every box is mapped into its shot's scene frame before it is matched,
-interpolated or extended, and back into the frame's pixels when it is painted. A face standing
-still while the camera pans, zooms or shakes then keeps one box, one track, and a patch that leaves
-the picture with it. Boxes of one face on one keyframe (several passes' views of it, a blip on its
-hair) are one sighting, their union. A weak detection (the cascade's ``weak`` source, below the
-threshold that starts a face) continues a face already followed (seen once at ``continued``: a
-small face that the first keyframe's photo cascade found at 0.16 was lost after it) but never
-starts one, as ByteTrack does: a detector that blinks on a small or turned face does not
-break its track. Finished tracks are handed back by :meth:`Tracker.forget_before`, for counting
-(see :mod:`unseen.count`): the tracker never imports the counter.
+interpolated or extended, and back into the frame's pixels when it is painted. A face standing still
+while the camera pans, zooms or shakes then keeps one box, one track, and a patch that leaves the
+picture with it. Boxes of one face on one keyframe (several passes' views of it, a blip on its hair)
+are one sighting, their union, whose motion is that of its best box. A weak detection (the cascade's
+``weak`` source, below the threshold that starts a face) continues a face already followed (seen
+once at ``continued``: a small face that the first keyframe's photo cascade found at 0.16 was lost
+after it) but never starts one, as ByteTrack does: a detector that blinks on a small or turned face
+does not break its track. Finished tracks are handed back by :meth:`Tracker.forget_before`, for
+counting (see :mod:`unseen.count`): the tracker never imports the counter.
 """
 
 from __future__ import annotations
@@ -103,6 +103,8 @@ class Track:
     scores: list[float] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     cut: list[int] = field(default_factory=list)  # per sighting: its sides at the picture's edge (bits)
+    cores: list[np.ndarray] = field(default_factory=list)  # per sighting: its best box, of which
+    # ``boxes`` holds the union with the other boxes of the face (see :func:`same_face_merged`)
     start: int = -1
     start_box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
     seen: int = 0  # sightings ever
@@ -119,7 +121,9 @@ class Track:
         measured over at least :data:`SPAN` frames (as if that far apart where all the sightings
         are closer): keyframes chosen for the camera's motion can be a frame apart, and a box's
         jitter over one frame is no speed (extended from it, a 72 px face's patch grew to 600 px).
-        ``upto``: the last sighting to use (as the motion stood then)."""
+        ``upto``: the last sighting to use (as the motion stood then). Measured on each sighting's
+        best box, not the union: a neighbour's box that one keyframe merged into the face and the next
+        did not is no motion (the union jumping by a face's width carried a patch over a crowd)."""
         n = len(self.frames) if upto is None else upto + 1
         if n < 2:
             return np.zeros(4, np.float32)
@@ -128,7 +132,7 @@ class Track:
         while self.frames[j] - self.frames[i] < SPAN and (i > 0 or j < n - 1):
             i, j = (i - 1, j) if i > 0 else (i, j + 1)
         # sightings closer than SPAN in all: their difference is mostly jitter, spread over SPAN
-        v = (self.boxes[j] - self.boxes[i]) / max(self.frames[j] - self.frames[i], SPAN)
+        v = (self.cores[j] - self.cores[i]) / max(self.frames[j] - self.frames[i], SPAN)
         cut = self.cut[i] | self.cut[j] if self.cut else 0
         for side in _cut_alone(cut):
             # A side cut by the picture's edge moves with the edge, not the face: it takes the motion
@@ -144,6 +148,17 @@ class Track:
         prediction off the face."""
         v = self.velocity(len(self.frames) - 1)
         return self.boxes[-1] + np.tile((v[:2] + v[2:]) / 2, 2) * (frame - self.last)
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One keyframe's detections, one per face (see :func:`same_face_merged`), with their boxes and
+    best boxes in the scene frame."""
+
+    frame: int
+    detections: Regions
+    scene: np.ndarray
+    cores: np.ndarray
 
 
 def _within(box: np.ndarray, seen: np.ndarray, most: float) -> np.ndarray:
@@ -183,17 +198,17 @@ def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
 
 
-def same_face_merged(detections: Regions, confident: float) -> Regions:
+def same_face_merged(detections: Regions, confident: float) -> tuple[Regions, np.ndarray]:
     """One box per face: boxes of one keyframe sharing :data:`SAME_FACE` of the smaller one's area
     (the native, fine and turned passes' views of one face, a box over the eyes inside the head's)
     become their union, with the best score and its source; so does a box under ``confident`` lying
     mostly (:data:`SAME_FACE` of its area) in a confident face's head (its box grown by :data:`HEAD`
     of its size on each side): the upscaled pass's blips on hair, an ear, a collar, each a track of
     its own before. A weak box is never merged: it only continues a track, and the cascade drops
-    those that overlap a face it kept."""
+    those that overlap a face it kept. Also returns each face's best box (the one the others joined)."""
     n = len(detections)
     if n < 2:
-        return detections
+        return detections, detections.boxes
     boxes = detections.boxes.astype(np.float64)
     order = np.argsort(-detections.scores, kind="stable")
     strong = detections.source != WEAK
@@ -211,14 +226,15 @@ def same_face_merged(detections: Regions, confident: float) -> Regions:
             )
         group[same & (group < 0) & strong] = i
     if (group == np.arange(n)).sum() + (~strong).sum() == n:
-        return detections
+        return detections, detections.boxes
     keep = np.flatnonzero((group == np.arange(n)) | ~strong)
     merged = detections[keep]
+    cores = merged.boxes.copy()
     for k, i in enumerate(keep):
         if strong[i]:
             members = boxes[group == i]
             merged.boxes[k] = np.concatenate([members[:, :2].min(0), members[:, 2:].max(0)])
-    return merged
+    return merged, cores
 
 
 def _shared(box: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -322,8 +338,9 @@ class Tracker:
         first the faces, then the weak detections to the tracks still unmatched; a face matched to
         no track starts one."""
         o = self.options
-        detections = same_face_merged(detections, o.confident)
+        detections, cores = same_face_merged(detections, o.confident)
         scene = self.camera.to_scene(frame, detections.boxes).reshape(-1, 4)
+        cores = self.camera.to_scene(frame, cores).reshape(-1, 4)
         shot = self.camera.shot(frame)
         live = [
             t
@@ -331,9 +348,10 @@ class Tracker:
             if t.shot == shot and (frame - t.last <= self._short or self._kept(t, frame - t.last))
         ]
         weak = detections.source == WEAK
-        matched = self._match(live, frame, detections, scene, np.flatnonzero(~weak), fast=True)
+        seen = Sighting(frame, detections, scene, cores)
+        matched = self._match(live, seen, np.flatnonzero(~weak), fast=True)
         rest = [t for t in live if t.last != frame and t.best >= o.continued]  # faces, not blips
-        self._match(rest, frame, detections, scene, np.flatnonzero(weak), fast=False)
+        self._match(rest, seen, np.flatnonzero(weak), fast=False)
         for d in np.flatnonzero(~weak):
             if d in matched:
                 continue
@@ -341,23 +359,16 @@ class Tracker:
             self._next_id += 1
             self.count += 1
             self.tracks.append(track)
-            self._observe(track, frame, detections, scene, int(d))
+            self._observe(track, seen, int(d))
 
-    def _match(
-        self,
-        live: list[Track],
-        frame: int,
-        detections: Regions,
-        scene: np.ndarray,
-        candidates: np.ndarray,
-        fast: bool,
-    ) -> set[int]:
-        """Link ``candidates`` (indices of ``detections``) to ``live`` tracks; the indices linked.
+    def _match(self, live: list[Track], seen: Sighting, candidates: np.ndarray, fast: bool) -> set[int]:
+        """Link ``candidates`` (indices of ``seen``'s detections) to ``live`` tracks; the indices linked.
         ``fast``: also link a face seen once to a lone detection that it may have moved to."""
         o = self.options
         if not live or not len(candidates):
             return set()
-        boxes = scene[candidates]
+        frame = seen.frame
+        boxes = seen.scene[candidates]
         # A face that left the picture is looked for, beyond a short gap, where it was last seen in
         # the scene, not carried on: a velocity measured on its box cut by the edge took the
         # prediction of a still face 57 px off it in 52 frames (carried on for a short gap only, a
@@ -387,7 +398,7 @@ class Tracker:
                 continue
             used_t.add(ti)
             used_d.add(di)
-            self._observe(live[ti], frame, detections, scene, int(candidates[di]))
+            self._observe(live[ti], seen, int(candidates[di]))
         if fast:
             # A face seen once has no measured motion, and one moving a face size per keyframe or
             # more is never near its prediction: link it to a detection within fast_motion of its
@@ -404,18 +415,19 @@ class Tracker:
             lone = far & (far.sum(1, keepdims=True) == 1) & (far.sum(0, keepdims=True) == 1)
             for ti, di in zip(*np.nonzero(lone), strict=True):
                 used_d.add(int(di))
-                self._observe(live[ti], frame, detections, scene, int(candidates[di]))
+                self._observe(live[ti], seen, int(candidates[di]))
         return {int(candidates[d]) for d in used_d}
 
-    def _observe(self, track: Track, frame: int, detections: Regions, scene: np.ndarray, d: int) -> None:
-        box = scene[d].copy()
-        track.cut.append(self._cut(detections.boxes[d]))
+    def _observe(self, track: Track, seen: Sighting, d: int) -> None:
+        frame, box = seen.frame, seen.scene[d].copy()
+        track.cut.append(self._cut(seen.detections.boxes[d]))
         if not track.frames:
             track.start, track.start_box = frame, box
         track.frames.append(frame)
         track.boxes.append(box)
-        track.scores.append(float(detections.scores[d]))
-        track.sources.append(str(detections.source[d]))
+        track.cores.append(seen.cores[d].copy())
+        track.scores.append(float(seen.detections.scores[d]))
+        track.sources.append(str(seen.detections.source[d]))
         track.seen += 1
         track.strong += track.sources[-1] != WEAK
         track.best = max(track.best, track.scores[-1])
@@ -476,7 +488,9 @@ class Tracker:
         fr, k = t.frames, j + 1
         while k < len(fr) and fr[k] - fr[k - 1] <= self._short:
             k += 1
-        return Track(t.id, fr[j:k], t.boxes[j:k], t.scores[j:k], t.sources[j:k], t.cut[j:k], shot=t.shot)
+        return Track(
+            t.id, fr[j:k], t.boxes[j:k], t.scores[j:k], t.sources[j:k], t.cut[j:k], t.cores[j:k], shot=t.shot
+        )
 
     def _extended(self, t: Track, frame: int, end: int, ahead: int) -> tuple[np.ndarray, float, str] | None:
         """Before the first (``ahead`` -1) or after sighting ``end`` (1): the box moved on along the
@@ -545,7 +559,8 @@ class Tracker:
             before = bisect_right(t.frames, horizon) - 1
             drop = bisect_left(t.frames, t.frames[before] - SPAN) - 2 if before >= 0 else 0
             if drop > 0:
-                del t.frames[:drop], t.boxes[:drop], t.scores[:drop], t.sources[:drop], t.cut[:drop]
+                del t.frames[:drop], t.boxes[:drop], t.cores[:drop], t.scores[:drop], t.sources[:drop]
+                del t.cut[:drop]
         return sorted(done, key=lambda t: t.last)
 
     def finish(self) -> list[Track]:
