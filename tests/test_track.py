@@ -711,6 +711,20 @@ def test_a_box_merged_into_a_face_on_its_last_sighting_is_no_motion() -> None:
         assert box[2] - box[0] <= 1.25 * (last[2] - last[0]), (f, box, last)
 
 
+def test_a_neighbour_merged_into_a_face_on_one_keyframe_stays_covered_across_its_gaps() -> None:
+    """A neighbour that the detector sees weakly, on one keyframe, inside a face's head is painted
+    with that face. It is most likely still there on the keyframes before and after, which missed
+    it: the union's interpolation drew its side in across the gaps and uncovered it."""
+    face, neighbour = (100, 100, 160, 180), (150, 100, 200, 160)
+    tracker = Tracker(OPTIONS, frame_size=FRAME)
+    for f in range(0, 41, 4):
+        boxes = [face, neighbour] if f == 20 else [face]
+        tracker.update(f, Regions(np.array(boxes, np.float32), [0.9, 0.15][: len(boxes)], "full", f))
+    for f in range(17, 24):
+        (box,) = tracker.regions_at(f).boxes
+        assert contains(box, np.array(face)) and contains(box, np.array(neighbour)), (f, box)
+
+
 def test_a_face_followed_a_while_and_lost_is_covered_as_long_and_found_again() -> None:
     """A face the detector stops seeing in mid-picture (a zoom blurs it, it turns) is still there:
     one followed for 40 frames is covered for 40 more, and found again there it keeps its track."""

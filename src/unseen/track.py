@@ -24,11 +24,12 @@ Faces are followed in the *scene*, not the picture: given the camera's path (see
 interpolated or extended, and back into the frame's pixels when it is painted. A face standing still
 while the camera pans, zooms or shakes then keeps one box, one track, and a patch that leaves the
 picture with it. Boxes of one face on one keyframe (several passes' views of it, a blip on its hair)
-are one sighting, their union, whose motion is that of its best box. A weak detection (the cascade's
-``weak`` source, below the threshold that starts a face) continues a face already followed (seen
-once at ``continued``: a small face that the first keyframe's photo cascade found at 0.16 was lost
-after it) but never starts one, as ByteTrack does: a detector that blinks on a small or turned face
-does not break its track. Finished tracks are handed back by :meth:`Tracker.forget_before`, for
+are one sighting, their union, whose motion is that of its best box; what was merged into it at
+either end of a gap (a neighbour's weak box) stays painted across the gap. A weak detection (the
+cascade's ``weak`` source, below the threshold that starts a face) continues a face already followed
+(seen once at ``continued``: a small face that the first keyframe's photo cascade found at 0.16 was
+lost after it) but never starts one, as ByteTrack does: a detector that blinks on a small or turned
+face does not break its track. Finished tracks are handed back by :meth:`Tracker.forget_before`, for
 counting (see :mod:`unseen.count`): the tracker never imports the counter.
 """
 
@@ -188,6 +189,16 @@ def _whole(box: np.ndarray, cut: int, other: np.ndarray) -> np.ndarray:
             min(box[side], box[side ^ 2] - reach) if side < 2 else max(box[side], box[side ^ 2] + reach)
         )
     return box
+
+
+def _carried(t: Track, j: int, a: float) -> np.ndarray:
+    """Track ``t``'s best box interpolated at ``a`` of the way from sighting ``j - 1`` to ``j``, with
+    what was merged into it (a neighbour's weak box in its head) at either end carried along: that
+    neighbour is most likely still there on the keyframe that missed it, and the union's own
+    interpolation drew it in across the gap."""
+    before, after = t.boxes[j - 1] - t.cores[j - 1], t.boxes[j] - t.cores[j]
+    merged = np.concatenate([np.minimum(before[:2], after[:2]), np.maximum(before[2:], after[2:])])
+    return (1 - a) * t.cores[j - 1] + a * t.cores[j] + merged
 
 
 def _grown(box: np.ndarray, grow: float) -> np.ndarray:
@@ -473,7 +484,7 @@ class Tracker:
             before, after = t.boxes[j - 1], t.boxes[j]
             if t.cut:
                 before, after = _whole(before, t.cut[j - 1], after), _whole(after, t.cut[j], before)
-            box = (1 - a) * before + a * after
+            box = _union((1 - a) * before + a * after, _carried(t, j, a))
             dist = min(frame - fr[j - 1], fr[j] - frame)
             size = max(size_of(t.boxes[j - 1]), size_of(t.boxes[j]))
             motion = max(float(np.abs(t.velocity(j)).max()), o.scene_motion * size)
