@@ -691,23 +691,32 @@ def test_blips_on_a_face_s_head_are_that_face_not_tracks_of_their_own() -> None:
     assert contains(head, np.array(face)) and contains(head, np.array(hair)) and contains(head, np.array(ear))
 
 
+FACE, NEIGHBOUR = np.array((100, 100, 160, 180), np.float32), np.array((150, 100, 200, 160), np.float32)
+
+
+def neighbour_merged_on(frame: int) -> Tracker:
+    """A still face seen on every keyframe up to 40 (none after, up to 48), with a neighbour's 0.15
+    box in its head on ``frame`` only."""
+    tracker = Tracker(OPTIONS, frame_size=FRAME)
+    for f in range(0, 49, 4):
+        boxes = [FACE, NEIGHBOUR] if f == frame else [FACE] if f <= 40 else []
+        tracker.update(
+            f, Regions(np.array(boxes, np.float32).reshape(-1, 4), [0.9, 0.15][: len(boxes)], "full", f)
+        )
+    return tracker
+
+
 def test_a_box_merged_into_a_face_on_its_last_sighting_is_no_motion() -> None:
     """A neighbour's box under ``confident`` in a face's head is merged into it on the keyframes
     where the detector finds it. Its motion was measured on that union, so a still face whose last
     sighting had the neighbour merged in seemed to widen 5 px a frame: its patch after that sighting
     grew to twice the union's width (a crowd's frames 95 % black). Motion is the face's own box's."""
-    face, neighbour = (100, 100, 160, 180), (150, 100, 200, 160)
-    tracker = Tracker(OPTIONS, frame_size=FRAME)
-    for f in range(0, 41, 4):
-        boxes = [face, neighbour] if f == 40 else [face]
-        tracker.update(f, Regions(np.array(boxes, np.float32), [0.9, 0.15][: len(boxes)], "full", f))
-    for f in range(44, 49, 4):
-        tracker.update(f, Regions())
+    tracker = neighbour_merged_on(40)
     (last,) = tracker.regions_at(40).boxes
-    assert contains(last, np.array(face)) and contains(last, np.array(neighbour))  # painted at the sighting
+    assert contains(last, FACE) and contains(last, NEIGHBOUR)  # painted at the sighting
     for f in range(41, 49):
         (box,) = tracker.regions_at(f).boxes
-        assert contains(box, np.array(face)), (f, box)
+        assert contains(box, FACE), (f, box)
         assert box[2] - box[0] <= 1.25 * (last[2] - last[0]), (f, box, last)
 
 
@@ -715,14 +724,10 @@ def test_a_neighbour_merged_into_a_face_on_one_keyframe_stays_covered_across_its
     """A neighbour that the detector sees weakly, on one keyframe, inside a face's head is painted
     with that face. It is most likely still there on the keyframes before and after, which missed
     it: the union's interpolation drew its side in across the gaps and uncovered it."""
-    face, neighbour = (100, 100, 160, 180), (150, 100, 200, 160)
-    tracker = Tracker(OPTIONS, frame_size=FRAME)
-    for f in range(0, 41, 4):
-        boxes = [face, neighbour] if f == 20 else [face]
-        tracker.update(f, Regions(np.array(boxes, np.float32), [0.9, 0.15][: len(boxes)], "full", f))
+    tracker = neighbour_merged_on(20)
     for f in range(17, 24):
         (box,) = tracker.regions_at(f).boxes
-        assert contains(box, np.array(face)) and contains(box, np.array(neighbour)), (f, box)
+        assert contains(box, FACE) and contains(box, NEIGHBOUR), (f, box)
 
 
 def test_a_face_followed_a_while_and_lost_is_covered_as_long_and_found_again() -> None:
